@@ -1,0 +1,85 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Qlaud.Dialects;
+using Qlaud.Forwarding;
+using Qlaud.Providers;
+using Qlaud.Security;
+
+namespace Qlaud.AspNetCore;
+
+/// <summary>Handlers for <c>POST /v1/chat/completions</c> and <c>POST /v1/messages</c>: authenticate, scan, forward.</summary>
+internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenticator authenticator, IHostApplicationLifetime lifetime, ILogger<ChatEndpoints> logger)
+{
+    public Task ChatCompletionsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"));
+
+    public Task MessagesAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"));
+
+    private async Task ForwardAsync(HttpContext context, IChatDialect surface)
+    {
+        var caller = QlaudHttp.Authenticate(context, authenticator, out var authError);
+        if (caller is null)
+        {
+            await QlaudHttp.WriteErrorAsync(context, surface, authError!).ConfigureAwait(false);
+            return;
+        }
+
+        // A long stream must end when the client goes away or the host shuts down, whichever comes first.
+        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var cancellationToken = aborted.Token;
+        PooledBufferWriter? body = null;
+        try
+        {
+            (body, var bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, cancellationToken).ConfigureAwait(false);
+            if (bodyError is not null)
+            {
+                await QlaudHttp.WriteErrorAsync(context, surface, bodyError).ConfigureAwait(false);
+                return;
+            }
+
+            if (WireRequestScanner.Scan(body!.WrittenSpan, out var info) is { } scanError)
+            {
+                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, scanError)).ConfigureAwait(false);
+                return;
+            }
+
+            if (string.IsNullOrEmpty(info.Model))
+            {
+                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, "'model' is required.", "missing_model")).ConfigureAwait(false);
+                return;
+            }
+
+            var headers = context.Request.Headers;
+            var inbound = new InboundChat
+            {
+                Surface = surface,
+                Body = body.WrittenMemory,
+                Info = info,
+                Caller = caller,
+                Headers = new ForwardedHeaders(NullIfEmpty(headers["anthropic-version"].ToString()), NullIfEmpty(headers["anthropic-beta"].ToString())),
+            };
+            var outcome = await forwarder.ForwardAsync(inbound, new HttpResponseSink(context.Response), cancellationToken).ConfigureAwait(false);
+            if (outcome.Error is { } error && !outcome.ResponseWritten)
+            {
+                await QlaudHttp.WriteErrorAsync(context, surface, error).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client disconnected or the host is stopping: the upstream call was cancelled with it.
+            Log.RequestCancelled(logger, context.Request.Path);
+        }
+        finally
+        {
+            body?.Dispose();
+        }
+    }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Request to {Path} cancelled by the client or shutdown")]
+        public static partial void RequestCancelled(ILogger logger, PathString path);
+    }
+}

@@ -1,0 +1,39 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Qlaud.AspNetCore;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the Qlaud HTTP surface.</summary>
+public static class QlaudEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps the <c>/v1</c> endpoints: OpenAI <c>POST /v1/chat/completions</c>, Anthropic <c>POST /v1/messages</c> and
+    /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c> and <c>GET /v1/catalog</c>.
+    /// </summary>
+    /// <param name="endpoints">The app or a route group.</param>
+    /// <returns>The <c>/v1</c> route group, so the app can add authorization or rate limiting.</returns>
+    /// <exception cref="InvalidOperationException"><c>AddQlaud()</c> was not called.</exception>
+    public static RouteGroupBuilder MapQlaud(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<QlaudServiceCollectionExtensions.QlaudMarker>() is null)
+        {
+            throw new InvalidOperationException(
+                "Qlaud services are not registered. Call builder.Services.AddQlaud() before app.MapQlaud().");
+        }
+
+        // Handlers are built once, here: the catalog documents are rendered up front and a bad configuration fails at start-up.
+        var services = endpoints.ServiceProvider;
+        var chat = ActivatorUtilities.CreateInstance<ChatEndpoints>(services);
+        var catalog = ActivatorUtilities.CreateInstance<CatalogEndpoints>(services);
+
+        var group = endpoints.MapGroup("/v1");
+        group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
+        group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync);
+        group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync);
+        group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync);
+        return group;
+    }
+}

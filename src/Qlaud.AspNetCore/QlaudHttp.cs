@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Qlaud.Dialects;
+using Qlaud.Forwarding;
+using Qlaud.Security;
+
+namespace Qlaud.AspNetCore;
+
+/// <summary>Shared pieces of the /v1 handlers: key extraction, body reading, error writing.</summary>
+internal static class QlaudHttp
+{
+    /// <summary>The largest request body accepted (images in base64 make chat bodies large).</summary>
+    public const int MaxRequestBody = 32 * 1024 * 1024;
+
+    /// <summary>Authenticates the request's key (<c>Authorization: Bearer</c> or <c>x-api-key</c>), or produces the 401 error.</summary>
+    public static QlaudCaller? Authenticate(HttpContext context, KeyAuthenticator authenticator, out QlaudError? error)
+    {
+        var key = PresentedKey(context.Request.Headers);
+        if (key.IsEmpty)
+        {
+            error = new QlaudError(QlaudErrorKind.Authentication,
+                authenticator.HasKeys
+                    ? "Missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+                    : "This gateway has no keys configured. Set Qlaud:Bootstrap:MasterKey.",
+                "missing_api_key");
+            return null;
+        }
+
+        var caller = authenticator.Authenticate(key);
+        error = caller is null ? new QlaudError(QlaudErrorKind.Authentication, "Invalid API key.", "invalid_api_key") : null;
+        return caller;
+    }
+
+    private static ReadOnlySpan<char> PresentedKey(IHeaderDictionary headers)
+    {
+        if (headers.TryGetValue("x-api-key", out StringValues apiKey) && !StringValues.IsNullOrEmpty(apiKey))
+        {
+            return apiKey.ToString().AsSpan().Trim();
+        }
+
+        if (headers.Authorization.ToString() is { Length: > 7 } authorization && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization.AsSpan(7).Trim();
+        }
+
+        return default;
+    }
+
+    /// <summary>Reads the whole request body into a pooled buffer, or produces a 400/413 error.</summary>
+    public static async ValueTask<(PooledBufferWriter? Body, QlaudError? Error)> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var body = new PooledBufferWriter(request.ContentLength is > 0 and < MaxRequestBody ? (int)request.ContentLength + 1 : 16 * 1024);
+        if (!await body.ReadFromAsync(request.Body, MaxRequestBody, cancellationToken).ConfigureAwait(false))
+        {
+            body.Dispose();
+            return (null, new QlaudError(QlaudErrorKind.InvalidRequest, $"The request body is larger than {MaxRequestBody / (1024 * 1024)} MiB.", "request_too_large"));
+        }
+
+        if (body.WrittenCount == 0)
+        {
+            body.Dispose();
+            return (null, new QlaudError(QlaudErrorKind.InvalidRequest, "The request body is empty; send a JSON object."));
+        }
+
+        return (body, null);
+    }
+
+    /// <summary>Writes <paramref name="error"/> in <paramref name="dialect"/>'s envelope with its status, unless the response already started.</summary>
+    public static async Task WriteErrorAsync(HttpContext context, IChatDialect dialect, QlaudError error)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return;
+        }
+
+        response.StatusCode = error.StatusCode;
+        response.ContentType = "application/json";
+        if (error.Kind == QlaudErrorKind.RateLimited && !response.Headers.ContainsKey("retry-after"))
+        {
+            response.Headers["retry-after"] = "1";
+        }
+
+        using (var writer = new Utf8JsonWriter(response.BodyWriter))
+        {
+            dialect.WriteError(writer, error);
+        }
+
+        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,17 @@
+namespace Qlaud.Catalog;
+
+/// <summary>What a model can do.</summary>
+[Flags]
+public enum ModelCapabilities
+{
+    /// <summary>Plain text chat only.</summary>
+    None = 0,
+    /// <summary>Function/tool calling.</summary>
+    Tools = 1,
+    /// <summary>Image input.</summary>
+    Vision = 2,
+    /// <summary>JSON mode / structured output.</summary>
+    Json = 4,
+    /// <summary>Reasoning (thinking) tokens.</summary>
+    Reasoning = 8,
+}

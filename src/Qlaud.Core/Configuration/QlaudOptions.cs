@@ -1,0 +1,31 @@
+namespace Qlaud.Configuration;
+
+/// <summary>The <c>Qlaud</c> configuration section: storage, pricing, bootstrap key, providers and models.</summary>
+/// <remarks>
+/// Bound from any configuration source (<c>appsettings.json</c>, environment variables such as
+/// <c>Qlaud__Providers__openai__ApiKey</c>). Validated at start-up: a misconfigured gateway does not start, and
+/// the error names the offending key.
+/// </remarks>
+public sealed class QlaudOptions
+{
+    /// <summary>The configuration section name, <c>Qlaud</c>.</summary>
+    public const string SectionName = "Qlaud";
+
+    /// <summary>Where keys, wallets, the ledger and threads are stored.</summary>
+    public StorageOptions Storage { get; set; } = new();
+
+    /// <summary>How upstream cost becomes the charged price.</summary>
+    public PricingOptions Pricing { get; set; } = new();
+
+    /// <summary>Credentials the gateway starts with.</summary>
+    public BootstrapOptions Bootstrap { get; set; } = new();
+
+    /// <summary>Providers by name. Entries add new providers or override the built-in ones (base URL, key, headers).</summary>
+    public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Models to add to the built-in catalog, or to override by <see cref="ModelOptions.Id"/>.</summary>
+    public List<ModelOptions> Models { get; set; } = [];
+
+    /// <summary>Whether the built-in catalog file is loaded (default <see langword="true"/>). Set to false to serve only configured models.</summary>
+    public bool UseBuiltInCatalog { get; set; } = true;
+}

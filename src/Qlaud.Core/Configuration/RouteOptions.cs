@@ -1,0 +1,23 @@
+namespace Qlaud.Configuration;
+
+/// <summary>One route of a model: a provider, its id for the model, and its prices in USD per million tokens.</summary>
+public sealed class RouteOptions
+{
+    /// <summary>The provider name (a key of <c>Qlaud:Providers</c> or a built-in provider).</summary>
+    public string? Provider { get; set; }
+
+    /// <summary>The model id the provider expects. Defaults to the model id.</summary>
+    public string? UpstreamModel { get; set; }
+
+    /// <summary>USD per million input tokens.</summary>
+    public decimal? InputPerMTok { get; set; }
+
+    /// <summary>USD per million output tokens (reasoning tokens included).</summary>
+    public decimal? OutputPerMTok { get; set; }
+
+    /// <summary>USD per million input tokens read from the prompt cache; defaults to the input price.</summary>
+    public decimal? CacheReadPerMTok { get; set; }
+
+    /// <summary>USD per million input tokens written to the prompt cache; defaults to the input price.</summary>
+    public decimal? CacheWritePerMTok { get; set; }
+}

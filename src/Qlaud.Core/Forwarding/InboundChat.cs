@@ -1,0 +1,21 @@
+using Qlaud.Dialects;
+using Qlaud.Providers;
+
+namespace Qlaud.Forwarding;
+
+/// <summary>A chat request as it arrived on a wire surface: its dialect, raw body, the fields scanned from it, and the caller.</summary>
+internal sealed class InboundChat
+{
+    public required IChatDialect Surface { get; init; }
+
+    public required ReadOnlyMemory<byte> Body { get; init; }
+
+    public required WireRequestInfo Info { get; init; }
+
+    public ForwardedHeaders Headers { get; init; }
+
+    public required QlaudCaller Caller { get; init; }
+
+    /// <summary>The body decoded to the canonical model, once a translated attempt needed it.</summary>
+    public CanonicalChatRequest? Canonical { get; set; }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+
+namespace Qlaud.Forwarding;
+
+/// <summary>Inspects an OpenAI Chat Completions stream: usage from the chunk that carries it, <c>[DONE]</c> as the end.</summary>
+/// <remarks>
+/// Qlaud always asks the upstream for <c>stream_options.include_usage</c> so it can meter the stream. When the client
+/// did not ask for it, the extra chunk (empty <c>choices</c>, only <c>usage</c>) is withheld from the client.
+/// </remarks>
+internal sealed class OpenAIPassthroughInspector(bool hideUsageChunk) : PassthroughInspector
+{
+    public override bool OnEvent(ReadOnlySpan<byte> rawEvent)
+    {
+        int lines = SseEvent.Parse(rawEvent, out _, out var data);
+        if (lines == 0)
+        {
+            return true; // a comment or keep-alive: relay as is
+        }
+
+        if (lines > 1)
+        {
+            data = SseEvent.JoinData(rawEvent);
+        }
+
+        if (data.SequenceEqual("[DONE]"u8))
+        {
+            Completed = true;
+            return true;
+        }
+
+        // Most chunks carry no usage object: a vectorized search avoids parsing them at all.
+        bool mayHaveUsage = data.IndexOf("\"usage\""u8) >= 0;
+        bool mayHaveError = !mayHaveUsage && data.IndexOf("\"error\""u8) >= 0;
+        if (!mayHaveUsage && !mayHaveError)
+        {
+            return true;
+        }
+
+        return Inspect(data);
+    }
+
+    private bool Inspect(ReadOnlySpan<byte> data)
+    {
+        bool emptyChoices = false, hadUsage = false;
+        try
+        {
+            var reader = new Utf8JsonReader(data);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return true;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("usage"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        Usage = UsageReader.ReadOpenAI(ref reader);
+                        hadUsage = true;
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("choices"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        reader.Read();
+                        emptyChoices = reader.TokenType == JsonTokenType.EndArray;
+                        if (!emptyChoices)
+                        {
+                            reader.Skip();
+                            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                            {
+                                reader.Skip();
+                            }
+                        }
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("error"u8))
+                {
+                    reader.Read();
+                    UpstreamError = reader.TokenType == JsonTokenType.StartObject ? ReadMessage(ref reader) : "The upstream reported an error.";
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return true; // not ours to judge: relay what the upstream sent
+        }
+
+        return !(hideUsageChunk && hadUsage && emptyChoices);
+    }
+
+    private static string ReadMessage(ref Utf8JsonReader reader)
+    {
+        string? message = null;
+        int depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("message"u8))
+            {
+                reader.Read();
+                message = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                reader.Skip();
+            }
+        }
+
+        return message ?? "The upstream reported an error.";
+    }
+}

@@ -1,0 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Qlaud.Hosting;
+
+internal sealed class QlaudBuilder(IServiceCollection services) : IQlaudBuilder
+{
+    public IServiceCollection Services { get; } = services;
+}

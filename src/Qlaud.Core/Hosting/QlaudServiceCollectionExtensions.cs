@@ -1,0 +1,87 @@
+using System.Net;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud;
+using Qlaud.Catalog;
+using Qlaud.Configuration;
+using Qlaud.Forwarding;
+using Qlaud.Hosting;
+using Qlaud.Providers;
+using Qlaud.Routing;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers Qlaud in a service collection.</summary>
+public static class QlaudServiceCollectionExtensions
+{
+    /// <summary>The named <see cref="HttpClient"/> used for real providers.</summary>
+    internal const string UpstreamHttpClient = "Qlaud.Upstream";
+
+    /// <summary>The named <see cref="HttpClient"/> of the built-in offline provider.</summary>
+    internal const string EchoHttpClient = "Qlaud.Echo";
+
+    /// <summary>
+    /// Adds the Qlaud gateway: options bound from the <c>Qlaud</c> configuration section and validated at start-up,
+    /// the model catalog, the router, provider HTTP clients, and an <see cref="IChatClient"/> that routes by
+    /// <see cref="ChatOptions.ModelId"/>.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Optional code configuration, applied after the configuration section.</param>
+    /// <remarks>Calling it more than once is harmless: registrations are idempotent.</remarks>
+    public static IQlaudBuilder AddQlaud(this IServiceCollection services, Action<QlaudOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = new QlaudBuilder(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        if (services.Any(static d => d.ServiceType == typeof(QlaudMarker)))
+        {
+            return builder;
+        }
+
+        services.AddSingleton<QlaudMarker>();
+        services.AddOptions<QlaudOptions>().BindConfiguration(QlaudOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<QlaudOptions>, QlaudOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddLogging();
+
+        services.TryAddSingleton(static sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<QlaudOptions>>().Value; // throws OptionsValidationException naming the keys
+            var (catalog, errors) = CatalogBuilder.Build(options, Environment.GetEnvironmentVariable);
+            return catalog ?? throw new OptionsValidationException(QlaudOptions.SectionName, typeof(QlaudOptions), errors);
+        });
+        services.TryAddSingleton(static sp => new Router(sp.GetRequiredService<ModelCatalog>()));
+        services.TryAddSingleton<UpstreamClient>();
+        services.TryAddSingleton<ChatForwarder>();
+        services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();
+        services.TryAddSingleton<QlaudChatClient>();
+        services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<QlaudChatClient>());
+
+        services.AddHttpClient(UpstreamHttpClient)
+            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+                ConnectTimeout = TimeSpan.FromSeconds(15),
+                AutomaticDecompression = DecompressionMethods.None, // passthrough relays the upstream's bytes
+                UseCookies = false,
+                MaxConnectionsPerServer = int.MaxValue,
+            })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan) // the SocketsHttpHandler recycles connections itself
+            .RemoveAllLoggers(); // per-request logging scopes cost time on the hot path; Qlaud logs attempts itself
+        services.AddHttpClient(EchoHttpClient)
+            .ConfigurePrimaryHttpMessageHandler(static sp => new EchoHandler(sp.GetRequiredService<TimeProvider>()))
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers();
+        return builder;
+    }
+
+    /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>
+    internal sealed class QlaudMarker;
+}

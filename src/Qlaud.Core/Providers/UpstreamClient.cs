@@ -1,0 +1,128 @@
+using System.Collections.Frozen;
+using System.Net;
+using System.Net.Http.Headers;
+using Qlaud.Catalog;
+
+namespace Qlaud.Providers;
+
+/// <summary>Sends requests to providers: one pooled <see cref="HttpClient"/> per provider, auth and headers applied.</summary>
+/// <remarks>
+/// Providers are configuration, not code: an OpenAI-dialect provider gets <c>Authorization: Bearer</c> and the path
+/// <c>/chat/completions</c>; an Anthropic-dialect provider gets <c>x-api-key</c>, <c>anthropic-version</c> and <c>/v1/messages</c>.
+/// </remarks>
+internal sealed class UpstreamClient
+{
+    /// <summary>The <c>anthropic-version</c> sent when the client sent none.</summary>
+    public const string DefaultAnthropicVersion = "2023-06-01";
+
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+
+    private readonly FrozenDictionary<string, Endpoint> _endpoints;
+
+    public UpstreamClient(ModelCatalog catalog, IHttpClientFactory httpClientFactory)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(httpClientFactory);
+        var endpoints = new Dictionary<string, Endpoint>(StringComparer.OrdinalIgnoreCase);
+        foreach (var provider in catalog.Providers.Values)
+        {
+            var client = httpClientFactory.CreateClient(provider.Name == CatalogBuilder.EchoProvider
+                ? Microsoft.Extensions.DependencyInjection.QlaudServiceCollectionExtensions.EchoHttpClient
+                : Microsoft.Extensions.DependencyInjection.QlaudServiceCollectionExtensions.UpstreamHttpClient);
+            client.Timeout = Timeout.InfiniteTimeSpan; // time to headers is enforced per attempt; a stream may run long
+            bool anthropic = provider.Dialect == "anthropic";
+            string baseUrl = provider.BaseUrl.AbsoluteUri.TrimEnd('/');
+            var chat = new Uri(anthropic ? baseUrl + "/v1/messages" : baseUrl + "/chat/completions");
+            var countTokens = new Uri(baseUrl + "/v1/messages/count_tokens");
+            endpoints[provider.Name] = new Endpoint(provider, client, chat, countTokens, anthropic,
+                !anthropic && provider.ApiKey is { } key ? new AuthenticationHeaderValue("Bearer", key) : null);
+        }
+
+        _endpoints = endpoints.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// Sends a chat request body to <paramref name="route"/>'s provider and returns once response headers arrived.
+    /// Transport failures and the header timeout come back as a <see cref="UpstreamFailure"/> value, not an exception;
+    /// cancellation by <paramref name="cancellationToken"/> throws.
+    /// </summary>
+    public async ValueTask<UpstreamResult> SendChatAsync(CatalogRoute route, ReadOnlyMemory<byte> body, ForwardedHeaders forwarded, bool countTokens, CancellationToken cancellationToken)
+    {
+        var endpoint = _endpoints[route.Provider.Name];
+        var request = new HttpRequestMessage(HttpMethod.Post, countTokens ? endpoint.CountTokensUri : endpoint.ChatUri)
+        {
+            Version = HttpVersion.Version11,
+            Content = new ReadOnlyMemoryContent(body),
+        };
+        request.Content.Headers.ContentType = JsonContentType;
+        if (endpoint.Anthropic)
+        {
+            if (route.Provider.ApiKey is { } key)
+            {
+                request.Headers.TryAddWithoutValidation("x-api-key", key);
+            }
+
+            request.Headers.TryAddWithoutValidation("anthropic-version", forwarded.AnthropicVersion ?? DefaultAnthropicVersion);
+            if (forwarded.AnthropicBeta is { } beta)
+            {
+                request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
+            }
+        }
+        else if (endpoint.Authorization is { } authorization)
+        {
+            request.Headers.Authorization = authorization;
+        }
+
+        foreach (var (name, value) in route.Provider.Headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        using var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        headersTimeout.CancelAfter(route.Provider.Timeout);
+        try
+        {
+            var response = await endpoint.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headersTimeout.Token).ConfigureAwait(false);
+            return new UpstreamResult(response, request, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            request.Dispose();
+            return new UpstreamResult(null, null, new UpstreamFailure(QlaudErrorKind.Timeout,
+                $"The provider '{route.Provider.Name}' did not answer within {route.Provider.Timeout.TotalSeconds:0.#} s."));
+        }
+        catch (HttpRequestException ex)
+        {
+            request.Dispose();
+            return new UpstreamResult(null, null, new UpstreamFailure(QlaudErrorKind.UpstreamError,
+                $"The provider '{route.Provider.Name}' could not be reached: {ex.HttpRequestError}."));
+        }
+        catch
+        {
+            request.Dispose();
+            throw;
+        }
+    }
+
+    private sealed record Endpoint(CatalogProvider Provider, HttpClient Client, Uri ChatUri, Uri CountTokensUri, bool Anthropic, AuthenticationHeaderValue? Authorization);
+}
+
+/// <summary>Client headers that travel to the upstream: Anthropic's version and beta flags, as the client sent them.</summary>
+/// <param name="AnthropicVersion">The client's <c>anthropic-version</c>.</param>
+/// <param name="AnthropicBeta">The client's <c>anthropic-beta</c>.</param>
+internal readonly record struct ForwardedHeaders(string? AnthropicVersion, string? AnthropicBeta);
+
+/// <summary>A transport-level failure: no response from the upstream.</summary>
+/// <param name="Kind">Timeout or upstream error.</param>
+/// <param name="Message">What happened, without secrets.</param>
+internal sealed record UpstreamFailure(QlaudErrorKind Kind, string Message);
+
+/// <summary>Either a response (whose headers arrived) or a failure.</summary>
+internal readonly record struct UpstreamResult(HttpResponseMessage? Response, HttpRequestMessage? Request, UpstreamFailure? Failure) : IDisposable
+{
+    public void Dispose()
+    {
+        Response?.Dispose();
+        Request?.Dispose();
+    }
+}

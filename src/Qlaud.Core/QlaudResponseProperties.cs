@@ -1,0 +1,14 @@
+namespace Qlaud;
+
+/// <summary>Keys Qlaud sets in <c>ChatResponse.AdditionalProperties</c> (and on the last streamed update) of in-process calls.</summary>
+public static class QlaudResponseProperties
+{
+    /// <summary>The route that served the answer, <c>provider/upstream-model</c> (string). The HTTP surface sends it as <c>x-qlaud-route</c>.</summary>
+    public const string Route = "qlaud.route";
+
+    /// <summary>How many routes were tried (int). The HTTP surface sends it as <c>x-qlaud-attempts</c>.</summary>
+    public const string Attempts = "qlaud.attempts";
+
+    /// <summary>The upstream cost of the answer in micro-USD (long), computed from the upstream's reported usage at the route's prices.</summary>
+    public const string CostMicros = "qlaud.cost_micros";
+}

@@ -1,0 +1,118 @@
+using System.ClientModel;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenAI;
+using OpenAI.Chat;
+using Qlaud.FakeProvider;
+
+namespace Qlaud.AspNetCore.Tests.Infrastructure;
+
+/// <summary>
+/// A real Qlaud gateway (<c>AddQlaud()</c> + <c>MapQlaud()</c>) on Kestrel at 127.0.0.1, with providers pointing at a
+/// fake upstream served over real HTTP.
+/// </summary>
+/// <remarks>
+/// Configured models: <c>fake-gpt</c> (OpenAI-dialect provider <c>fake</c>, upstream id <c>upstream-gpt</c>, $1/$2 per MTok),
+/// <c>fake-claude</c> (Anthropic-dialect provider <c>fakeanthropic</c>, upstream id <c>upstream-claude</c>, $3/$15, cache $0.30/$3.75).
+/// </remarks>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    public const string MasterKey = "qlk_live_TestMasterKey0000000000000000000000000";
+
+    private readonly WebApplication _app;
+
+    private GatewayHost(WebApplication app, FakeProviderServer fake, Uri baseUri)
+    {
+        _app = app;
+        Fake = fake;
+        BaseUri = baseUri;
+    }
+
+    public FakeProviderServer Fake { get; }
+
+    /// <summary>The gateway root, for example <c>http://127.0.0.1:5123</c> (the Anthropic base URL).</summary>
+    public Uri BaseUri { get; }
+
+    /// <summary>The OpenAI base URL, <c>{BaseUri}/v1</c>.</summary>
+    public Uri OpenAIBaseUri => new(BaseUri, "/v1");
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false)
+    {
+        fake ??= await FakeProviderServer.StartAsync();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Logging.AddFilter(static _ => false);
+        var config = new Dictionary<string, string?>
+        {
+            ["Qlaud:Bootstrap:MasterKey"] = MasterKey,
+            ["Qlaud:Providers:fake:Dialect"] = "openai",
+            ["Qlaud:Providers:fake:BaseUrl"] = fake.OpenAIBaseUri.ToString(),
+            ["Qlaud:Providers:fake:ApiKey"] = "sk-fake-openai",
+            ["Qlaud:Providers:fakeanthropic:Dialect"] = "anthropic",
+            ["Qlaud:Providers:fakeanthropic:BaseUrl"] = fake.BaseUri.ToString(),
+            ["Qlaud:Providers:fakeanthropic:ApiKey"] = "sk-ant-fake",
+            ["Qlaud:Models:0:Id"] = "fake-gpt",
+            ["Qlaud:Models:0:Capabilities:0"] = "tools",
+            ["Qlaud:Models:0:Routes:0:Provider"] = "fake",
+            ["Qlaud:Models:0:Routes:0:UpstreamModel"] = "upstream-gpt",
+            ["Qlaud:Models:0:Routes:0:InputPerMTok"] = "1",
+            ["Qlaud:Models:0:Routes:0:OutputPerMTok"] = "2",
+            ["Qlaud:Models:1:Id"] = "fake-claude",
+            ["Qlaud:Models:1:Routes:0:Provider"] = "fakeanthropic",
+            ["Qlaud:Models:1:Routes:0:UpstreamModel"] = "upstream-claude",
+            ["Qlaud:Models:1:Routes:0:InputPerMTok"] = "3",
+            ["Qlaud:Models:1:Routes:0:OutputPerMTok"] = "15",
+            ["Qlaud:Models:1:Routes:0:CacheReadPerMTok"] = "0.30",
+            ["Qlaud:Models:1:Routes:0:CacheWritePerMTok"] = "3.75",
+        };
+        if (configureFake2)
+        {
+            // A second provider name on the same fake upstream, for fallback between routes.
+            config["Qlaud:Providers:fake2:BaseUrl"] = fake.OpenAIBaseUri.ToString();
+        }
+
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            config[key] = value;
+        }
+
+        builder.Configuration.AddInMemoryCollection(config);
+        builder.Services.AddQlaud();
+        var app = builder.Build();
+        app.MapQlaud();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new GatewayHost(app, fake, new Uri(address));
+    }
+
+    /// <summary>An official OpenAI SDK chat client pointed at the gateway.</summary>
+    public ChatClient OpenAIChat(string model, string key = MasterKey)
+        => new(model, new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = OpenAIBaseUri, NetworkTimeout = TimeSpan.FromSeconds(30) });
+
+    /// <summary>A plain HTTP client with the master key, for raw wire assertions.</summary>
+    public HttpClient Http(string? key = MasterKey)
+    {
+        var client = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        }
+
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await Fake.DisposeAsync();
+    }
+}

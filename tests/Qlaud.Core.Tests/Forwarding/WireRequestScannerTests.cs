@@ -1,0 +1,103 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Qlaud.Forwarding;
+
+namespace Qlaud.Core.Tests.Forwarding;
+
+public sealed class WireRequestScannerTests
+{
+    private static string Rewrite(string body, string model, bool forceIncludeUsage, out WireRequestInfo info)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        Assert.Null(WireRequestScanner.Scan(bytes, out info));
+        var output = new ArrayBufferWriter<byte>();
+        WireRequestScanner.Rewrite(bytes, info, WireRequestScanner.EncodeModel(model), forceIncludeUsage, output);
+        return Encoding.UTF8.GetString(output.WrittenSpan);
+    }
+
+    [Fact]
+    public void Rewrite_OnlyModel_EveryOtherByteUnchanged()
+    {
+        const string body = "{ \"top_k\" : 40,\"model\":\"gpt-4o-mini\",  \"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9\"}],\"provider\":{\"order\":[\"x\"]}}";
+        string result = Rewrite(body, "upstream/model-1", forceIncludeUsage: false, out var info);
+        Assert.Equal(body.Replace("\"gpt-4o-mini\"", "\"upstream/model-1\"", StringComparison.Ordinal), result);
+        Assert.Equal("gpt-4o-mini", info.Model);
+        Assert.False(info.Stream);
+    }
+
+    [Fact]
+    public void Rewrite_StreamWithoutOptions_InsertsIncludeUsage()
+    {
+        string result = Rewrite("{\"model\":\"m\",\"stream\":true,\"messages\":[]}", "u", forceIncludeUsage: true, out var info);
+        Assert.True(info.Stream);
+        Assert.False(info.ClientIncludeUsage);
+        using var doc = JsonDocument.Parse(result);
+        Assert.True(doc.RootElement.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+        Assert.Equal("u", doc.RootElement.GetProperty("model").GetString());
+    }
+
+    [Fact]
+    public void Rewrite_StreamOptionsWithoutIncludeUsage_AddsItKeepingOtherOptions()
+    {
+        string result = Rewrite("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"x\":1}}", "u", forceIncludeUsage: true, out _);
+        using var doc = JsonDocument.Parse(result);
+        var options = doc.RootElement.GetProperty("stream_options");
+        Assert.True(options.GetProperty("include_usage").GetBoolean());
+        Assert.Equal(1, options.GetProperty("x").GetInt32());
+    }
+
+    [Fact]
+    public void Rewrite_IncludeUsageFalse_SetToTrue()
+    {
+        string result = Rewrite("{\"stream_options\":{\"include_usage\":false},\"model\":\"m\",\"stream\":true}", "u", forceIncludeUsage: true, out var info);
+        Assert.False(info.ClientIncludeUsage);
+        Assert.Equal("{\"stream_options\":{\"include_usage\":true},\"model\":\"u\",\"stream\":true}", result);
+    }
+
+    [Fact]
+    public void Rewrite_EmptyStreamOptions_ProducesValidJson()
+    {
+        string result = Rewrite("{\"model\":\"m\",\"stream\":true,\"stream_options\":{ }}", "u", forceIncludeUsage: true, out _);
+        using var doc = JsonDocument.Parse(result);
+        Assert.True(doc.RootElement.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+    }
+
+    [Fact]
+    public void Rewrite_ClientAskedForUsage_RecordedAndUnchanged()
+    {
+        const string body = "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+        string result = Rewrite(body, "m", forceIncludeUsage: true, out var info);
+        Assert.True(info.ClientIncludeUsage);
+        Assert.Equal(body, result);
+    }
+
+    [Fact]
+    public void Rewrite_ModelNeedingEscapes_EncodedAsJsonString()
+    {
+        string result = Rewrite("{\"model\":\"m\"}", "a\"b", forceIncludeUsage: false, out _);
+        using var doc = JsonDocument.Parse(result);
+        Assert.Equal("a\"b", doc.RootElement.GetProperty("model").GetString());
+    }
+
+    [Theory]
+    [InlineData("", "The request body is not valid JSON")]
+    [InlineData("[1]", "must be a JSON object")]
+    [InlineData("{\"model\":1}", "'model' must be a string")]
+    [InlineData("{\"model\":\"m\",\"stream\":\"yes\"}", "'stream' must be a boolean")]
+    [InlineData("{\"model\":\"m\"", "not valid JSON")]
+    [InlineData("{\"model\":\"m\"} x", "not valid JSON")]
+    public void Scan_BadBody_ReturnsMessageNamingTheProblem(string body, string expected)
+    {
+        string? error = WireRequestScanner.Scan(Encoding.UTF8.GetBytes(body), out _);
+        Assert.NotNull(error);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Scan_MaxTokens_Read()
+    {
+        Assert.Null(WireRequestScanner.Scan("{\"model\":\"m\",\"max_completion_tokens\":77}"u8, out var info));
+        Assert.Equal(77, info.MaxTokens);
+    }
+}
