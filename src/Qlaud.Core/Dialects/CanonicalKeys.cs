@@ -41,4 +41,9 @@ internal static class CanonicalKeys
     /// <summary>The maximum output tokens the client allowed, when it used a dialect-specific spelling
     /// (<c>max_completion_tokens</c>); <c>ChatOptions.MaxOutputTokens</c> always holds the number.</summary>
     public const string MaxTokensField = "qlaud.max_tokens_field";
+
+    /// <summary>The tool call's arguments text, as a string in <c>FunctionCallContent.AdditionalProperties</c>, kept only when it
+    /// is not a JSON object (then <c>FunctionCallContent.Arguments</c> is null and <c>Exception</c> says why) so that
+    /// an encoder can send the model's exact text back.</summary>
+    public const string RawArguments = "qlaud.raw_arguments";
 }
