@@ -94,12 +94,12 @@ internal sealed class QlaudChatClient : IChatClient
             var updates = new List<ChatResponseUpdate>();
             TokenUsage? usage = null;
             ChatResponseUpdate? last = null;
-            await foreach (var item in SseParser.Create(stream, static (type, data) => (type, data.ToArray())).EnumerateAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var item in SseParser.Create(stream, static (type, data) => data.ToArray()).EnumerateAsync(cancellationToken).ConfigureAwait(false))
             {
                 updates.Clear();
                 try
                 {
-                    decoder.Decode(System.Text.Encoding.UTF8.GetBytes(item.EventType), item.Data.data, updates);
+                    decoder.Decode(System.Text.Encoding.UTF8.GetBytes(item.EventType), item.Data, updates);
                 }
                 catch (DialectException ex)
                 {
@@ -108,30 +108,20 @@ internal sealed class QlaudChatClient : IChatClient
 
                 foreach (var update in updates)
                 {
-                    for (int c = update.Contents.Count - 1; c >= 0; c--)
+                    foreach (var content in update.Contents)
                     {
-                        switch (update.Contents[c])
+                        if (content is UsageContent u)
                         {
-                            case ToolCallDeltaContent delta:
-                                accumulator.Add(delta);
-                                update.Contents.RemoveAt(c);
-                                break;
-                            case UsageContent u:
-                                usage = TokenUsage.From(u.Details);
-                                break;
+                            usage = TokenUsage.Combine(usage, TokenUsage.From(u.Details));
                         }
                     }
 
-                    if (update.FinishReason is not null)
+                    // Tool call fragments are folded into whole FunctionCallContent, delivered with the finishing update.
+                    if (accumulator.Process(update))
                     {
-                        foreach (var call in accumulator.Complete())
-                        {
-                            update.Contents.Add(call);
-                        }
+                        last = update;
+                        yield return update;
                     }
-
-                    last = update;
-                    yield return update;
                 }
 
                 if (decoder.Completed)

@@ -153,7 +153,7 @@ internal sealed partial class ChatForwarder
                 {
                     if (update.Contents[c] is UsageContent usage)
                     {
-                        Usage = Merge(Usage, TokenUsage.From(usage.Details));
+                        Usage = TokenUsage.Combine(Usage, TokenUsage.From(usage.Details));
                     }
                 }
 
@@ -181,10 +181,5 @@ internal sealed partial class ChatForwarder
             encoder.Fail(_failed, client);
             return _failed;
         }
-
-        // Dialects report usage in pieces (Anthropic: input at message_start, output at message_delta): keep the larger of each count.
-        private static TokenUsage Merge(TokenUsage? previous, TokenUsage next) => previous is not { } p ? next : new TokenUsage(
-            Math.Max(p.Input, next.Input), Math.Max(p.Output, next.Output), Math.Max(p.CacheRead, next.CacheRead),
-            Math.Max(p.CacheWrite, next.CacheWrite), Math.Max(p.Reasoning, next.Reasoning));
     }
 }

@@ -37,4 +37,9 @@ public readonly record struct TokenUsage(long Input, long Output, long CacheRead
         long cacheWrite = usage.AdditionalCounts is { } counts && counts.TryGetValue(CanonicalKeys.CacheWriteTokens, out long w) ? w : 0;
         return new TokenUsage(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0, cacheWrite, usage.ReasoningTokenCount ?? 0);
     }
+
+    /// <summary>Combines usage reported in pieces (Anthropic: input at <c>message_start</c>, output at <c>message_delta</c>), keeping the larger of each count.</summary>
+    internal static TokenUsage Combine(TokenUsage? previous, TokenUsage next) => previous is not { } p ? next : new TokenUsage(
+        Math.Max(p.Input, next.Input), Math.Max(p.Output, next.Output), Math.Max(p.CacheRead, next.CacheRead),
+        Math.Max(p.CacheWrite, next.CacheWrite), Math.Max(p.Reasoning, next.Reasoning));
 }

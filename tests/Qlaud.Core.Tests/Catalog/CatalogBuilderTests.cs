@@ -46,7 +46,7 @@ public sealed class CatalogBuilderTests
         };
         var (catalog, errors) = CatalogBuilder.Build(options, NoEnvironment);
         Assert.Empty(errors);
-        Assert.True(catalog!.TryGetModel(builtIn.Id, out var model));
+        Assert.True(catalog!.TryGetModel(builtIn.Id!, out var model));
         Assert.Equal(builtIn.Routes.Count, model.Routes.Length);
         Assert.Equal(9_000_000, model.Routes[0].Price.InputMicrosPerMTok);
         Assert.Equal(ModelPrice.MicrosFromUsd(first.OutputPerMTok!.Value), model.Routes[0].Price.OutputMicrosPerMTok);
