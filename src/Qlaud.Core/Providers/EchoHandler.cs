@@ -25,7 +25,7 @@ internal sealed class EchoHandler : HttpMessageHandler
         {
             using var doc = JsonDocument.Parse(body);
             var root = doc.RootElement;
-            model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "echo";
+            model = Catalog.CatalogBuilder.EchoModel; // clients asked for qlaud/echo; the route's upstream id is an internal detail
             stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
             includeUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
                 && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
