@@ -140,6 +140,7 @@ public sealed class WireFidelityTests : IAsyncLifetime
 
         var events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.DoesNotContain("data: [DONE]", events);
+        Assert.True(events[^1].StartsWith("data: {", StringComparison.Ordinal), text);
         using var last = JsonDocument.Parse(events[^1]["data: ".Length..]);
         Assert.Contains("ended the stream", last.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
@@ -150,7 +151,7 @@ public sealed class WireFidelityTests : IAsyncLifetime
         _gateway.Fake.Enqueue(FakeReply.Hang());
         using var cts = new CancellationTokenSource();
         var call = _gateway.Http().PostAsync("/v1/chat/completions", Json("""{"model":"fake-gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}"""), cts.Token);
-        var upstream = await _gateway.Fake.WaitForRequestAsync(TimeSpan.FromSeconds(10));
+        var upstream = await _gateway.Fake.WaitForRequestAsync(timeout: TimeSpan.FromSeconds(10));
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
 

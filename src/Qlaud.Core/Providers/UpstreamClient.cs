@@ -95,7 +95,7 @@ internal sealed class UpstreamClient
         {
             request.Dispose();
             return new UpstreamResult(null, null, new UpstreamFailure(QlaudErrorKind.UpstreamError,
-                $"The provider '{route.Provider.Name}' could not be reached: {ex.HttpRequestError}."));
+                $"The provider '{route.Provider.Name}' could not be reached: {Describe(ex)}"));
         }
         catch
         {
@@ -103,6 +103,17 @@ internal sealed class UpstreamClient
             throw;
         }
     }
+
+    // The message names the failure, never the request's headers (which hold the provider key).
+    private static string Describe(HttpRequestException ex) => ex.HttpRequestError switch
+    {
+        HttpRequestError.ConnectionError => "connection refused or reset.",
+        HttpRequestError.NameResolutionError => "its host name did not resolve.",
+        HttpRequestError.SecureConnectionError => "the TLS handshake failed.",
+        HttpRequestError.ResponseEnded => "the connection closed before a response arrived.",
+        HttpRequestError.InvalidResponse => "it sent an invalid HTTP response.",
+        _ => (ex.InnerException?.Message ?? ex.Message).TrimEnd('.') + ".",
+    };
 
     private sealed record Endpoint(CatalogProvider Provider, HttpClient Client, Uri ChatUri, Uri CountTokensUri, bool Anthropic, AuthenticationHeaderValue? Authorization);
 }

@@ -89,7 +89,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var app = builder.Build();
         app.MapQlaud();
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new GatewayHost(app, fake, new Uri(address));
     }
 
