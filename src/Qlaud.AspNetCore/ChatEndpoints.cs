@@ -15,7 +15,9 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
 
     public Task MessagesAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"));
 
-    private async Task ForwardAsync(HttpContext context, IChatDialect surface)
+    public Task CountTokensAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"), countTokens: true);
+
+    private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false)
     {
         var caller = QlaudHttp.Authenticate(context, authenticator, out var authError);
         if (caller is null)
@@ -58,7 +60,10 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
                 Caller = caller,
                 Headers = new ForwardedHeaders(NullIfEmpty(headers["anthropic-version"].ToString()), NullIfEmpty(headers["anthropic-beta"].ToString())),
             };
-            var outcome = await forwarder.ForwardAsync(inbound, new HttpResponseSink(context.Response), cancellationToken).ConfigureAwait(false);
+            var sink = new HttpResponseSink(context.Response);
+            var outcome = countTokens
+                ? await forwarder.CountTokensAsync(inbound, sink, cancellationToken).ConfigureAwait(false)
+                : await forwarder.ForwardAsync(inbound, sink, cancellationToken).ConfigureAwait(false);
             if (outcome.Error is { } error && !outcome.ResponseWritten)
             {
                 await QlaudHttp.WriteErrorAsync(context, surface, error).ConfigureAwait(false);

@@ -32,6 +32,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup("/v1");
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
         group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync);
+        group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync);
         return group;
