@@ -528,7 +528,7 @@ internal sealed partial class AnthropicDialect
                 writer.WriteEndArray();
                 break;
             default:
-                writer.WriteString("content", JsonSerializer.Serialize(result.Result, AIJsonUtilities.DefaultOptions.GetTypeInfo(result.Result.GetType())));
+                writer.WriteString("content", JsonSerializer.Serialize(result.Result, CompactJson.GetTypeInfo(result.Result.GetType())));
                 break;
         }
 

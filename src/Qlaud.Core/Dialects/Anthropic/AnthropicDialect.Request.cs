@@ -479,7 +479,8 @@ internal sealed partial class AnthropicDialect
     /// <inheritdoc />
     /// <remarks>
     /// Translation rules: system messages (and <see cref="ChatOptions.Instructions"/>) go to the top-level <c>system</c>;
-    /// tool messages become <c>tool_result</c> blocks of one user turn, joined with the user message that follows; signed
+    /// consecutive tool and user messages become one user turn with the <c>tool_result</c> blocks first, consecutive
+    /// assistant messages one assistant turn; signed
     /// thinking and redacted thinking stay in place in assistant turns (Anthropic requires them before the turn's
     /// <c>tool_use</c> blocks, as they were received), while reasoning without a signature (from another provider) is
     /// dropped because Anthropic rejects unsigned thinking blocks; empty text blocks and turns left empty are dropped;
@@ -641,6 +642,11 @@ internal sealed partial class AnthropicDialect
         return false;
     }
 
+    /// <summary>
+    /// Writes the conversation as alternating turns: consecutive user and tool messages form one user turn (tool results
+    /// first, as Anthropic requires), consecutive assistant messages one assistant turn. System messages (hoisted to
+    /// <c>system</c>) and messages with nothing Anthropic can carry are skipped without splitting a turn.
+    /// </summary>
     private static void WriteMessages(Utf8JsonWriter writer, IList<ChatMessage> messages)
     {
         writer.WritePropertyName("messages");
@@ -648,46 +654,57 @@ internal sealed partial class AnthropicDialect
         int i = 0;
         while (i < messages.Count)
         {
-            var message = messages[i];
-            if (message.Role == ChatRole.System)
+            if (!IsVisible(messages[i]))
             {
                 i++;
                 continue;
             }
 
-            if (message.Role == ChatRole.Assistant)
+            bool user = messages[i].Role != ChatRole.Assistant;
+            int end = i + 1;
+            while (end < messages.Count && !(IsVisible(messages[end]) && (messages[end].Role != ChatRole.Assistant) != user))
             {
-                WriteTurn(writer, "assistant", messages, i, 1);
-                i++;
-                continue;
+                end++;
             }
 
-            // A run of tool messages and the user message after it form one user turn; a user message alone is its own turn.
-            int start = i;
-            while (i < messages.Count && messages[i].Role == ChatRole.Tool)
-            {
-                i++;
-            }
-
-            if (i == start || (i < messages.Count && messages[i].Role == ChatRole.User))
-            {
-                i++;
-            }
-
-            WriteTurn(writer, "user", messages, start, i - start);
+            WriteTurn(writer, user, messages, i, end);
+            i = end;
         }
 
         writer.WriteEndArray();
     }
 
-    /// <summary>Writes <paramref name="count"/> canonical messages from <paramref name="start"/> as one turn, or nothing when
-    /// no block is left (Anthropic rejects empty turns).</summary>
-    private static void WriteTurn(Utf8JsonWriter writer, string role, IList<ChatMessage> messages, int start, int count)
+    private static bool IsVisible(ChatMessage message)
+    {
+        if (message.Role == ChatRole.System)
+        {
+            return false;
+        }
+
+        var contents = message.Contents;
+        for (int j = 0; j < contents.Count; j++)
+        {
+            if (CanWriteBlock(contents[j], BlockTarget.Request))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Writes the messages in [<paramref name="start"/>, <paramref name="end"/>) as one turn.</summary>
+    private static void WriteTurn(Utf8JsonWriter writer, bool user, IList<ChatMessage> messages, int start, int end)
     {
         int blocks = 0;
         AIContent? first = null;
-        for (int m = start; m < start + count; m++)
+        for (int m = start; m < end; m++)
         {
+            if (messages[m].Role == ChatRole.System)
+            {
+                continue;
+            }
+
             var contents = messages[m].Contents;
             for (int j = 0; j < contents.Count; j++)
             {
@@ -699,13 +716,8 @@ internal sealed partial class AnthropicDialect
             }
         }
 
-        if (blocks == 0)
-        {
-            return;
-        }
-
         writer.WriteStartObject();
-        writer.WriteString("role", role);
+        writer.WriteString("role", user ? "user" : "assistant");
         if (blocks == 1 && first is TextContent text && !HasAnthropicExtras(text.AdditionalProperties))
         {
             writer.WriteString("content", text.Text);
@@ -714,13 +726,14 @@ internal sealed partial class AnthropicDialect
         {
             writer.WritePropertyName("content");
             writer.WriteStartArray();
-            for (int m = start; m < start + count; m++)
+            if (user)
             {
-                var contents = messages[m].Contents;
-                for (int j = 0; j < contents.Count; j++)
-                {
-                    WriteBlock(writer, contents[j], BlockTarget.Request);
-                }
+                WriteTurnBlocks(writer, messages, start, end, toolResults: true);
+                WriteTurnBlocks(writer, messages, start, end, toolResults: false);
+            }
+            else
+            {
+                WriteTurnBlocks(writer, messages, start, end, toolResults: null);
             }
 
             writer.WriteEndArray();
@@ -728,6 +741,27 @@ internal sealed partial class AnthropicDialect
 
         WriteExtras(writer, messages[start].AdditionalProperties, s_messageFields);
         writer.WriteEndObject();
+    }
+
+    /// <summary>Writes the turn's blocks: only tool results, only the others, or all (<paramref name="toolResults"/> null).</summary>
+    private static void WriteTurnBlocks(Utf8JsonWriter writer, IList<ChatMessage> messages, int start, int end, bool? toolResults)
+    {
+        for (int m = start; m < end; m++)
+        {
+            if (messages[m].Role == ChatRole.System)
+            {
+                continue;
+            }
+
+            var contents = messages[m].Contents;
+            for (int j = 0; j < contents.Count; j++)
+            {
+                if (toolResults is null || (contents[j] is FunctionResultContent) == toolResults)
+                {
+                    WriteBlock(writer, contents[j], BlockTarget.Request);
+                }
+            }
+        }
     }
 
     /// <summary>Writes <c>tools</c>; returns false when there is no tool Anthropic can take.</summary>

@@ -37,6 +37,9 @@ internal sealed partial class AnthropicDialect : IChatDialect
     /// <summary>The shared instance, writing <see cref="DefaultMaxTokens"/> when a request has no maximum.</summary>
     public static AnthropicDialect Instance { get; } = new(DefaultMaxTokens);
 
+    /// <summary>MEAI's serializer options without indentation, for values written as JSON text (tool results).</summary>
+    internal static readonly JsonSerializerOptions CompactJson = CreateCompactJson();
+
     private readonly int _defaultMaxTokens;
 
     /// <summary>Creates the dialect with the <c>max_tokens</c> to write when a canonical request carries none.</summary>
@@ -48,6 +51,13 @@ internal sealed partial class AnthropicDialect : IChatDialect
 
     /// <inheritdoc />
     public string Name => "anthropic";
+
+    private static JsonSerializerOptions CreateCompactJson()
+    {
+        var options = new JsonSerializerOptions(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+        options.MakeReadOnly();
+        return options;
+    }
 
     /// <summary>The <c>AdditionalProperties</c> key for an Anthropic wire field without a canonical property.</summary>
     internal static string Key(string wireName) => KeyPrefix + wireName;
@@ -173,7 +183,7 @@ internal sealed partial class AnthropicDialect : IChatDialect
                 writer.WriteNumberValue(d);
                 break;
             default:
-                JsonSerializer.Serialize(writer, value, AIJsonUtilities.DefaultOptions.GetTypeInfo(value.GetType()));
+                JsonSerializer.Serialize(writer, value, CompactJson.GetTypeInfo(value.GetType()));
                 break;
         }
     }

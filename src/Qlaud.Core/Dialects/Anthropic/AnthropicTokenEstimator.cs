@@ -137,6 +137,6 @@ internal static class AnthropicTokenEstimator
         null => 0,
         string s => s.Length,
         JsonElement element => element.ValueKind == JsonValueKind.Undefined ? 0 : element.GetRawText().Length,
-        _ => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions.GetTypeInfo(value.GetType())).Length,
+        _ => JsonSerializer.Serialize(value, AnthropicDialect.CompactJson.GetTypeInfo(value.GetType())).Length,
     };
 }
