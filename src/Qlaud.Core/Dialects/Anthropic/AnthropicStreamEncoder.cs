@@ -17,9 +17,10 @@ namespace Qlaud.Dialects.Anthropic;
 /// <see cref="TextReasoningContent.ProtectedData"/> → <c>signature_delta</c>, after which more reasoning opens a new thinking
 /// block); redacted reasoning → <c>redacted_thinking</c>; text → <c>text</c> (<c>text_delta</c>); each tool call index → its
 /// own <c>tool_use</c> block (<c>{type, id, name, input:{}}</c>, then <c>input_json_delta</c>). A block closes when the
-/// content kind changes or a new tool call starts, so reasoning, text and parallel tool calls never merge. Arguments that
-/// arrive for an earlier call after the next one started (interleaving upstreams) are sent as <c>input_json_delta</c> of
-/// that call's block index, which Anthropic's SDKs accumulate by index, rather than dropped.</para>
+/// content kind changes or a new tool call starts, so reasoning, text and parallel tool calls never merge. Upstreams that
+/// interleave the argument fragments of parallel calls are serialized: while the open call's arguments are not yet a
+/// complete JSON value, fragments of later calls are held back and written, in order, once it is complete (or before any
+/// other content, or at the end).</para>
 /// <para>One <see cref="Utf8JsonWriter"/> is reused for every event; it writes straight into the caller's buffer.</para>
 /// </remarks>
 internal sealed class AnthropicStreamEncoder : IStreamEncoder
@@ -47,6 +48,8 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     private bool _thinkingSigned;
     private int _openToolIndex = -1;
     private Dictionary<int, int>? _toolBlocks;
+    private List<PendingTool>? _pending;
+    private JsonCompleteness _openToolJson;
     private bool _hadToolCalls;
 
     private UsageDetails? _usage;
@@ -87,6 +90,11 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
 
         for (int i = 0; i < contents.Count; i++)
         {
+            if (_pending is { Count: > 0 } && contents[i] is TextContent { Text.Length: > 0 } or TextReasoningContent or FunctionCallContent or AnthropicRawContent)
+            {
+                FlushPending(output, all: true);
+            }
+
             switch (contents[i])
             {
                 case TextContent text:
@@ -142,6 +150,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
             WriteMessageStart(output);
         }
 
+        FlushPending(output, all: true);
         CloseBlock(output);
 
         var writer = BeginEvent(output, "message_delta"u8);
@@ -394,27 +403,151 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     private void WriteToolDelta(IBufferWriter<byte> output, ToolCallDeltaContent delta)
     {
         _hadToolCalls = true;
-        int blockIndex;
         if (_open == BlockKind.ToolUse && _openToolIndex == delta.Index)
         {
-            blockIndex = _openIndex;
+            WriteArguments(output, _openIndex, delta.ArgumentsDelta);
+        }
+        else if (FindPending(delta.Index) is { } pending)
+        {
+            pending.Arguments.Append(delta.ArgumentsDelta);
         }
         else if (_toolBlocks is not null && _toolBlocks.TryGetValue(delta.Index, out int earlier))
         {
-            blockIndex = earlier;
+            // A fragment for a call whose arguments were already complete: never valid JSON, but not silently dropped.
+            WriteArguments(output, earlier, delta.ArgumentsDelta);
+        }
+        else if (_open == BlockKind.ToolUse && !_openToolJson.IsComplete)
+        {
+            // The open call is still streaming its arguments: hold the new call back until it is complete.
+            var held = new PendingTool(delta.Index, delta.CallId, delta.Name);
+            held.Arguments.Append(delta.ArgumentsDelta);
+            (_pending ??= []).Add(held);
         }
         else
         {
-            CloseBlock(output);
-            StartBlock(output, BlockKind.ToolUse, string.IsNullOrEmpty(delta.CallId) ? NewToolUseId() : delta.CallId, delta.Name);
-            (_toolBlocks ??= [])[delta.Index] = _openIndex;
-            _openToolIndex = delta.Index;
-            blockIndex = _openIndex;
+            StartToolUse(output, delta.Index, delta.CallId, delta.Name);
+            WriteArguments(output, _openIndex, delta.ArgumentsDelta);
         }
 
-        if (!string.IsNullOrEmpty(delta.ArgumentsDelta))
+        if (_pending is { Count: > 0 } && _open == BlockKind.ToolUse && _openToolJson.IsComplete)
         {
-            WriteDelta(output, blockIndex, "input_json_delta"u8, "partial_json"u8, delta.ArgumentsDelta);
+            FlushPending(output, all: false);
+        }
+    }
+
+    private void StartToolUse(IBufferWriter<byte> output, int toolIndex, string? callId, string? name)
+    {
+        CloseBlock(output);
+        StartBlock(output, BlockKind.ToolUse, string.IsNullOrEmpty(callId) ? NewToolUseId() : callId, name);
+        (_toolBlocks ??= [])[toolIndex] = _openIndex;
+        _openToolIndex = toolIndex;
+        _openToolJson = default;
+    }
+
+    private void WriteArguments(IBufferWriter<byte> output, int blockIndex, string fragment)
+    {
+        if (string.IsNullOrEmpty(fragment))
+        {
+            return;
+        }
+
+        if (blockIndex == _openIndex)
+        {
+            _openToolJson.Scan(fragment);
+        }
+
+        WriteDelta(output, blockIndex, "input_json_delta"u8, "partial_json"u8, fragment);
+    }
+
+    /// <summary>Writes held-back calls in order: all of them, or until one is still incomplete.</summary>
+    private void FlushPending(IBufferWriter<byte> output, bool all)
+    {
+        while (_pending is { Count: > 0 })
+        {
+            var next = _pending[0];
+            _pending.RemoveAt(0);
+            StartToolUse(output, next.Index, next.CallId, next.Name);
+            WriteArguments(output, _openIndex, next.Arguments.ToString());
+            if (!all && !_openToolJson.IsComplete)
+            {
+                return;
+            }
+        }
+    }
+
+    private PendingTool? FindPending(int index)
+    {
+        if (_pending is null)
+        {
+            return null;
+        }
+
+        for (int i = 0; i < _pending.Count; i++)
+        {
+            if (_pending[i].Index == index)
+            {
+                return _pending[i];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A tool call held back while another call's arguments are still streaming.</summary>
+    private sealed class PendingTool(int index, string? callId, string? name)
+    {
+        public int Index { get; } = index;
+
+        public string? CallId { get; } = callId;
+
+        public string? Name { get; } = name;
+
+        public System.Text.StringBuilder Arguments { get; } = new();
+    }
+
+    /// <summary>Tracks whether the JSON text seen so far is one complete value (brackets balanced, outside strings).</summary>
+    private struct JsonCompleteness
+    {
+        private int _depth;
+        private bool _started;
+        private bool _inString;
+        private bool _escaped;
+
+        public readonly bool IsComplete => _started && _depth == 0 && !_inString;
+
+        public void Scan(string fragment)
+        {
+            foreach (char c in fragment)
+            {
+                if (_inString)
+                {
+                    if (_escaped)
+                    {
+                        _escaped = false;
+                    }
+                    else if (c == '\\')
+                    {
+                        _escaped = true;
+                    }
+                    else if (c == '"')
+                    {
+                        _inString = false;
+                    }
+                }
+                else if (c is '{' or '[')
+                {
+                    _depth++;
+                    _started = true;
+                }
+                else if (c is '}' or ']')
+                {
+                    _depth--;
+                }
+                else if (c == '"')
+                {
+                    _inString = true;
+                }
+            }
         }
     }
 
