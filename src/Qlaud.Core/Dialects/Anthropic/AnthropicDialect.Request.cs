@@ -319,7 +319,13 @@ internal sealed partial class AnthropicDialect
                 description = d.GetString();
             }
 
-            tools.Add(new AnthropicToolDeclaration(toolName, description, schema, ReadExtras(tool, s_toolFields) is { } extras ? extras : null));
+            var extras = ReadExtras(tool, s_toolFields);
+            if (type is not null)
+            {
+                (extras ??= [])[Key("type")] = t;
+            }
+
+            tools.Add(new AnthropicToolDeclaration(toolName, description, schema, extras));
             i++;
         }
 

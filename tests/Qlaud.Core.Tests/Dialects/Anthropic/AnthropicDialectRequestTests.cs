@@ -236,6 +236,21 @@ public sealed class AnthropicDialectRequestTests
     }
 
     [Fact]
+    public void ReadRequest_CustomToolExtraFields_RoundTrip()
+    {
+        const string json = """
+        {"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],
+         "tools":[{"type":"custom","name":"lookup","description":"","input_schema":{"type":"object"},"strict":true,"input_examples":[{"id":1}]}]}
+        """;
+
+        var request = Read(json);
+        var tool = Assert.IsType<AnthropicToolDeclaration>(Assert.Single(request.Options.Tools!));
+
+        Assert.True(tool.AdditionalProperties.ContainsKey("anthropic:strict"));
+        Equal(json.Replace("\"description\":\"\",", "", StringComparison.Ordinal), WriteRequest(request, "m"));
+    }
+
+    [Fact]
     public void ReadRequest_ToolChoiceAny_MapsToRequireAnyWithoutParallelCalls()
     {
         var options = Read("""
