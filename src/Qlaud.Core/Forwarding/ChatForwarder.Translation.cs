@@ -82,7 +82,11 @@ internal sealed partial class ChatForwarder
         StartResponse(sink, 200, "text/event-stream", route, attemptNumber);
         sink.SetHeader("cache-control", "no-cache");
         var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
-        await PumpAsync(upstreamStream, sink.Writer, translator, cancellationToken).ConfigureAwait(false);
+        if (!await PumpAsync(upstreamStream, sink.Writer, translator, cancellationToken).ConfigureAwait(false))
+        {
+            Log.StreamBroken(_logger, route.Name);
+        }
+
         var outcomeError = translator.Finish(sink.Writer, route);
         await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         return Attempt.Done(new ForwardOutcome(outcomeError, true, route, translator.Usage, attemptNumber));

@@ -111,7 +111,11 @@ internal sealed partial class ChatForwarder
         StartResponse(sink, status, "text/event-stream", route, attemptNumber);
         sink.SetHeader("cache-control", "no-cache");
         PassthroughInspector inspector = anthropic ? new AnthropicPassthroughInspector() : new OpenAIPassthroughInspector(hideUsageChunk: !inbound.Info.ClientIncludeUsage);
-        await PumpAsync(stream, sink.Writer, inspector, cancellationToken).ConfigureAwait(false);
+        if (!await PumpAsync(stream, sink.Writer, inspector, cancellationToken).ConfigureAwait(false))
+        {
+            Log.StreamBroken(_logger, route.Name);
+        }
+
         if (!inspector.Completed && inspector.UpstreamError is null)
         {
             // The upstream closed the stream without its end event: tell the client in its own dialect instead of ending cleanly.
@@ -125,7 +129,8 @@ internal sealed partial class ChatForwarder
     }
 
     /// <summary>Pumps server-sent events from <paramref name="upstream"/> through <paramref name="handler"/> to <paramref name="client"/> as they arrive, one flush per read.</summary>
-    internal static async ValueTask PumpAsync(Stream upstream, PipeWriter client, SseEventHandler handler, CancellationToken cancellationToken)
+    /// <returns>False when the upstream connection broke mid-stream (the handler then decides how the client's stream ends).</returns>
+    internal static async ValueTask<bool> PumpAsync(Stream upstream, PipeWriter client, SseEventHandler handler, CancellationToken cancellationToken)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         int filled = 0;
@@ -142,7 +147,18 @@ internal sealed partial class ChatForwarder
                     buffer = larger;
                 }
 
-                int read = await upstream.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                int read;
+                try
+                {
+                    read = await upstream.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+                {
+                    // The upstream reset the connection: a value, not an exception; the caller ends the client's stream with an error event.
+                    await client.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    return false;
+                }
+
                 if (read == 0)
                 {
                     if (filled > 0)
@@ -153,7 +169,7 @@ internal sealed partial class ChatForwarder
                         await client.FlushAsync(cancellationToken).ConfigureAwait(false);
                     }
 
-                    return;
+                    return true;
                 }
 
                 filled += read;
@@ -239,5 +255,8 @@ internal sealed partial class ChatForwarder
     {
         [LoggerMessage(1, LogLevel.Warning, "Route {Route} failed on attempt {Attempt}: {Reason}")]
         public static partial void AttemptFailed(ILogger logger, string route, int attempt, string reason);
+
+        [LoggerMessage(2, LogLevel.Warning, "The upstream connection of route {Route} broke mid-stream")]
+        public static partial void StreamBroken(ILogger logger, string route);
     }
 }

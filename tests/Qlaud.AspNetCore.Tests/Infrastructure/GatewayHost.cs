@@ -95,7 +95,16 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>An official OpenAI SDK chat client pointed at the gateway.</summary>
     public ChatClient OpenAIChat(string model, string key = MasterKey)
-        => new(model, new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = OpenAIBaseUri, NetworkTimeout = TimeSpan.FromSeconds(30) });
+        => new(model, new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = OpenAIBaseUri, NetworkTimeout = TimeSpan.FromSeconds(30), RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0) });
+
+    /// <summary>An official Anthropic SDK client pointed at the gateway, with strict response validation and no retries.</summary>
+    public Anthropic.AnthropicClient AnthropicClient(string key = MasterKey) => new(new Anthropic.Core.ClientOptions
+    {
+        ApiKey = key,
+        BaseUrl = BaseUri.ToString().TrimEnd('/'),
+        MaxRetries = 0,
+        ResponseValidation = true,
+    });
 
     /// <summary>A plain HTTP client with the master key, for raw wire assertions.</summary>
     public HttpClient Http(string? key = MasterKey)

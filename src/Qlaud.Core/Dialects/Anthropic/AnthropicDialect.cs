@@ -188,6 +188,21 @@ internal sealed partial class AnthropicDialect : IChatDialect
         }
     }
 
+    /// <summary>The key of a <c>tool_use</c> block's <c>caller</c> when it came from an Anthropic upstream.</summary>
+    internal const string CallerKey = KeyPrefix + "caller";
+
+    /// <summary>
+    /// Writes <c>"caller":{"type":"direct"}</c>: Anthropic marks every <c>tool_use</c> block with who called the tool,
+    /// and current SDKs reject a block without it. A call translated from another dialect was made by the model directly.
+    /// </summary>
+    internal static void WriteDirectCaller(Utf8JsonWriter writer)
+    {
+        writer.WritePropertyName("caller"u8);
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, "direct"u8);
+        writer.WriteEndObject();
+    }
+
     /// <summary>
     /// Writes the <c>anthropic:*</c> entries of <paramref name="properties"/> as properties of the open object, and
     /// <see cref="CanonicalKeys.CacheControl"/> as <c>cache_control</c>; names in <paramref name="written"/> were already written.
