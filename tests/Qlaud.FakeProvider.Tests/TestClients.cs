@@ -37,6 +37,18 @@ internal static class TestClients
 
     public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
+    /// <summary>POSTs JSON and returns as soon as the response headers arrive (the body is read by the caller).</summary>
+    public static async Task<HttpResponseMessage> PostStreamingAsync(HttpClient http, string path, string json, CancellationToken cancellationToken = default, params (string Name, string Value)[] headers)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(json) };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+    }
+
     public static async Task<List<SseItem<string>>> ReadEventsAsync(HttpResponseMessage response, CancellationToken cancellationToken = default)
     {
         using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);

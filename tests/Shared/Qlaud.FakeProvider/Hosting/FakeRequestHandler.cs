@@ -221,10 +221,14 @@ internal sealed class FakeRequestHandler
                 recorded?.MarkCancelled();
                 break;
             case ReplyOutcome.ClientGone:
-            case ReplyOutcome.CutOff:
-                // Cut off by script, or the server is stopping: drop the connection mid-response.
+                // The server is stopping.
                 http.Abort();
                 break;
+            case ReplyOutcome.CutOff:
+                // HttpContext.Abort() would reset the socket and could discard bytes already flushed. An
+                // exception after the response started makes Kestrel close the connection gracefully instead,
+                // without the final chunk: the client gets everything written so far, then a premature end.
+                throw new InvalidOperationException("The fake provider cut the response off as scripted.");
         }
     }
 
