@@ -360,6 +360,8 @@ public sealed partial class OpenAIDialectTests
     [InlineData("""{"model":"m","messages":[{"role":"tool","content":"y"}]}""", "messages[0].tool_call_id is required")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":5}]}""", "messages[0].content must be")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]}""", "messages[0].content[0].image_url.url is required")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio"}]}]}""", "messages[0].content[0].input_audio is required")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{}}]}]}""", "messages[0].content[0].file needs file_data or file_id")]
     [InlineData("""{"model":"m","messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}]}""", "messages[0].tool_calls[0].id is required")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]}""", "tools[0].function.name is required")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"stop":[1]}""", "stop must be")]
