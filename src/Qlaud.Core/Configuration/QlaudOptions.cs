@@ -20,6 +20,9 @@ public sealed class QlaudOptions
     /// <summary>Credentials the gateway starts with.</summary>
     public BootstrapOptions Bootstrap { get; set; } = new();
 
+    /// <summary>Retries, timeouts, circuit breaking and live statistics; providers can override the timeouts and retries.</summary>
+    public RoutingOptions Routing { get; set; } = new();
+
     /// <summary>Providers by name. Entries add new providers or override the built-in ones (base URL, key, headers).</summary>
     public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 

@@ -34,6 +34,7 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Storage:ConnectionString must not be empty.");
         }
 
+        CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)
         {
             errors.AddRange(CatalogBuilder.Build(options, Environment.GetEnvironmentVariable).Errors);

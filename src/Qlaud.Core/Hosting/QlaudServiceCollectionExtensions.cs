@@ -56,7 +56,16 @@ public static class QlaudServiceCollectionExtensions
             var (catalog, errors) = CatalogBuilder.Build(options, Environment.GetEnvironmentVariable);
             return catalog ?? throw new OptionsValidationException(QlaudOptions.SectionName, typeof(QlaudOptions), errors);
         });
-        services.TryAddSingleton(static sp => new Router(sp.GetRequiredService<ModelCatalog>()));
+        services.TryAddSingleton(static sp => new RouteHealthRegistry(
+            sp.GetRequiredService<ModelCatalog>(),
+            sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Routing,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<RouteHealthRegistry>>()));
+        services.TryAddSingleton(static sp => new Router(sp.GetRequiredService<ModelCatalog>(), sp.GetRequiredService<RouteHealthRegistry>()));
+        services.TryAddSingleton<AttemptPolicy>();
+        services.TryAddSingleton(static sp => new UpstreamConnector(
+            sp.GetRequiredService<ModelCatalog>(),
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Routing.ConnectTimeoutSeconds)));
         services.TryAddSingleton<UpstreamClient>();
         services.TryAddSingleton<ChatForwarder>();
         services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();
@@ -64,11 +73,13 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<QlaudChatClient>());
 
         services.AddHttpClient(UpstreamHttpClient)
-            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
+            .ConfigurePrimaryHttpMessageHandler(static sp => new SocketsHttpHandler
             {
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-                ConnectTimeout = TimeSpan.FromSeconds(15),
+                // Each provider's connect timeout is applied by the connector; the handler's own limit stays out of the way.
+                ConnectTimeout = Timeout.InfiniteTimeSpan,
+                ConnectCallback = sp.GetRequiredService<UpstreamConnector>().ConnectAsync,
                 AutomaticDecompression = DecompressionMethods.None, // passthrough relays the upstream's bytes
                 UseCookies = false,
                 MaxConnectionsPerServer = int.MaxValue,

@@ -19,16 +19,20 @@ namespace Qlaud.AspNetCore.Tests.Infrastructure;
 /// <remarks>
 /// Configured models: <c>fake-gpt</c> (OpenAI-dialect provider <c>fake</c>, upstream id <c>upstream-gpt</c>, $1/$2 per MTok),
 /// <c>fake-claude</c> (Anthropic-dialect provider <c>fakeanthropic</c>, upstream id <c>upstream-claude</c>, $3/$15, cache $0.30/$3.75).
+/// Routing defaults for tests: no retries on the same route (<c>Qlaud:Routing:MaxRetries</c> 0, so one scripted reply per
+/// route attempt) and a 10 ms back-off base; tests of retries set their own values through <c>settings</c>.
 /// </remarks>
 public sealed class GatewayHost : IAsyncDisposable
 {
     public const string MasterKey = "qlk_live_TestMasterKey0000000000000000000000000";
 
     private readonly WebApplication _app;
+    private readonly IAsyncDisposable[] _owned;
 
-    private GatewayHost(WebApplication app, FakeProviderServer fake, Uri baseUri)
+    private GatewayHost(WebApplication app, FakeProviderServer fake, Uri baseUri, IAsyncDisposable[] owned)
     {
         _app = app;
+        _owned = owned;
         Fake = fake;
         BaseUri = baseUri;
     }
@@ -43,7 +47,14 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false)
+    /// <summary>Starts the gateway.</summary>
+    /// <param name="fake">The upstream of the providers <c>fake</c> and <c>fakeanthropic</c>; a new one when null.</param>
+    /// <param name="settings">Configuration added over the defaults (more providers, models, routing settings).</param>
+    /// <param name="configureFake2">Adds the provider name <c>fake2</c> on the same fake upstream.</param>
+    /// <param name="services">Registrations before <c>AddQlaud()</c>, for example a fake <see cref="TimeProvider"/>.</param>
+    /// <param name="owned">More fakes to dispose with the gateway.</param>
+    public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false,
+        Action<IServiceCollection>? services = null, params IAsyncDisposable[] owned)
     {
         fake ??= await FakeProviderServer.StartAsync();
         var builder = WebApplication.CreateSlimBuilder();
@@ -53,6 +64,8 @@ public sealed class GatewayHost : IAsyncDisposable
         var config = new Dictionary<string, string?>
         {
             ["Qlaud:Bootstrap:MasterKey"] = MasterKey,
+            ["Qlaud:Routing:MaxRetries"] = "0",
+            ["Qlaud:Routing:RetryBaseDelaySeconds"] = "0.01",
             ["Qlaud:Providers:fake:Dialect"] = "openai",
             ["Qlaud:Providers:fake:BaseUrl"] = fake.OpenAIBaseUri.ToString(),
             ["Qlaud:Providers:fake:ApiKey"] = "sk-fake-openai",
@@ -85,12 +98,13 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         builder.Configuration.AddInMemoryCollection(config);
+        services?.Invoke(builder.Services);
         builder.Services.AddQlaud();
         var app = builder.Build();
         app.MapQlaud();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new GatewayHost(app, fake, new Uri(address));
+        return new GatewayHost(app, fake, new Uri(address), owned);
     }
 
     /// <summary>An official OpenAI SDK chat client pointed at the gateway.</summary>
@@ -123,5 +137,9 @@ public sealed class GatewayHost : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         await Fake.DisposeAsync();
+        foreach (var owned in _owned)
+        {
+            await owned.DisposeAsync();
+        }
     }
 }

@@ -19,7 +19,7 @@ public sealed class WireRequestScannerTests
     [Fact]
     public void Rewrite_OnlyModel_EveryOtherByteUnchanged()
     {
-        const string body = "{ \"top_k\" : 40,\"model\":\"gpt-4o-mini\",  \"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9\"}],\"provider\":{\"order\":[\"x\"]}}";
+        const string body = "{ \"top_k\" : 40,\"model\":\"gpt-4o-mini\",  \"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9\"}],\"safety\":{\"order\":[\"x\"]}}";
         string result = Rewrite(body, "upstream/model-1", forceIncludeUsage: false, out var info);
         Assert.Equal(body.Replace("\"gpt-4o-mini\"", "\"upstream/model-1\"", StringComparison.Ordinal), result);
         Assert.Equal("gpt-4o-mini", info.Model);
