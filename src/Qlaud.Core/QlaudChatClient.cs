@@ -258,7 +258,7 @@ internal sealed class QlaudChatClient : IChatClient
                     firstError?.Code ?? "stream_truncated");
             }
 
-            scope.MarkFirstByte();
+            scope.MarkStreamStarted();
             scope.Stream = open;
             handedOver = true;
             return AttemptResult.Success(open: true);

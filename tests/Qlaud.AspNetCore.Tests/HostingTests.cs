@@ -20,6 +20,10 @@ public sealed class HostingTests
     [InlineData("Qlaud:Models:0:Routes:0:Provider", "nobody", "Qlaud:Models:0:Routes:0:Provider 'nobody'")]
     [InlineData("Qlaud:Pricing:MarkupPercent", "-5", "Qlaud:Pricing:MarkupPercent")]
     [InlineData("Qlaud:Bootstrap:MasterKey", "short", "Qlaud:Bootstrap:MasterKey")]
+    [InlineData("Qlaud:Routing:MaxRetries", "11", "Qlaud:Routing:MaxRetries must be between 0 and 10, not 11.")]
+    [InlineData("Qlaud:Routing:BreakerFailureRatio", "1.5", "Qlaud:Routing:BreakerFailureRatio must be greater than 0 and at most 1")]
+    [InlineData("Qlaud:Providers:fake:IdleTimeoutSeconds", "0", "Qlaud:Providers:fake:IdleTimeoutSeconds must be greater than 0")]
+    [InlineData("Qlaud:Providers:fake:ConnectTimeoutSeconds", "-1", "Qlaud:Providers:fake:ConnectTimeoutSeconds must be greater than 0")]
     public async Task Start_BadConfiguration_DoesNotStartAndNamesTheKey(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string?> { [key] = value };

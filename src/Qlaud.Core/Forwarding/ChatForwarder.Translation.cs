@@ -107,7 +107,7 @@ internal sealed partial class ChatForwarder
             return firstFailure.Value;
         }
 
-        scope.MarkFirstByte();
+        scope.MarkStreamStarted();
         StartResponse(sink, 200, "text/event-stream", route, scope.Attempts);
         sink.SetHeader("cache-control", "no-cache");
         var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));

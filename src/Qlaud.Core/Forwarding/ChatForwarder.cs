@@ -146,7 +146,7 @@ internal sealed partial class ChatForwarder
             return firstFailure.Value;
         }
 
-        scope.MarkFirstByte();
+        scope.MarkStreamStarted();
         StartResponse(sink, status, "text/event-stream", route, scope.Attempts);
         sink.SetHeader("cache-control", "no-cache");
         PassthroughInspector inspector = anthropic ? new AnthropicPassthroughInspector() : new OpenAIPassthroughInspector(hideUsageChunk: !inbound.Info.ClientIncludeUsage);

@@ -166,7 +166,7 @@ internal sealed partial class AttemptPolicy
                 break;
             case AttemptStatus.Completed when result.Error is null:
                 // Throughput: tokens over the generation time (first byte to end for a stream, the whole exchange otherwise).
-                var generation = scope.FirstByteTimestamp != 0 && end > scope.FirstByteTimestamp && usage is { Output: > 1 }
+                var generation = scope.Streamed && scope.FirstByteTimestamp != 0 && end > scope.FirstByteTimestamp && usage is { Output: > 1 }
                     ? time.GetElapsedTime(scope.FirstByteTimestamp, end)
                     : elapsed;
                 health.Statistics.RecordSuccess(ttft, usage?.Output ?? 0, generation);

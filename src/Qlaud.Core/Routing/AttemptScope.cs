@@ -36,6 +36,16 @@ internal abstract class AttemptScope
 
     internal Activity? Activity { get; set; }
 
+    /// <summary>Whether the answer is streamed: throughput then counts from the first byte, not from the request.</summary>
+    internal bool Streamed { get; private set; }
+
+    /// <summary>Marks the answer as a stream whose first byte arrived.</summary>
+    public void MarkStreamStarted()
+    {
+        Streamed = true;
+        MarkFirstByte();
+    }
+
     /// <summary>Marks the first byte of the answer body (time to first token); later calls are ignored.</summary>
     public void MarkFirstByte()
     {
@@ -56,6 +66,7 @@ internal abstract class AttemptScope
         Route = route;
         Attempts++;
         FirstByteTimestamp = 0;
+        Streamed = false;
         Usage = null;
         ResponseModel = null;
         StartTimestamp = Time.GetTimestamp();
