@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -34,6 +35,7 @@ internal sealed partial class AttemptPolicy
 
     /// <summary>Runs <paramref name="attempt"/> over <paramref name="candidates"/> until one completes.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // once per request: reuse the state machine box
     public async ValueTask<AttemptSummary> RunAsync<TScope>(TScope scope, IReadOnlyList<CatalogRoute> candidates,
         Func<TScope, CancellationToken, ValueTask<AttemptResult>> attempt, CancellationToken cancellationToken)
         where TScope : AttemptScope
@@ -85,6 +87,7 @@ internal sealed partial class AttemptPolicy
     /// <summary>Finishes an attempt that returned <see cref="AttemptResult.Open"/> once its answer was delivered.</summary>
     public void CompleteOpenAttempt(AttemptScope scope, AttemptResult result) => Finish(scope, _health.Get(scope.Route), result);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome<AttemptResult>> InvokeAsync<TScope>(TScope scope, RouteHealth health,
         Func<TScope, CancellationToken, ValueTask<AttemptResult>> attempt, CancellationToken cancellationToken)
         where TScope : AttemptScope
