@@ -24,11 +24,13 @@ internal sealed partial class AttemptPolicy
 {
     private readonly RouteHealthRegistry _health;
     private readonly ILogger _logger;
+    private readonly TimeSpan _maxRetryDelay;
 
     public AttemptPolicy(RouteHealthRegistry health, ILogger<AttemptPolicy> logger)
     {
         _health = health;
         _logger = logger;
+        _maxRetryDelay = TimeSpan.FromSeconds(health.Routing.MaxRetryDelaySeconds);
     }
 
     public RouteHealthRegistry Health => _health;
@@ -66,7 +68,7 @@ internal sealed partial class AttemptPolicy
             {
                 Log.CircuitSkipped(_logger, route.Name);
                 (failures ??= []).Add((route, new QlaudError(QlaudErrorKind.Unavailable,
-                    $"The route is cooling down after repeated failures{(broken.RetryAfter is { } wait ? $" (about {Math.Ceiling(wait.TotalSeconds)} s left)" : "")}.", "route_cooling_down")));
+                    $"The route {route.Name} is cooling down after repeated failures{(broken.RetryAfter is { } wait ? $" (about {Math.Ceiling(wait.TotalSeconds)} s left)" : "")}.", "route_cooling_down")));
                 continue;
             }
 
@@ -117,6 +119,11 @@ internal sealed partial class AttemptPolicy
             }
 
             return Outcome.FromException<AttemptResult>(ex);
+        }
+
+        if (result is { Status: AttemptStatus.Retryable, RetryAfter: { } retryAfter } && retryAfter > _maxRetryDelay)
+        {
+            result = result.MovingOn();
         }
 
         if (!result.Open)

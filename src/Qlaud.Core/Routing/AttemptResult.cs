@@ -16,8 +16,9 @@ internal enum AttemptStatus : byte
 /// <summary>The outcome of one attempt: a value, so expected failures never travel as exceptions.</summary>
 internal readonly struct AttemptResult
 {
-    private AttemptResult(AttemptStatus status, QlaudError? error, string? errorType, TimeSpan? retryAfter, bool healthFailure, bool open)
+    private AttemptResult(AttemptStatus status, QlaudError? error, string? errorType, TimeSpan? retryAfter, bool healthFailure, bool open, bool moveOn = false)
     {
+        MoveOn = moveOn;
         Status = status;
         Error = error;
         ErrorType = errorType;
@@ -40,6 +41,9 @@ internal readonly struct AttemptResult
     /// <summary>Whether the failure counts against the route's health (circuit breaker): 5xx, timeouts, connection errors, broken streams.</summary>
     public bool HealthFailure { get; }
 
+    /// <summary>A retryable failure not worth waiting for on this route (its <c>retry-after</c> is longer than the longest wait): move on.</summary>
+    public bool MoveOn { get; }
+
     /// <summary>The answer is still being delivered after the attempt returned (an in-process stream); the caller finishes it.</summary>
     public bool Open { get; }
 
@@ -55,6 +59,9 @@ internal readonly struct AttemptResult
     /// <summary>A retryable failure before anything reached the caller.</summary>
     public static AttemptResult Retry(QlaudError error, string errorType, TimeSpan? retryAfter = null, bool healthFailure = true)
         => new(AttemptStatus.Retryable, error, errorType, retryAfter, healthFailure, false);
+
+    /// <summary>This failure, marked to move on to the next route instead of retrying here.</summary>
+    public AttemptResult MovingOn() => new(Status, Error, ErrorType, RetryAfter, HealthFailure, Open, moveOn: true);
 
     /// <summary>The route cannot serve this request; another route may.</summary>
     public static AttemptResult Unsuitable(QlaudError error)

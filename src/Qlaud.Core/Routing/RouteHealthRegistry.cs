@@ -47,7 +47,7 @@ internal sealed partial class RouteHealthRegistry
         var builder = new ResiliencePipelineBuilder<AttemptResult> { TimeProvider = time, Name = route.Name };
         if (route.Provider.MaxRetries > 0)
         {
-            // Runs once per route at start-up: the closures below are not per request.
+            // Runs once per route at start-up: the logging closures below capture the route once, not per request.
             builder.AddRetry(new RetryStrategyOptions<AttemptResult>
             {
                 MaxRetryAttempts = route.Provider.MaxRetries,
@@ -55,10 +55,9 @@ internal sealed partial class RouteHealthRegistry
                 UseJitter = true,
                 Delay = TimeSpan.FromSeconds(routing.RetryBaseDelaySeconds),
                 MaxDelay = maxDelay,
-                // A retry-after longer than the longest wait moves on to the next route instead of waiting.
-                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is null
-                    && args.Outcome.Result.Status == AttemptStatus.Retryable
-                    && (args.Outcome.Result.RetryAfter is not { } after || after <= maxDelay)),
+                // A retry-after longer than the longest wait is marked MoveOn by the attempt policy: the next route, no waiting.
+                ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Exception is null
+                    && args.Outcome.Result is { Status: AttemptStatus.Retryable, MoveOn: false }),
                 DelayGenerator = static args => new ValueTask<TimeSpan?>(args.Outcome.Exception is null ? args.Outcome.Result.RetryAfter : null),
                 OnRetry = args =>
                 {

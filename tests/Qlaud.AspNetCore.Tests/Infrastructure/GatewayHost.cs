@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -53,8 +54,9 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <param name="configureFake2">Adds the provider name <c>fake2</c> on the same fake upstream.</param>
     /// <param name="services">Registrations before <c>AddQlaud()</c>, for example a fake <see cref="TimeProvider"/>.</param>
     /// <param name="owned">More fakes to dispose with the gateway.</param>
+    /// <param name="middleware">Middleware added before <c>MapQlaud()</c>, for example to see when a request's handling ended.</param>
     public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false,
-        Action<IServiceCollection>? services = null, params IAsyncDisposable[] owned)
+        Action<IServiceCollection>? services = null, IAsyncDisposable[]? owned = null, Func<HttpContext, RequestDelegate, Task>? middleware = null)
     {
         fake ??= await FakeProviderServer.StartAsync();
         var builder = WebApplication.CreateSlimBuilder();
@@ -101,10 +103,15 @@ public sealed class GatewayHost : IAsyncDisposable
         services?.Invoke(builder.Services);
         builder.Services.AddQlaud();
         var app = builder.Build();
+        if (middleware is not null)
+        {
+            app.Use(middleware);
+        }
+
         app.MapQlaud();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new GatewayHost(app, fake, new Uri(address), owned);
+        return new GatewayHost(app, fake, new Uri(address), owned ?? []);
     }
 
     /// <summary>An official OpenAI SDK chat client pointed at the gateway.</summary>
