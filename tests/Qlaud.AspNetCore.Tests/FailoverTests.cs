@@ -320,6 +320,19 @@ public sealed class FailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Messages_ModelsWithoutModelToAnOpenAIRoute_Translated()
+    {
+        await StartAsync();
+        using var response = await PostAsync("""{"models":["solo-backup"],"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}""", "/v1/messages");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("message", doc.RootElement.GetProperty("type").GetString());
+        Assert.Equal("solo-b", Assert.Single(Backup.Requests).Model);
+        Assert.DoesNotContain("models", Backup.Requests[0].BodyText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Post_ProviderOrder_NamedProviderFirst()
     {
         await StartAsync();

@@ -20,7 +20,7 @@ internal sealed partial class ChatForwarder
         CanonicalChatRequest canonical;
         try
         {
-            canonical = inbound.Canonical ??= ReadCanonical(inbound);
+            canonical = inbound.Canonical ??= ReadCanonical(inbound, route);
         }
         catch (DialectException ex)
         {
@@ -120,8 +120,17 @@ internal sealed partial class ChatForwarder
     }
 
     /// <summary>Decodes the client's body; the routing fields Qlaud consumed are not passed on to another dialect.</summary>
-    private static CanonicalChatRequest ReadCanonical(InboundChat inbound)
+    private static CanonicalChatRequest ReadCanonical(InboundChat inbound, CatalogRoute route)
     {
+        if (inbound.Info.ModelLength == 0)
+        {
+            // The body names its models only in `models`: the decoder needs a model (the upstream gets the route's id anyway),
+            // and the splice drops the routing fields too. The decoder copies what it keeps, so the buffer can go.
+            using var withModel = new PooledBufferWriter(inbound.Body.Length + 64);
+            WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: false, withModel);
+            return inbound.Surface.ReadRequest(withModel.WrittenSpan);
+        }
+
         var canonical = inbound.Surface.ReadRequest(inbound.Body.Span);
         if (inbound.Info.HasRoutingFields && canonical.Options.AdditionalProperties is { } extra)
         {
