@@ -33,6 +33,10 @@ internal sealed class StripeHarness : IAsyncDisposable
 
     public StripeClient Client => _services.GetRequiredService<StripeClient>();
 
+    public StripeWebhookProcessor Webhook => _services.GetRequiredService<StripeWebhookProcessor>();
+
+    public StripeTopUps TopUps => _services.GetRequiredService<StripeTopUps>();
+
     public static async Task<StripeHarness> StartAsync(IDictionary<string, string?>? settings = null, bool withLedger = true)
     {
         var stripe = await FakeStripeServer.StartAsync();
@@ -59,6 +63,17 @@ internal sealed class StripeHarness : IAsyncDisposable
 
         services.AddQlaud();
         return new StripeHarness(stripe, services.BuildServiceProvider(), ledger, clock);
+    }
+
+    /// <summary>Posts <paramref name="payload"/> to the processor, signed now with the configured secret.</summary>
+    public ValueTask<StripeWebhookResult> DeliverAsync(string payload, string? header = null)
+        => Webhook.ProcessAsync(System.Text.Encoding.UTF8.GetBytes(payload), header ?? FakeStripeWebhook.Sign(payload, WebhookSecret, Clock.GetUtcNow()), CancellationToken.None);
+
+    /// <summary>Creates a top-up session at the fake Stripe through the real client and returns its id.</summary>
+    public async Task<string> CreateSessionAsync(decimal amountUsd = 20m, string accountId = AccountId)
+    {
+        var session = await TopUps.CreateAsync(accountId, amountUsd, "http://127.0.0.1/ok", "http://127.0.0.1/cancel", StripeTopUps.IdempotencyKey(accountId, null), CancellationToken.None);
+        return session.Id!;
     }
 
     public async ValueTask DisposeAsync()
