@@ -43,7 +43,8 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false)
+    /// <param name="services">Registers test services before <c>AddQlaud()</c> (its registrations are TryAdd, so these win).</param>
+    public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false, Action<IServiceCollection>? services = null)
     {
         fake ??= await FakeProviderServer.StartAsync();
         var builder = WebApplication.CreateSlimBuilder();
@@ -85,6 +86,7 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         builder.Configuration.AddInMemoryCollection(config);
+        services?.Invoke(builder.Services);
         builder.Services.AddQlaud();
         var app = builder.Build();
         app.MapQlaud();

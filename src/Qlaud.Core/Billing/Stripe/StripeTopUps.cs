@@ -29,17 +29,22 @@ internal sealed class StripeTopUps(StripeClient client, IOptions<QlaudOptions> o
 
     public StripeOptions Options => options.Value.Stripe;
 
-    /// <summary>Checks a requested amount; returns the 400 message naming the limits, or null when it is acceptable.</summary>
+    /// <summary>What a top-up amount must be, naming the limits and presets: the 400 message for a bad amount.</summary>
+    public string AmountRule
+    {
+        get
+        {
+            var stripe = Options;
+            return $"'amount_usd' must be from {Usd(stripe.MinTopUpUsd)} to {Usd(stripe.MaxTopUpUsd)} in whole cents; "
+                + $"preset amounts: {string.Join(", ", stripe.EffectivePresetAmountsUsd.Select(Usd))}.";
+        }
+    }
+
+    /// <summary>Checks a requested amount; returns <see cref="AmountRule"/> when it is not acceptable, or null when it is.</summary>
     public string? CheckAmount(decimal amountUsd)
     {
         var stripe = Options;
-        if (amountUsd >= stripe.MinTopUpUsd && amountUsd <= stripe.MaxTopUpUsd && decimal.Round(amountUsd, 2) == amountUsd)
-        {
-            return null;
-        }
-
-        return $"'amount_usd' must be from {Usd(stripe.MinTopUpUsd)} to {Usd(stripe.MaxTopUpUsd)} in whole cents; "
-            + $"preset amounts: {string.Join(", ", stripe.EffectivePresetAmountsUsd.Select(Usd))}.";
+        return amountUsd >= stripe.MinTopUpUsd && amountUsd <= stripe.MaxTopUpUsd && decimal.Round(amountUsd, 2) == amountUsd ? null : AmountRule;
     }
 
     /// <summary>The <c>Idempotency-Key</c> sent to Stripe.</summary>
