@@ -19,7 +19,7 @@ public sealed class StripeOptions
     /// <summary>The webhook endpoint's signing secret (<c>whsec_…</c>), from the Dashboard or <c>stripe listen</c>. Required with <see cref="SecretKey"/>.</summary>
     public string? WebhookSecret { get; set; }
 
-    /// <summary>The API base URL, without <c>/v1</c> (default <c>https://api.stripe.com</c>); tests point it at a fake.</summary>
+    /// <summary>The API base URL, without <c>/v1</c> (default <see cref="DefaultApiBaseUrl"/>, Stripe's public API); tests point it at a fake.</summary>
     public string ApiBaseUrl { get; set; } = DefaultApiBaseUrl;
 
     /// <summary>The currency of top-ups. Only <c>usd</c>: wallets are kept in micro-USD.</summary>

@@ -86,7 +86,7 @@ internal sealed class StripeGateway : IAsyncDisposable
     /// <summary>Tops up <paramref name="amountUsd"/> through the gateway and returns the session id.</summary>
     public async Task<string> CreateTopUpAsync(decimal amountUsd = 20m)
     {
-        using var response = await TopUpAsync(new { amount_usd = amountUsd, success_url = "https://app.test/paid", cancel_url = "https://app.test/cancelled" });
+        using var response = await TopUpAsync(new { amount_usd = amountUsd, success_url = "https://app.invalid/paid", cancel_url = "https://app.invalid/cancelled" });
         response.EnsureSuccessStatusCode();
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return json.RootElement.GetProperty("id").GetString()!;

@@ -11,7 +11,7 @@ namespace Qlaud.AspNetCore.Tests.Billing;
 
 public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
 {
-    private static readonly object GoodBody = new { amount_usd = 20, success_url = "https://app.test/paid?session={CHECKOUT_SESSION_ID}", cancel_url = "https://app.test/cancelled" };
+    private static readonly object GoodBody = new { amount_usd = 20, success_url = "https://app.invalid/paid?session={CHECKOUT_SESSION_ID}", cancel_url = "https://app.invalid/cancelled" };
     private StripeGateway _g = null!;
 
     public async Task InitializeAsync() => _g = await StripeGateway.StartAsync();
@@ -47,8 +47,8 @@ public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
         Assert.Equal("2000", request.Form["line_items[0][price_data][unit_amount]"]);
         Assert.Equal("Qlaud credits", request.Form["line_items[0][price_data][product_data][name]"]);
         Assert.Equal("1", request.Form["line_items[0][quantity]"]);
-        Assert.Equal("https://app.test/paid?session={CHECKOUT_SESSION_ID}", request.Form["success_url"]);
-        Assert.Equal("https://app.test/cancelled", request.Form["cancel_url"]);
+        Assert.Equal("https://app.invalid/paid?session={CHECKOUT_SESSION_ID}", request.Form["success_url"]);
+        Assert.Equal("https://app.invalid/cancelled", request.Form["cancel_url"]);
         Assert.Equal(StripeGateway.AccountId, request.Form["client_reference_id"]);
         Assert.Equal(StripeGateway.AccountId, request.Form["metadata[account_id]"]);
         Assert.Equal("20.00", request.Form["metadata[qlaud_topup_usd]"]);
@@ -79,7 +79,7 @@ public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
     public async Task TopUp_SameIdempotencyKeyOtherAmount_400KeyReused()
     {
         using var first = await _g.TopUpAsync(GoodBody, idempotencyKey: "order-18");
-        using var second = await _g.TopUpAsync(new { amount_usd = 100, success_url = "https://app.test/paid", cancel_url = "https://app.test/c" }, idempotencyKey: "order-18");
+        using var second = await _g.TopUpAsync(new { amount_usd = 100, success_url = "https://app.invalid/paid", cancel_url = "https://app.invalid/c" }, idempotencyKey: "order-18");
 
         Assert.Equal(HttpStatusCode.BadRequest, second.StatusCode);
         Assert.Equal("idempotency_key_reused", (await ErrorAsync(second)).Code);
@@ -96,13 +96,13 @@ public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("""{"amount_usd":1,"success_url":"https://a.test/ok","cancel_url":"https://a.test/no"}""")]
-    [InlineData("""{"amount_usd":4.99,"success_url":"https://a.test/ok","cancel_url":"https://a.test/no"}""")]
-    [InlineData("""{"amount_usd":5000,"success_url":"https://a.test/ok","cancel_url":"https://a.test/no"}""")]
-    [InlineData("""{"amount_usd":10.001,"success_url":"https://a.test/ok","cancel_url":"https://a.test/no"}""")]
-    [InlineData("""{"amount_usd":-20,"success_url":"https://a.test/ok","cancel_url":"https://a.test/no"}""")]
-    [InlineData("""{"amount_usd":"20","success_url":"https://a.test/ok","cancel_url":"https://a.test/no"}""")]
-    [InlineData("""{"success_url":"https://a.test/ok","cancel_url":"https://a.test/no"}""")]
+    [InlineData("""{"amount_usd":1,"success_url":"https://a.invalid/ok","cancel_url":"https://a.invalid/no"}""")]
+    [InlineData("""{"amount_usd":4.99,"success_url":"https://a.invalid/ok","cancel_url":"https://a.invalid/no"}""")]
+    [InlineData("""{"amount_usd":5000,"success_url":"https://a.invalid/ok","cancel_url":"https://a.invalid/no"}""")]
+    [InlineData("""{"amount_usd":10.001,"success_url":"https://a.invalid/ok","cancel_url":"https://a.invalid/no"}""")]
+    [InlineData("""{"amount_usd":-20,"success_url":"https://a.invalid/ok","cancel_url":"https://a.invalid/no"}""")]
+    [InlineData("""{"amount_usd":"20","success_url":"https://a.invalid/ok","cancel_url":"https://a.invalid/no"}""")]
+    [InlineData("""{"success_url":"https://a.invalid/ok","cancel_url":"https://a.invalid/no"}""")]
     public async Task TopUp_BadAmount_400NamingTheLimitsAndPresets(string body)
     {
         using var http = _g.Http();
@@ -116,9 +116,9 @@ public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("""{"amount_usd":20,"cancel_url":"https://a.test/no"}""", "'success_url' is required")]
-    [InlineData("""{"amount_usd":20,"success_url":"/relative","cancel_url":"https://a.test/no"}""", "'success_url' is required")]
-    [InlineData("""{"amount_usd":20,"success_url":"https://a.test/ok","cancel_url":"javascript:alert(1)"}""", "'cancel_url' is required")]
+    [InlineData("""{"amount_usd":20,"cancel_url":"https://a.invalid/no"}""", "'success_url' is required")]
+    [InlineData("""{"amount_usd":20,"success_url":"/relative","cancel_url":"https://a.invalid/no"}""", "'success_url' is required")]
+    [InlineData("""{"amount_usd":20,"success_url":"https://a.invalid/ok","cancel_url":"javascript:alert(1)"}""", "'cancel_url' is required")]
     [InlineData("""[1,2]""", "The request body must be a JSON object")]
     [InlineData("""not json""", "The request body must be a JSON object")]
     public async Task TopUp_BadBody_400(string body, string expected)
@@ -142,7 +142,7 @@ public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
             ["Qlaud:Stripe:PresetAmountsUsd:1"] = "50",
         });
 
-        using var response = await g.TopUpAsync(new { amount_usd = 5, success_url = "https://a.test/ok", cancel_url = "https://a.test/no" });
+        using var response = await g.TopUpAsync(new { amount_usd = 5, success_url = "https://a.invalid/ok", cancel_url = "https://a.invalid/no" });
 
         Assert.Equal("'amount_usd' must be from $10 to $250.50 in whole cents; preset amounts: $10, $50.", (await ErrorAsync(response)).Message);
     }

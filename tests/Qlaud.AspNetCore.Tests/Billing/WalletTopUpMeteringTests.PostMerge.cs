@@ -36,7 +36,7 @@ public sealed class WalletTopUpMeteringTests
         Assert.Empty(gateway.Fake.Requests);
 
         // Top up $20 through Stripe Checkout; the signed webhook credits the wallet.
-        using var topUp = await admin.PostAsJsonAsync("/v1/wallet/topup", new { amount_usd = 20, success_url = "https://app.test/ok", cancel_url = "https://app.test/no" });
+        using var topUp = await admin.PostAsJsonAsync("/v1/wallet/topup", new { amount_usd = 20, success_url = "https://app.invalid/ok", cancel_url = "https://app.invalid/no" });
         topUp.EnsureSuccessStatusCode();
         string sessionId = (await topUp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         string completed = FakeStripeWebhook.Event("checkout.session.completed", stripe.CompleteSession(sessionId));

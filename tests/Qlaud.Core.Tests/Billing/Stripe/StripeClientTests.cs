@@ -13,7 +13,7 @@ public sealed class StripeClientTests : IAsyncLifetime
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
     private static StripeCheckoutSessionCreate Request(long cents = 2000) =>
-        new("acct_42", cents, "usd", "Qlaud credits", "https://app.test/ok?session_id={CHECKOUT_SESSION_ID}", "https://app.test/cancel");
+        new("acct_42", cents, "usd", "Qlaud credits", "https://app.invalid/ok?session_id={CHECKOUT_SESSION_ID}", "https://app.invalid/cancel");
 
     [Fact]
     public async Task CreateCheckoutSessionAsync_Valid_PostsStripeFormWithKeyAndIdempotencyKey()
@@ -33,8 +33,8 @@ public sealed class StripeClientTests : IAsyncLifetime
             ["line_items[0][price_data][unit_amount]"] = "2000",
             ["line_items[0][price_data][product_data][name]"] = "Qlaud credits",
             ["line_items[0][quantity]"] = "1",
-            ["success_url"] = "https://app.test/ok?session_id={CHECKOUT_SESSION_ID}",
-            ["cancel_url"] = "https://app.test/cancel",
+            ["success_url"] = "https://app.invalid/ok?session_id={CHECKOUT_SESSION_ID}",
+            ["cancel_url"] = "https://app.invalid/cancel",
             ["client_reference_id"] = "acct_42",
             ["metadata[account_id]"] = "acct_42",
             ["metadata[qlaud_topup_usd]"] = "20.00",

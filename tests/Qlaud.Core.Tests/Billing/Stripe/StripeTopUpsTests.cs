@@ -62,7 +62,7 @@ public sealed class StripeTopUpsTests : IAsyncLifetime
     [Fact]
     public async Task CreateAsync_AmountInUsd_SentAsCentsWithProductNameAndAccount()
     {
-        await _h.TopUps.CreateAsync("acct_7", 12.34m, "https://app.test/ok", "https://app.test/no", "idem", CancellationToken.None);
+        await _h.TopUps.CreateAsync("acct_7", 12.34m, "https://app.invalid/ok", "https://app.invalid/no", "idem", CancellationToken.None);
 
         var form = Assert.Single(_h.Stripe.Requests).Form;
         Assert.Equal("1234", form["line_items[0][price_data][unit_amount]"]);
