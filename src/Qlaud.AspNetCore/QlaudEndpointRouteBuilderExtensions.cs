@@ -10,7 +10,9 @@ public static class QlaudEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the <c>/v1</c> endpoints: OpenAI <c>POST /v1/chat/completions</c>, Anthropic <c>POST /v1/messages</c> and
-    /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c> and <c>GET /v1/catalog</c>.
+    /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, Stripe wallet top-ups
+    /// (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>) and the signed
+    /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials).
     /// </summary>
     /// <param name="endpoints">The app or a route group.</param>
     /// <returns>The <c>/v1</c> route group, so the app can add authorization or rate limiting.</returns>
@@ -28,6 +30,8 @@ public static class QlaudEndpointRouteBuilderExtensions
         var services = endpoints.ServiceProvider;
         var chat = ActivatorUtilities.CreateInstance<ChatEndpoints>(services);
         var catalog = ActivatorUtilities.CreateInstance<CatalogEndpoints>(services);
+        var topUps = ActivatorUtilities.CreateInstance<WalletTopUpEndpoints>(services);
+        var stripeWebhook = ActivatorUtilities.CreateInstance<StripeWebhookEndpoints>(services);
 
         var group = endpoints.MapGroup("/v1");
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
@@ -35,6 +39,10 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync);
+        group.MapPost("/wallet/topup", (RequestDelegate)topUps.CreateAsync);
+        group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync);
+        group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync);
+        group.MapPost("/stripe/webhook", (RequestDelegate)stripeWebhook.HandleAsync).AllowAnonymous(); // signed by Stripe, not a Qlaud key
         return group;
     }
 }

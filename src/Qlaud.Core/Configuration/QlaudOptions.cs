@@ -31,4 +31,7 @@ public sealed class QlaudOptions
 
     /// <summary>Whether the built-in catalog file is loaded (default <see langword="true"/>). Set to false to serve only configured models.</summary>
     public bool UseBuiltInCatalog { get; set; } = true;
+
+    /// <summary>Stripe Checkout top-ups of the prepaid wallet and the signed webhook that credits them.</summary>
+    public StripeOptions Stripe { get; set; } = new();
 }

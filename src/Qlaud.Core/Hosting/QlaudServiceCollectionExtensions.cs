@@ -90,6 +90,7 @@ public static class QlaudServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(static sp => new EchoHandler(sp.GetRequiredService<TimeProvider>()))
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();
+        StripeServiceRegistration.AddStripeTopUps(services);
         return builder;
     }
 
