@@ -25,6 +25,16 @@ internal sealed class QlaudOptionsValidator : IValidateOptions<QlaudOptions>
             errors.Add("Qlaud:Storage:ConnectionString must not be empty.");
         }
 
+        if (options.Metering.LedgerBatchSize is < 1 or > 10_000)
+        {
+            errors.Add("Qlaud:Metering:LedgerBatchSize must be between 1 and 10000.");
+        }
+
+        if (options.Metering.KeyCacheSeconds < 0)
+        {
+            errors.Add("Qlaud:Metering:KeyCacheSeconds must be 0 or more.");
+        }
+
         errors.AddRange(CatalogBuilder.Build(options, Environment.GetEnvironmentVariable).Errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -25,12 +25,14 @@ public sealed class GatewayHost : IAsyncDisposable
     public const string MasterKey = "qlk_live_TestMasterKey0000000000000000000000000";
 
     private readonly WebApplication _app;
+    private readonly string? _ownedDatabase;
 
-    private GatewayHost(WebApplication app, FakeProviderServer fake, Uri baseUri)
+    private GatewayHost(WebApplication app, FakeProviderServer fake, Uri baseUri, string? ownedDatabase)
     {
         _app = app;
         Fake = fake;
         BaseUri = baseUri;
+        _ownedDatabase = ownedDatabase;
     }
 
     public FakeProviderServer Fake { get; }
@@ -43,7 +45,9 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false)
+    /// <summary>Starts a gateway. Without <c>Qlaud:Storage:ConnectionString</c> in <paramref name="settings"/> it gets its own SQLite
+    /// file in the temp folder, deleted on dispose; a test that restarts on the same database passes one (<see cref="TempDatabase"/>).</summary>
+    public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false, bool disposeFake = true)
     {
         fake ??= await FakeProviderServer.StartAsync();
         var builder = WebApplication.CreateSlimBuilder();
@@ -79,6 +83,13 @@ public sealed class GatewayHost : IAsyncDisposable
             config["Qlaud:Providers:fake2:BaseUrl"] = fake.OpenAIBaseUri.ToString();
         }
 
+        string? ownedDatabase = null;
+        if (settings is null || !settings.ContainsKey("Qlaud:Storage:ConnectionString"))
+        {
+            ownedDatabase = TempDatabase.NewPath();
+            config["Qlaud:Storage:ConnectionString"] = $"Data Source={ownedDatabase}";
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             config[key] = value;
@@ -90,7 +101,7 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapQlaud();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new GatewayHost(app, fake, new Uri(address));
+        return new GatewayHost(app, fake, new Uri(address), ownedDatabase) { _disposeFake = disposeFake };
     }
 
     /// <summary>An official OpenAI SDK chat client pointed at the gateway.</summary>
@@ -118,10 +129,34 @@ public sealed class GatewayHost : IAsyncDisposable
         return client;
     }
 
-    public async ValueTask DisposeAsync()
+    private bool _disposeFake = true;
+
+    /// <summary>Stops the host gracefully (the ledger writer flushes), keeping the fake upstream and the database.</summary>
+    public async Task StopAsync()
     {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        await Fake.DisposeAsync();
+    }
+
+    private bool _stopped;
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (_disposeFake)
+        {
+            await Fake.DisposeAsync();
+        }
+
+        if (_ownedDatabase is not null)
+        {
+            TempDatabase.Delete(_ownedDatabase);
+        }
     }
 }

@@ -1,0 +1,31 @@
+namespace Qlaud.Metering;
+
+/// <summary>
+/// The metering seam of the request path: reserve a request's worst-case cost before the upstream call, then settle
+/// the real cost (or release the reservation) after it.
+/// </summary>
+/// <remarks>
+/// <para>Call order for every request that may reach an upstream:</para>
+/// <list type="number">
+/// <item><see cref="ReserveAsync"/> after routing and before the first upstream attempt. Refused: answer the error
+/// (402/429/401), make no upstream request.</item>
+/// <item>Exactly one of <see cref="Settle"/> (an upstream answered, fully or in part: charged for what it reported or
+/// generated) or <see cref="Release"/> (no upstream produced billable output: every attempt failed before answering,
+/// or the request was cancelled before the upstream answered). A second call on the same reservation does nothing.</item>
+/// </list>
+/// <para>The invariant: the billed spend of a key never exceeds its cap in the current period, and with
+/// <c>Qlaud:Metering:EnforceWallet</c> an account's billed spend never exceeds its balance, also under any number of
+/// concurrent requests. Settled usage is counted in memory at once and written to the ledger in batches off the request path.</para>
+/// </remarks>
+internal interface ISpendGuard
+{
+    /// <summary>Holds <paramref name="estimate"/>'s worst-case cost against the caller's key cap and account wallet, and its
+    /// tokens against the key's rate limits.</summary>
+    ValueTask<SpendDecision> ReserveAsync(QlaudCaller caller, SpendEstimate estimate, CancellationToken cancellationToken);
+
+    /// <summary>Charges the real cost (upstream cost plus markup), frees the rest of the reservation, and queues the ledger entry.</summary>
+    void Settle(SpendReservation reservation, in SettledUsage usage);
+
+    /// <summary>Frees the reservation without charging anything.</summary>
+    void Release(SpendReservation reservation);
+}
