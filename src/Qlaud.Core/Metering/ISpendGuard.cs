@@ -7,7 +7,7 @@ namespace Qlaud.Metering;
 /// <remarks>
 /// <para>Call order for every request that may reach an upstream:</para>
 /// <list type="number">
-/// <item><see cref="ReserveAsync"/> after routing and before the first upstream attempt. Refused: answer the error
+/// <item><see cref="Estimate"/> once the route plan is known, then <see cref="ReserveAsync"/> after routing and before the first upstream attempt. Refused: answer the error
 /// (402/429/401), make no upstream request.</item>
 /// <item>Exactly one of <see cref="Settle"/> (an upstream answered, fully or in part: charged for what it reported or
 /// generated) or <see cref="Release"/> (no upstream produced billable output: every attempt failed before answering,
@@ -19,6 +19,13 @@ namespace Qlaud.Metering;
 /// </remarks>
 internal interface ISpendGuard
 {
+    /// <summary>The worst-case estimate for a request routed by <paramref name="plan"/>: every candidate route (a fallback
+    /// may land on any), <paramref name="inputTokens"/> at the route's dearest input rate, the output allowance
+    /// (<paramref name="maxOutputTokens"/> capped at the model's maximum, else the model's maximum), plus
+    /// <c>Qlaud:Pricing:MarkupPercent</c>. Input tokens come from <see cref="SpendEstimator.EstimateInputTokens(int)"/>
+    /// (wire body size) or <see cref="SpendEstimator.EstimateInputTokens(IEnumerable{Microsoft.Extensions.AI.ChatMessage}, Microsoft.Extensions.AI.ChatOptions?)"/> (in-process).</summary>
+    SpendEstimate Estimate(Routing.RoutePlan plan, long inputTokens, long? maxOutputTokens);
+
     /// <summary>Holds <paramref name="estimate"/>'s worst-case cost against the caller's key cap and account wallet, and its
     /// tokens against the key's rate limits.</summary>
     ValueTask<SpendDecision> ReserveAsync(QlaudCaller caller, SpendEstimate estimate, CancellationToken cancellationToken);

@@ -152,8 +152,9 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                 await WriteBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
                 return;
             }
-            catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or System.Data.Common.DbException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                // Whatever failed (database locked, disk full, a bug), the loop must live on: settled usage is never dropped while running.
                 Log.BatchFailed(_logger, ex, batch.Count, attempt);
                 if (_stopping.IsCancellationRequested)
                 {

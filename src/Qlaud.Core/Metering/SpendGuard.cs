@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qlaud.Configuration;
+using Qlaud.Routing;
 using Qlaud.Security;
 using Qlaud.Storage;
 
@@ -31,6 +32,12 @@ internal sealed partial class SpendGuard : ISpendGuard
         _logger = logger;
         _markupPercent = options.Value.Pricing.MarkupPercent;
         _enforceWallet = options.Value.Metering.EnforceWallet;
+    }
+
+    public SpendEstimate Estimate(RoutePlan plan, long inputTokens, long? maxOutputTokens)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return SpendEstimator.Estimate(plan.Candidates, inputTokens, SpendEstimator.MaxOutputTokens(maxOutputTokens, plan.Model), _markupPercent);
     }
 
     public async ValueTask<SpendDecision> ReserveAsync(QlaudCaller caller, SpendEstimate estimate, CancellationToken cancellationToken)

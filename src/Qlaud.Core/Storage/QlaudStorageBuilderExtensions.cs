@@ -18,8 +18,9 @@ public static class QlaudStorageBuilderExtensions
     public static IQlaudBuilder UseSqlite(this IQlaudBuilder builder, string? connectionString = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.Replace(ServiceDescriptor.Singleton<IStorageProvider>(sp => new SqliteStorageProvider(
-            connectionString ?? sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage.ConnectionString)));
+        builder.Services.Replace(ServiceDescriptor.Singleton<IStorageProvider>(sp => connectionString is null
+            ? new SqliteStorageProvider(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage.ConnectionString)
+            : new SqliteStorageProvider(connectionString, "UseSqlite(connectionString)")));
         return builder;
     }
 }

@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Qlaud.Routing;
 using Qlaud.Core.Tests.Infrastructure;
 using Qlaud.Metering;
 using Qlaud.Storage;
@@ -12,6 +14,20 @@ public sealed class SpendGuardTests : IAsyncLifetime
     public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
+
+    [Fact]
+    public async Task Estimate_RoutePlanWithoutMaxTokens_UsesTheModelMaximumTheDearestInputRateAndMarkup()
+    {
+        await using var h = await MeteringHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "20" });
+        var plan = h.Services.GetRequiredService<Router>().Resolve("test-model");
+
+        var estimate = h.Guard.Estimate(plan, inputTokens: 1_000, maxOutputTokens: null);
+        var capped = h.Guard.Estimate(plan, inputTokens: 1_000, maxOutputTokens: 50);
+
+        // 1000 × $1.25 (cache write, the dearest input rate) + 1000 (model maximum) × $2 = 3250 micro-USD, +20 % = 3900
+        Assert.Equal(new SpendEstimate(1_000, 1_000, 3_900), estimate);
+        Assert.Equal(new SpendEstimate(1_000, 50, 1_620), capped);
+    }
 
     [Fact]
     public async Task ReserveAsync_WithinCap_AdmitsAndHoldsWorstCase()

@@ -36,6 +36,15 @@ public sealed class StorageInitializerTests
     }
 
     [Fact]
+    public async Task StartAsync_MalformedConnectionString_FailsNamingTheKey()
+    {
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            MeteringHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Storage:ConnectionString"] = "Flavour=vanilla" }));
+
+        Assert.Contains("Qlaud:Storage:ConnectionString", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Model_HasNoPendingChangesAgainstTheMigrations()
     {
         using var db = new QlaudDesignTimeDbContextFactory().CreateDbContext([]);

@@ -8,11 +8,20 @@ internal sealed class SqliteStorageProvider : IStorageProvider
 {
     private readonly string _connectionString;
 
-    public SqliteStorageProvider(string connectionString)
+    /// <param name="connectionString">The SQLite connection string.</param>
+    /// <param name="source">Where it came from, for the error message (a configuration key or <c>UseSqlite(...)</c>).</param>
+    public SqliteStorageProvider(string connectionString, string source = "Qlaud:Storage:ConnectionString")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        // Fail at start-up on a malformed connection string, not on the first request.
-        _connectionString = new SqliteConnectionStringBuilder(connectionString).ToString();
+        try
+        {
+            // Fail at start-up on a malformed connection string, not on the first request.
+            _connectionString = new SqliteConnectionStringBuilder(connectionString).ToString();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"{source} is not a valid SQLite connection string ({ex.Message}). Example: 'Data Source=qlaud.db'.", ex);
+        }
     }
 
     public string Name => "sqlite";
