@@ -39,8 +39,15 @@ internal sealed class KeyState
 
     public long ReservedMicros { get; set; }
 
+    private long _refreshedAtMs;
+
     /// <summary>When the settings were last read from the database (Unix ms).</summary>
-    public long RefreshedAtMs { get; set; }
+    public long RefreshedAtMs => Interlocked.Read(ref _refreshedAtMs);
+
+    public void MarkRefreshed(long nowMs) => Interlocked.Exchange(ref _refreshedAtMs, nowMs);
+
+    /// <summary>Claims the refresh of stale settings: true for exactly one caller per stale period.</summary>
+    public bool TryClaimRefresh(long seenRefreshedAtMs, long nowMs) => Interlocked.CompareExchange(ref _refreshedAtMs, nowMs, seenRefreshedAtMs) == seenRefreshedAtMs;
 
     public long? LastUsedMs => Interlocked.Read(ref _lastUsedMs) is var v && v > 0 ? v : null;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qlaud.Configuration;
 using Qlaud.Metering;
@@ -11,9 +12,10 @@ namespace Qlaud.Security;
 /// <remarks>
 /// Authentication of a known key is a dictionary lookup. Changes made on this node (patch, revoke) update the cached
 /// entry at once; settings changed by another node sharing the database are picked up after
-/// <c>Qlaud:Metering:KeyCacheSeconds</c>. Unknown keys are not cached (nothing to grow from guessing).
+/// <c>Qlaud:Metering:KeyCacheSeconds</c> (re-read in the background). Unknown keys are not cached (nothing to grow from
+/// guessing), so each unknown key costs one indexed lookup.
 /// </remarks>
-internal sealed class KeyRegistry
+internal sealed partial class KeyRegistry
 {
     private readonly ConcurrentDictionary<string, KeyState> _byHash = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyState>.AlternateLookup<ReadOnlySpan<char>> _byHashSpan;
@@ -21,11 +23,13 @@ internal sealed class KeyRegistry
     private readonly IDbContextFactory<QlaudDbContext> _db;
     private readonly StorageInitializer _storage;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly long _refreshMs;
 
-    public KeyRegistry(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options)
+    public KeyRegistry(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options, ILogger<KeyRegistry> logger)
     {
         _db = db;
+        _logger = logger;
         _storage = storage;
         _time = time;
         _refreshMs = (long)options.Value.Metering.KeyCacheSeconds * 1000;
@@ -33,10 +37,13 @@ internal sealed class KeyRegistry
     }
 
     /// <summary>Finds a key by the lower-case hex SHA-256 of its secret.</summary>
+    /// <remarks>A cached key answers from memory; when its settings are older than the cache time they are re-read in the
+    /// background, so the request path never waits for the database for a key this node knows.</remarks>
     public ValueTask<KeyState?> FindByHashAsync(ReadOnlySpan<char> hash, CancellationToken cancellationToken)
     {
-        if (_byHashSpan.TryGetValue(hash, out var state) && !IsStale(state))
+        if (_byHashSpan.TryGetValue(hash, out var state))
         {
+            RefreshIfStale(state);
             return ValueTask.FromResult<KeyState?>(state);
         }
 
@@ -46,8 +53,9 @@ internal sealed class KeyRegistry
     /// <summary>Finds a key by id.</summary>
     public ValueTask<KeyState?> FindByIdAsync(string id, CancellationToken cancellationToken)
     {
-        if (_byId.TryGetValue(id, out var state) && !IsStale(state))
+        if (_byId.TryGetValue(id, out var state))
         {
+            RefreshIfStale(state);
             return ValueTask.FromResult<KeyState?>(state);
         }
 
@@ -64,12 +72,36 @@ internal sealed class KeyRegistry
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var state = _byId.GetOrAdd(entity.Id, static (_, e) => new KeyState(ApiKeyRecord.From(e), e.KeyHash, e.SpendMicros, e.PeriodSpendMicros, e.PeriodStartMs, e.LastUsedAtMs), entity);
         state.Update(record);
-        state.RefreshedAtMs = now;
+        state.MarkRefreshed(now);
         _byHash[state.KeyHash] = state;
         return state;
     }
 
-    private bool IsStale(KeyState state) => _refreshMs > 0 && _time.GetUtcNow().ToUnixTimeMilliseconds() - state.RefreshedAtMs > _refreshMs;
+    private void RefreshIfStale(KeyState state)
+    {
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        long refreshed = state.RefreshedAtMs;
+        // Only the request that moves the timestamp starts a refresh: no stampede on a busy key.
+        if (_refreshMs > 0 && now - refreshed > _refreshMs && state.TryClaimRefresh(refreshed, now))
+        {
+            // Off the request path: SQLite's async calls complete synchronously, so an inline refresh would be a database round trip here.
+            string id = state.Record.Id;
+            _ = Task.Run(() => RefreshAsync(id));
+        }
+    }
+
+    private async Task RefreshAsync(string id)
+    {
+        try
+        {
+            await LoadAsync(id, byHash: false, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The cached settings stay in force; the next stale lookup tries again.
+            Log.RefreshFailed(_logger, ex, id);
+        }
+    }
 
     private async ValueTask<KeyState?> LoadAsync(string value, bool byHash, CancellationToken cancellationToken)
     {
@@ -83,5 +115,11 @@ internal sealed class KeyRegistry
                 : await query.FirstOrDefaultAsync(k => k.Id == value, cancellationToken).ConfigureAwait(false);
             return entity is null ? null : Upsert(entity);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Re-reading the settings of key {KeyId} failed; the cached settings stay in force")]
+        public static partial void RefreshFailed(ILogger logger, Exception exception, string keyId);
     }
 }

@@ -108,6 +108,31 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuthenticateAsync_KeyRevokedByAnotherInstance_StopsWorkingAfterTheCacheTime()
+    {
+        var (key, secret, _) = await _h.MintAsync();
+        await using var other = await MeteringHarness.StartAsync(databasePath: _h.DatabasePath);
+        other.KeepDatabase = true;
+        await other.Keys.RevokeAsync(AccountEntity.DefaultId, key.Record.Id, default);
+
+        var cached = await _h.Authenticator.AuthenticateAsync(secret, default);
+        _h.Time.Advance(TimeSpan.FromSeconds(61));
+        await _h.Authenticator.AuthenticateAsync(secret, default); // served from memory; starts the background re-read
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        KeyAuthentication refreshed;
+        do
+        {
+            await Task.Delay(20);
+            refreshed = await _h.Authenticator.AuthenticateAsync(secret, default);
+        }
+        while (refreshed.Caller is not null && DateTime.UtcNow < deadline);
+
+        Assert.NotNull(cached.Caller);
+        Assert.Null(refreshed.Caller);
+        Assert.Equal(QlaudErrorKind.Authentication, refreshed.Error!.Kind);
+    }
+
+    [Fact]
     public async Task CreateAsync_StoresOnlyTheHashAndAPrefix()
     {
         var (key, secret, _) = await _h.MintAsync();
