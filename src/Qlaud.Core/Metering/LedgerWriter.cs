@@ -10,7 +10,8 @@ namespace Qlaud.Metering;
 
 /// <summary>Writes settled usage to the ledger in batches, off the request path, with wallet balances and key spend updated in the same transaction.</summary>
 /// <remarks>
-/// <para>Each batch is one transaction: the entries are inserted, each wallet's balance moves by the sum of its entries and
+/// <para>Each batch is one transaction: the entries are inserted (one prepared statement, see <see cref="LedgerInsertCommand"/>),
+/// each wallet's balance moves by the sum of its entries and
 /// each key's spend counters by the sum of its own, so the ledger, the wallets and the keys always agree in the database.
 /// Batches form by themselves under load (whatever queued while the previous batch committed), up to
 /// <c>Qlaud:Metering:LedgerBatchSize</c> entries.</para>
@@ -186,11 +187,18 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
             {
                 var wallets = new Dictionary<string, long>(StringComparer.Ordinal);
                 var keys = new Dictionary<(string KeyId, long PeriodStart), (long Spend, long LastUsed)>();
+                var insert = await LedgerInsertCommand.CreateAsync(db, cancellationToken).ConfigureAwait(false);
+                await using (insert.ConfigureAwait(false))
+                {
+                    foreach (var pending in batch)
+                    {
+                        await insert.InsertAsync(pending.Entry!, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
                 foreach (var pending in batch)
                 {
                     var entry = pending.Entry!;
-                    entry.Id = 0; // a retried batch inserts afresh
-                    db.LedgerEntries.Add(entry);
                     wallets[entry.AccountId] = wallets.GetValueOrDefault(entry.AccountId) + entry.AmountMicros;
                     if (entry.KeyId is { } keyId && pending.KeyPeriodStartMs is { } periodStart)
                     {
@@ -199,7 +207,6 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                     }
                 }
 
-                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
                 foreach (var (accountId, delta) in wallets)
                 {
                     await db.Wallets.Where(w => w.AccountId == accountId).ExecuteUpdateAsync(s => s
