@@ -8,6 +8,7 @@ using Qlaud.Catalog;
 using Qlaud.Configuration;
 using Qlaud.Forwarding;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Qlaud.Hosting;
 using Qlaud.Metering;
@@ -94,7 +95,12 @@ public static class QlaudServiceCollectionExtensions
         // SQLite from Qlaud:Storage:ConnectionString unless the app chose a store (UseSqlite(...) or another provider).
         services.TryAddSingleton<IStorageProvider>(static sp =>
             new SqliteStorageProvider(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage.ConnectionString));
-        services.AddDbContextFactory<QlaudDbContext>(static (sp, builder) => sp.GetRequiredService<IStorageProvider>().Configure(builder), ServiceLifetime.Singleton);
+        services.AddDbContextFactory<QlaudDbContext>(static (sp, builder) =>
+        {
+            sp.GetRequiredService<IStorageProvider>().Configure(builder);
+            // Every ledger batch and key lookup is a command: log them at Debug, not at EF's default Information.
+            builder.ConfigureWarnings(static w => w.Log((RelationalEventId.CommandExecuted, LogLevel.Debug)));
+        }, ServiceLifetime.Singleton);
         services.TryAddSingleton<StorageInitializer>();
         services.TryAddSingleton<KeyRegistry>();
         services.TryAddSingleton<AccountRegistry>();
