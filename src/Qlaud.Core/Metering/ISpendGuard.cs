@@ -13,6 +13,11 @@ namespace Qlaud.Metering;
 /// generated) or <see cref="Release"/> (no upstream produced billable output: every attempt failed before answering,
 /// or the request was cancelled before the upstream answered). A second call on the same reservation does nothing.</item>
 /// </list>
+/// <para>Which one, from a forwarding outcome: nothing written to the client, or no route answered → <see cref="Release"/>;
+/// usage reported (complete, or partial from a stream cut off by the client or the upstream) → <see cref="Settle"/> with it;
+/// a successful answer or a stream broken mid-way without usage → <see cref="Settle"/> with
+/// <see cref="SettledUsage.FromRoute"/> and no usage (charged from the estimate, logged as an error); an upstream error
+/// status relayed to the client (4xx/5xx body, no output) → <see cref="Release"/>.</para>
 /// <para>The invariant: the billed spend of a key never exceeds its cap in the current period, and with
 /// <c>Qlaud:Metering:EnforceWallet</c> an account's billed spend never exceeds its balance, also under any number of
 /// concurrent requests. Settled usage is counted in memory at once and written to the ledger in batches off the request path.</para>
