@@ -98,6 +98,8 @@ internal sealed class KeyState
 
     public void Update(ApiKeyRecord record) => Volatile.Write(ref _record, record);
 
+    public void DisposeLimits() => Interlocked.Exchange(ref _limits, null)?.Dispose();
+
     /// <summary>Starts a new cap period when the clock passed the current one. Call with <see cref="Gate"/> held.</summary>
     public void RollPeriod(long nowMs)
     {

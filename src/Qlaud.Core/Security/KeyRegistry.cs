@@ -15,7 +15,7 @@ namespace Qlaud.Security;
 /// <c>Qlaud:Metering:KeyCacheSeconds</c> (re-read in the background). Unknown keys are not cached (nothing to grow from
 /// guessing), so each unknown key costs one indexed lookup.
 /// </remarks>
-internal sealed partial class KeyRegistry
+internal sealed partial class KeyRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, KeyState> _byHash = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyState>.AlternateLookup<ReadOnlySpan<char>> _byHashSpan;
@@ -60,6 +60,15 @@ internal sealed partial class KeyRegistry
         }
 
         return LoadAsync(id, byHash: false, cancellationToken);
+    }
+
+    /// <summary>Stops the keys' rate-limiter timers.</summary>
+    public void Dispose()
+    {
+        foreach (var state in _byId.Values)
+        {
+            state.DisposeLimits();
+        }
     }
 
     /// <summary>The cached state of a key, if this node has seen it.</summary>
