@@ -19,8 +19,7 @@ internal static class BillingHttp
     /// <summary>Authenticates the request's key; writes the 401 and returns null when there is none or it is unknown.</summary>
     public static async ValueTask<QlaudCaller?> AuthenticateAsync(HttpContext context, KeyAuthenticator authenticator)
     {
-        // The one call to the authentication helper: when it becomes asynchronous (minted keys), only this line changes.
-        var caller = QlaudHttp.Authenticate(context, authenticator, out var error);
+        var (caller, error) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
         if (caller is null)
         {
             await QlaudHttp.WriteErrorAsync(context, Errors, error!).ConfigureAwait(false);

@@ -38,7 +38,8 @@ internal sealed class CatalogEndpoints
     {
         bool anthropic = context.Request.Headers.ContainsKey("anthropic-version");
         var dialect = DialectRegistry.Get(anthropic ? "anthropic" : "openai");
-        if (QlaudHttp.Authenticate(context, _authenticator, out var error) is null)
+        var (caller, error) = await QlaudHttp.AuthenticateAsync(context, _authenticator).ConfigureAwait(false);
+        if (caller is null)
         {
             await QlaudHttp.WriteErrorAsync(context, dialect, error!).ConfigureAwait(false);
             return;

@@ -20,7 +20,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
 
     private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false)
     {
-        var caller = QlaudHttp.Authenticate(context, authenticator, out var authError);
+        var (caller, authError) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
         if (caller is null)
         {
             await QlaudHttp.WriteErrorAsync(context, surface, authError!).ConfigureAwait(false);

@@ -17,6 +17,9 @@ public sealed class QlaudOptions
     /// <summary>How upstream cost becomes the charged price.</summary>
     public PricingOptions Pricing { get; set; } = new();
 
+    /// <summary>Spend metering: wallet enforcement, the ledger writer, the key cache.</summary>
+    public MeteringOptions Metering { get; set; } = new();
+
     /// <summary>Credentials the gateway starts with.</summary>
     public BootstrapOptions Bootstrap { get; set; } = new();
 

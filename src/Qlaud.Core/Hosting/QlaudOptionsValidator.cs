@@ -34,6 +34,16 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Storage:ConnectionString must not be empty.");
         }
 
+        if (options.Metering.LedgerBatchSize is < 1 or > 10_000)
+        {
+            errors.Add("Qlaud:Metering:LedgerBatchSize must be between 1 and 10000.");
+        }
+
+        if (options.Metering.KeyCacheSeconds < 0)
+        {
+            errors.Add("Qlaud:Metering:KeyCacheSeconds must be 0 or more.");
+        }
+
         CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)
         {

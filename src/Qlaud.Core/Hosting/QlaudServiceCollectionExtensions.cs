@@ -7,7 +7,14 @@ using Qlaud;
 using Qlaud.Catalog;
 using Qlaud.Configuration;
 using Qlaud.Forwarding;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Hosting;
 using Qlaud.Hosting;
+using Qlaud.Metering;
+using Qlaud.Security;
+using Qlaud.Storage;
+using Qlaud.Storage.Sqlite;
 using Qlaud.Providers;
 using Qlaud.Routing;
 
@@ -68,6 +75,7 @@ public static class QlaudServiceCollectionExtensions
             TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Routing.ConnectTimeoutSeconds)));
         services.TryAddSingleton<UpstreamClient>();
         services.TryAddSingleton<ChatForwarder>();
+        AddStorageAndMetering(services);
         services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();
         services.TryAddSingleton<QlaudChatClient>();
         services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<QlaudChatClient>());
@@ -92,6 +100,34 @@ public static class QlaudServiceCollectionExtensions
             .RemoveAllLoggers();
         StripeServiceRegistration.AddStripeTopUps(services);
         return builder;
+    }
+
+    private static void AddStorageAndMetering(IServiceCollection services)
+    {
+        // SQLite from Qlaud:Storage:ConnectionString unless the app chose a store (UseSqlite(...) or another provider).
+        services.TryAddSingleton<IStorageProvider>(static sp =>
+            new SqliteStorageProvider(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage.ConnectionString));
+        services.AddDbContextFactory<QlaudDbContext>(static (sp, builder) =>
+        {
+            sp.GetRequiredService<IStorageProvider>().Configure(builder);
+            // Every ledger batch and key lookup is a command: log them at Debug, not at EF's default Information.
+            builder.ConfigureWarnings(static w => w.Log((RelationalEventId.CommandExecuted, LogLevel.Debug)));
+        }, ServiceLifetime.Singleton);
+        services.TryAddSingleton<StorageInitializer>();
+        services.TryAddSingleton<KeyRegistry>();
+        services.TryAddSingleton<AccountRegistry>();
+        services.TryAddSingleton<LedgerWriter>();
+        services.TryAddSingleton<SpendGuard>();
+        services.TryAddSingleton<ISpendGuard>(static sp => sp.GetRequiredService<SpendGuard>());
+        services.TryAddSingleton<KeyService>();
+        services.TryAddSingleton<WalletService>();
+        services.TryAddSingleton<UsageService>();
+        services.TryAddSingleton<QlaudCallerResolver>();
+
+        // Start order: migrations before anything reads the store; the ledger writer stops after the server drained
+        // (hosted services stop in reverse order, and the web server is registered after these).
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<StorageInitializer>());
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<LedgerWriter>());
     }
 
     /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>

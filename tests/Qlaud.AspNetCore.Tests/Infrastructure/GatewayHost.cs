@@ -29,13 +29,15 @@ public sealed class GatewayHost : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly IAsyncDisposable[] _owned;
+    private readonly string? _ownedDatabase;
 
-    private GatewayHost(WebApplication app, FakeProviderServer fake, Uri baseUri, IAsyncDisposable[] owned)
+    private GatewayHost(WebApplication app, FakeProviderServer fake, Uri baseUri, IAsyncDisposable[] owned, string? ownedDatabase)
     {
         _app = app;
         _owned = owned;
         Fake = fake;
         BaseUri = baseUri;
+        _ownedDatabase = ownedDatabase;
     }
 
     public FakeProviderServer Fake { get; }
@@ -50,13 +52,16 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>Starts the gateway.</summary>
     /// <param name="fake">The upstream of the providers <c>fake</c> and <c>fakeanthropic</c>; a new one when null.</param>
-    /// <param name="settings">Configuration added over the defaults (more providers, models, routing settings).</param>
+    /// <param name="settings">Configuration added over the defaults (more providers, models, routing settings). Without
+    /// <c>Qlaud:Storage:ConnectionString</c> the gateway gets its own SQLite file in the temp folder, deleted on dispose; a test
+    /// that restarts on the same database passes one (<see cref="TempDatabase"/>).</param>
     /// <param name="configureFake2">Adds the provider name <c>fake2</c> on the same fake upstream.</param>
     /// <param name="services">Registrations before <c>AddQlaud()</c>, for example a fake <see cref="TimeProvider"/>.</param>
     /// <param name="owned">More fakes to dispose with the gateway.</param>
     /// <param name="middleware">Middleware added before <c>MapQlaud()</c>, for example to see when a request's handling ended.</param>
+    /// <param name="disposeFake">Whether disposing the gateway disposes <paramref name="fake"/> (false to restart on the same fake).</param>
     public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false,
-        Action<IServiceCollection>? services = null, IAsyncDisposable[]? owned = null, Func<HttpContext, RequestDelegate, Task>? middleware = null)
+        Action<IServiceCollection>? services = null, IAsyncDisposable[]? owned = null, Func<HttpContext, RequestDelegate, Task>? middleware = null, bool disposeFake = true)
     {
         fake ??= await FakeProviderServer.StartAsync();
         var builder = WebApplication.CreateSlimBuilder();
@@ -94,6 +99,13 @@ public sealed class GatewayHost : IAsyncDisposable
             config["Qlaud:Providers:fake2:BaseUrl"] = fake.OpenAIBaseUri.ToString();
         }
 
+        string? ownedDatabase = null;
+        if (settings is null || !settings.ContainsKey("Qlaud:Storage:ConnectionString"))
+        {
+            ownedDatabase = TempDatabase.NewPath();
+            config["Qlaud:Storage:ConnectionString"] = $"Data Source={ownedDatabase}";
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             config[key] = value;
@@ -111,7 +123,7 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapQlaud();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new GatewayHost(app, fake, new Uri(address), owned ?? []);
+        return new GatewayHost(app, fake, new Uri(address), owned ?? [], ownedDatabase) { _disposeFake = disposeFake };
     }
 
     /// <summary>An official OpenAI SDK chat client pointed at the gateway.</summary>
@@ -139,14 +151,39 @@ public sealed class GatewayHost : IAsyncDisposable
         return client;
     }
 
-    public async ValueTask DisposeAsync()
+    private bool _disposeFake = true;
+
+    /// <summary>Stops the host gracefully (the ledger writer flushes), keeping the fake upstream and the database.</summary>
+    public async Task StopAsync()
     {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        await Fake.DisposeAsync();
+    }
+
+    private bool _stopped;
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (_disposeFake)
+        {
+            await Fake.DisposeAsync();
+        }
+
         foreach (var owned in _owned)
         {
             await owned.DisposeAsync();
+        }
+
+        if (_ownedDatabase is not null)
+        {
+            TempDatabase.Delete(_ownedDatabase);
         }
     }
 }
