@@ -111,6 +111,7 @@ internal sealed partial class ChatForwarder
         StartResponse(sink, 200, "text/event-stream", route, scope.Attempts);
         sink.SetHeader("cache-control", "no-cache");
         var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
+        scope.Stream = translator;
         var end = await PumpAsync(upstreamStream, buffer, filled, sink.Writer, translator, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
         var outcomeError = translator.Finish(sink.Writer, translator.DecoderCompleted ? null : Truncated(route, end));
         await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -177,8 +178,6 @@ internal sealed partial class ChatForwarder
     {
         private readonly List<ChatResponseUpdate> _updates = new(4);
         private QlaudError? _failed;
-
-        public TokenUsage? Usage { get; private set; }
 
         public override bool Handle(ReadOnlySpan<byte> rawEvent, IBufferWriter<byte> client)
         {

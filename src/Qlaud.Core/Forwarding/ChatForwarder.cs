@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Qlaud.Catalog;
 using Qlaud.Dialects;
+using Qlaud.Metering;
 using Qlaud.Providers;
 using Qlaud.Routing;
 
@@ -30,14 +31,16 @@ internal sealed partial class ChatForwarder
     private readonly Router _router;
     private readonly UpstreamClient _upstream;
     private readonly AttemptPolicy _policy;
+    private readonly ISpendGuard _spend;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ILogger<ChatForwarder> logger)
+    public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, ILogger<ChatForwarder> logger)
     {
         _router = router;
         _upstream = upstream;
         _policy = policy;
+        _spend = spend;
         _time = policy.Health.Time;
         _logger = logger;
     }
@@ -53,16 +56,36 @@ internal sealed partial class ChatForwarder
             return new ForwardOutcome(routingError, false, null, null, 0);
         }
 
-        // Before the attempts: the candidates are known and nothing was sent (where a spend reservation belongs).
-        var scope = new ForwardScope(this, inbound, sink);
-        var summary = await _policy.RunAsync(scope, selection.Candidates, static (s, ct) => s.Forwarder.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
-
-        // After the attempts: the outcome carries the serving route and the usage it reported (where a reservation is settled).
-        if (summary.Completed)
+        // Before the attempts: the candidates are known and nothing was sent. The worst case is held against the key's cap
+        // and the wallet; a refusal (402, 429) means no upstream request at all.
+        var estimate = _spend.Estimate(selection.Candidates, _router.Catalog, SpendEstimator.EstimateInputTokens(inbound.Body.Length), inbound.Info.MaxTokens);
+        var decision = await _spend.ReserveAsync(inbound.Caller, estimate, cancellationToken).ConfigureAwait(false);
+        if (decision.Reservation is not { } reservation)
         {
-            return scope.Outcome;
+            return new ForwardOutcome(decision.Error, false, null, null, 0);
         }
 
+        var scope = new ForwardScope(this, inbound, sink);
+        ForwardOutcome outcome;
+        try
+        {
+            var summary = await _policy.RunAsync(scope, selection.Candidates, static (s, ct) => s.Forwarder.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
+            outcome = summary.Completed ? scope.Outcome : Failed(sink, summary);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client went away (or the host stops): a stream already relayed is charged for what was generated.
+            Settle(reservation, scope, scope.Stream is not null ? new ForwardOutcome(null, true, scope.Route, scope.Stream.Usage, scope.Attempts) : default);
+            throw;
+        }
+
+        // After the attempts: charge what the serving route reported, or release the reservation when nothing billable came back.
+        Settle(reservation, scope, outcome);
+        return outcome;
+    }
+
+    private static ForwardOutcome Failed(ResponseSink sink, in AttemptSummary summary)
+    {
         if (!sink.HasStarted)
         {
             sink.SetHeader("x-qlaud-attempts", summary.Attempts.ToString(CultureInfo.InvariantCulture));
@@ -73,6 +96,33 @@ internal sealed partial class ChatForwarder
         }
 
         return new ForwardOutcome(summary.Error, false, null, null, summary.Attempts);
+    }
+
+    /// <summary>The settle-or-release table of <see cref="ISpendGuard"/>.</summary>
+    /// <remarks>
+    /// Usage reported (whole, or partial from a cut stream) is charged as reported. A stream that ended without usage is
+    /// charged its input estimate plus one output token per relayed event (providers stream about one token per event), and
+    /// logged as an error by the guard. A whole answer without usage is charged the reservation's estimate. Nothing relayed,
+    /// or an upstream error status relayed as is: released, nothing charged.
+    /// </remarks>
+    private void Settle(SpendReservation reservation, ForwardScope scope, ForwardOutcome outcome)
+    {
+        var route = outcome.Route;
+        if (!outcome.ResponseWritten || route is null)
+        {
+            _spend.Release(reservation);
+            return;
+        }
+
+        var usage = outcome.Usage ?? scope.Stream?.Usage;
+        if (usage is not null || scope.Stream is not null || outcome.Error is null)
+        {
+            string? endUser = scope.Inbound.Caller.EndUserId;
+            _spend.Settle(reservation, SettledUsage.FromRoute(route, usage, reservation, scope.Stream?.EventsRelayed, requestId: null, endUser));
+            return;
+        }
+
+        _spend.Release(reservation);
     }
 
     private ValueTask<AttemptResult> AttemptAsync(ForwardScope scope, CancellationToken cancellationToken)
@@ -150,6 +200,7 @@ internal sealed partial class ChatForwarder
         StartResponse(sink, status, "text/event-stream", route, scope.Attempts);
         sink.SetHeader("cache-control", "no-cache");
         PassthroughInspector inspector = anthropic ? new AnthropicPassthroughInspector() : new OpenAIPassthroughInspector(hideUsageChunk: !inbound.Info.ClientIncludeUsage);
+        scope.Stream = inspector;
         var end = await PumpAsync(stream, buffer, filled, sink.Writer, inspector, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
         scope.SetUsage(inspector.Usage);
 
@@ -305,7 +356,7 @@ internal sealed partial class ChatForwarder
                     if (filled > 0)
                     {
                         // A last event without its blank line: still the upstream's bytes, still the client's.
-                        handler.Handle(buffer.AsSpan(0, filled), client);
+                        handler.HandleAndCount(buffer.AsSpan(0, filled), client);
 
                         await client.FlushAsync(cancellationToken).ConfigureAwait(false);
                     }
@@ -334,7 +385,7 @@ internal sealed partial class ChatForwarder
                 return consumed;
             }
 
-            wrote |= handler.Handle(data.Slice(consumed, end), client);
+            wrote |= handler.HandleAndCount(data.Slice(consumed, end), client);
 
             consumed += end;
         }
@@ -397,6 +448,9 @@ internal sealed partial class ChatForwarder
         public ResponseSink Sink { get; } = sink;
 
         public ForwardOutcome Outcome { get; set; }
+
+        /// <summary>The handler of the stream relayed to the client, once one started.</summary>
+        public SseEventHandler? Stream { get; set; }
     }
 
     private static partial class Log

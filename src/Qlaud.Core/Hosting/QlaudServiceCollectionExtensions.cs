@@ -78,7 +78,9 @@ public static class QlaudServiceCollectionExtensions
         AddStorageAndMetering(services);
         services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();
         services.TryAddSingleton<QlaudChatClient>();
-        services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<QlaudChatClient>());
+        // Composition, outermost first: metering (reserve before any upstream call, settle after) → routing and providers.
+        services.TryAddSingleton<IChatClient>(static sp => new MeteringChatClient(
+            sp.GetRequiredService<QlaudChatClient>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>()));
 
         services.AddHttpClient(UpstreamHttpClient)
             .ConfigurePrimaryHttpMessageHandler(static sp => new SocketsHttpHandler

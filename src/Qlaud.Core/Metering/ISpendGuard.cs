@@ -7,7 +7,7 @@ namespace Qlaud.Metering;
 /// <remarks>
 /// <para>Call order for every request that may reach an upstream:</para>
 /// <list type="number">
-/// <item><see cref="Estimate"/> once the route plan is known, then <see cref="ReserveAsync"/> after routing and before the first upstream attempt. Refused: answer the error
+/// <item><c>Estimate</c> once the route plan is known, then <see cref="ReserveAsync"/> after routing and before the first upstream attempt. Refused: answer the error
 /// (402/429/401), make no upstream request.</item>
 /// <item>Exactly one of <see cref="Settle"/> (an upstream answered, fully or in part: charged for what it reported or
 /// generated) or <see cref="Release"/> (no upstream produced billable output: every attempt failed before answering,
@@ -32,6 +32,10 @@ internal interface ISpendGuard
     /// <c>Qlaud:Pricing:MarkupPercent</c>. Input tokens come from <see cref="SpendEstimator.EstimateInputTokens(int)"/>
     /// (wire body size) or <see cref="SpendEstimator.EstimateInputTokens(IEnumerable{Microsoft.Extensions.AI.ChatMessage}, Microsoft.Extensions.AI.ChatOptions?)"/> (in-process).</summary>
     SpendEstimate Estimate(Routing.RoutePlan plan, long inputTokens, long? maxOutputTokens);
+
+    /// <summary>The same for the candidate routes of a selection, which may span several models (the <c>models</c> fallback):
+    /// each route's output allowance comes from its own model in <paramref name="catalog"/>.</summary>
+    SpendEstimate Estimate(IReadOnlyList<Catalog.CatalogRoute> candidates, Catalog.ModelCatalog catalog, long inputTokens, long? maxOutputTokens);
 
     /// <summary>Holds <paramref name="estimate"/>'s worst-case cost against the caller's key cap and account wallet, and its
     /// tokens against the key's rate limits.</summary>

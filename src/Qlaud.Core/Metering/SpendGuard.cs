@@ -1,3 +1,4 @@
+using Qlaud.Catalog;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qlaud.Configuration;
@@ -38,6 +39,22 @@ internal sealed partial class SpendGuard : ISpendGuard
     {
         ArgumentNullException.ThrowIfNull(plan);
         return SpendEstimator.Estimate(plan.Candidates, inputTokens, SpendEstimator.MaxOutputTokens(maxOutputTokens, plan.Model), _markupPercent);
+    }
+
+    public SpendEstimate Estimate(IReadOnlyList<CatalogRoute> candidates, ModelCatalog catalog, long inputTokens, long? maxOutputTokens)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        ArgumentNullException.ThrowIfNull(catalog);
+        long worst = 0, outputTokens = 0;
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            catalog.TryGetModel(candidates[i].ModelId, out var model);
+            long output = SpendEstimator.MaxOutputTokens(maxOutputTokens, model);
+            outputTokens = Math.Max(outputTokens, output);
+            worst = Math.Max(worst, SpendEstimator.WorstCaseUpstreamMicros(candidates[i].Price, inputTokens, output));
+        }
+
+        return new SpendEstimate(inputTokens, outputTokens, MarkupPricing.Charge(worst, _markupPercent));
     }
 
     public async ValueTask<SpendDecision> ReserveAsync(QlaudCaller caller, SpendEstimate estimate, CancellationToken cancellationToken)

@@ -10,19 +10,11 @@ using Qlaud.FakeProvider;
 namespace Qlaud.AspNetCore.Tests.Metering;
 
 /// <summary>
-/// PENDING INTEGRATION: end-to-end metering through the request path (reserve before the upstream call, settle after).
+/// End-to-end metering through the request path: <c>ChatForwarder</c> (HTTP surface) and <c>MeteringChatClient</c> (in-process)
+/// reserve a request's worst case before the upstream call and settle the real cost after it.
 /// </summary>
-/// <remarks>
-/// These tests describe the behaviour once <c>ISpendGuard</c> is called from <c>ChatForwarder</c> (HTTP surface) and
-/// <c>QlaudChatClient</c> (in-process). Until that integration lands they are skipped; remove <c>Skip</c> (the
-/// <see cref="Pending"/> constant) when wiring the seam. Everything they rely on besides the wiring (keys, caps, wallet,
-/// usage, the fake upstream) is in place and tested on its own.
-/// </remarks>
 public sealed class MeteringEndToEndTests : IAsyncLifetime
 {
-    /// <summary>The skip reason: remove it from the attributes below when the request path calls the spend guard.</summary>
-    private const string Pending = "Pending request-path integration of ISpendGuard (reserve before the upstream call, settle after).";
-
     private static readonly FakeUsage Usage12In5Out = new() { InputTokens = 12, OutputTokens = 5 };
 
     private GatewayHost _gateway = null!;
@@ -31,7 +23,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task ChatCompletions_KeyOverCap_Answers402WithoutAnUpstreamRequest()
     {
         var (_, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":0.000001}""");
@@ -44,7 +36,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Empty(_gateway.Fake.Requests);
     }
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task Messages_KeyOverCap_Answers402InTheAnthropicShapeWithoutAnUpstreamRequest()
     {
         var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0}""");
@@ -63,7 +55,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Empty(_gateway.Fake.Requests);
     }
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task ChatCompletions_WithinCap_WalletAndUsageDecreaseByExactlyTheChargedCost()
     {
         var (id, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":1}""");
@@ -85,7 +77,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Equal(0.000025m, key.GetProperty("spend_usd").GetDecimal());
     }
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task ChatCompletions_StreamWithUsage_SettlesTheStreamsUsage()
     {
         var (_, secret) = await _gateway.MintKeyAsync();
@@ -101,7 +93,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Equal(25, usage.GetProperty("totals").GetProperty("cost_micros").GetInt64());
     }
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task ChatCompletions_OverRequestsPerMinute_Answers429WithRetryAfterWithoutAnUpstreamRequest()
     {
         var (_, secret) = await _gateway.MintKeyAsync("""{"rpm_limit":1}""");
@@ -115,7 +107,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Single(_gateway.Fake.Requests);
     }
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task EnforcedWallet_Empty_Answers402ThenACreditLetsTheKeyCall()
     {
         await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:EnforceWallet"] = "true" });
@@ -132,7 +124,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Single(gateway.Fake.Requests);
     }
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task ConcurrentStreamingAndPlainRequestsOnOneCappedKey_SpendWithinCapAndUpstreamSawExactlyTheAdmitted()
     {
         // Each request: ≤ 400 input bytes and max_tokens 100 → worst case well under 1000 micro-USD; real cost 22 → 25 charged.
@@ -174,7 +166,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Equal(admitted * 0.000025m, key.GetProperty("spend_usd").GetDecimal());
     }
 
-    [Fact(Skip = Pending)]
+    [Fact]
     public async Task InProcessChatClient_ApiKeyOverCap_ThrowsPaymentRequiredBeforeAnyUpstreamCall()
     {
         var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0}""");
