@@ -123,6 +123,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<ISpendGuard>(static sp => sp.GetRequiredService<SpendGuard>());
         services.TryAddSingleton<KeyService>();
         services.TryAddSingleton<WalletService>();
+        services.TryAddSingleton<Qlaud.Billing.IWalletLedger, WalletLedger>();
         services.TryAddSingleton<UsageService>();
         services.TryAddSingleton<QlaudCallerResolver>();
 

@@ -200,18 +200,6 @@ public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
         Assert.Empty(g.Stripe.Requests);
     }
 
-    [Fact]
-    public async Task TopUp_NoWalletLedgerRegistered_501()
-    {
-        await using var g = await StripeGateway.StartAsync(withLedger: false);
-
-        using var response = await g.TopUpAsync(GoodBody);
-
-        Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
-        Assert.Contains("wallet ledger", (await ErrorAsync(response)).Message, StringComparison.Ordinal);
-        Assert.Empty(g.Stripe.Requests);
-    }
-
     [Theory]
     [InlineData(null)]
     [InlineData("qlk_live_NotTheMasterKey00000000000000000000000")]

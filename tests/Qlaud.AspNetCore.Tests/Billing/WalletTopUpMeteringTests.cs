@@ -1,8 +1,3 @@
-// Enabled after the metering branch (wallet, ledger, minted keys) is merged and the EF Core wallet implements IWalletLedger:
-// define QLAUD_STRIPE_WALLET_WIRED in Qlaud.AspNetCore.Tests.csproj (<DefineConstants>$(DefineConstants);QLAUD_STRIPE_WALLET_WIRED</DefineConstants>)
-// or delete the #if. It uses only the HTTP surface and the configuration keys the metering branch introduces
-// (Qlaud:Metering:EnforceWallet, POST /v1/keys, GET /v1/wallet); adjust if their names changed in the merge.
-#if QLAUD_STRIPE_WALLET_WIRED
 using System.ClientModel;
 using System.Net;
 using System.Net.Http.Json;
@@ -56,4 +51,3 @@ public sealed class WalletTopUpMeteringTests
         Assert.InRange(balance, 19.9m, 19.999999m);
     }
 }
-#endif
