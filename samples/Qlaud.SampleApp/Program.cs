@@ -10,11 +10,13 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddQlaud();
 builder.Services.AddSingleton<Assistant>();
 using var host = builder.Build();
+await host.StartAsync(); // storage migrations and the ledger writer run as hosted services
 
 string question = args.Length > 0 ? args[0] : "What does an in-process LLM gateway do?";
 string model = args.Length > 1 ? args[1] : "qlaud/echo";
 var assistant = host.Services.GetRequiredService<Assistant>();
 await assistant.AskAsync(question, model);
+await host.StopAsync(); // flushes the usage ledger
 
 /// <summary>App code: depends only on <see cref="IChatClient"/>.</summary>
 internal sealed class Assistant(IChatClient chat)

@@ -21,14 +21,46 @@ public sealed class QlaudChatClientTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        string? database = DatabaseOf(_services);
+        await StopAsync(_services);
         await _services.DisposeAsync();
         await _fake.DisposeAsync();
+        DeleteDatabase(database);
     }
 
+    /// <summary>Stops the hosted services (the ledger writer flushes), as a host does before it disposes its container.</summary>
+    internal static async Task StopAsync(IServiceProvider services)
+    {
+        foreach (var hosted in services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().Reverse())
+        {
+            await hosted.StopAsync(CancellationToken.None);
+        }
+    }
+
+    internal static string? DatabaseOf(IServiceProvider services)
+    {
+        string? connection = services.GetRequiredService<IConfiguration>()["Qlaud:Storage:ConnectionString"];
+        return connection is null ? null : new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connection).DataSource;
+    }
+
+    internal static void DeleteDatabase(string? path)
+    {
+        foreach (var suffix in (string[])["", "-wal", "-shm"])
+        {
+            if (path is not null && File.Exists(path + suffix))
+            {
+                File.Delete(path + suffix);
+            }
+        }
+    }
+
+    /// <summary>The services of <c>AddQlaud()</c> over the fake, with their own SQLite file in the temp folder
+    /// (deleted by <see cref="DisposeAsync"/> of the caller through <see cref="DeleteDatabase"/>).</summary>
     internal static ServiceProvider Build(FakeProviderServer fake, IDictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?>
         {
+            ["Qlaud:Storage:ConnectionString"] = $"Data Source={Path.Combine(Path.GetTempPath(), $"qlaud-core-test-{Guid.NewGuid():N}.db")};Pooling=False",
             ["Qlaud:Providers:fake:Dialect"] = "openai",
             ["Qlaud:Providers:fake:BaseUrl"] = fake.OpenAIBaseUri.ToString(),
             ["Qlaud:Providers:fake:ApiKey"] = "sk-fake",

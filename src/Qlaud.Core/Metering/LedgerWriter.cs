@@ -157,7 +157,10 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
             {
                 // Whatever failed (database locked, disk full, a bug), the loop must live on: settled usage is never dropped while running.
                 Log.BatchFailed(_logger, ex, batch.Count, attempt);
-                if (_stopping.IsCancellationRequested)
+
+                // A disposed container cannot give a database connection again (the host was disposed without being stopped,
+                // and StopAsync is what flushes): retrying could only hang the disposal.
+                if (_stopping.IsCancellationRequested || ex is ObjectDisposedException)
                 {
                     Log.EntriesLost(_logger, batch.Count);
                     return;

@@ -361,15 +361,6 @@ public sealed class StripeWebhookProcessorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UnavailableReason_NoLedgerRegistered_SaysSo()
-    {
-        await using var h = await StripeHarness.StartAsync(withLedger: false);
-
-        Assert.Contains("wallet ledger", h.Webhook.UnavailableReason, StringComparison.Ordinal);
-        Assert.Contains("wallet ledger", h.TopUps.UnavailableReason, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task UnavailableReason_NoWebhookSecret_NamesTheKey()
     {
         await using var h = await StripeHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Stripe:SecretKey"] = null, ["Qlaud:Stripe:WebhookSecret"] = null });
