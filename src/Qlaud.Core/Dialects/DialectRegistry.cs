@@ -7,7 +7,7 @@ internal static class DialectRegistry
     public static IChatDialect Get(string name) => name switch
     {
         "openai" => OpenAI.OpenAIDialect.Instance,
-        // "anthropic" => Anthropic.AnthropicDialect.Instance,
+        "anthropic" => Anthropic.AnthropicDialect.Instance,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown dialect."),
     };
 }

@@ -59,8 +59,7 @@ internal sealed partial class ChatForwarder
         CanonicalChatRequest request;
         try
         {
-            // count_tokens bodies carry no max_tokens, which the Messages decoder requires: lend it one.
-            request = inbound.Surface.ReadRequest(inbound.Info.MaxTokens is null ? WithMaxTokens(inbound.Body.Span) : inbound.Body.Span);
+            request = AnthropicDialect.Instance.ReadCountTokensRequest(inbound.Body.Span);
         }
         catch (DialectException ex)
         {
@@ -77,13 +76,5 @@ internal sealed partial class ChatForwarder
         }
 
         return new ForwardOutcome(null, true, route, null, attempts);
-    }
-
-    private static byte[] WithMaxTokens(ReadOnlySpan<byte> body)
-    {
-        int brace = body.IndexOf((byte)'{');
-        var rest = body[(brace + 1)..];
-        bool hasMembers = rest.TrimStart(" \t\r\n"u8) is { Length: > 0 } r && r[0] != (byte)'}';
-        return [.. body[..(brace + 1)], .. "\"max_tokens\":1"u8, .. hasMembers ? ","u8 : default, .. rest];
     }
 }

@@ -38,8 +38,8 @@ public readonly record struct TokenUsage(long Input, long Output, long CacheRead
         return new TokenUsage(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0, cacheWrite, usage.ReasoningTokenCount ?? 0);
     }
 
-    /// <summary>Combines usage reported in pieces (Anthropic: input at <c>message_start</c>, output at <c>message_delta</c>), keeping the larger of each count.</summary>
+    /// <summary>Adds usage reported in pieces. Stream decoders emit increments (Anthropic: input at <c>message_start</c>,
+    /// the rest at <c>message_delta</c>) that sum to the total, as Microsoft.Extensions.AI's <c>ToChatResponse</c> sums them.</summary>
     internal static TokenUsage Combine(TokenUsage? previous, TokenUsage next) => previous is not { } p ? next : new TokenUsage(
-        Math.Max(p.Input, next.Input), Math.Max(p.Output, next.Output), Math.Max(p.CacheRead, next.CacheRead),
-        Math.Max(p.CacheWrite, next.CacheWrite), Math.Max(p.Reasoning, next.Reasoning));
+        p.Input + next.Input, p.Output + next.Output, p.CacheRead + next.CacheRead, p.CacheWrite + next.CacheWrite, p.Reasoning + next.Reasoning);
 }

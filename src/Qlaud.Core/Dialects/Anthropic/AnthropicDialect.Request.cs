@@ -23,7 +23,15 @@ internal sealed partial class AnthropicDialect
     /// &lt;4096 low, &lt;16384 medium, &lt;32768 high, else extra high; adaptive → <c>output_config.effort</c> or high;
     /// disabled → none).
     /// </remarks>
-    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json)
+    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: true);
+
+    /// <summary>
+    /// Decodes a <c>POST /v1/messages/count_tokens</c> body: the request shape without <c>max_tokens</c> (and without
+    /// <c>stream</c>), as Anthropic's token counting endpoint takes it. Throws <see cref="DialectException"/> on malformed input.
+    /// </summary>
+    public CanonicalChatRequest ReadCountTokensRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: false);
+
+    private static CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json, bool requireMaxTokens)
     {
         JsonElement root = ParseBody(utf8Json, "request");
         if (root.ValueKind != JsonValueKind.Object)
@@ -121,7 +129,7 @@ internal sealed partial class AnthropicDialect
             throw Invalid("model is required.");
         }
 
-        if (options.MaxOutputTokens is null)
+        if (options.MaxOutputTokens is null && requireMaxTokens)
         {
             throw Invalid("max_tokens is required.");
         }

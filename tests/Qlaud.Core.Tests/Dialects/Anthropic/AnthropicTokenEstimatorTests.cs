@@ -53,6 +53,17 @@ public sealed class AnthropicTokenEstimatorTests
     }
 
     [Fact]
+    public void ReadCountTokensRequest_WithoutMaxTokens_IsAccepted()
+    {
+        var request = AnthropicDialect.Instance.ReadCountTokensRequest(Utf8("""
+            {"model":"claude-sonnet-4-5","system":"Be brief.","messages":[{"role":"user","content":"Hello, world"}]}
+            """));
+
+        Assert.Null(request.Options.MaxOutputTokens);
+        Assert.Equal(((9 + 12 + 3) / 4) + (2 * AnthropicTokenEstimator.PerMessageOverhead), AnthropicTokenEstimator.EstimateInputTokens(request));
+    }
+
+    [Fact]
     public void EstimateInputTokens_EmptyRequest_IsZero()
     {
         Assert.Equal(0, AnthropicTokenEstimator.EstimateInputTokens(new CanonicalChatRequest([], new ChatOptions(), false)));
