@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Qlaud.LoadBench;
+
+/// <summary>What the numbers were measured on, and which commit: printed with every result table.</summary>
+internal static class Machine
+{
+    public static string Describe()
+    {
+        string cpu = "unknown CPU";
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                {
+                    if (line.StartsWith("model name", StringComparison.Ordinal))
+                    {
+                        cpu = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+                        break;
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return $"{Environment.ProcessorCount} cores ({cpu}), {RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}";
+    }
+
+    /// <summary>
+    /// CPU time all processes of the machine used so far (user, nice, system, irq, softirq, steal from <c>/proc/stat</c>), or
+    /// zero where there is no <c>/proc/stat</c>. Its growth minus the three processes under test is the noise from everything else.
+    /// </summary>
+    public static TimeSpan BusyTime()
+    {
+        try
+        {
+            using var reader = new StreamReader("/proc/stat");
+            var fields = reader.ReadLine()!.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long jiffies = 0;
+            foreach (int index in (ReadOnlySpan<int>)[1, 2, 3, 6, 7, 8])
+            {
+                jiffies += long.Parse(fields[index], System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            return TimeSpan.FromSeconds(jiffies / 100.0); // USER_HZ is 100 on Linux
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>The short commit id of the repository, with <c>+dirty</c> when the tree has changes; null without git.</summary>
+    public static string? Commit(string repository)
+    {
+        string? head = Git(repository, "rev-parse --short HEAD");
+        if (head is null)
+        {
+            return null;
+        }
+
+        string? status = Git(repository, "status --porcelain --untracked-files=no");
+        return string.IsNullOrWhiteSpace(status) ? head : head + "+dirty";
+    }
+
+    private static string? Git(string repository, string arguments)
+    {
+        try
+        {
+            var info = new ProcessStartInfo("git", arguments)
+            {
+                WorkingDirectory = repository,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using var git = Process.Start(info);
+            if (git is null)
+            {
+                return null;
+            }
+
+            string output = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit(5000);
+            return git.ExitCode == 0 ? output : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+}
