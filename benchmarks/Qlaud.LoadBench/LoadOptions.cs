@@ -30,6 +30,7 @@ internal sealed record LoadOptions
           --chunk-delay-ms N            its delay between streamed chunks (default 2)
           --mix LIST                  nonstream,stream,translate (default all three)
           --duration S                measured seconds per run (default 8)
+          --prewarm S                 seconds of all traffic at once after the servers start, unmeasured (default 8)
           --warmup S                  warm-up seconds before each run (default 2)
           --answer-chars N            answer length; streamed in 8-character chunks (default 240: 30 chunks)
           --gateway-log-level LEVEL   Logging:LogLevel:Default of the gateway (default Warning)
@@ -44,6 +45,9 @@ internal sealed record LoadOptions
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(8);
 
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Unmeasured traffic after start-up: the JIT's tiering and dynamic PGO take seconds on a busy 2-core machine.</summary>
+    public TimeSpan Prewarm { get; init; } = TimeSpan.FromSeconds(8);
 
     public int AnswerChars { get; init; } = 240;
 
@@ -102,6 +106,9 @@ internal sealed record LoadOptions
                     break;
                 case "--duration":
                     options = options with { Duration = TimeSpan.FromSeconds(Int(name, value, 1, 600)) };
+                    break;
+                case "--prewarm":
+                    options = options with { Prewarm = TimeSpan.FromSeconds(Int(name, value, 0, 600)) };
                     break;
                 case "--warmup":
                     options = options with { Warmup = TimeSpan.FromSeconds(Int(name, value, 0, 600)) };

@@ -39,7 +39,8 @@ internal static class Program
 
         // A hard bound on the whole run, whatever happens: the servers are killed and the process exits.
         int runs = options.Profiles.Count * (options.Mixes.Count * 2);
-        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15)));
+        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (options.Profiles.Count * (options.Prewarm + TimeSpan.FromSeconds(60)))
+            + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15)));
         using var watchdog = new Timer(static state =>
         {
             Console.Error.WriteLine($"Qlaud.LoadBench: still running after {(TimeSpan)state!:g}; stopping the servers and giving up.");
@@ -142,33 +143,43 @@ internal static class Program
             byte[] stream = RequestBodies.OpenAI(stream: true);
             var directStream = new LoadTarget(Report.Direct, new Uri(fakeBase, "/v1/chat/completions"), stream, fakeAuth, true, TokenDialect.OpenAI);
 
+            var targets = new Dictionary<Mix, (LoadTarget Direct, LoadTarget Qlaud)>
+            {
+                [Mix.NonStream] = (
+                    new LoadTarget(Report.Direct, new Uri(fakeBase, "/v1/chat/completions"), nonStream, fakeAuth, false, TokenDialect.None),
+                    new LoadTarget("qlaud", new Uri(gatewayBase, "/v1/chat/completions"), nonStream, openAIAuth, false, TokenDialect.None)),
+                [Mix.Stream] = (
+                    directStream,
+                    new LoadTarget("qlaud passthrough", new Uri(gatewayBase, "/v1/chat/completions"), stream, openAIAuth, true, TokenDialect.OpenAI)),
+                [Mix.Translate] = (
+                    directStream,
+                    new LoadTarget("qlaud anthropic→openai", new Uri(gatewayBase, "/v1/messages"), RequestBodies.Anthropic(), anthropicAuth, true, TokenDialect.Anthropic)),
+            };
+
+            if (options.Prewarm > TimeSpan.Zero)
+            {
+                var warm = new List<LoadTarget>();
+                foreach (var mix in options.Mixes)
+                {
+                    warm.Add(targets[mix].Direct);
+                    warm.Add(targets[mix].Qlaud);
+                }
+
+                Progress($"{profile.Name}: pre-warming both servers for {options.Prewarm.TotalSeconds:0} s");
+                await LoadGenerator.WarmAsync(warm, Math.Max(1, profile.Connections / warm.Count), options.Prewarm, cancellationToken);
+            }
+
             var generator = new LoadGenerator(capacity: 1 << 20);
             var rows = new List<Row>();
             foreach (var mix in options.Mixes)
             {
-                switch (mix)
+                var (direct, qlaud) = targets[mix];
+                if (!rows.Exists(r => r.Path == Report.Direct && r.Result is not null && ReferenceEquals(r.Target, direct)))
                 {
-                    case Mix.NonStream:
-                        rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken,
-                            new LoadTarget(Report.Direct, new Uri(fakeBase, "/v1/chat/completions"), nonStream, fakeAuth, false, TokenDialect.None)));
-                        rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken,
-                            new LoadTarget("qlaud", new Uri(gatewayBase, "/v1/chat/completions"), nonStream, openAIAuth, false, TokenDialect.None)));
-                        break;
-                    case Mix.Stream:
-                        rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, directStream));
-                        rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken,
-                            new LoadTarget("qlaud passthrough", new Uri(gatewayBase, "/v1/chat/completions"), stream, openAIAuth, true, TokenDialect.OpenAI)));
-                        break;
-                    case Mix.Translate:
-                        if (!rows.Exists(static r => r.Mix == Mix.Stream && r.Path == Report.Direct))
-                        {
-                            rows.Add(await RunAsync(generator, Mix.Stream, profile, options, cpu, cancellationToken, directStream));
-                        }
-
-                        rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken,
-                            new LoadTarget("qlaud anthropic→openai", new Uri(gatewayBase, "/v1/messages"), RequestBodies.Anthropic(), anthropicAuth, true, TokenDialect.Anthropic)));
-                        break;
+                    rows.Add(await RunAsync(generator, mix == Mix.Translate ? Mix.Stream : mix, profile, options, cpu, cancellationToken, direct));
                 }
+
+                rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
             }
 
             return rows;
@@ -193,13 +204,13 @@ internal static class Program
         if (await LoadGenerator.ProbeAsync(target, cancellationToken) is { } problem)
         {
             Progress($"{profile.Name} {mix} {target.Label}: skipped, {problem}");
-            return new Row(mix, target.Label, null, problem);
+            return new Row(mix, target.Label, null, problem) { Target = target };
         }
 
         var result = await generator.RunAsync(target, profile.Connections, options.Warmup, options.Duration, cpu, cancellationToken);
         Progress(string.Create(CultureInfo.InvariantCulture,
             $"{profile.Name} {mix} {target.Label}: {result.RequestsPerSecond:0} req/s, p50 {result.Latency.P50:0.000} ms, p99 {result.Latency.P99:0.000} ms, errors {result.Errors}"));
-        return new Row(mix, target.Label, result);
+        return new Row(mix, target.Label, result) { Target = target };
     }
 
     private static Dictionary<string, string> GatewayEnvironment(LoadOptions options, string masterKey, int fakePort) => new()

@@ -4,7 +4,11 @@ using System.Text;
 namespace Qlaud.LoadBench;
 
 /// <summary>One row of the results: a mix against a path, or why it was skipped.</summary>
-internal sealed record Row(Mix Mix, string Path, RunResult? Result, string? Skipped = null);
+internal sealed record Row(Mix Mix, string Path, RunResult? Result, string? Skipped = null)
+{
+    /// <summary>What was driven (so one direct run can serve as the baseline of two mixes).</summary>
+    public LoadTarget? Target { get; init; }
+}
 
 /// <summary>Renders results as GitHub markdown.</summary>
 internal static class Report
@@ -22,7 +26,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine(Invariant($"- Command: `{command}`"));
         md.AppendLine(Invariant($"- Machine: {machine}. The load generator, the gateway and the fake provider share these cores."));
-        md.AppendLine(Invariant($"- Commit {commit ?? "unknown"}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; warm-up {options.Warmup.TotalSeconds:0} s, measured {options.Duration.TotalSeconds:0} s per row; answer {options.AnswerChars} characters in {options.ChunkSize}-character chunks; gateway log level {options.GatewayLogLevel}."));
+        md.AppendLine(Invariant($"- Commit {commit ?? "unknown"}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {options.Prewarm.TotalSeconds:0} s of unmeasured traffic after start-up, then per row a warm-up of {options.Warmup.TotalSeconds:0} s and {options.Duration.TotalSeconds:0} s measured; answer {options.AnswerChars} characters in {options.ChunkSize}-character chunks; gateway log level {options.GatewayLogLevel}."));
         md.AppendLine();
         md.AppendLine("| mix | path | req/s | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | gap p50 ms | gap p99 ms | errors | CPU qlaud | CPU fake | CPU loadgen | CPU other |");
         md.AppendLine("| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
