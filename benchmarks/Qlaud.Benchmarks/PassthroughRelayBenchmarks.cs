@@ -17,7 +17,9 @@ namespace Qlaud.Benchmarks;
 /// parse and one client flush per event.</para>
 /// <para>Baseline: <see cref="Stream.CopyToAsync(Stream)"/> to <see cref="Stream.Null"/>, bytes moved with no looking and
 /// no flushing. <c>ReadWriteFlush</c> is the floor for a relay that flushes per read; <c>Pump_RelayAll</c> adds event framing;
-/// <c>Pump_Passthrough</c> adds the inspector (the production path).</para>
+/// <c>Pump_Passthrough</c> adds the inspector (the production path). The recorded stream has <c>"usage":null</c> in every
+/// chunk, as OpenAI sends it once <c>stream_options.include_usage</c> is set (Qlaud always sets it);
+/// <c>Pump_Passthrough_NoUsageNull</c> relays the same stream without those fields, as most other OpenAI-compatible hosts send it.</para>
 /// </remarks>
 [MemoryDiagnoser]
 public class PassthroughRelayBenchmarks
@@ -25,6 +27,8 @@ public class PassthroughRelayBenchmarks
     private RecordedStream _recorded = null!;
     private MemoryStream _bulk = null!;
     private EventPacedStream _paced = null!;
+    private MemoryStream _bulkLean = null!;
+    private EventPacedStream _pacedLean = null!;
     private PipeWriter _client = null!;
 
     public enum ReadShape
@@ -42,6 +46,9 @@ public class PassthroughRelayBenchmarks
         _recorded = RecordedStream.OpenAI(200);
         _bulk = new MemoryStream(_recorded.Bytes, writable: false);
         _paced = new EventPacedStream(_recorded.Bytes, _recorded.EventEnds);
+        var lean = RecordedStream.OpenAI(200, usageNullPerChunk: false);
+        _bulkLean = new MemoryStream(lean.Bytes, writable: false);
+        _pacedLean = new EventPacedStream(lean.Bytes, lean.EventEnds);
         _client = PipeWriter.Create(Stream.Null, new StreamPipeWriterOptions(leaveOpen: true));
         Verify();
     }
@@ -94,16 +101,26 @@ public class PassthroughRelayBenchmarks
         return inspector.Completed;
     }
 
-    private Stream Upstream()
+    [Benchmark]
+    public async Task<bool> Pump_Passthrough_NoUsageNull()
+    {
+        var inspector = new OpenAIPassthroughInspector(hideUsageChunk: true);
+        await ChatForwarder.PumpAsync(Upstream(lean: true), _client, inspector, CancellationToken.None);
+        return inspector.Completed;
+    }
+
+    private Stream Upstream(bool lean = false)
     {
         if (Reads == ReadShape.Bulk)
         {
-            _bulk.Position = 0;
-            return _bulk;
+            var bulk = lean ? _bulkLean : _bulk;
+            bulk.Position = 0;
+            return bulk;
         }
 
-        _paced.Rewind();
-        return _paced;
+        var paced = lean ? _pacedLean : _paced;
+        paced.Rewind();
+        return paced;
     }
 
     /// <summary>Checks once that the relay really relays: every byte but the withheld usage chunk, usage read, end seen.</summary>

@@ -34,6 +34,7 @@ internal sealed record LoadOptions
           --warmup S                  warm-up seconds before each run (default 2)
           --answer-chars N            answer length; streamed in 8-character chunks (default 240: 30 chunks)
           --gateway-log-level LEVEL   Logging:LogLevel:Default of the gateway (default Warning)
+          --gateway-env KEY=VALUE     an extra environment variable for the gateway only (repeatable)
           --results DIR               where load-<profile>.md files go (default benchmarks/results)
           --no-build                  use the Release builds already on disk
         """;
@@ -56,6 +57,9 @@ internal sealed record LoadOptions
     public string GatewayLogLevel { get; init; } = "Warning";
 
     public string? ResultsDirectory { get; init; }
+
+    /// <summary>Extra environment variables for the gateway process only (runtime or Qlaud settings under test).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> GatewayEnvironment { get; init; } = [];
 
     public bool Build { get; init; } = true;
 
@@ -118,6 +122,15 @@ internal sealed record LoadOptions
                     break;
                 case "--gateway-log-level":
                     options = options with { GatewayLogLevel = value };
+                    break;
+                case "--gateway-env":
+                    int equals = value.IndexOf('=', StringComparison.Ordinal);
+                    if (equals <= 0)
+                    {
+                        throw new FormatException($"--gateway-env takes KEY=VALUE, not '{value}'.");
+                    }
+
+                    options = options with { GatewayEnvironment = [.. options.GatewayEnvironment, new(value[..equals], value[(equals + 1)..])] };
                     break;
                 case "--results":
                     options = options with { ResultsDirectory = value };

@@ -31,8 +31,9 @@ internal static class Machine
     }
 
     /// <summary>
-    /// CPU time all processes of the machine used so far (user, nice, system, irq, softirq, steal from <c>/proc/stat</c>), or
-    /// zero where there is no <c>/proc/stat</c>. Its growth minus the three processes under test is the noise from everything else.
+    /// CPU time all processes of the machine used so far (user, nice and system from <c>/proc/stat</c>), or zero where there is
+    /// no <c>/proc/stat</c>. Its growth minus the three processes under test is the noise from everything else. Interrupt time is
+    /// left out: the loopback traffic of the benchmark itself is processed there and is charged to no process.
     /// </summary>
     public static TimeSpan BusyTime()
     {
@@ -41,7 +42,7 @@ internal static class Machine
             using var reader = new StreamReader("/proc/stat");
             var fields = reader.ReadLine()!.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             long jiffies = 0;
-            foreach (int index in (ReadOnlySpan<int>)[1, 2, 3, 6, 7, 8])
+            foreach (int index in (ReadOnlySpan<int>)[1, 2, 3])
             {
                 jiffies += long.Parse(fields[index], System.Globalization.CultureInfo.InvariantCulture);
             }
@@ -52,6 +53,23 @@ internal static class Machine
         {
             return TimeSpan.Zero;
         }
+    }
+
+    /// <summary>The .NET runtime settings in this process's environment (<c>DOTNET_*</c>), which the servers inherit.</summary>
+    public static string RuntimeSettings()
+    {
+        var settings = new List<string>();
+        foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            if (entry.Key is string key && key.StartsWith("DOTNET_", StringComparison.Ordinal)
+                && key is not ("DOTNET_HOST_PATH" or "DOTNET_CLI_TELEMETRY_OPTOUT" or "DOTNET_NOLOGO" or "DOTNET_SKIP_FIRST_TIME_EXPERIENCE" or "DOTNET_ROOT"))
+            {
+                settings.Add($"{key}={entry.Value}");
+            }
+        }
+
+        settings.Sort(StringComparer.Ordinal);
+        return settings.Count == 0 ? "none" : string.Join(", ", settings);
     }
 
     /// <summary>The short commit id of the repository, with <c>+dirty</c> when the tree has changes; null without git.</summary>

@@ -213,7 +213,18 @@ internal static class Program
         return new Row(mix, target.Label, result) { Target = target };
     }
 
-    private static Dictionary<string, string> GatewayEnvironment(LoadOptions options, string masterKey, int fakePort) => new()
+    private static Dictionary<string, string> GatewayEnvironment(LoadOptions options, string masterKey, int fakePort)
+    {
+        var environment = BaseGatewayEnvironment(options, masterKey, fakePort);
+        foreach (var (key, value) in options.GatewayEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        return environment;
+    }
+
+    private static Dictionary<string, string> BaseGatewayEnvironment(LoadOptions options, string masterKey, int fakePort) => new()
     {
         ["DOTNET_ENVIRONMENT"] = "Production",
         ["ASPNETCORE_ENVIRONMENT"] = "Production",

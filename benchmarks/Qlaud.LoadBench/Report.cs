@@ -27,6 +27,7 @@ internal static class Report
         md.AppendLine(Invariant($"- Command: `{command}`"));
         md.AppendLine(Invariant($"- Machine: {machine}. The load generator, the gateway and the fake provider share these cores."));
         md.AppendLine(Invariant($"- Commit {commit ?? "unknown"}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {options.Prewarm.TotalSeconds:0} s of unmeasured traffic after start-up, then per row a warm-up of {options.Warmup.TotalSeconds:0} s and {options.Duration.TotalSeconds:0} s measured; answer {options.AnswerChars} characters in {options.ChunkSize}-character chunks; gateway log level {options.GatewayLogLevel}."));
+        md.AppendLine(Invariant($"- Runtime settings inherited by all three processes: {Machine.RuntimeSettings()}; for the gateway only: {(options.GatewayEnvironment.Count == 0 ? "none" : string.Join(", ", options.GatewayEnvironment.Select(static e => e.Key + "=" + e.Value)))}."));
         md.AppendLine();
         md.AppendLine("| mix | path | req/s | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | gap p50 ms | gap p99 ms | errors | CPU qlaud | CPU fake | CPU loadgen | CPU other |");
         md.AppendLine("| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");

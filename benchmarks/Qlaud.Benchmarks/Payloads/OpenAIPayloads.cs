@@ -209,7 +209,9 @@ internal static class OpenAIPayloads
     /// </summary>
     /// <param name="chunks">Total chunk events, at least 4.</param>
     /// <param name="eventEnds">Receives the offset just past each event's blank line, <c>[DONE]</c> included.</param>
-    public static byte[] Stream(int chunks, List<int> eventEnds)
+    /// <param name="usageNullPerChunk">Whether every chunk but the last carries <c>"usage":null</c>, as OpenAI writes them
+    /// when the request had <c>stream_options.include_usage</c> (which Qlaud always sets); most other hosts omit it.</param>
+    public static byte[] Stream(int chunks, List<int> eventEnds, bool usageNullPerChunk = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunks, 4);
         var tokens = Prose.Tokens(new Random(chunks), chunks - 3);
@@ -223,7 +225,7 @@ internal static class OpenAIPayloads
             w.WriteString("content", "");
             w.WriteNull("refusal");
             w.WriteEndObject();
-        }, finish: null);
+        }, finish: null, usageNullPerChunk);
         foreach (var token in tokens)
         {
             Chunk(buffer, w, eventEnds, w =>
@@ -231,14 +233,14 @@ internal static class OpenAIPayloads
                 w.WriteStartObject();
                 w.WriteString("content", token);
                 w.WriteEndObject();
-            }, finish: null);
+            }, finish: null, usageNullPerChunk);
         }
 
         Chunk(buffer, w, eventEnds, static w =>
         {
             w.WriteStartObject();
             w.WriteEndObject();
-        }, finish: "stop");
+        }, finish: "stop", usageNullPerChunk);
 
         // The usage chunk: empty choices, usage filled in.
         buffer.Write("data: "u8);
@@ -270,7 +272,7 @@ internal static class OpenAIPayloads
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void Chunk(ArrayBufferWriter<byte> buffer, Utf8JsonWriter w, List<int> eventEnds, Action<Utf8JsonWriter> delta, string? finish)
+    private static void Chunk(ArrayBufferWriter<byte> buffer, Utf8JsonWriter w, List<int> eventEnds, Action<Utf8JsonWriter> delta, string? finish, bool usageNull)
     {
         buffer.Write("data: "u8);
         w.Reset(buffer);
@@ -292,7 +294,11 @@ internal static class OpenAIPayloads
 
         w.WriteEndObject();
         w.WriteEndArray();
-        w.WriteNull("usage");
+        if (usageNull)
+        {
+            w.WriteNull("usage");
+        }
+
         w.WriteEndObject();
         w.Flush();
         buffer.Write("\n\n"u8);

@@ -19,11 +19,11 @@ internal sealed class RecordedStream
 
     public int Events => EventEnds.Length;
 
-    /// <summary>An OpenAI stream of <paramref name="chunks"/> chunks plus <c>[DONE]</c>.</summary>
-    public static RecordedStream OpenAI(int chunks)
+    /// <summary>An OpenAI stream of <paramref name="chunks"/> chunks plus <c>[DONE]</c>; see <see cref="OpenAIPayloads.Stream"/>.</summary>
+    public static RecordedStream OpenAI(int chunks, bool usageNullPerChunk = true)
     {
         var ends = new List<int>(chunks + 1);
-        var bytes = OpenAIPayloads.Stream(chunks, ends);
+        var bytes = OpenAIPayloads.Stream(chunks, ends, usageNullPerChunk);
         return new RecordedStream(bytes, [.. ends]);
     }
 
