@@ -15,6 +15,7 @@ namespace Qlaud.Benchmarks;
 /// </summary>
 /// <remarks>Each category's baseline is <see cref="JsonDocument"/> doing the generic half of the work on the same bytes.</remarks>
 [MemoryDiagnoser]
+[MinColumn, MedianColumn]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class OpenAIRequestCodecBenchmarks

@@ -17,6 +17,7 @@ namespace Qlaud.Benchmarks;
 /// copying the recorded bytes of the same stream to the output (the floor for producing them).
 /// </remarks>
 [MemoryDiagnoser]
+[MinColumn, MedianColumn]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class OpenAIStreamCodecBenchmarks

@@ -22,6 +22,7 @@ namespace Qlaud.Benchmarks;
 /// <c>Pump_Passthrough_NoUsageNull</c> relays the same stream without those fields, as most other OpenAI-compatible hosts send it.</para>
 /// </remarks>
 [MemoryDiagnoser]
+[MinColumn, MedianColumn]
 public class PassthroughRelayBenchmarks
 {
     private RecordedStream _recorded = null!;

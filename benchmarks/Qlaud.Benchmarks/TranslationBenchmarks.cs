@@ -21,6 +21,7 @@ namespace Qlaud.Benchmarks;
 /// an Anthropic client (Claude Code) pays for talking to an OpenAI-dialect model. Reads are one event each, as from a socket.
 /// </remarks>
 [MemoryDiagnoser]
+[MinColumn, MedianColumn]
 public class TranslationBenchmarks
 {
     private static readonly Func<IStreamDecoder, IStreamEncoder, SseEventHandler> CreateTranslator = CompileTranslatorFactory();

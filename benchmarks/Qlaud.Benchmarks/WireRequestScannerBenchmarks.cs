@@ -11,6 +11,7 @@ namespace Qlaud.Benchmarks;
 /// </summary>
 /// <remarks>The baseline is the least any relay must do: copy the body bytes into a pooled buffer.</remarks>
 [MemoryDiagnoser]
+[MinColumn, MedianColumn]
 public class WireRequestScannerBenchmarks
 {
     private byte[] _body = [];

@@ -17,6 +17,12 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["--help"] or ["-h"])
+        {
+            Console.WriteLine(LoadOptions.Usage);
+            return 0;
+        }
+
         LoadOptions options;
         try
         {
