@@ -36,6 +36,7 @@ internal sealed record LoadOptions
           --gateway-log-level LEVEL   Logging:LogLevel:Default of the gateway (default Warning)
           --gateway-env KEY=VALUE     an extra environment variable for the gateway only (repeatable)
           --results DIR               where load-<profile>.md files go (default benchmarks/results)
+          --tag NAME                  names a variant: writes load-<profile>-<NAME>.md
           --no-build                  use the Release builds already on disk
         """;
 
@@ -57,6 +58,9 @@ internal sealed record LoadOptions
     public string GatewayLogLevel { get; init; } = "Warning";
 
     public string? ResultsDirectory { get; init; }
+
+    /// <summary>A variant's name (a setting under test), added to the results file name and heading.</summary>
+    public string? Tag { get; init; }
 
     /// <summary>Extra environment variables for the gateway process only (runtime or Qlaud settings under test).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> GatewayEnvironment { get; init; } = [];
@@ -131,6 +135,9 @@ internal sealed record LoadOptions
                     }
 
                     options = options with { GatewayEnvironment = [.. options.GatewayEnvironment, new(value[..equals], value[(equals + 1)..])] };
+                    break;
+                case "--tag":
+                    options = options with { Tag = value };
                     break;
                 case "--results":
                     options = options with { ResultsDirectory = value };

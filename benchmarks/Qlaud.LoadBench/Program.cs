@@ -77,7 +77,7 @@ internal static class Program
                 var rows = await RunProfileAsync(profile, options, fakeDll, gatewayDll, stop.Token);
                 string markdown = Report.Render(profile, options, rows, command, machine, commit);
                 Console.WriteLine(markdown);
-                string file = Path.Combine(resultsDirectory, $"load-{profile.Name}.md");
+                string file = Path.Combine(resultsDirectory, options.Tag is null ? $"load-{profile.Name}.md" : $"load-{profile.Name}-{options.Tag}.md");
                 await File.WriteAllTextAsync(file, markdown, CancellationToken.None);
                 Progress($"wrote {Path.GetRelativePath(root, file)}");
             }

@@ -22,7 +22,7 @@ internal static class Report
     public static string Render(Profile profile, LoadOptions options, IReadOnlyList<Row> rows, string command, string machine, string? commit)
     {
         var md = new StringBuilder();
-        md.AppendLine(Invariant($"## Load: {profile.Name} — {profile.Connections} connection(s), upstream latency {profile.UpstreamLatencyMs} ms, {profile.ChunkDelayMs} ms between chunks"));
+        md.AppendLine(Invariant($"## Load: {profile.Name}{(options.Tag is null ? "" : " (" + options.Tag + ")")} — {profile.Connections} connection(s), upstream latency {profile.UpstreamLatencyMs} ms, {profile.ChunkDelayMs} ms between chunks"));
         md.AppendLine();
         md.AppendLine(Invariant($"- Command: `{command}`"));
         md.AppendLine(Invariant($"- Machine: {machine}. The load generator, the gateway and the fake provider share these cores."));
@@ -125,7 +125,16 @@ internal static class Report
 
     private static string Ms(double value) => double.IsNaN(value) ? "–" : value.ToString("0.000", CultureInfo.InvariantCulture);
 
-    private static string Delta(double qlaud, double direct) => double.IsNaN(qlaud) || double.IsNaN(direct) ? "–" : (qlaud - direct).ToString("+0.000;-0.000", CultureInfo.InvariantCulture);
+    private static string Delta(double qlaud, double direct)
+    {
+        if (double.IsNaN(qlaud) || double.IsNaN(direct))
+        {
+            return "–";
+        }
+
+        double delta = Math.Round(qlaud - direct, 3);
+        return delta == 0 ? "0.000" : delta.ToString("+0.000;-0.000", CultureInfo.InvariantCulture);
+    }
 
     private static string Cpu(RunResult result, string name) => result.CpuPercent.TryGetValue(name, out var cpu) ? cpu.ToString("0", CultureInfo.InvariantCulture) + " %" : "–";
 
