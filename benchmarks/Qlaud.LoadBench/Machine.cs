@@ -61,10 +61,15 @@ internal static class Machine
         var settings = new List<string>();
         foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {
+            // Runtime knobs only: the SDK's and the host's own variables (CLI, install root, certificates) change nothing measured,
+            // and a value that is a path would put this machine's layout into a committed file.
             if (entry.Key is string key && key.StartsWith("DOTNET_", StringComparison.Ordinal)
-                && key is not ("DOTNET_HOST_PATH" or "DOTNET_CLI_TELEMETRY_OPTOUT" or "DOTNET_NOLOGO" or "DOTNET_SKIP_FIRST_TIME_EXPERIENCE" or "DOTNET_ROOT"))
+                && !key.StartsWith("DOTNET_CLI_", StringComparison.Ordinal) && !key.StartsWith("DOTNET_ROOT", StringComparison.Ordinal)
+                && !key.StartsWith("DOTNET_HOST_", StringComparison.Ordinal) && !key.StartsWith("DOTNET_GENERATE_", StringComparison.Ordinal)
+                && key is not ("DOTNET_NOLOGO" or "DOTNET_SKIP_FIRST_TIME_EXPERIENCE")
+                && entry.Value is string value && !value.Contains('/', StringComparison.Ordinal) && !value.Contains('\\', StringComparison.Ordinal))
             {
-                settings.Add($"{key}={entry.Value}");
+                settings.Add($"{key}={value}");
             }
         }
 
