@@ -91,7 +91,7 @@ public class PassthroughRelayBenchmarks
     public async Task<bool> Pump_RelayAll()
     {
         var handler = new RelayAllHandler();
-        await ChatForwarder.PumpAsync(Upstream(), _client, handler, CancellationToken.None);
+        await Relay.PumpAsync(Upstream(), _client, handler);
         return handler.Events > 0;
     }
 
@@ -99,7 +99,7 @@ public class PassthroughRelayBenchmarks
     public async Task<bool> Pump_Passthrough()
     {
         var inspector = new OpenAIPassthroughInspector(hideUsageChunk: true);
-        await ChatForwarder.PumpAsync(Upstream(), _client, inspector, CancellationToken.None);
+        await Relay.PumpAsync(Upstream(), _client, inspector);
         return inspector.Completed;
     }
 
@@ -107,7 +107,7 @@ public class PassthroughRelayBenchmarks
     public async Task<bool> Pump_Passthrough_NoUsageNull()
     {
         var inspector = new OpenAIPassthroughInspector(hideUsageChunk: true);
-        await ChatForwarder.PumpAsync(Upstream(lean: true), _client, inspector, CancellationToken.None);
+        await Relay.PumpAsync(Upstream(lean: true), _client, inspector);
         return inspector.Completed;
     }
 
@@ -116,7 +116,7 @@ public class PassthroughRelayBenchmarks
     public async Task<bool> Pump_Passthrough_ProposedFilter()
     {
         var inspector = new UsageNullSkippingInspector(hideUsageChunk: true);
-        await ChatForwarder.PumpAsync(Upstream(), _client, inspector, CancellationToken.None);
+        await Relay.PumpAsync(Upstream(), _client, inspector);
         return inspector.Completed;
     }
 
@@ -143,7 +143,7 @@ public class PassthroughRelayBenchmarks
         foreach (PassthroughInspector inspector in new PassthroughInspector[] { new OpenAIPassthroughInspector(hideUsageChunk: true), new UsageNullSkippingInspector(hideUsageChunk: true) })
         {
             sink.SetLength(0);
-            ChatForwarder.PumpAsync(Upstream(), writer, inspector, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            Relay.PumpAsync(Upstream(), writer, inspector).GetAwaiter().GetResult();
             if (!inspector.Completed || inspector.Usage is null || sink.Length != _recorded.Bytes.Length - usageChunk)
             {
                 throw new InvalidOperationException($"Relay check failed for {inspector.GetType().Name}: completed={inspector.Completed}, usage={inspector.Usage}, relayed {sink.Length} of {_recorded.Bytes.Length} bytes.");

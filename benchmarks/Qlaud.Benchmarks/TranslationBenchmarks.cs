@@ -44,7 +44,7 @@ public class TranslationBenchmarks
     {
         _upstream.Rewind();
         var inspector = new OpenAIPassthroughInspector(hideUsageChunk: true);
-        await ChatForwarder.PumpAsync(_upstream, _client, inspector, CancellationToken.None);
+        await Relay.PumpAsync(_upstream, _client, inspector);
         return inspector.Completed;
     }
 
@@ -54,7 +54,7 @@ public class TranslationBenchmarks
         _upstream.Rewind();
         var decoder = OpenAIDialect.Instance.CreateStreamDecoder();
         var encoder = AnthropicDialect.Instance.CreateStreamEncoder(OpenAIPayloads.Model, "msg_qlaud0123456789abcdef");
-        await ChatForwarder.PumpAsync(_upstream, _client, CreateTranslator(decoder, encoder), CancellationToken.None);
+        await Relay.PumpAsync(_upstream, _client, CreateTranslator(decoder, encoder));
 
         // TranslatingStreamHandler.Finish on a completed stream: close the client stream cleanly.
         encoder.Complete(_client);
@@ -85,7 +85,7 @@ public class TranslationBenchmarks
         var writer = PipeWriter.Create(sink, new StreamPipeWriterOptions(leaveOpen: true));
         _upstream.Rewind();
         var encoder = AnthropicDialect.Instance.CreateStreamEncoder(OpenAIPayloads.Model, "msg_check");
-        ChatForwarder.PumpAsync(_upstream, writer, CreateTranslator(OpenAIDialect.Instance.CreateStreamDecoder(), encoder), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        Relay.PumpAsync(_upstream, writer, CreateTranslator(OpenAIDialect.Instance.CreateStreamDecoder(), encoder)).GetAwaiter().GetResult();
         encoder.Complete(writer);
         writer.FlushAsync().AsTask().GetAwaiter().GetResult();
         string text = Encoding.UTF8.GetString(sink.ToArray());

@@ -33,6 +33,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
         ? "  Master key: from configuration (Qlaud:Bootstrap:MasterKey)"
         : $"  Master key (generated for this run; set Qlaud__Bootstrap__MasterKey to keep one): {generatedKey}");
     Console.WriteLine("  Authenticate with 'Authorization: Bearer <key>' or 'x-api-key: <key>'.");
+    Console.WriteLine("  End-user keys, wallet and usage: POST /v1/keys, GET /v1/wallet, GET /v1/usage (with the master key).");
     var providers = catalog.Providers.Values.Where(static p => p.IsAvailable).Select(static p => p.Name).Order().ToList();
     Console.WriteLine($"  Providers configured: {string.Join(", ", providers)}");
     Console.WriteLine($"  Models available: {catalog.Models.Count(static m => m.IsAvailable)} of {catalog.Models.Length} (GET /v1/catalog lists all)");

@@ -4,33 +4,42 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Qlaud.Catalog;
 using Qlaud.Dialects;
+using Qlaud.Routing;
 using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
 /// <summary>Handlers for <c>GET /v1/models</c> (OpenAI or Anthropic list shape) and <c>GET /v1/catalog</c>.</summary>
-/// <remarks>The catalog is immutable after start-up, so each document is rendered once and served as bytes.</remarks>
+/// <remarks>
+/// The catalog is immutable after start-up, so each document is rendered once and served as bytes. With
+/// <c>?include_latency=true</c> the catalog is rendered per request with each route's live statistics and circuit state.
+/// </remarks>
 internal sealed class CatalogEndpoints
 {
+    private readonly ModelCatalog _catalogModel;
+    private readonly RouteHealthRegistry _health;
     private readonly KeyAuthenticator _authenticator;
     private readonly byte[] _openAIModels;
     private readonly byte[] _anthropicModels;
     private readonly byte[] _catalog;
 
-    public CatalogEndpoints(ModelCatalog catalog, KeyAuthenticator authenticator, TimeProvider time)
+    public CatalogEndpoints(ModelCatalog catalog, RouteHealthRegistry health, KeyAuthenticator authenticator, TimeProvider time)
     {
+        _catalogModel = catalog;
+        _health = health;
         _authenticator = authenticator;
         long created = time.GetUtcNow().ToUnixTimeSeconds();
         _openAIModels = Render(catalog, (w, c) => WriteOpenAIModels(w, c, created));
         _anthropicModels = Render(catalog, (w, c) => WriteAnthropicModels(w, c, time.GetUtcNow()));
-        _catalog = Render(catalog, WriteCatalog);
+        _catalog = Render(catalog, static (w, c) => WriteCatalog(w, c, null));
     }
 
     public async Task ModelsAsync(HttpContext context)
     {
         bool anthropic = context.Request.Headers.ContainsKey("anthropic-version");
         var dialect = DialectRegistry.Get(anthropic ? "anthropic" : "openai");
-        if (QlaudHttp.Authenticate(context, _authenticator, out var error) is null)
+        var (caller, error) = await QlaudHttp.AuthenticateAsync(context, _authenticator).ConfigureAwait(false);
+        if (caller is null)
         {
             await QlaudHttp.WriteErrorAsync(context, dialect, error!).ConfigureAwait(false);
             return;
@@ -39,7 +48,25 @@ internal sealed class CatalogEndpoints
         await WriteAsync(context, anthropic ? _anthropicModels : _openAIModels).ConfigureAwait(false);
     }
 
-    public Task CatalogAsync(HttpContext context) => WriteAsync(context, _catalog);
+    public async Task CatalogAsync(HttpContext context)
+    {
+        if (!IsTrue(context.Request.Query["include_latency"].ToString()))
+        {
+            await WriteAsync(context, _catalog).ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        using (var writer = new Utf8JsonWriter(context.Response.BodyWriter))
+        {
+            WriteCatalog(writer, _catalogModel, _health);
+        }
+
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static bool IsTrue(string value) => value.Equals("true", StringComparison.OrdinalIgnoreCase) || value == "1";
 
     private static async Task WriteAsync(HttpContext context, byte[] body)
     {
@@ -112,7 +139,7 @@ internal sealed class CatalogEndpoints
         writer.WriteEndObject();
     }
 
-    private static void WriteCatalog(Utf8JsonWriter writer, ModelCatalog catalog)
+    private static void WriteCatalog(Utf8JsonWriter writer, ModelCatalog catalog, RouteHealthRegistry? health)
     {
         writer.WriteStartObject();
         writer.WriteString("object", "list");
@@ -150,6 +177,11 @@ internal sealed class CatalogEndpoints
                 WriteUsd(writer, "cache_read_per_mtok", route.Price.CacheReadMicrosPerMTok);
                 WriteUsd(writer, "cache_write_per_mtok", route.Price.CacheWriteMicrosPerMTok);
                 writer.WriteEndObject();
+                if (health is not null)
+                {
+                    WriteLatency(writer, health.Get(route));
+                }
+
                 writer.WriteEndObject();
             }
 
@@ -159,6 +191,37 @@ internal sealed class CatalogEndpoints
 
         writer.WriteEndArray();
         writer.WriteEndObject();
+    }
+
+    /// <summary>A route's live statistics over the sliding window; numbers are null until the route has served requests.</summary>
+    private static void WriteLatency(Utf8JsonWriter writer, RouteHealth health)
+    {
+        var stats = health.Statistics.Snapshot();
+        writer.WriteStartObject("latency");
+        writer.WriteNumber("requests", stats.Attempts);
+        WriteNumber(writer, "p50_ttft_ms", stats.P50TimeToFirstTokenMs);
+        WriteNumber(writer, "p95_ttft_ms", stats.P95TimeToFirstTokenMs);
+        WriteNumber(writer, "tokens_per_second", stats.TokensPerSecond is { } tps ? Math.Round(tps, 1) : null);
+        WriteNumber(writer, "error_rate", stats.ErrorRate is { } rate ? Math.Round(rate, 4) : null);
+        writer.WriteString("circuit", health.Circuit switch
+        {
+            Polly.CircuitBreaker.CircuitState.Open or Polly.CircuitBreaker.CircuitState.Isolated => "open",
+            Polly.CircuitBreaker.CircuitState.HalfOpen => "half_open",
+            _ => "closed",
+        });
+        writer.WriteEndObject();
+    }
+
+    private static void WriteNumber(Utf8JsonWriter writer, string name, double? value)
+    {
+        if (value is { } v)
+        {
+            writer.WriteNumber(name, v);
+        }
+        else
+        {
+            writer.WriteNull(name);
+        }
     }
 
     // Prices are stored as integer micro-USD; the wire shows USD as a decimal number without binary rounding noise.

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Qlaud.Dialects;
 using Qlaud.Forwarding;
 using Qlaud.Providers;
+using Qlaud.Routing;
 using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
@@ -19,7 +20,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
 
     private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false)
     {
-        var caller = QlaudHttp.Authenticate(context, authenticator, out var authError);
+        var (caller, authError) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
         if (caller is null)
         {
             await QlaudHttp.WriteErrorAsync(context, surface, authError!).ConfigureAwait(false);
@@ -45,7 +46,15 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
                 return;
             }
 
-            if (string.IsNullOrEmpty(info.Model))
+            RoutingRequest? routing = null;
+            if (info.HasRoutingFields
+                && RoutingRequest.Parse(info.ModelsMember.Value(body.WrittenSpan), info.ProviderMember.Value(body.WrittenSpan), out routing) is { } routingError)
+            {
+                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, routingError)).ConfigureAwait(false);
+                return;
+            }
+
+            if (string.IsNullOrEmpty(info.Model) && routing is not { Models.Count: > 0 })
             {
                 await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, "'model' is required.", "missing_model")).ConfigureAwait(false);
                 return;
@@ -58,6 +67,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
                 Body = body.WrittenMemory,
                 Info = info,
                 Caller = caller,
+                Routing = routing,
                 Headers = new ForwardedHeaders(NullIfEmpty(headers["anthropic-version"].ToString()), NullIfEmpty(headers["anthropic-beta"].ToString())),
             };
             var sink = new HttpResponseSink(context.Response);

@@ -10,7 +10,10 @@ public static class QlaudEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the <c>/v1</c> endpoints: OpenAI <c>POST /v1/chat/completions</c>, Anthropic <c>POST /v1/messages</c> and
-    /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c> and <c>GET /v1/catalog</c>.
+    /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
+    /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
+    /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
+    /// and the signed <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials).
     /// </summary>
     /// <param name="endpoints">The app or a route group.</param>
     /// <returns>The <c>/v1</c> route group, so the app can add authorization or rate limiting.</returns>
@@ -28,6 +31,11 @@ public static class QlaudEndpointRouteBuilderExtensions
         var services = endpoints.ServiceProvider;
         var chat = ActivatorUtilities.CreateInstance<ChatEndpoints>(services);
         var catalog = ActivatorUtilities.CreateInstance<CatalogEndpoints>(services);
+        var keys = ActivatorUtilities.CreateInstance<KeyEndpoints>(services);
+        var wallet = ActivatorUtilities.CreateInstance<WalletEndpoints>(services);
+        var usage = ActivatorUtilities.CreateInstance<UsageEndpoints>(services);
+        var topUps = ActivatorUtilities.CreateInstance<WalletTopUpEndpoints>(services);
+        var stripeWebhook = ActivatorUtilities.CreateInstance<StripeWebhookEndpoints>(services);
 
         var group = endpoints.MapGroup("/v1");
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
@@ -35,6 +43,19 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync);
+        group.MapPost("/keys", (RequestDelegate)keys.CreateAsync);
+        group.MapGet("/keys", (RequestDelegate)keys.ListAsync);
+        group.MapGet("/keys/{id}", (RequestDelegate)keys.GetAsync);
+        group.MapPatch("/keys/{id}", (RequestDelegate)keys.PatchAsync);
+        group.MapDelete("/keys/{id}", (RequestDelegate)keys.RevokeAsync);
+        group.MapGet("/keys/{id}/usage", (RequestDelegate)keys.UsageAsync);
+        group.MapGet("/wallet", (RequestDelegate)wallet.GetAsync);
+        group.MapPost("/wallet/credit", (RequestDelegate)wallet.CreditAsync);
+        group.MapGet("/usage", (RequestDelegate)usage.GetAsync);
+        group.MapPost("/wallet/topup", (RequestDelegate)topUps.CreateAsync);
+        group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync);
+        group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync);
+        group.MapPost("/stripe/webhook", (RequestDelegate)stripeWebhook.HandleAsync).AllowAnonymous(); // signed by Stripe, not a Qlaud key
         return group;
     }
 }

@@ -14,22 +14,20 @@ internal static class QlaudHttp
     public const int MaxRequestBody = 32 * 1024 * 1024;
 
     /// <summary>Authenticates the request's key (<c>Authorization: Bearer</c> or <c>x-api-key</c>), or produces the 401 error.</summary>
-    public static QlaudCaller? Authenticate(HttpContext context, KeyAuthenticator authenticator, out QlaudError? error)
+    /// <remarks>Completes synchronously for the master key and for minted keys this node has seen.</remarks>
+    public static ValueTask<KeyAuthentication> AuthenticateAsync(HttpContext context, KeyAuthenticator authenticator)
     {
         var key = PresentedKey(context.Request.Headers);
         if (key.IsEmpty)
         {
-            error = new QlaudError(QlaudErrorKind.Authentication,
+            return ValueTask.FromResult(new KeyAuthentication(null, new QlaudError(QlaudErrorKind.Authentication,
                 authenticator.HasKeys
                     ? "Missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
                     : "This gateway has no keys configured. Set Qlaud:Bootstrap:MasterKey.",
-                "missing_api_key");
-            return null;
+                "missing_api_key")));
         }
 
-        var caller = authenticator.Authenticate(key);
-        error = caller is null ? new QlaudError(QlaudErrorKind.Authentication, "Invalid API key.", "invalid_api_key") : null;
-        return caller;
+        return authenticator.AuthenticateAsync(key, context.RequestAborted);
     }
 
     private static ReadOnlySpan<char> PresentedKey(IHeaderDictionary headers)
@@ -79,7 +77,9 @@ internal static class QlaudHttp
         response.ContentType = "application/json";
         if (error.Kind == QlaudErrorKind.RateLimited && !response.Headers.ContainsKey("retry-after"))
         {
-            response.Headers["retry-after"] = "1";
+            // Whole seconds, rounded up, at least 1 (RFC 9110 delay-seconds).
+            double seconds = Math.Max(1, Math.Ceiling(error.RetryAfter?.TotalSeconds ?? 1));
+            response.Headers["retry-after"] = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         using (var writer = new Utf8JsonWriter(response.BodyWriter))

@@ -10,3 +10,13 @@ public sealed record QlaudCaller(string AccountId, string? KeyId, string? EndUse
     /// <summary>The caller of in-process requests that name no key: the default account.</summary>
     public static QlaudCaller InProcess { get; } = new("default", null, null, IsMaster: true);
 }
+
+/// <summary>Helpers on <see cref="QlaudCaller"/>.</summary>
+internal static class QlaudCallerExtensions
+{
+    /// <summary>The key id the bootstrap master key authenticates as.</summary>
+    public const string MasterKeyId = "master";
+
+    /// <summary>Whether the caller is the bootstrap master key or an in-process call without a key: metered against the wallet only.</summary>
+    public static bool IsMasterKey(this QlaudCaller caller) => caller.KeyId is null or MasterKeyId;
+}

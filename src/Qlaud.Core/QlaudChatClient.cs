@@ -13,89 +13,79 @@ namespace Qlaud;
 
 /// <summary>
 /// The in-process gateway: an <see cref="IChatClient"/> that routes by <see cref="ChatOptions.ModelId"/> (a catalog slug,
-/// optionally with <c>:nitro</c> or <c>:floor</c>) through the same router and providers as the HTTP surface.
+/// optionally with <c>:nitro</c> or <c>:floor</c>) through the same router, attempt policy and providers as the HTTP surface.
 /// </summary>
 /// <remarks>
-/// Responses carry usage in <see cref="ChatResponse.Usage"/> and the serving route, attempts and cost under the keys of
-/// <see cref="QlaudResponseProperties"/>. Failures throw <see cref="QlaudException"/>; a retryable failure (transport error,
-/// timeout, 408/429/5xx) moves to the next route before anything was returned.
+/// <para>Fallback models and provider preferences come from <see cref="ChatOptions.AdditionalProperties"/> under the keys of
+/// <see cref="QlaudChatOptions"/>. Responses carry usage in <see cref="ChatResponse.Usage"/> and the serving route, attempts
+/// (retries included) and cost under the keys of <see cref="QlaudResponseProperties"/>.</para>
+/// <para>Failures throw <see cref="QlaudException"/>. A retryable failure (transport error, timeout, 408/409/429/5xx, an
+/// answer that stalls or breaks off before its first update) is retried with back-off and then moves to the next route or
+/// model, all before anything was returned; a stream that fails after its first update throws from the enumeration.</para>
 /// </remarks>
 internal sealed class QlaudChatClient : IChatClient
 {
     private readonly Router _router;
     private readonly UpstreamClient _upstream;
+    private readonly AttemptPolicy _policy;
 
-    public QlaudChatClient(Router router, UpstreamClient upstream)
+    public QlaudChatClient(Router router, UpstreamClient upstream, AttemptPolicy policy)
     {
         _router = router;
         _upstream = upstream;
+        _policy = policy;
     }
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (plan, request) = Prepare(messages, options, stream: false);
-        QlaudError? lastError = null;
-        for (int i = 0; i < plan.Candidates.Count; i++)
+        var (candidates, request) = Prepare(messages, options, stream: false);
+        var scope = new ChatScope(this, request);
+        var summary = await _policy.RunAsync(scope, candidates, static (s, ct) => s.Client.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
+        if (!summary.Completed)
         {
-            var route = plan.Candidates[i];
-            var dialect = DialectRegistry.Get(route.Provider.Dialect);
-            using var result = await SendAsync(route, dialect, request, cancellationToken).ConfigureAwait(false);
-            var (body, error) = await ReadAsync(result, route, i == plan.Candidates.Count - 1, cancellationToken).ConfigureAwait(false);
-            if (error is not null)
-            {
-                lastError = error;
-                continue;
-            }
-
-            ChatResponse response;
-            try
-            {
-                response = dialect.ReadResponse(body);
-            }
-            catch (DialectException ex)
-            {
-                throw new QlaudException(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' answered with a body Qlaud could not read: {ex.Message}"));
-            }
-
-            Annotate(response.AdditionalProperties ??= [], route, i + 1, response.Usage);
-            return response;
+            throw new QlaudException(summary.Error!);
         }
 
-        throw new QlaudException(lastError!);
+        if (scope.Error is { } error)
+        {
+            throw new QlaudException(error);
+        }
+
+        var response = scope.Response!;
+        Annotate(response.AdditionalProperties ??= [], summary.Route!, summary.Attempts, response.Usage);
+        return response;
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (plan, request) = Prepare(messages, options, stream: true);
-        QlaudError? lastError = null;
-        for (int i = 0; i < plan.Candidates.Count; i++)
+        var (candidates, request) = Prepare(messages, options, stream: true);
+        var scope = new ChatScope(this, request);
+        var summary = await _policy.RunAsync(scope, candidates, static (s, ct) => s.Client.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
+        if (!summary.Completed)
         {
-            var route = plan.Candidates[i];
-            var dialect = DialectRegistry.Get(route.Provider.Dialect);
-            using var result = await SendAsync(route, dialect, request, cancellationToken).ConfigureAwait(false);
-            if (result.Failure is { } failure)
-            {
-                lastError = new QlaudError(failure.Kind, failure.Message);
-                continue;
-            }
+            throw new QlaudException(summary.Error!);
+        }
 
-            int status = (int)result.Response!.StatusCode;
-            if (status >= 400)
-            {
-                var (_, error) = await ReadAsync(result, route, i == plan.Candidates.Count - 1, cancellationToken).ConfigureAwait(false);
-                lastError = error;
-                continue;
-            }
+        if (scope.Error is { } answered)
+        {
+            throw new QlaudException(answered);
+        }
 
-            var stream = await result.Response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            var decoder = dialect.CreateStreamDecoder();
+        var route = summary.Route!;
+        var stream = scope.Stream!;
+        var final = AttemptResult.Success();
+        try
+        {
+            var decoder = DialectRegistry.Get(route.Provider.Dialect).CreateStreamDecoder();
             var accumulator = new ToolCallAccumulator();
             var updates = new List<ChatResponseUpdate>();
             TokenUsage? usage = null;
             ChatResponseUpdate? last = null;
-            await foreach (var item in SseParser.Create(stream, static (type, data) => data.ToArray()).EnumerateAsync(cancellationToken).ConfigureAwait(false))
+            bool hasItem = true;
+            while (hasItem)
             {
+                var item = stream.Events.Current;
                 updates.Clear();
                 try
                 {
@@ -103,7 +93,9 @@ internal sealed class QlaudChatClient : IChatClient
                 }
                 catch (DialectException ex)
                 {
-                    throw new QlaudException(new QlaudError(ex.Kind, ex.Message));
+                    var invalid = new QlaudError(ex.Kind, ex.Message);
+                    final = AttemptResult.Broken(invalid, "invalid_response");
+                    throw new QlaudException(invalid);
                 }
 
                 foreach (var update in updates)
@@ -113,6 +105,7 @@ internal sealed class QlaudChatClient : IChatClient
                         if (content is UsageContent u)
                         {
                             usage = TokenUsage.Combine(usage, TokenUsage.From(u.Details));
+                            scope.SetUsage(usage);
                         }
                     }
 
@@ -128,25 +121,38 @@ internal sealed class QlaudChatClient : IChatClient
                 {
                     break;
                 }
+
+                (hasItem, var broken) = await stream.NextAsync(route).ConfigureAwait(false);
+                if (broken is not null)
+                {
+                    final = AttemptResult.Broken(broken, broken.Code ?? "stream_truncated");
+                    throw new QlaudException(broken);
+                }
             }
 
             if (!decoder.Completed)
             {
-                throw new QlaudException(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before it was complete.", "stream_truncated"));
+                var truncated = new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before it was complete.", "stream_truncated");
+                final = AttemptResult.Broken(truncated, "stream_truncated");
+                throw new QlaudException(truncated);
             }
 
-            var final = new ChatResponseUpdate { ModelId = last?.ModelId, ResponseId = last?.ResponseId, AdditionalProperties = [] };
+            scope.SetResponseModel(last?.ModelId);
+            var finalUpdate = new ChatResponseUpdate { ModelId = last?.ModelId, ResponseId = last?.ResponseId, AdditionalProperties = [] };
             foreach (var call in accumulator.Complete())
             {
-                final.Contents.Add(call);
+                finalUpdate.Contents.Add(call);
             }
 
-            Annotate(final.AdditionalProperties, route, i + 1, usage?.ToUsageDetails());
-            yield return final;
-            yield break;
+            Annotate(finalUpdate.AdditionalProperties, route, summary.Attempts, usage?.ToUsageDetails());
+            yield return finalUpdate;
         }
-
-        throw new QlaudException(lastError!);
+        finally
+        {
+            // Also when the caller stops enumerating early: the attempt is measured and traced up to here.
+            _policy.CompleteOpenAttempt(scope, final);
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -163,56 +169,108 @@ internal sealed class QlaudChatClient : IChatClient
         // Owned by the DI container; nothing to release per client.
     }
 
-    private (RoutePlan Plan, CanonicalChatRequest Request) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
+    private (IReadOnlyList<CatalogRoute> Candidates, CanonicalChatRequest Request) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        if (string.IsNullOrWhiteSpace(options?.ModelId))
+        var routing = RoutingRequest.FromChatOptions(options);
+        if (string.IsNullOrWhiteSpace(options?.ModelId) && routing is not { Models.Count: > 0 })
         {
             throw new ArgumentException("Set ChatOptions.ModelId to a catalog model slug (for example 'gpt-4o-mini' or 'qlaud/echo').", nameof(options));
         }
 
-        var plan = _router.Resolve(options.ModelId);
-        if (plan.Error is { } error)
+        var request = new CanonicalChatRequest(messages as IList<ChatMessage> ?? [.. messages], options!, stream);
+        var selection = _router.Select(options!.ModelId, routing, RequestTraits.FromCanonical(request));
+        if (selection.Error is { } error)
         {
             throw new QlaudException(error);
         }
 
-        return (plan, new CanonicalChatRequest(messages as IList<ChatMessage> ?? [.. messages], options, stream));
+        return (selection.Candidates, request);
     }
 
-    private async ValueTask<UpstreamResult> SendAsync(CatalogRoute route, IChatDialect dialect, CanonicalChatRequest request, CancellationToken cancellationToken)
+    /// <summary>One attempt: send, judge the status, and read the answer (non-streamed) or its first event (streamed).</summary>
+    private async ValueTask<AttemptResult> AttemptAsync(ChatScope scope, CancellationToken cancellationToken)
     {
+        var route = scope.Route;
+        var dialect = DialectRegistry.Get(route.Provider.Dialect);
         using var body = new PooledBufferWriter();
         using (var writer = new Utf8JsonWriter(body))
         {
-            dialect.WriteRequest(writer, request, route.UpstreamModel);
+            dialect.WriteRequest(writer, scope.Request, route.UpstreamModel);
         }
 
-        var forwarded = new ForwardedHeaders(null, null);
-        return await _upstream.SendChatAsync(route, body.WrittenMemory, forwarded, countTokens: false, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Reads a whole body; maps failures to an error, thrown at once unless a later route may still serve.</summary>
-    private static async ValueTask<(byte[] Body, QlaudError? Error)> ReadAsync(UpstreamResult result, CatalogRoute route, bool isLast, CancellationToken cancellationToken)
-    {
-        if (result.Failure is { } failure)
+        var deadline = new UpstreamDeadline(_policy.Health.Time, cancellationToken);
+        UpstreamResult result = default;
+        bool handedOver = false;
+        try
         {
-            var transport = new QlaudError(failure.Kind, failure.Message);
-            return isLast ? throw new QlaudException(transport) : ([], transport);
-        }
+            result = await _upstream.SendChatAsync(route, body.WrittenMemory, default, countTokens: false, deadline).ConfigureAwait(false);
+            if (result.Failure is { } failure)
+            {
+                return AttemptResult.Retry(new QlaudError(failure.Kind, failure.Message), failure.ErrorType);
+            }
 
-        var response = result.Response!;
-        byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        int status = (int)response.StatusCode;
-        if (status < 400)
+            var response = result.Response!;
+            int status = (int)response.StatusCode;
+            var content = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            if (status >= 400 || !scope.Request.Stream)
+            {
+                using var whole = new PooledBufferWriter();
+                if (await ChatForwarder.ReadWholeAsync(content, whole, scope, deadline, route).ConfigureAwait(false) is { } broken)
+                {
+                    return broken;
+                }
+
+                if (status >= 400)
+                {
+                    if (UpstreamStatus.Judge(route, status, whole.WrittenSpan, response, scope.HasMoreCandidates, _policy.Health.Time) is { } judged)
+                    {
+                        return judged;
+                    }
+
+                    scope.Error = UpstreamStatus.Error(route, status, whole.WrittenSpan);
+                    return AttemptResult.Answered(scope.Error, UpstreamStatus.StatusText(status));
+                }
+
+                try
+                {
+                    scope.Response = dialect.ReadResponse(whole.WrittenSpan);
+                }
+                catch (DialectException ex)
+                {
+                    return AttemptResult.Retry(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' answered with a body Qlaud could not read: {ex.Message}"), "invalid_response");
+                }
+
+                scope.SetUsage(scope.Response.Usage is { } usage ? TokenUsage.From(usage) : null);
+                scope.SetResponseModel(scope.Response.ModelId);
+                return AttemptResult.Success();
+            }
+
+            // A stream: the attempt lasts until its first event, so an upstream that stalls or breaks off before it is retried.
+            var events = SseParser.Create(content, static (type, data) => data.ToArray()).EnumerateAsync(deadline.Token).GetAsyncEnumerator(deadline.Token);
+            var open = new OpenStream(result, deadline, events);
+            var (hasItem, firstError) = await open.FirstAsync(route).ConfigureAwait(false);
+            if (!hasItem || firstError is not null)
+            {
+                await open.DisposeAsync().ConfigureAwait(false);
+                handedOver = true;
+                return AttemptResult.Retry(firstError ?? new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before sending anything.", "stream_truncated"),
+                    firstError?.Code ?? "stream_truncated");
+            }
+
+            scope.MarkStreamStarted();
+            scope.Stream = open;
+            handedOver = true;
+            return AttemptResult.Success(open: true);
+        }
+        finally
         {
-            return (body, null);
+            if (!handedOver)
+            {
+                result.Dispose();
+                deadline.Dispose();
+            }
         }
-
-        string detail = UpstreamErrorMessage.Extract(body) is { } m ? " " + m : "";
-        var statusError = ChatForwarder.UpstreamStatusError(route, status);
-        var error = statusError with { Message = statusError.Message + detail };
-        return ChatForwarder.IsRetryable(status) && !isLast ? ([], error) : throw new QlaudException(error);
     }
 
     private static void Annotate(AdditionalPropertiesDictionary properties, CatalogRoute route, int attempts, UsageDetails? usage)
@@ -220,5 +278,63 @@ internal sealed class QlaudChatClient : IChatClient
         properties[QlaudResponseProperties.Route] = route.Name;
         properties[QlaudResponseProperties.Attempts] = attempts;
         properties[QlaudResponseProperties.CostMicros] = usage is null ? 0L : route.Price.Cost(usage);
+    }
+
+    /// <summary>One in-process request's run over its routes.</summary>
+    private sealed class ChatScope(QlaudChatClient client, CanonicalChatRequest request) : AttemptScope
+    {
+        public QlaudChatClient Client { get; } = client;
+
+        public CanonicalChatRequest Request { get; } = request;
+
+        /// <summary>The non-streamed answer.</summary>
+        public ChatResponse? Response { get; set; }
+
+        /// <summary>An upstream error the caller receives as is (for example a 400).</summary>
+        public QlaudError? Error { get; set; }
+
+        /// <summary>The streamed answer, open after its first event.</summary>
+        public OpenStream? Stream { get; set; }
+    }
+
+    /// <summary>A stream that has started: the upstream response, its deadline (re-armed with the idle timeout per event) and its events.</summary>
+    private sealed class OpenStream(UpstreamResult result, UpstreamDeadline deadline, IAsyncEnumerator<SseItem<byte[]>> events) : IAsyncDisposable
+    {
+        public IAsyncEnumerator<SseItem<byte[]>> Events { get; } = events;
+
+        /// <summary>Waits for the first event under the first-byte timeout.</summary>
+        public ValueTask<(bool HasItem, QlaudError? Error)> FirstAsync(CatalogRoute route) => MoveAsync(route, first: true);
+
+        /// <summary>Waits for the next event under the idle timeout; a stall or a broken connection is an error value.</summary>
+        public ValueTask<(bool HasItem, QlaudError? Error)> NextAsync(CatalogRoute route)
+        {
+            deadline.Arm(route.Provider.IdleTimeout);
+            return MoveAsync(route, first: false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Events.DisposeAsync().ConfigureAwait(false);
+            result.Dispose();
+            deadline.Dispose();
+        }
+
+        private async ValueTask<(bool HasItem, QlaudError? Error)> MoveAsync(CatalogRoute route, bool first)
+        {
+            try
+            {
+                return (await Events.MoveNextAsync().ConfigureAwait(false), null);
+            }
+            catch (OperationCanceledException) when (deadline.TimedOut)
+            {
+                return (false, new QlaudError(QlaudErrorKind.Timeout, first
+                    ? $"The provider '{route.Provider.Name}' did not start its stream in time."
+                    : $"The provider '{route.Provider.Name}' stopped sending its stream.", first ? "timeout" : "stream_timeout"));
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException && !deadline.CallerCancelled)
+            {
+                return (false, new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' broke off its stream.", "stream_truncated"));
+            }
+        }
     }
 }

@@ -31,6 +31,9 @@ public enum QlaudErrorKind
 /// <param name="Code">An optional machine-readable code (OpenAI <c>error.code</c>), for example <c>model_not_found</c>.</param>
 public sealed record QlaudError(QlaudErrorKind Kind, string Message, string? Code = null)
 {
+    /// <summary>For <see cref="QlaudErrorKind.RateLimited"/>: how long to wait before trying again (the HTTP surface sends it as <c>retry-after</c>).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>The HTTP status for <see cref="Kind"/>.</summary>
     public int StatusCode => Kind switch
     {

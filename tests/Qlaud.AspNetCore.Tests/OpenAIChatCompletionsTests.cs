@@ -166,3 +166,83 @@ public sealed class OpenAIChatCompletionsTests : IAsyncLifetime
         Assert.Contains("ApiKey", ex.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>OpenAI clients on Claude: the official OpenAI SDK against an Anthropic-dialect route, translated both ways.</summary>
+public sealed class OpenAIOnAnthropicRouteTests : IAsyncLifetime
+{
+    private GatewayHost _gateway = null!;
+
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync();
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task CompleteChat_AnthropicRoute_TranslatedRequestAndAnswer()
+    {
+        _gateway.Fake.Enqueue(FakeReply.Text("Bonjour from Claude.") with { Usage = new FakeUsage { InputTokens = 40, OutputTokens = 4, CachedTokens = 100, CacheCreationTokens = 10 } });
+
+        ChatCompletion completion = await _gateway.OpenAIChat("fake-claude").CompleteChatAsync(
+            [new SystemChatMessage("You are terse."), new UserChatMessage("Greet me.")], new ChatCompletionOptions { MaxOutputTokenCount = 64 });
+
+        Assert.Equal("Bonjour from Claude.", completion.Content[0].Text);
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        Assert.Equal(150, completion.Usage.InputTokenCount); // 40 uncached + 100 cache reads + 10 cache writes
+        Assert.Equal(100, completion.Usage.InputTokenDetails.CachedTokenCount);
+        var upstream = Assert.Single(_gateway.Fake.Requests);
+        Assert.Equal("/v1/messages", upstream.Path);
+        Assert.Equal("sk-ant-fake", upstream.GetHeader("x-api-key"));
+        var body = upstream.BodyJson!.Value;
+        Assert.Equal("upstream-claude", body.GetProperty("model").GetString());
+        Assert.Equal(64, body.GetProperty("max_tokens").GetInt32());
+        Assert.Contains("You are terse.", body.GetProperty("system").GetRawText(), StringComparison.Ordinal);
+        Assert.Equal("user", body.GetProperty("messages")[0].GetProperty("role").GetString());
+    }
+
+    [Fact]
+    public async Task CompleteChatStreaming_AnthropicRoute_TextToolCallsAndUsage()
+    {
+        _gateway.Fake.Enqueue(FakeReply.ToolCall(new FakeToolCall("get_weather", """{"city":"Oslo"}""", "toolu_1"), new FakeToolCall("get_time", """{"tz":"CET"}""", "toolu_2")) with
+        {
+            ChunkSize = 4,
+            Usage = new FakeUsage { InputTokens = 25, OutputTokens = 9 },
+        });
+        var names = new Dictionary<int, string>();
+        var arguments = new Dictionary<int, StringBuilder>();
+        ChatTokenUsage? usage = null;
+        ChatFinishReason? finish = null;
+        await foreach (var update in _gateway.OpenAIChat("fake-claude").CompleteChatStreamingAsync([new UserChatMessage("weather?")],
+            new ChatCompletionOptions { Tools = { ChatTool.CreateFunctionTool("get_weather", "w"), ChatTool.CreateFunctionTool("get_time", "t") } }))
+        {
+            foreach (var call in update.ToolCallUpdates)
+            {
+                if (call.FunctionName is { } name)
+                {
+                    names[call.Index] = name;
+                }
+
+                (arguments.TryGetValue(call.Index, out var sb) ? sb : arguments[call.Index] = new StringBuilder()).Append(call.FunctionArgumentsUpdate.ToString());
+            }
+
+            usage = update.Usage ?? usage;
+            finish = update.FinishReason ?? finish;
+        }
+
+        Assert.Equal("get_weather", names[0]);
+        Assert.Equal("get_time", names[1]);
+        Assert.Equal("Oslo", JsonDocument.Parse(arguments[0].ToString()).RootElement.GetProperty("city").GetString());
+        Assert.Equal("CET", JsonDocument.Parse(arguments[1].ToString()).RootElement.GetProperty("tz").GetString());
+        Assert.Equal(ChatFinishReason.ToolCalls, finish);
+        Assert.NotNull(usage);
+        Assert.Equal(9, usage.OutputTokenCount);
+        Assert.Equal(25, usage.InputTokenCount);
+    }
+
+    [Fact]
+    public async Task CompleteChat_AnthropicUpstreamError_OpenAIErrorShape()
+    {
+        _gateway.Fake.Enqueue(FakeReply.Error(400, """{"type":"error","error":{"type":"invalid_request_error","message":"messages: text content blocks must be non-empty"}}"""));
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => _gateway.OpenAIChat("fake-claude").CompleteChatAsync([new UserChatMessage("x")]));
+        Assert.Equal(400, ex.Status);
+        Assert.Contains("text content blocks must be non-empty", ex.Message, StringComparison.Ordinal);
+    }
+}

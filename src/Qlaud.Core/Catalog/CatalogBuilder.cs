@@ -18,6 +18,12 @@ internal static class CatalogBuilder
     /// <summary>The base URL of the echo provider. The <c>.invalid</c> name never resolves: its requests are answered in-process.</summary>
     public static readonly Uri EchoBaseUrl = new("http://echo.qlaud.invalid/v1");
 
+    /// <summary>The most retries a route may be configured with.</summary>
+    public const int MaxRetriesLimit = 10;
+
+    /// <summary>The longest timeout accepted, in seconds (one day).</summary>
+    private const double MaxTimeoutSeconds = 86_400;
+
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(120);
 
     private static readonly Lazy<CatalogFile> BuiltIn = new(LoadBuiltIn);
@@ -47,7 +53,7 @@ internal static class CatalogBuilder
     {
         var result = new Dictionary<string, CatalogProvider>(StringComparer.OrdinalIgnoreCase)
         {
-            [EchoProvider] = new(EchoProvider, "openai", EchoBaseUrl, ImmutableDictionary<string, string>.Empty, IsAvailable: true, DefaultTimeout),
+            [EchoProvider] = new(EchoProvider, "openai", EchoBaseUrl, ImmutableDictionary<string, string>.Empty, IsAvailable: true, DefaultTimeout) { MaxRetries = 0 },
         };
 
         var names = file.Providers.Keys.Concat(options.Providers.Keys).Distinct(StringComparer.OrdinalIgnoreCase);
@@ -86,10 +92,27 @@ internal static class CatalogBuilder
                 continue;
             }
 
-            double? timeoutSeconds = configured?.TimeoutSeconds ?? builtIn?.TimeoutSeconds;
-            if (timeoutSeconds is <= 0)
+            var routing = options.Routing;
+            if (configured is { TimeoutSeconds: { } alias, FirstByteTimeoutSeconds: { } firstByte } && alias != firstByte)
             {
-                errors.Add($"{key}:TimeoutSeconds must be greater than 0.");
+                errors.Add($"{key}:TimeoutSeconds is an alias of {key}:FirstByteTimeoutSeconds; set one of them, not both with different values.");
+                continue;
+            }
+
+            int before = errors.Count;
+            double firstByteSeconds = Seconds(configured?.FirstByteTimeoutSeconds ?? configured?.TimeoutSeconds ?? builtIn?.FirstByteTimeoutSeconds ?? builtIn?.TimeoutSeconds,
+                configured?.FirstByteTimeoutSeconds is null && configured?.TimeoutSeconds is not null ? $"{key}:TimeoutSeconds" : $"{key}:FirstByteTimeoutSeconds",
+                routing.FirstByteTimeoutSeconds, errors);
+            double connectSeconds = Seconds(configured?.ConnectTimeoutSeconds ?? builtIn?.ConnectTimeoutSeconds, $"{key}:ConnectTimeoutSeconds", routing.ConnectTimeoutSeconds, errors);
+            double idleSeconds = Seconds(configured?.IdleTimeoutSeconds ?? builtIn?.IdleTimeoutSeconds, $"{key}:IdleTimeoutSeconds", routing.IdleTimeoutSeconds, errors);
+            int maxRetries = configured?.MaxRetries ?? builtIn?.MaxRetries ?? routing.MaxRetries;
+            if (configured?.MaxRetries is { } retries && retries is < 0 or > MaxRetriesLimit)
+            {
+                errors.Add($"{key}:MaxRetries must be between 0 and {MaxRetriesLimit}, not {retries.ToString(CultureInfo.InvariantCulture)}.");
+            }
+
+            if (errors.Count > before)
+            {
                 continue;
             }
 
@@ -119,9 +142,12 @@ internal static class CatalogBuilder
             }
 
             result[name] = new CatalogProvider(name, dialect, uri, headers.ToImmutableDictionary(StringComparer.OrdinalIgnoreCase), available,
-                timeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : DefaultTimeout)
+                TimeSpan.FromSeconds(firstByteSeconds))
             {
                 ApiKey = string.IsNullOrEmpty(apiKey) ? null : apiKey,
+                ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
+                IdleTimeout = TimeSpan.FromSeconds(idleSeconds),
+                MaxRetries = maxRetries,
             };
         }
 
@@ -204,6 +230,8 @@ internal static class CatalogBuilder
                 OutputPerMTok = route.OutputPerMTok ?? old.OutputPerMTok,
                 CacheReadPerMTok = route.CacheReadPerMTok ?? old.CacheReadPerMTok,
                 CacheWritePerMTok = route.CacheWritePerMTok ?? old.CacheWritePerMTok,
+                ContextLength = route.ContextLength ?? old.ContextLength,
+                Capabilities = route.Capabilities ?? old.Capabilities,
             };
         }
 
@@ -237,18 +265,8 @@ internal static class CatalogBuilder
             errors.Add($"{key}:MaxOutputTokens must be greater than 0.");
         }
 
-        var capabilities = ModelCapabilities.None;
-        foreach (var name in model.Capabilities ?? [])
-        {
-            if (Enum.TryParse<ModelCapabilities>(name, ignoreCase: true, out var c) && c != ModelCapabilities.None)
-            {
-                capabilities |= c;
-            }
-            else
-            {
-                errors.Add($"{key}:Capabilities '{name}' is not one of tools, vision, json, reasoning.");
-            }
-        }
+        var capabilities = Capabilities(model.Capabilities, $"{key}:Capabilities", errors);
+        int contextLength = model.ContextLength ?? 128_000;
 
         if (model.Routes.Count == 0)
         {
@@ -275,8 +293,20 @@ internal static class CatalogBuilder
                 continue;
             }
 
+            if (route.ContextLength is <= 0)
+            {
+                errors.Add($"{routeKey}:ContextLength must be greater than 0.");
+                continue;
+            }
+
+            var routeCapabilities = route.Capabilities is null ? capabilities : Capabilities(route.Capabilities, $"{routeKey}:Capabilities", errors);
             routes.Add(new CatalogRoute(id, provider, string.IsNullOrWhiteSpace(route.UpstreamModel) ? id : route.UpstreamModel,
-                new ModelPrice(input.Value, output.Value, cacheRead ?? input.Value, cacheWrite ?? input.Value)));
+                new ModelPrice(input.Value, output.Value, cacheRead ?? input.Value, cacheWrite ?? input.Value))
+            {
+                ContextLength = route.ContextLength ?? contextLength,
+                Capabilities = routeCapabilities,
+                CapabilitiesDeclared = route.Capabilities is not null || model.Capabilities is not null,
+            });
         }
 
         if (errors.Count > before)
@@ -285,7 +315,99 @@ internal static class CatalogBuilder
         }
 
         return new CatalogModel(id, model.Name ?? id, model.Owner ?? routes[0].Provider.Name,
-            model.ContextLength ?? 128_000, model.MaxOutputTokens ?? 4_096, capabilities, routes.ToImmutable());
+            contextLength, model.MaxOutputTokens ?? 4_096, capabilities, routes.ToImmutable());
+    }
+
+    private static ModelCapabilities Capabilities(List<string>? names, string key, List<string> errors)
+    {
+        var capabilities = ModelCapabilities.None;
+        foreach (var name in names ?? [])
+        {
+            if (Enum.TryParse<ModelCapabilities>(name, ignoreCase: true, out var c) && c != ModelCapabilities.None)
+            {
+                capabilities |= c;
+            }
+            else
+            {
+                errors.Add($"{key} '{name}' is not one of tools, vision, json, reasoning.");
+            }
+        }
+
+        return capabilities;
+    }
+
+    /// <summary>A timeout in seconds: the configured value when valid, else the routing default; an invalid value is reported with its key.</summary>
+    private static double Seconds(double? configured, string key, double fallback, List<string> errors)
+    {
+        if (configured is not { } seconds)
+        {
+            return fallback;
+        }
+
+        if (!(seconds > 0 && seconds <= MaxTimeoutSeconds))
+        {
+            errors.Add($"{key} must be greater than 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
+            return fallback;
+        }
+
+        return seconds;
+    }
+
+    /// <summary>Validates <c>Qlaud:Routing</c>; each problem names its key.</summary>
+    internal static void ValidateRouting(RoutingOptions routing, List<string> errors)
+    {
+        const string key = "Qlaud:Routing";
+        if (routing.MaxRetries is < 0 or > MaxRetriesLimit)
+        {
+            errors.Add($"{key}:MaxRetries must be between 0 and {MaxRetriesLimit}, not {routing.MaxRetries.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        Positive(routing.ConnectTimeoutSeconds, $"{key}:ConnectTimeoutSeconds", errors);
+        Positive(routing.FirstByteTimeoutSeconds, $"{key}:FirstByteTimeoutSeconds", errors);
+        Positive(routing.IdleTimeoutSeconds, $"{key}:IdleTimeoutSeconds", errors);
+        Positive(routing.StatisticsWindowSeconds, $"{key}:StatisticsWindowSeconds", errors);
+        if (!(routing.RetryBaseDelaySeconds >= 0 && routing.RetryBaseDelaySeconds <= MaxTimeoutSeconds))
+        {
+            errors.Add($"{key}:RetryBaseDelaySeconds must be 0 or more (and at most a day), not {routing.RetryBaseDelaySeconds.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (!(routing.MaxRetryDelaySeconds >= routing.RetryBaseDelaySeconds && routing.MaxRetryDelaySeconds <= MaxTimeoutSeconds))
+        {
+            errors.Add($"{key}:MaxRetryDelaySeconds must be at least {key}:RetryBaseDelaySeconds ({routing.RetryBaseDelaySeconds.ToString(CultureInfo.InvariantCulture)}) and at most a day, not {routing.MaxRetryDelaySeconds.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (!(routing.BreakerFailureRatio > 0 && routing.BreakerFailureRatio <= 1))
+        {
+            errors.Add($"{key}:BreakerFailureRatio must be greater than 0 and at most 1, not {routing.BreakerFailureRatio.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (routing.BreakerMinimumThroughput < 2)
+        {
+            errors.Add($"{key}:BreakerMinimumThroughput must be at least 2, not {routing.BreakerMinimumThroughput.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (!(routing.BreakerSamplingSeconds >= 0.5 && routing.BreakerSamplingSeconds <= MaxTimeoutSeconds))
+        {
+            errors.Add($"{key}:BreakerSamplingSeconds must be at least 0.5 and at most a day, not {routing.BreakerSamplingSeconds.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (!(routing.BreakerBreakSeconds >= 0.5 && routing.BreakerBreakSeconds <= MaxTimeoutSeconds))
+        {
+            errors.Add($"{key}:BreakerBreakSeconds must be at least 0.5 and at most a day, not {routing.BreakerBreakSeconds.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (routing.ExpectedOutputTokens < 1)
+        {
+            errors.Add($"{key}:ExpectedOutputTokens must be at least 1, not {routing.ExpectedOutputTokens.ToString(CultureInfo.InvariantCulture)}.");
+        }
+    }
+
+    private static void Positive(double seconds, string key, List<string> errors)
+    {
+        if (!(seconds > 0 && seconds <= MaxTimeoutSeconds))
+        {
+            errors.Add($"{key} must be greater than 0 and at most {MaxTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
+        }
     }
 
     private static long? Price(decimal? usd, string key, bool required, List<string> errors)

@@ -10,6 +10,16 @@ public sealed record CatalogRoute(string ModelId, CatalogProvider Provider, stri
     /// <summary>A stable name for the route, <c>provider/upstream-model</c>, reported in <c>x-qlaud-route</c>.</summary>
     public string Name { get; } = Provider.Name + "/" + UpstreamModel;
 
+    /// <summary>The context length in tokens this route serves (the model's unless the route overrides it).</summary>
+    public int ContextLength { get; init; } = int.MaxValue;
+
+    /// <summary>What this route can do (the model's capabilities unless the route overrides them).</summary>
+    public ModelCapabilities Capabilities { get; init; }
+
+    /// <summary>Whether <see cref="Capabilities"/> were declared; a model configured without a capability list is not
+    /// turned away for lacking one.</summary>
+    public bool CapabilitiesDeclared { get; init; }
+
     /// <summary>The upstream model as an encoded JSON string token, spliced into passthrough bodies.</summary>
     internal byte[] UpstreamModelJson { get; } = Forwarding.WireRequestScanner.EncodeModel(UpstreamModel);
 }

@@ -23,6 +23,19 @@ public sealed class ProviderOptions
     /// <summary>Set to false to disable a provider (its routes are skipped). Default true.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Time allowed for the upstream to send response headers, in seconds (default 120).</summary>
+    /// <summary>An alias of <see cref="FirstByteTimeoutSeconds"/>, kept for existing configurations.</summary>
     public double? TimeoutSeconds { get; set; }
+
+    /// <summary>Time allowed from sending a request to the first byte of the answer, in seconds; <c>Qlaud:Routing:FirstByteTimeoutSeconds</c> when unset.</summary>
+    public double? FirstByteTimeoutSeconds { get; set; }
+
+    /// <summary>Time allowed to open a TCP connection, in seconds; <c>Qlaud:Routing:ConnectTimeoutSeconds</c> when unset.</summary>
+    /// <remarks>Providers at the same host and port share pooled connections, and so the longest connect timeout among them.</remarks>
+    public double? ConnectTimeoutSeconds { get; set; }
+
+    /// <summary>The longest silence allowed between two reads of an answer body, in seconds; <c>Qlaud:Routing:IdleTimeoutSeconds</c> when unset.</summary>
+    public double? IdleTimeoutSeconds { get; set; }
+
+    /// <summary>Retries on a route of this provider before moving on; <c>Qlaud:Routing:MaxRetries</c> when unset.</summary>
+    public int? MaxRetries { get; set; }
 }

@@ -17,8 +17,14 @@ public sealed class QlaudOptions
     /// <summary>How upstream cost becomes the charged price.</summary>
     public PricingOptions Pricing { get; set; } = new();
 
+    /// <summary>Spend metering: wallet enforcement, the ledger writer, the key cache.</summary>
+    public MeteringOptions Metering { get; set; } = new();
+
     /// <summary>Credentials the gateway starts with.</summary>
     public BootstrapOptions Bootstrap { get; set; } = new();
+
+    /// <summary>Retries, timeouts, circuit breaking and live statistics; providers can override the timeouts and retries.</summary>
+    public RoutingOptions Routing { get; set; } = new();
 
     /// <summary>Providers by name. Entries add new providers or override the built-in ones (base URL, key, headers).</summary>
     public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
@@ -28,4 +34,7 @@ public sealed class QlaudOptions
 
     /// <summary>Whether the built-in catalog file is loaded (default <see langword="true"/>). Set to false to serve only configured models.</summary>
     public bool UseBuiltInCatalog { get; set; } = true;
+
+    /// <summary>Stripe Checkout top-ups of the prepaid wallet and the signed webhook that credits them.</summary>
+    public StripeOptions Stripe { get; set; } = new();
 }

@@ -20,4 +20,10 @@ public sealed class RouteOptions
 
     /// <summary>USD per million input tokens written to the prompt cache; defaults to the input price.</summary>
     public decimal? CacheWritePerMTok { get; set; }
+
+    /// <summary>The context length this route serves, when it differs from the model's (some hosts serve a shorter context).</summary>
+    public int? ContextLength { get; set; }
+
+    /// <summary>The capabilities this route supports, when they differ from the model's (for example a host without tool calling).</summary>
+    public List<string>? Capabilities { get; set; }
 }

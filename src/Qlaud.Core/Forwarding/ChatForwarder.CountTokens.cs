@@ -13,12 +13,13 @@ internal sealed partial class ChatForwarder
     /// </summary>
     public async ValueTask<ForwardOutcome> CountTokensAsync(InboundChat inbound, ResponseSink sink, CancellationToken cancellationToken)
     {
-        var plan = _router.Resolve(inbound.Info.Model);
+        var plan = _router.Select(inbound.Info.Model, inbound.Routing, default);
         if (plan.Error is { } routingError)
         {
             return new ForwardOutcome(routingError, false, null, null, 0);
         }
 
+        // Counting is cheap and idempotent: each route once, in order, without retries or circuit breaking.
         QlaudError? lastError = null;
         for (int i = 0; i < plan.Candidates.Count; i++)
         {
@@ -30,7 +31,8 @@ internal sealed partial class ChatForwarder
 
             using var body = new PooledBufferWriter(inbound.Body.Length + 64);
             WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: false, body);
-            using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: true, cancellationToken).ConfigureAwait(false);
+            using var deadline = new Providers.UpstreamDeadline(_time, cancellationToken);
+            using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: true, deadline).ConfigureAwait(false);
             if (result.Failure is { } failure)
             {
                 lastError = new QlaudError(failure.Kind, failure.Message);

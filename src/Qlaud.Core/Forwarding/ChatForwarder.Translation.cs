@@ -4,22 +4,30 @@ using Microsoft.Extensions.AI;
 using Qlaud.Catalog;
 using Qlaud.Dialects;
 using Qlaud.Metering;
+using Qlaud.Providers;
+using Qlaud.Routing;
 
 namespace Qlaud.Forwarding;
 
 internal sealed partial class ChatForwarder
 {
     /// <summary>Serves a request whose route speaks another dialect: decode to canonical, encode for the upstream, translate the answer back.</summary>
-    private async ValueTask<Attempt> TranslateAsync(InboundChat inbound, CatalogRoute route, ResponseSink sink, bool isLast, int attemptNumber, CancellationToken cancellationToken)
+    private async ValueTask<AttemptResult> TranslateAsync(ForwardScope scope, CancellationToken cancellationToken)
     {
+        var inbound = scope.Inbound;
+        var route = scope.Route;
+        var sink = scope.Sink;
         CanonicalChatRequest canonical;
         try
         {
-            canonical = inbound.Canonical ??= inbound.Surface.ReadRequest(inbound.Body.Span);
+            canonical = inbound.Canonical ??= ReadCanonical(inbound, route);
         }
         catch (DialectException ex)
         {
-            return Attempt.Done(new ForwardOutcome(new QlaudError(ex.Kind, ex.Message), false, route, null, attemptNumber));
+            // The request itself is malformed: no route can serve it, and the caller hears why at once.
+            var invalid = new QlaudError(ex.Kind, ex.Message);
+            scope.Outcome = new ForwardOutcome(invalid, false, route, null, scope.Attempts);
+            return AttemptResult.Answered(invalid, "invalid_request");
         }
 
         var upstreamDialect = DialectRegistry.Get(route.Provider.Dialect);
@@ -29,39 +37,48 @@ internal sealed partial class ChatForwarder
             upstreamDialect.WriteRequest(writer, canonical, route.UpstreamModel);
         }
 
-        using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, cancellationToken).ConfigureAwait(false);
+        using var deadline = new UpstreamDeadline(_time, cancellationToken);
+        using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, deadline).ConfigureAwait(false);
         if (result.Failure is { } failure)
         {
-            return Attempt.Retry(new QlaudError(failure.Kind, failure.Message));
+            return AttemptResult.Retry(new QlaudError(failure.Kind, failure.Message), failure.ErrorType);
         }
 
         var response = result.Response!;
         int status = (int)response.StatusCode;
         var upstreamStream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        string model = inbound.Info.Model ?? route.ModelId;
+        string model = ResponseModel(inbound, route);
         if (status >= 400)
         {
             using var errorBody = new PooledBufferWriter();
-            await errorBody.ReadFromAsync(upstreamStream, MaxBufferedBody, cancellationToken).ConfigureAwait(false);
-            var statusError = UpstreamStatusError(route, status);
-            if (IsRetryable(status) && !isLast)
+            if (await ReadWholeAsync(upstreamStream, errorBody, scope, deadline, route).ConfigureAwait(false) is { } broken)
             {
-                return Attempt.Retry(statusError);
+                return broken;
+            }
+
+            if (UpstreamStatus.Judge(route, status, errorBody.WrittenSpan, response, scope.HasMoreCandidates, _time) is { } judged)
+            {
+                return judged;
             }
 
             // Another dialect's error body would confuse the client's SDK: keep the status and message, re-wrap in the surface's envelope.
-            var error = statusError with { Message = UpstreamErrorMessage.Extract(errorBody.WrittenSpan) is { } m ? $"{statusError.Message} {m}" : statusError.Message };
-            StartResponse(sink, status, "application/json", route, attemptNumber);
+            var error = UpstreamStatus.Error(route, status, errorBody.WrittenSpan);
+            StartResponse(sink, status, "application/json", route, scope.Attempts);
             WriteJson(sink.Writer, (inbound.Surface, error), static (w, s) => s.Surface.WriteError(w, s.error));
             await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return Attempt.Done(new ForwardOutcome(error, true, route, null, attemptNumber));
+            scope.Outcome = new ForwardOutcome(error, true, route, null, scope.Attempts);
+            return AttemptResult.Answered(error, UpstreamStatus.StatusText(status));
         }
 
         string contentType = response.Content.Headers.ContentType?.MediaType ?? "";
         if (!canonical.Stream || !contentType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase))
         {
             using var whole = new PooledBufferWriter(16 * 1024);
-            await whole.ReadFromAsync(upstreamStream, MaxBufferedBody, cancellationToken).ConfigureAwait(false);
+            if (await ReadWholeAsync(upstreamStream, whole, scope, deadline, route).ConfigureAwait(false) is { } broken)
+            {
+                return broken;
+            }
+
             ChatResponse chat;
             try
             {
@@ -69,23 +86,74 @@ internal sealed partial class ChatForwarder
             }
             catch (DialectException ex)
             {
-                return UpstreamGarbage(route, attemptNumber, isLast, ex);
+                return UpstreamGarbage(route, ex);
             }
 
             var usage = chat.Usage is { } u ? TokenUsage.From(u) : (TokenUsage?)null;
-            StartResponse(sink, 200, "application/json", route, attemptNumber);
+            scope.SetUsage(usage);
+            scope.SetResponseModel(chat.ModelId);
+            StartResponse(sink, 200, "application/json", route, scope.Attempts);
             WriteJson(sink.Writer, (inbound.Surface, chat, model), static (w, s) => s.Surface.WriteResponse(w, s.chat, s.model));
             await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return Attempt.Done(new ForwardOutcome(null, true, route, usage, attemptNumber));
+            scope.Outcome = new ForwardOutcome(null, true, route, usage, scope.Attempts);
+            return AttemptResult.Success();
         }
 
-        StartResponse(sink, 200, "text/event-stream", route, attemptNumber);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var (filled, firstFailure) = await ReadFirstAsync(upstreamStream, buffer, deadline, route).ConfigureAwait(false);
+        if (firstFailure is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return firstFailure.Value;
+        }
+
+        scope.MarkStreamStarted();
+        StartResponse(sink, 200, "text/event-stream", route, scope.Attempts);
         sink.SetHeader("cache-control", "no-cache");
         var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
-        await PumpAsync(upstreamStream, sink.Writer, translator, cancellationToken).ConfigureAwait(false);
-        var outcomeError = translator.Finish(sink.Writer, route);
+        scope.Stream = translator;
+        var end = await PumpAsync(upstreamStream, buffer, filled, sink.Writer, translator, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
+        var outcomeError = translator.Finish(sink.Writer, translator.DecoderCompleted ? null : Truncated(route, end));
         await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-        return Attempt.Done(new ForwardOutcome(outcomeError, true, route, translator.Usage, attemptNumber));
+        scope.SetUsage(translator.Usage);
+        scope.Outcome = new ForwardOutcome(outcomeError, true, route, translator.Usage, scope.Attempts);
+        return outcomeError is null ? AttemptResult.Success() : AttemptResult.Broken(outcomeError, outcomeError.Code ?? "stream_error");
+    }
+
+    /// <summary>Decodes the client's body; the routing fields Qlaud consumed are not passed on to another dialect.</summary>
+    private static CanonicalChatRequest ReadCanonical(InboundChat inbound, CatalogRoute route)
+    {
+        if (inbound.Info.ModelLength == 0)
+        {
+            // The body names its models only in `models`: the decoder needs a model (the upstream gets the route's id anyway),
+            // and the splice drops the routing fields too. The decoder copies what it keeps, so the buffer can go.
+            using var withModel = new PooledBufferWriter(inbound.Body.Length + 64);
+            WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: false, withModel);
+            return inbound.Surface.ReadRequest(withModel.WrittenSpan);
+        }
+
+        var canonical = inbound.Surface.ReadRequest(inbound.Body.Span);
+        if (inbound.Info.HasRoutingFields && canonical.Options.AdditionalProperties is { } extra)
+        {
+            string prefix = inbound.Surface.Name + ":";
+            extra.Remove(prefix + "models");
+            extra.Remove(prefix + "provider");
+        }
+
+        return canonical;
+    }
+
+    /// <summary>The model named in a translated answer: what the client asked for, or the fallback model that served it.</summary>
+    private static string ResponseModel(InboundChat inbound, CatalogRoute route)
+    {
+        if (inbound.Info.Model is not { } requested)
+        {
+            return route.ModelId;
+        }
+
+        int suffix = requested.LastIndexOf(':');
+        var slug = suffix > 0 && requested.AsSpan(suffix) is ":nitro" or ":floor" ? requested.AsSpan(0, suffix) : requested.AsSpan();
+        return slug.Equals(route.ModelId, StringComparison.OrdinalIgnoreCase) ? requested : route.ModelId;
     }
 
     private static IStreamEncoder CreateEncoder(InboundChat inbound, string model)
@@ -96,11 +164,8 @@ internal sealed partial class ChatForwarder
             : inbound.Surface.CreateStreamEncoder(model, id);
     }
 
-    private static Attempt UpstreamGarbage(CatalogRoute route, int attemptNumber, bool isLast, DialectException ex)
-    {
-        var error = new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' answered with a body Qlaud could not read: {ex.Message}");
-        return isLast ? Attempt.Done(new ForwardOutcome(error, false, route, null, attemptNumber)) : Attempt.Retry(error);
-    }
+    private static AttemptResult UpstreamGarbage(CatalogRoute route, DialectException ex)
+        => AttemptResult.Retry(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' answered with a body Qlaud could not read: {ex.Message}"), "invalid_response");
 
     private static void WriteJson<TState>(IBufferWriter<byte> output, TState state, Action<Utf8JsonWriter, TState> write)
     {
@@ -113,8 +178,6 @@ internal sealed partial class ChatForwarder
     {
         private readonly List<ChatResponseUpdate> _updates = new(4);
         private QlaudError? _failed;
-
-        public TokenUsage? Usage { get; private set; }
 
         public override bool Handle(ReadOnlySpan<byte> rawEvent, IBufferWriter<byte> client)
         {
@@ -163,22 +226,25 @@ internal sealed partial class ChatForwarder
             return _updates.Count > 0;
         }
 
-        /// <summary>Closes the client stream: cleanly when the upstream finished, with an error event when it was cut off.</summary>
-        public QlaudError? Finish(IBufferWriter<byte> client, CatalogRoute route)
+        /// <summary>Whether the upstream sent its end event.</summary>
+        public bool DecoderCompleted => decoder.Completed;
+
+        /// <summary>Closes the client stream: cleanly when the upstream finished, with an error event when it was cut off or stalled.</summary>
+        public QlaudError? Finish(IBufferWriter<byte> client, QlaudError? cutOff)
         {
             if (_failed is not null)
             {
                 return _failed;
             }
 
-            if (decoder.Completed)
+            if (cutOff is null && decoder.Completed)
             {
                 encoder.Complete(client);
                 return null;
             }
 
-            _failed = new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before it was complete.", "stream_truncated");
-            encoder.Fail(_failed, client);
+            _failed = cutOff;
+            encoder.Fail(_failed!, client);
             return _failed;
         }
     }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Qlaud.Catalog;
@@ -10,13 +11,17 @@ using Qlaud.Routing;
 namespace Qlaud.Forwarding;
 
 /// <summary>
-/// Forwards a wire chat request: routes the model, tries the candidate routes in order, and relays the answer.
-/// Same dialect on both sides is passthrough (raw body, only <c>model</c> rewritten, upstream bytes relayed as they
-/// arrive); a different dialect is translated through the canonical model.
+/// Forwards a wire chat request: routes the model (and its fallback <c>models</c> and <c>provider</c> preferences), runs the
+/// attempt policy over the candidate routes, and relays the answer. Same dialect on both sides is passthrough (raw body, only
+/// <c>model</c> rewritten and Qlaud's routing fields removed, upstream bytes relayed as they arrive); a different dialect is
+/// translated through the canonical model.
 /// </summary>
 /// <remarks>
-/// Fallback to the next route happens only before anything was written to the client: a retryable status
-/// (408, 429, 5xx) or a transport failure. An upstream 4xx that is not retryable reaches the client intact.
+/// An attempt may be retried or move to the next route only before anything was written to the client: a retryable status
+/// (408, 409, 429, 5xx), a transport failure, a timeout before the first byte, or an answer that broke off before its first
+/// byte was relayed. A status that means "this route cannot serve this request" (context too long, no tools) moves on too.
+/// Any other upstream 4xx reaches the client at once. Once a stream started, a failure ends it with an error event in the
+/// client's dialect and is never retried.
 /// </remarks>
 internal sealed partial class ChatForwarder
 {
@@ -25,12 +30,18 @@ internal sealed partial class ChatForwarder
 
     private readonly Router _router;
     private readonly UpstreamClient _upstream;
+    private readonly AttemptPolicy _policy;
+    private readonly ISpendGuard _spend;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public ChatForwarder(Router router, UpstreamClient upstream, ILogger<ChatForwarder> logger)
+    public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, ILogger<ChatForwarder> logger)
     {
         _router = router;
         _upstream = upstream;
+        _policy = policy;
+        _spend = spend;
+        _time = policy.Health.Time;
         _logger = logger;
     }
 
@@ -39,100 +50,279 @@ internal sealed partial class ChatForwarder
     /// <summary>Forwards <paramref name="inbound"/> and writes the answer to <paramref name="sink"/>.</summary>
     public async ValueTask<ForwardOutcome> ForwardAsync(InboundChat inbound, ResponseSink sink, CancellationToken cancellationToken)
     {
-        var plan = _router.Resolve(inbound.Info.Model);
-        if (plan.Error is { } routingError)
+        var selection = _router.Select(inbound.Info.Model, inbound.Routing, RequestTraits.FromWire(inbound.Body.Length, inbound.Info));
+        if (selection.Error is { } routingError)
         {
             return new ForwardOutcome(routingError, false, null, null, 0);
         }
 
-        QlaudError? lastError = null;
-        var candidates = plan.Candidates;
-        for (int i = 0; i < candidates.Count; i++)
+        // Before the attempts: the candidates are known and nothing was sent. The worst case is held against the key's cap
+        // and the wallet; a refusal (402, 429) means no upstream request at all.
+        var estimate = _spend.Estimate(selection.Candidates, _router.Catalog, SpendEstimator.EstimateInputTokens(inbound.Body.Length), inbound.Info.MaxTokens);
+        var decision = await _spend.ReserveAsync(inbound.Caller, estimate, cancellationToken).ConfigureAwait(false);
+        if (decision.Reservation is not { } reservation)
         {
-            var route = candidates[i];
-            bool isLast = i == candidates.Count - 1;
-            var attempt = route.Provider.Dialect == inbound.Surface.Name
-                ? await PassthroughAsync(inbound, route, sink, isLast, i + 1, cancellationToken).ConfigureAwait(false)
-                : await TranslateAsync(inbound, route, sink, isLast, i + 1, cancellationToken).ConfigureAwait(false);
-            if (attempt.Outcome is { } outcome)
-            {
-                return outcome;
-            }
-
-            lastError = attempt.RetryableError;
-            Log.AttemptFailed(_logger, route.Name, i + 1, lastError!.Message);
+            return new ForwardOutcome(decision.Error, false, null, null, 0);
         }
 
-        return new ForwardOutcome(lastError, false, null, null, candidates.Count);
+        var scope = new ForwardScope(this, inbound, sink);
+        ForwardOutcome outcome;
+        try
+        {
+            var summary = await _policy.RunAsync(scope, selection.Candidates, static (s, ct) => s.Forwarder.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
+            outcome = summary.Completed ? scope.Outcome : Failed(sink, summary);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client went away (or the host stops): a stream already relayed is charged for what was generated.
+            Settle(reservation, scope, scope.Stream is not null ? new ForwardOutcome(null, true, scope.Route, scope.Stream.Usage, scope.Attempts) : default);
+            throw;
+        }
+
+        // After the attempts: charge what the serving route reported, or release the reservation when nothing billable came back.
+        Settle(reservation, scope, outcome);
+        return outcome;
     }
 
-    private async ValueTask<Attempt> PassthroughAsync(InboundChat inbound, CatalogRoute route, ResponseSink sink, bool isLast, int attemptNumber, CancellationToken cancellationToken)
+    private static ForwardOutcome Failed(ResponseSink sink, in AttemptSummary summary)
     {
+        if (!sink.HasStarted)
+        {
+            sink.SetHeader("x-qlaud-attempts", summary.Attempts.ToString(CultureInfo.InvariantCulture));
+            if (summary.RetryAfter is { } retryAfter && summary.Error!.Kind == QlaudErrorKind.RateLimited)
+            {
+                sink.SetHeader("retry-after", Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
+            }
+        }
+
+        return new ForwardOutcome(summary.Error, false, null, null, summary.Attempts);
+    }
+
+    /// <summary>The settle-or-release table of <see cref="ISpendGuard"/>.</summary>
+    /// <remarks>
+    /// Usage reported (whole, or partial from a cut stream) is charged as reported. A stream that ended without usage is
+    /// charged its input estimate plus one output token per relayed event (providers stream about one token per event), and
+    /// logged as an error by the guard. A whole answer without usage is charged the reservation's estimate. Nothing relayed,
+    /// or an upstream error status relayed as is: released, nothing charged.
+    /// </remarks>
+    private void Settle(SpendReservation reservation, ForwardScope scope, ForwardOutcome outcome)
+    {
+        var route = outcome.Route;
+        if (!outcome.ResponseWritten || route is null)
+        {
+            _spend.Release(reservation);
+            return;
+        }
+
+        var usage = outcome.Usage ?? scope.Stream?.Usage;
+        if (usage is not null || scope.Stream is not null || outcome.Error is null)
+        {
+            string? endUser = scope.Inbound.Caller.EndUserId;
+            _spend.Settle(reservation, SettledUsage.FromRoute(route, usage, reservation, scope.Stream?.EventsRelayed, requestId: null, endUser));
+            return;
+        }
+
+        _spend.Release(reservation);
+    }
+
+    private ValueTask<AttemptResult> AttemptAsync(ForwardScope scope, CancellationToken cancellationToken)
+        => scope.Route.Provider.Dialect == scope.Inbound.Surface.Name
+            ? PassthroughAsync(scope, cancellationToken)
+            : TranslateAsync(scope, cancellationToken);
+
+    private async ValueTask<AttemptResult> PassthroughAsync(ForwardScope scope, CancellationToken cancellationToken)
+    {
+        var inbound = scope.Inbound;
+        var route = scope.Route;
+        var sink = scope.Sink;
         bool anthropic = inbound.Surface.Name == "anthropic";
         using var body = new PooledBufferWriter(inbound.Body.Length + 64);
         WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: !anthropic && inbound.Info.Stream, body);
 
-        using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, cancellationToken).ConfigureAwait(false);
+        using var deadline = new UpstreamDeadline(_time, cancellationToken);
+        using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, deadline).ConfigureAwait(false);
         if (result.Failure is { } failure)
         {
-            return Attempt.Retry(new QlaudError(failure.Kind, failure.Message));
+            return AttemptResult.Retry(new QlaudError(failure.Kind, failure.Message), failure.ErrorType);
         }
 
         var response = result.Response!;
         int status = (int)response.StatusCode;
         string contentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         if (status >= 400)
         {
             using var errorBody = new PooledBufferWriter();
-            await errorBody.ReadFromAsync(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), MaxBufferedBody, cancellationToken).ConfigureAwait(false);
-            var error = UpstreamStatusError(route, status);
-            if (IsRetryable(status) && !isLast)
+            if (await ReadWholeAsync(stream, errorBody, scope, deadline, route).ConfigureAwait(false) is { } broken)
             {
-                return Attempt.Retry(error);
+                return broken;
+            }
+
+            if (UpstreamStatus.Judge(route, status, errorBody.WrittenSpan, response, scope.HasMoreCandidates, _time) is { } judged)
+            {
+                return judged;
             }
 
             // The upstream's own error body reaches the client intact, with its status.
-            StartResponse(sink, status, contentType, route, attemptNumber);
+            var error = UpstreamStatusError(route, status);
+            StartResponse(sink, status, contentType, route, scope.Attempts);
             await WriteAndFlushAsync(sink.Writer, errorBody.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            return Attempt.Done(new ForwardOutcome(error, true, route, null, attemptNumber));
+            scope.Outcome = new ForwardOutcome(error, true, route, null, scope.Attempts);
+            return AttemptResult.Answered(error, UpstreamStatus.StatusText(status));
         }
 
-        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         if (!inbound.Info.Stream || !contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase))
         {
             using var whole = new PooledBufferWriter(16 * 1024);
-            await whole.ReadFromAsync(stream, MaxBufferedBody, cancellationToken).ConfigureAwait(false);
+            if (await ReadWholeAsync(stream, whole, scope, deadline, route).ConfigureAwait(false) is { } broken)
+            {
+                return broken;
+            }
+
             var usage = UsageReader.FromResponseBody(whole.WrittenSpan, anthropic);
-            StartResponse(sink, status, contentType, route, attemptNumber);
+            scope.SetUsage(usage);
+            StartResponse(sink, status, contentType, route, scope.Attempts);
             await WriteAndFlushAsync(sink.Writer, whole.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            return Attempt.Done(new ForwardOutcome(null, true, route, usage, attemptNumber));
+            scope.Outcome = new ForwardOutcome(null, true, route, usage, scope.Attempts);
+            return AttemptResult.Success();
         }
 
-        StartResponse(sink, status, "text/event-stream", route, attemptNumber);
+        // The first bytes are read before anything is committed: an upstream that stalls or breaks off now is still retryable.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var (filled, firstFailure) = await ReadFirstAsync(stream, buffer, deadline, route).ConfigureAwait(false);
+        if (firstFailure is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return firstFailure.Value;
+        }
+
+        scope.MarkStreamStarted();
+        StartResponse(sink, status, "text/event-stream", route, scope.Attempts);
         sink.SetHeader("cache-control", "no-cache");
         PassthroughInspector inspector = anthropic ? new AnthropicPassthroughInspector() : new OpenAIPassthroughInspector(hideUsageChunk: !inbound.Info.ClientIncludeUsage);
-        await PumpAsync(stream, sink.Writer, inspector, cancellationToken).ConfigureAwait(false);
+        scope.Stream = inspector;
+        var end = await PumpAsync(stream, buffer, filled, sink.Writer, inspector, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
+        scope.SetUsage(inspector.Usage);
+
         if (!inspector.Completed && inspector.UpstreamError is null)
         {
-            // The upstream closed the stream without its end event: tell the client in its own dialect instead of ending cleanly.
-            var truncated = new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before it was complete.", "stream_truncated");
+            // The upstream closed or stalled without its end event: tell the client in its own dialect instead of ending cleanly.
+            var truncated = Truncated(route, end);
             await WriteStreamErrorAsync(inbound.Surface, inbound.Info.Model ?? route.ModelId, truncated, sink.Writer, cancellationToken).ConfigureAwait(false);
-            return Attempt.Done(new ForwardOutcome(truncated, true, route, inspector.Usage, attemptNumber));
+            scope.Outcome = new ForwardOutcome(truncated, true, route, inspector.Usage, scope.Attempts);
+            return AttemptResult.Broken(truncated, end == PumpEnd.IdleTimeout ? "idle_timeout" : "stream_truncated");
         }
 
-        var streamError = inspector.UpstreamError is { } message ? new QlaudError(QlaudErrorKind.UpstreamError, message) : null;
-        return Attempt.Done(new ForwardOutcome(streamError, true, route, inspector.Usage, attemptNumber));
+        if (inspector.UpstreamError is { } message)
+        {
+            var streamError = new QlaudError(QlaudErrorKind.UpstreamError, message);
+            scope.Outcome = new ForwardOutcome(streamError, true, route, inspector.Usage, scope.Attempts);
+            return AttemptResult.Broken(streamError, "stream_error");
+        }
+
+        scope.Outcome = new ForwardOutcome(null, true, route, inspector.Usage, scope.Attempts);
+        return AttemptResult.Success();
     }
 
-    /// <summary>Pumps server-sent events from <paramref name="upstream"/> through <paramref name="handler"/> to <paramref name="client"/> as they arrive, one flush per read.</summary>
-    internal static async ValueTask PumpAsync(Stream upstream, PipeWriter client, SseEventHandler handler, CancellationToken cancellationToken)
+    private QlaudError Truncated(CatalogRoute route, PumpEnd end)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        int filled = 0;
+        if (end != PumpEnd.Completed)
+        {
+            Log.StreamBroken(_logger, route.Name, end == PumpEnd.IdleTimeout ? "stalled" : "broke");
+        }
+
+        return end == PumpEnd.IdleTimeout
+            ? new QlaudError(QlaudErrorKind.Timeout, $"The provider '{route.Provider.Name}' sent nothing for {route.Provider.IdleTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s; the stream was ended.", "stream_timeout")
+            : new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before it was complete.", "stream_truncated");
+    }
+
+    /// <summary>
+    /// Reads a whole upstream body with the attempt's deadline (first byte, then idle between reads). A body that stalls or
+    /// breaks off comes back as a retryable result: nothing of it reached the client yet.
+    /// </summary>
+    internal static async ValueTask<AttemptResult?> ReadWholeAsync(Stream stream, PooledBufferWriter into, AttemptScope scope, UpstreamDeadline deadline, CatalogRoute route)
+    {
         try
         {
             while (true)
             {
+                var memory = into.GetMemory(4096);
+                int read = await stream.ReadAsync(memory, deadline.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return null;
+                }
+
+                scope.MarkFirstByte();
+                into.Advance(read);
+                if (into.WrittenCount > MaxBufferedBody)
+                {
+                    return AttemptResult.Retry(new QlaudError(QlaudErrorKind.UpstreamError,
+                        $"The provider '{route.Provider.Name}' answered with a body larger than {MaxBufferedBody / (1024 * 1024)} MiB."), "body_too_large");
+                }
+
+                deadline.Arm(route.Provider.IdleTimeout);
+            }
+        }
+        catch (OperationCanceledException) when (deadline.TimedOut)
+        {
+            return AttemptResult.Retry(new QlaudError(QlaudErrorKind.Timeout, $"The provider '{route.Provider.Name}' stopped sending its answer."), "timeout");
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException && !deadline.CallerCancelled)
+        {
+            return AttemptResult.Retry(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' broke off its answer."), "connection_error");
+        }
+    }
+
+    /// <summary>Reads the first bytes of a stream under the first-byte deadline, before anything is sent to the client.</summary>
+    private static async ValueTask<(int Read, AttemptResult? Failure)> ReadFirstAsync(Stream stream, byte[] buffer, UpstreamDeadline deadline, CatalogRoute route)
+    {
+        try
+        {
+            int read = await stream.ReadAsync(buffer, deadline.Token).ConfigureAwait(false);
+            return read > 0
+                ? (read, null)
+                : (0, AttemptResult.Retry(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before sending anything."), "stream_truncated"));
+        }
+        catch (OperationCanceledException) when (deadline.TimedOut)
+        {
+            return (0, AttemptResult.Retry(new QlaudError(QlaudErrorKind.Timeout,
+                $"The provider '{route.Provider.Name}' did not start its stream within {route.Provider.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s."), "timeout"));
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException && !deadline.CallerCancelled)
+        {
+            return (0, AttemptResult.Retry(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' broke off its stream before sending anything."), "connection_error"));
+        }
+    }
+
+    /// <summary>
+    /// Pumps server-sent events from <paramref name="upstream"/> through <paramref name="handler"/> to <paramref name="client"/> as
+    /// they arrive, one flush per read, starting with the <paramref name="filled"/> bytes already in <paramref name="buffer"/>
+    /// (rented from the shared pool; the pump returns it). Every read must arrive within <paramref name="idleTimeout"/>.
+    /// </summary>
+    /// <returns>How the upstream stream ended; the handler then decides how the client's stream ends.</returns>
+    internal static async ValueTask<PumpEnd> PumpAsync(Stream upstream, byte[] buffer, int filled, PipeWriter client, SseEventHandler handler,
+        UpstreamDeadline deadline, TimeSpan idleTimeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                if (filled > 0)
+                {
+                    int consumed = HandleCompleteEvents(buffer.AsSpan(0, filled), client, handler, out bool wrote);
+                    if (consumed > 0)
+                    {
+                        buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+                        filled -= consumed;
+                    }
+
+                    if (wrote)
+                    {
+                        await client.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
                 if (filled == buffer.Length)
                 {
                     // One event larger than the buffer: grow, keeping what was read.
@@ -142,32 +332,39 @@ internal sealed partial class ChatForwarder
                     buffer = larger;
                 }
 
-                int read = await upstream.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                int read;
+                try
+                {
+                    deadline.Arm(idleTimeout);
+                    read = await upstream.ReadAsync(buffer.AsMemory(filled), deadline.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline.TimedOut)
+                {
+                    // The upstream stopped sending mid-stream: a value; the caller ends the client's stream with an error event.
+                    await client.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    return PumpEnd.IdleTimeout;
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+                {
+                    // The upstream reset the connection: a value, not an exception.
+                    await client.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    return PumpEnd.Broken;
+                }
+
                 if (read == 0)
                 {
                     if (filled > 0)
                     {
                         // A last event without its blank line: still the upstream's bytes, still the client's.
-                        handler.Handle(buffer.AsSpan(0, filled), client);
+                        handler.HandleAndCount(buffer.AsSpan(0, filled), client);
 
                         await client.FlushAsync(cancellationToken).ConfigureAwait(false);
                     }
 
-                    return;
+                    return PumpEnd.Completed;
                 }
 
                 filled += read;
-                int consumed = HandleCompleteEvents(buffer.AsSpan(0, filled), client, handler, out bool wrote);
-                if (consumed > 0)
-                {
-                    buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
-                    filled -= consumed;
-                }
-
-                if (wrote)
-                {
-                    await client.FlushAsync(cancellationToken).ConfigureAwait(false);
-                }
             }
         }
         finally
@@ -188,7 +385,7 @@ internal sealed partial class ChatForwarder
                 return consumed;
             }
 
-            wrote |= handler.Handle(data.Slice(consumed, end), client);
+            wrote |= handler.HandleAndCount(data.Slice(consumed, end), client);
 
             consumed += end;
         }
@@ -198,7 +395,7 @@ internal sealed partial class ChatForwarder
     {
         sink.Start(status, contentType);
         sink.SetHeader("x-qlaud-route", route.Name);
-        sink.SetHeader("x-qlaud-attempts", attempts.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        sink.SetHeader("x-qlaud-attempts", attempts.ToString(CultureInfo.InvariantCulture));
     }
 
     private static async ValueTask WriteAndFlushAsync(PipeWriter writer, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
@@ -214,7 +411,7 @@ internal sealed partial class ChatForwarder
         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    internal static bool IsRetryable(int status) => status is 408 or 409 or 429 or >= 500;
+    internal static bool IsRetryable(int status) => UpstreamStatus.IsRetryable(status);
 
     internal static QlaudError UpstreamStatusError(CatalogRoute route, int status) => new(
         status switch
@@ -228,16 +425,37 @@ internal sealed partial class ChatForwarder
         },
         $"The provider '{route.Provider.Name}' answered {status}.");
 
-    private readonly record struct Attempt(ForwardOutcome? Outcome, QlaudError? RetryableError)
+    /// <summary>How an upstream stream ended.</summary>
+    internal enum PumpEnd
     {
-        public static Attempt Done(ForwardOutcome outcome) => new(outcome, null);
+        /// <summary>The upstream closed the stream (whether its end event came is the handler's to judge).</summary>
+        Completed,
 
-        public static Attempt Retry(QlaudError error) => new(null, error);
+        /// <summary>The connection broke mid-stream.</summary>
+        Broken,
+
+        /// <summary>The upstream sent nothing for the idle timeout.</summary>
+        IdleTimeout,
+    }
+
+    /// <summary>One wire request's run over its routes: the request, where the answer goes, and how it ended.</summary>
+    private sealed class ForwardScope(ChatForwarder forwarder, InboundChat inbound, ResponseSink sink) : AttemptScope
+    {
+        public ChatForwarder Forwarder { get; } = forwarder;
+
+        public InboundChat Inbound { get; } = inbound;
+
+        public ResponseSink Sink { get; } = sink;
+
+        public ForwardOutcome Outcome { get; set; }
+
+        /// <summary>The handler of the stream relayed to the client, once one started.</summary>
+        public SseEventHandler? Stream { get; set; }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Route {Route} failed on attempt {Attempt}: {Reason}")]
-        public static partial void AttemptFailed(ILogger logger, string route, int attempt, string reason);
+        [LoggerMessage(2, LogLevel.Warning, "The upstream stream of route {Route} {What} mid-stream")]
+        public static partial void StreamBroken(ILogger logger, string route, string what);
     }
 }

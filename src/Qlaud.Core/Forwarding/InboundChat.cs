@@ -1,5 +1,6 @@
 using Qlaud.Dialects;
 using Qlaud.Providers;
+using Qlaud.Routing;
 
 namespace Qlaud.Forwarding;
 
@@ -15,6 +16,9 @@ internal sealed class InboundChat
     public ForwardedHeaders Headers { get; init; }
 
     public required QlaudCaller Caller { get; init; }
+
+    /// <summary>The request's fallback <c>models</c> and <c>provider</c> preferences, when it carries them.</summary>
+    public RoutingRequest? Routing { get; init; }
 
     /// <summary>The body decoded to the canonical model, once a translated attempt needed it.</summary>
     public CanonicalChatRequest? Canonical { get; set; }

@@ -6,9 +6,6 @@ namespace Qlaud.Forwarding;
 /// <summary>Looks at each event of a relayed stream: reads usage, sees the end, and decides whether the client gets the event.</summary>
 internal abstract class PassthroughInspector : SseEventHandler
 {
-    /// <summary>The usage read so far.</summary>
-    public TokenUsage? Usage { get; protected set; }
-
     /// <summary>True once the upstream sent its end-of-stream event.</summary>
     public bool Completed { get; protected set; }
 

@@ -48,16 +48,8 @@ internal static class SseEvent
         eventType = default;
         data = default;
         int dataLines = 0;
-        while (!rawEvent.IsEmpty)
+        foreach (var line in new LineEnumerator(rawEvent))
         {
-            int lf = rawEvent.IndexOf((byte)'\n');
-            var line = lf < 0 ? rawEvent : rawEvent[..lf];
-            rawEvent = lf < 0 ? default : rawEvent[(lf + 1)..];
-            if (!line.IsEmpty && line[^1] == (byte)'\r')
-            {
-                line = line[..^1];
-            }
-
             if (line.StartsWith("data:"u8))
             {
                 if (dataLines++ == 0)
@@ -78,16 +70,8 @@ internal static class SseEvent
     public static byte[] JoinData(ReadOnlySpan<byte> rawEvent)
     {
         using var joined = new MemoryStream();
-        while (!rawEvent.IsEmpty)
+        foreach (var line in new LineEnumerator(rawEvent))
         {
-            int lf = rawEvent.IndexOf((byte)'\n');
-            var line = lf < 0 ? rawEvent : rawEvent[..lf];
-            rawEvent = lf < 0 ? default : rawEvent[(lf + 1)..];
-            if (!line.IsEmpty && line[^1] == (byte)'\r')
-            {
-                line = line[..^1];
-            }
-
             if (line.StartsWith("data:"u8))
             {
                 if (joined.Length > 0)
@@ -104,4 +88,28 @@ internal static class SseEvent
 
     private static ReadOnlySpan<byte> TrimOneSpace(ReadOnlySpan<byte> value)
         => !value.IsEmpty && value[0] == (byte)' ' ? value[1..] : value;
+
+    /// <summary>The lines of an event without their <c>\n</c> or <c>\r\n</c> endings.</summary>
+    private ref struct LineEnumerator(ReadOnlySpan<byte> remaining)
+    {
+        private ReadOnlySpan<byte> _remaining = remaining;
+
+        public ReadOnlySpan<byte> Current { get; private set; }
+
+        public readonly LineEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            if (_remaining.IsEmpty)
+            {
+                return false;
+            }
+
+            int lf = _remaining.IndexOf((byte)'\n');
+            var line = lf < 0 ? _remaining : _remaining[..lf];
+            _remaining = lf < 0 ? default : _remaining[(lf + 1)..];
+            Current = !line.IsEmpty && line[^1] == (byte)'\r' ? line[..^1] : line;
+            return true;
+        }
+    }
 }

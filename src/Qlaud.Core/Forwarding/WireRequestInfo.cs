@@ -26,4 +26,49 @@ internal struct WireRequestInfo
 
     /// <summary><c>max_tokens</c> / <c>max_completion_tokens</c> / <c>max_output_tokens</c>, when given.</summary>
     public long? MaxTokens;
+
+    /// <summary>The number of top-level members.</summary>
+    public int MemberCount;
+
+    /// <summary>Whether the request declares tools (a non-empty <c>tools</c> or <c>functions</c> array).</summary>
+    public bool HasTools;
+
+    /// <summary>Bytes of inline media (base64 images, audio, files) inside <c>messages</c> / <c>system</c>, and how many there are.</summary>
+    public long MediaBytes;
+
+    /// <summary>The number of inline media values counted in <see cref="MediaBytes"/>.</summary>
+    public int MediaCount;
+
+    /// <summary>The <c>models</c> member (fallback models), consumed by Qlaud and removed before passthrough.</summary>
+    public MemberSpan ModelsMember;
+
+    /// <summary>The <c>provider</c> member (provider preferences), consumed by Qlaud and removed before passthrough.</summary>
+    public MemberSpan ProviderMember;
+
+    /// <summary>Whether the body carries routing fields for Qlaud (<c>models</c> or <c>provider</c>).</summary>
+    public readonly bool HasRoutingFields => ModelsMember.Present || ProviderMember.Present;
+}
+
+/// <summary>Where a top-level member sits in the raw body, so it can be cut out without touching any other byte.</summary>
+internal struct MemberSpan
+{
+    /// <summary>The end of the previous member's value, or -1 for the first member (the separator starts there).</summary>
+    public int SeparatorStart;
+
+    /// <summary>The offset of the member's name (its opening quote).</summary>
+    public int NameStart;
+
+    /// <summary>The offset of the member's value.</summary>
+    public int ValueStart;
+
+    /// <summary>The offset just past the member's value.</summary>
+    public int ValueEnd;
+
+    /// <summary>The offset of the next member's name, or -1 when this is the last member.</summary>
+    public int NextNameStart;
+
+    public readonly bool Present => ValueEnd > 0;
+
+    /// <summary>The value's bytes.</summary>
+    public readonly ReadOnlySpan<byte> Value(ReadOnlySpan<byte> body) => Present ? body[ValueStart..ValueEnd] : default;
 }

@@ -8,10 +8,16 @@ namespace Qlaud.Forwarding;
 /// <remarks>
 /// Passthrough must deliver every field the client sent, known or not, unchanged. Re-serializing an object model would
 /// reorder, re-escape or drop fields, so the body is copied byte for byte and only the <c>model</c> value (and, for an
-/// OpenAI stream, <c>stream_options.include_usage</c>) is spliced in.
+/// OpenAI stream, <c>stream_options.include_usage</c>) is spliced in, and the routing fields Qlaud consumes
+/// (<c>models</c>, <c>provider</c>) are cut out with their separating comma.
 /// </remarks>
 internal static class WireRequestScanner
 {
+    /// <summary>A string value this long under <c>data</c>/<c>url</c>/<c>file_data</c>, or starting with <c>data:</c>, is counted as inline media.</summary>
+    private const int MediaThreshold = 1024;
+
+    private const int PendingNext = -2;
+
     private static ReadOnlySpan<byte> ModelName => "model"u8;
     private static ReadOnlySpan<byte> StreamName => "stream"u8;
     private static ReadOnlySpan<byte> StreamOptionsName => "stream_options"u8;
@@ -32,8 +38,20 @@ internal static class WireRequestScanner
             }
 
             info.ObjectStart = (int)reader.TokenStartIndex;
+            int previousValueEnd = -1;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                int nameStart = (int)reader.TokenStartIndex;
+                if (info.ModelsMember.NextNameStart == PendingNext)
+                {
+                    info.ModelsMember.NextNameStart = nameStart;
+                }
+
+                if (info.ProviderMember.NextNameStart == PendingNext)
+                {
+                    info.ProviderMember.NextNameStart = nameStart;
+                }
+
                 if (reader.ValueTextEquals(ModelName))
                 {
                     reader.Read();
@@ -81,11 +99,84 @@ internal static class WireRequestScanner
                         return "'max_tokens' must be an integer.";
                     }
                 }
+                else if (reader.ValueTextEquals("messages"u8) || reader.ValueTextEquals("system"u8) || reader.ValueTextEquals("input"u8))
+                {
+                    reader.Read();
+                    ScanMedia(ref reader, ref info);
+                }
+                else if (reader.ValueTextEquals("tools"u8) || reader.ValueTextEquals("functions"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        int depth = reader.CurrentDepth;
+                        reader.Read();
+                        info.HasTools |= reader.TokenType != JsonTokenType.EndArray;
+                        if (reader.CurrentDepth > depth)
+                        {
+                            reader.Skip();
+                            while (reader.Read() && reader.CurrentDepth > depth)
+                            {
+                                reader.Skip();
+                            }
+                        }
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("models"u8) || reader.ValueTextEquals("provider"u8))
+                {
+                    bool models = reader.ValueTextEquals("models"u8);
+                    reader.Read();
+                    if (models ? reader.TokenType != JsonTokenType.StartArray : reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        return models ? "'models' must be an array of model ids." : "'provider' must be an object.";
+                    }
+
+                    if (models ? info.ModelsMember.Present : info.ProviderMember.Present)
+                    {
+                        return models ? "'models' appears more than once." : "'provider' appears more than once.";
+                    }
+
+                    int valueStart = (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    var span = new MemberSpan
+                    {
+                        SeparatorStart = previousValueEnd,
+                        NameStart = nameStart,
+                        ValueStart = valueStart,
+                        ValueEnd = (int)reader.BytesConsumed,
+                        NextNameStart = PendingNext,
+                    };
+                    if (models)
+                    {
+                        info.ModelsMember = span;
+                    }
+                    else
+                    {
+                        info.ProviderMember = span;
+                    }
+                }
                 else
                 {
                     reader.Read();
                     reader.Skip();
                 }
+
+                previousValueEnd = (int)reader.BytesConsumed;
+                info.MemberCount++;
+            }
+
+            if (info.ModelsMember.NextNameStart == PendingNext)
+            {
+                info.ModelsMember.NextNameStart = -1;
+            }
+
+            if (info.ProviderMember.NextNameStart == PendingNext)
+            {
+                info.ProviderMember.NextNameStart = -1;
             }
 
             if (reader.TokenType != JsonTokenType.EndObject)
@@ -123,21 +214,57 @@ internal static class WireRequestScanner
     }
 
     /// <summary>
+    /// Walks a conversation value token by token (as <c>Skip</c> would) and counts inline media: long strings under
+    /// <c>data</c>, <c>url</c> or <c>file_data</c>, or starting with <c>data:</c>. Base64 bytes say little about tokens, so the
+    /// routing estimate counts them apart.
+    /// </summary>
+    private static void ScanMedia(ref Utf8JsonReader reader, ref WireRequestInfo info)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartArray or JsonTokenType.StartObject))
+        {
+            return;
+        }
+
+        int depth = reader.CurrentDepth;
+        bool mediaName = false;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName)
+            {
+                mediaName = reader.ValueTextEquals("data"u8) || reader.ValueTextEquals("url"u8) || reader.ValueTextEquals("file_data"u8);
+                continue;
+            }
+
+            if (reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length >= MediaThreshold
+                && (mediaName || reader.ValueSpan.StartsWith("data:"u8)))
+            {
+                info.MediaBytes += reader.ValueSpan.Length;
+                info.MediaCount++;
+            }
+
+            mediaName = false;
+        }
+    }
+
+    /// <summary>
     /// Copies <paramref name="body"/> to <paramref name="output"/> with the model value replaced by <paramref name="modelJson"/>
-    /// (an encoded JSON string, quotes included) and, when <paramref name="forceIncludeUsage"/>, with
+    /// (an encoded JSON string, quotes included; inserted when the body names its models only in <c>models</c>), the routing
+    /// members <c>models</c> and <c>provider</c> removed, and, when <paramref name="forceIncludeUsage"/>,
     /// <c>stream_options.include_usage</c> set to <c>true</c>.
     /// </summary>
     public static void Rewrite(ReadOnlySpan<byte> body, in WireRequestInfo info, ReadOnlySpan<byte> modelJson, bool forceIncludeUsage, IBufferWriter<byte> output)
     {
-        // At most three edits, applied in offset order: insert stream_options (after the top-level '{'),
-        // replace model, and insert/replace include_usage inside an existing stream_options.
-        Span<Edit> edits = stackalloc Edit[3];
+        // At most five edits, applied in offset order: insert members after the top-level '{' (model, stream_options),
+        // replace model, insert/replace include_usage inside an existing stream_options, remove models and provider.
+        Span<Edit> edits = stackalloc Edit[5];
         int count = 0;
+        bool insertModel = info.ModelLength == 0;
+        bool insertStreamOptions = false;
         if (forceIncludeUsage && !info.ClientIncludeUsage)
         {
             if (info.StreamOptionsObjectStart < 0)
             {
-                edits[count++] = new Edit(info.ObjectStart + 1, 0, EditKind.InsertStreamOptions);
+                insertStreamOptions = true;
             }
             else if (info.IncludeUsageStart >= 0)
             {
@@ -149,14 +276,43 @@ internal static class WireRequestScanner
             }
         }
 
-        if (info.ModelLength > 0)
+        if (insertModel || insertStreamOptions)
+        {
+            edits[count++] = new Edit(info.ObjectStart + 1, 0, EditKind.InsertHead);
+        }
+
+        if (!insertModel)
         {
             edits[count++] = new Edit(info.ModelStart, info.ModelLength, EditKind.Model);
         }
 
-        edits = edits[..count];
-        edits.Sort(static (a, b) => a.Start.CompareTo(b.Start));
+        int removed = 0;
+        if (info.HasRoutingFields)
+        {
+            // Order the two members by position: the second belongs to the leading run only if it directly follows a leading first.
+            bool modelsFirst = !info.ProviderMember.Present || (info.ModelsMember.Present && info.ModelsMember.NameStart < info.ProviderMember.NameStart);
+            var a = modelsFirst ? info.ModelsMember : info.ProviderMember;
+            var b = modelsFirst ? info.ProviderMember : info.ModelsMember;
+            bool aLeading = false;
+            if (a.Present)
+            {
+                aLeading = a.SeparatorStart < 0;
+                edits[count++] = Removal(a, aLeading);
+                removed++;
+            }
 
+            if (b.Present)
+            {
+                bool bLeading = b.SeparatorStart < 0 || (aLeading && b.SeparatorStart == a.ValueEnd);
+                edits[count++] = Removal(b, bLeading);
+                removed++;
+            }
+        }
+
+        edits = edits[..count];
+        edits.Sort(static (x, y) => x.Start != y.Start ? x.Start.CompareTo(y.Start) : x.Length.CompareTo(y.Length));
+
+        bool keptMembers = info.MemberCount - removed > 0;
         int position = 0;
         foreach (var edit in edits)
         {
@@ -169,13 +325,26 @@ internal static class WireRequestScanner
                 case EditKind.True:
                     output.Write("true"u8);
                     break;
-                case EditKind.InsertStreamOptions:
-                    output.Write("\"stream_options\":{\"include_usage\":true}"u8);
-                    output.Write(HasMembersAfter(body, edit.Start) ? ","u8 : default);
+                case EditKind.InsertHead:
+                    if (insertModel)
+                    {
+                        output.Write("\"model\":"u8);
+                        output.Write(modelJson);
+                        output.Write(insertStreamOptions ? ","u8 : default);
+                    }
+
+                    if (insertStreamOptions)
+                    {
+                        output.Write("\"stream_options\":{\"include_usage\":true}"u8);
+                    }
+
+                    output.Write(keptMembers ? ","u8 : default);
                     break;
                 case EditKind.InsertIncludeUsage:
                     output.Write("\"include_usage\":true"u8);
                     output.Write(HasMembersAfter(body, edit.Start) ? ","u8 : default);
+                    break;
+                case EditKind.Remove:
                     break;
             }
 
@@ -183,6 +352,22 @@ internal static class WireRequestScanner
         }
 
         output.Write(body[position..]);
+    }
+
+    /// <summary>
+    /// The bytes to cut for a removed member. After a kept member: from the end of that member's value (the comma before)
+    /// to the end of this value. In the leading run (every member before it removed too): from its name to the next
+    /// member's name (the comma after), or to the end of its value when it is the last.
+    /// </summary>
+    private static Edit Removal(in MemberSpan member, bool leading)
+    {
+        if (!leading)
+        {
+            return new Edit(member.SeparatorStart, member.ValueEnd - member.SeparatorStart, EditKind.Remove);
+        }
+
+        int end = member.NextNameStart >= 0 ? member.NextNameStart : member.ValueEnd;
+        return new Edit(member.NameStart, end - member.NameStart, EditKind.Remove);
     }
 
     /// <summary>Encodes a model id as a JSON string token (quotes included), as spliced into a body.</summary>
@@ -203,7 +388,7 @@ internal static class WireRequestScanner
         return rest.Length > 0 && rest[0] != (byte)'}';
     }
 
-    private enum EditKind { Model, True, InsertStreamOptions, InsertIncludeUsage }
+    private enum EditKind { Model, True, InsertHead, InsertIncludeUsage, Remove }
 
     private readonly record struct Edit(int Start, int Length, EditKind Kind);
 

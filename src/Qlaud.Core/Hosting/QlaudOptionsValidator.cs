@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Qlaud.Catalog;
 using Qlaud.Configuration;
@@ -5,11 +6,19 @@ using Qlaud.Configuration;
 namespace Qlaud.Hosting;
 
 /// <summary>Validates <see cref="QlaudOptions"/> at start-up: builds the catalog and reports every problem with the key it concerns.</summary>
-internal sealed class QlaudOptionsValidator : IValidateOptions<QlaudOptions>
+internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValidateOptions<QlaudOptions>
 {
+    private static readonly string[] DecimalKeys = ["InputPerMTok", "OutputPerMTok", "CacheReadPerMTok", "CacheWritePerMTok"];
+    private static readonly string[] IntegerKeys = ["ContextLength", "MaxOutputTokens"];
+
     public ValidateOptionsResult Validate(string? name, QlaudOptions options)
     {
         var errors = new List<string>();
+        if (services.GetService(typeof(IConfiguration)) is IConfiguration configuration)
+        {
+            CheckCollectionNumbers(configuration.GetSection(QlaudOptions.SectionName).GetSection(nameof(QlaudOptions.Models)), errors);
+        }
+
         if (options.Pricing.MarkupPercent < 0)
         {
             errors.Add("Qlaud:Pricing:MarkupPercent must be 0 or more.");
@@ -25,7 +34,48 @@ internal sealed class QlaudOptionsValidator : IValidateOptions<QlaudOptions>
             errors.Add("Qlaud:Storage:ConnectionString must not be empty.");
         }
 
-        errors.AddRange(CatalogBuilder.Build(options, Environment.GetEnvironmentVariable).Errors);
+        if (options.Metering.LedgerBatchSize is < 1 or > 10_000)
+        {
+            errors.Add("Qlaud:Metering:LedgerBatchSize must be between 1 and 10000.");
+        }
+
+        if (options.Metering.KeyCacheSeconds < 0)
+        {
+            errors.Add("Qlaud:Metering:KeyCacheSeconds must be 0 or more.");
+        }
+
+        CatalogBuilder.ValidateRouting(options.Routing, errors);
+        if (errors.Count == 0)
+        {
+            errors.AddRange(CatalogBuilder.Build(options, Environment.GetEnvironmentVariable).Errors);
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// The configuration binder silently drops a list element (a model or a route) when one of its values does not convert,
+    /// so a malformed price would make a route vanish instead of failing. Numbers inside lists are checked here first.
+    /// </summary>
+    private static void CheckCollectionNumbers(IConfigurationSection section, List<string> errors)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            if (child.Value is { } value)
+            {
+                bool isDecimal = Array.IndexOf(DecimalKeys, child.Key) >= 0;
+                bool isInteger = Array.IndexOf(IntegerKeys, child.Key) >= 0;
+                if (isDecimal && !decimal.TryParse(value, System.Globalization.NumberStyles.Number, System.Globalization.CultureInfo.InvariantCulture, out _))
+                {
+                    errors.Add($"{child.Path} '{value}' is not a number (USD per million tokens, for example 0.15).");
+                }
+                else if (isInteger && !int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _))
+                {
+                    errors.Add($"{child.Path} '{value}' is not a whole number.");
+                }
+            }
+
+            CheckCollectionNumbers(child, errors);
+        }
     }
 }

@@ -7,7 +7,14 @@ using Qlaud;
 using Qlaud.Catalog;
 using Qlaud.Configuration;
 using Qlaud.Forwarding;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Hosting;
 using Qlaud.Hosting;
+using Qlaud.Metering;
+using Qlaud.Security;
+using Qlaud.Storage;
+using Qlaud.Storage.Sqlite;
 using Qlaud.Providers;
 using Qlaud.Routing;
 
@@ -56,19 +63,33 @@ public static class QlaudServiceCollectionExtensions
             var (catalog, errors) = CatalogBuilder.Build(options, Environment.GetEnvironmentVariable);
             return catalog ?? throw new OptionsValidationException(QlaudOptions.SectionName, typeof(QlaudOptions), errors);
         });
-        services.TryAddSingleton(static sp => new Router(sp.GetRequiredService<ModelCatalog>()));
+        services.TryAddSingleton(static sp => new RouteHealthRegistry(
+            sp.GetRequiredService<ModelCatalog>(),
+            sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Routing,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<RouteHealthRegistry>>()));
+        services.TryAddSingleton(static sp => new Router(sp.GetRequiredService<ModelCatalog>(), sp.GetRequiredService<RouteHealthRegistry>()));
+        services.TryAddSingleton<AttemptPolicy>();
+        services.TryAddSingleton(static sp => new UpstreamConnector(
+            sp.GetRequiredService<ModelCatalog>(),
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Routing.ConnectTimeoutSeconds)));
         services.TryAddSingleton<UpstreamClient>();
         services.TryAddSingleton<ChatForwarder>();
+        AddStorageAndMetering(services);
         services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();
         services.TryAddSingleton<QlaudChatClient>();
-        services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<QlaudChatClient>());
+        // Composition, outermost first: metering (reserve before any upstream call, settle after) → routing and providers.
+        services.TryAddSingleton<IChatClient>(static sp => new MeteringChatClient(
+            sp.GetRequiredService<QlaudChatClient>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>()));
 
         services.AddHttpClient(UpstreamHttpClient)
-            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
+            .ConfigurePrimaryHttpMessageHandler(static sp => new SocketsHttpHandler
             {
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-                ConnectTimeout = TimeSpan.FromSeconds(15),
+                // Each provider's connect timeout is applied by the connector; the handler's own limit stays out of the way.
+                ConnectTimeout = Timeout.InfiniteTimeSpan,
+                ConnectCallback = sp.GetRequiredService<UpstreamConnector>().ConnectAsync,
                 AutomaticDecompression = DecompressionMethods.None, // passthrough relays the upstream's bytes
                 UseCookies = false,
                 MaxConnectionsPerServer = int.MaxValue,
@@ -79,7 +100,37 @@ public static class QlaudServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(static sp => new EchoHandler(sp.GetRequiredService<TimeProvider>()))
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();
+        StripeServiceRegistration.AddStripeTopUps(services);
         return builder;
+    }
+
+    private static void AddStorageAndMetering(IServiceCollection services)
+    {
+        // SQLite from Qlaud:Storage:ConnectionString unless the app chose a store (UseSqlite(...) or another provider).
+        services.TryAddSingleton<IStorageProvider>(static sp =>
+            new SqliteStorageProvider(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage.ConnectionString));
+        services.AddDbContextFactory<QlaudDbContext>(static (sp, builder) =>
+        {
+            sp.GetRequiredService<IStorageProvider>().Configure(builder);
+            // Every ledger batch and key lookup is a command: log them at Debug, not at EF's default Information.
+            builder.ConfigureWarnings(static w => w.Log((RelationalEventId.CommandExecuted, LogLevel.Debug)));
+        }, ServiceLifetime.Singleton);
+        services.TryAddSingleton<StorageInitializer>();
+        services.TryAddSingleton<KeyRegistry>();
+        services.TryAddSingleton<AccountRegistry>();
+        services.TryAddSingleton<LedgerWriter>();
+        services.TryAddSingleton<SpendGuard>();
+        services.TryAddSingleton<ISpendGuard>(static sp => sp.GetRequiredService<SpendGuard>());
+        services.TryAddSingleton<KeyService>();
+        services.TryAddSingleton<WalletService>();
+        services.TryAddSingleton<Qlaud.Billing.IWalletLedger, WalletLedger>();
+        services.TryAddSingleton<UsageService>();
+        services.TryAddSingleton<QlaudCallerResolver>();
+
+        // Start order: migrations before anything reads the store; the ledger writer stops after the server drained
+        // (hosted services stop in reverse order, and the web server is registered after these).
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<StorageInitializer>());
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<LedgerWriter>());
     }
 
     /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>

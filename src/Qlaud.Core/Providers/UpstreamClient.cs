@@ -43,10 +43,10 @@ internal sealed class UpstreamClient
 
     /// <summary>
     /// Sends a chat request body to <paramref name="route"/>'s provider and returns once response headers arrived.
-    /// Transport failures and the header timeout come back as a <see cref="UpstreamFailure"/> value, not an exception;
-    /// cancellation by <paramref name="cancellationToken"/> throws.
+    /// Transport failures and the first-byte timeout (armed on <paramref name="deadline"/>) come back as an
+    /// <see cref="UpstreamFailure"/> value, not an exception; the caller's cancellation throws.
     /// </summary>
-    public async ValueTask<UpstreamResult> SendChatAsync(CatalogRoute route, ReadOnlyMemory<byte> body, ForwardedHeaders forwarded, bool countTokens, CancellationToken cancellationToken)
+    public async ValueTask<UpstreamResult> SendChatAsync(CatalogRoute route, ReadOnlyMemory<byte> body, ForwardedHeaders forwarded, bool countTokens, UpstreamDeadline deadline)
     {
         var endpoint = _endpoints[route.Provider.Name];
         var request = new HttpRequestMessage(HttpMethod.Post, countTokens ? endpoint.CountTokensUri : endpoint.ChatUri)
@@ -78,24 +78,24 @@ internal sealed class UpstreamClient
             request.Headers.TryAddWithoutValidation(name, value);
         }
 
-        using var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        headersTimeout.CancelAfter(route.Provider.Timeout);
+        deadline.Arm(route.Provider.Timeout);
         try
         {
-            var response = await endpoint.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headersTimeout.Token).ConfigureAwait(false);
+            var response = await endpoint.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
             return new UpstreamResult(response, request, null);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (deadline.TimedOut)
         {
             request.Dispose();
             return new UpstreamResult(null, null, new UpstreamFailure(QlaudErrorKind.Timeout,
-                $"The provider '{route.Provider.Name}' did not answer within {route.Provider.Timeout.TotalSeconds:0.#} s."));
+                $"The provider '{route.Provider.Name}' did not answer within {route.Provider.Timeout.TotalSeconds:0.###} s.", "timeout"));
         }
-        catch (HttpRequestException ex)
+        catch (HttpRequestException ex) when (!deadline.CallerCancelled)
         {
             request.Dispose();
-            return new UpstreamResult(null, null, new UpstreamFailure(QlaudErrorKind.UpstreamError,
-                $"The provider '{route.Provider.Name}' could not be reached: {Describe(ex)}"));
+            bool connectTimeout = ex.InnerException is TimeoutException;
+            return new UpstreamResult(null, null, new UpstreamFailure(connectTimeout ? QlaudErrorKind.Timeout : QlaudErrorKind.UpstreamError,
+                $"The provider '{route.Provider.Name}' could not be reached: {Describe(ex)}", connectTimeout ? "connect_timeout" : "connection_error"));
         }
         catch
         {
@@ -105,7 +105,7 @@ internal sealed class UpstreamClient
     }
 
     // The message names the failure, never the request's headers (which hold the provider key).
-    private static string Describe(HttpRequestException ex) => ex.HttpRequestError switch
+    private static string Describe(HttpRequestException ex) => ex.InnerException is TimeoutException timeout ? timeout.Message : ex.HttpRequestError switch
     {
         HttpRequestError.ConnectionError => "connection refused or reset.",
         HttpRequestError.NameResolutionError => "its host name did not resolve.",
@@ -126,7 +126,8 @@ internal readonly record struct ForwardedHeaders(string? AnthropicVersion, strin
 /// <summary>A transport-level failure: no response from the upstream.</summary>
 /// <param name="Kind">Timeout or upstream error.</param>
 /// <param name="Message">What happened, without secrets.</param>
-internal sealed record UpstreamFailure(QlaudErrorKind Kind, string Message);
+/// <param name="ErrorType">The span's <c>error.type</c>: <c>timeout</c>, <c>connect_timeout</c> or <c>connection_error</c>.</param>
+internal sealed record UpstreamFailure(QlaudErrorKind Kind, string Message, string ErrorType);
 
 /// <summary>Either a response (whose headers arrived) or a failure.</summary>
 internal readonly record struct UpstreamResult(HttpResponseMessage? Response, HttpRequestMessage? Request, UpstreamFailure? Failure) : IDisposable

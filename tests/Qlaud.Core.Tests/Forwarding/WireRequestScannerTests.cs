@@ -19,7 +19,7 @@ public sealed class WireRequestScannerTests
     [Fact]
     public void Rewrite_OnlyModel_EveryOtherByteUnchanged()
     {
-        const string body = "{ \"top_k\" : 40,\"model\":\"gpt-4o-mini\",  \"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9\"}],\"provider\":{\"order\":[\"x\"]}}";
+        const string body = "{ \"top_k\" : 40,\"model\":\"gpt-4o-mini\",  \"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9\"}],\"safety\":{\"order\":[\"x\"]}}";
         string result = Rewrite(body, "upstream/model-1", forceIncludeUsage: false, out var info);
         Assert.Equal(body.Replace("\"gpt-4o-mini\"", "\"upstream/model-1\"", StringComparison.Ordinal), result);
         Assert.Equal("gpt-4o-mini", info.Model);
@@ -100,4 +100,72 @@ public sealed class WireRequestScannerTests
         Assert.Null(WireRequestScanner.Scan("{\"model\":\"m\",\"max_completion_tokens\":77}"u8, out var info));
         Assert.Equal(77, info.MaxTokens);
     }
+}
+
+public sealed class WireRequestScannerRoutingFieldTests
+{
+    private static string Rewrite(string body, bool forceIncludeUsage = false, string model = "up")
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        Assert.Null(WireRequestScanner.Scan(bytes, out var info));
+        var output = new ArrayBufferWriter<byte>();
+        WireRequestScanner.Rewrite(bytes, info, WireRequestScanner.EncodeModel(model), forceIncludeUsage, output);
+        string result = Encoding.UTF8.GetString(output.WrittenSpan);
+        using var _ = JsonDocument.Parse(result); // always valid JSON
+        return result;
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","provider":{"order":["a"]},"messages":[]}""", """{"model":"up","messages":[]}""")]
+    [InlineData("""{"model":"m","messages":[],"provider":{"order":["a"]}}""", """{"model":"up","messages":[]}""")]
+    [InlineData("""{"provider":{"order":["a"]},"model":"m","messages":[]}""", """{"model":"up","messages":[]}""")]
+    [InlineData("""{"provider":{},"models":["x"],"model":"m"}""", """{"model":"up"}""")]
+    [InlineData("""{"model":"m","models":["x"],"provider":{}}""", """{"model":"up"}""")]
+    [InlineData("""{"model":"m","models":["x"],"top_k":1,"provider":{}}""", """{"model":"up","top_k":1}""")]
+    [InlineData("""{ "models" : ["x"] , "model":"m" , "provider":{"sort":"price"} }""", """{ "model":"up" }""")]
+    public void Rewrite_RoutingFields_RemovedEveryOtherByteKept(string body, string expected)
+        => Assert.Equal(expected, Rewrite(body));
+
+    [Fact]
+    public void Rewrite_ModelOnlyInModels_ModelInserted()
+        => Assert.Equal("""{"model":"up","messages":[]}""", Rewrite("""{"models":["x","y"],"messages":[]}"""));
+
+    [Fact]
+    public void Rewrite_OnlyRoutingFields_ModelInsertedAlone()
+        => Assert.Equal("""{"model":"up"}""", Rewrite("""{"models":["x"],"provider":{}}"""));
+
+    [Fact]
+    public void Rewrite_StreamOptionsInsertedAndProviderRemoved()
+        => Assert.Equal("""{"stream_options":{"include_usage":true},"model":"up","stream":true}""", Rewrite("""{"provider":{"only":["a"]},"model":"m","stream":true}""", forceIncludeUsage: true));
+
+    [Fact]
+    public void Rewrite_ModelAbsentAndStreamOptionsInserted_BothAtTheHead()
+        => Assert.Equal("""{"model":"up","stream_options":{"include_usage":true},"stream":true}""", Rewrite("""{"models":["x"],"stream":true}""", forceIncludeUsage: true));
+
+    [Fact]
+    public void Scan_ToolsAndInlineMedia_Recorded()
+    {
+        string image = "data:image/png;base64," + new string('A', 4000);
+        string body = """{"model":"m","tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"IMAGE"}},{"type":"text","text":"hi"}]}]}""".Replace("IMAGE", image, StringComparison.Ordinal);
+        Assert.Null(WireRequestScanner.Scan(Encoding.UTF8.GetBytes(body), out var info));
+        Assert.True(info.HasTools);
+        Assert.Equal(image.Length, info.MediaBytes);
+        Assert.Equal(1, info.MediaCount);
+        Assert.Equal(3, info.MemberCount); // model, tools, messages
+    }
+
+    [Fact]
+    public void Scan_EmptyTools_NoTools()
+    {
+        Assert.Null(WireRequestScanner.Scan("""{"model":"m","tools":[],"messages":[]}"""u8, out var info));
+        Assert.False(info.HasTools);
+        Assert.Equal(3, info.MemberCount);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","provider":[]}""", "'provider' must be an object.")]
+    [InlineData("""{"model":"m","models":"x"}""", "'models' must be an array of model ids.")]
+    [InlineData("""{"model":"m","provider":{},"provider":{}}""", "'provider' appears more than once.")]
+    public void Scan_MalformedRoutingFields_Error(string body, string expected)
+        => Assert.Equal(expected, WireRequestScanner.Scan(Encoding.UTF8.GetBytes(body), out _));
 }

@@ -44,15 +44,11 @@ internal static class Program
             // Ctrl+C or SIGTERM: fall through to a clean shutdown.
         }
 
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        await server.DisposeAsync();
-        Console.Error.WriteLine($"dispose {sw.ElapsedMilliseconds}ms");
         return 0;
 
         void Stop(PosixSignalContext context)
         {
             context.Cancel = true;
-            Console.Error.WriteLine($"signal {DateTime.UtcNow:HH:mm:ss.fff}");
             stop.Cancel();
         }
     }

@@ -386,6 +386,11 @@ internal sealed partial class AnthropicDialect
                 }
 
                 writer.WriteEndObject();
+                if (target == BlockTarget.Response && call.AdditionalProperties?.ContainsKey(CallerKey) != true)
+                {
+                    WriteDirectCaller(writer);
+                }
+
                 WriteExtras(writer, call.AdditionalProperties, s_toolUseFields);
                 writer.WriteEndObject();
                 break;

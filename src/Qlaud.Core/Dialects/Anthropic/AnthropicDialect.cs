@@ -156,36 +156,22 @@ internal sealed partial class AnthropicDialect : IChatDialect
     private static long GetLong(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) ? n : 0;
 
-    /// <summary>Writes one <c>AdditionalProperties</c> value as JSON (<c>JsonElement</c> verbatim, anything else serialized).</summary>
-    internal static void WriteValue(Utf8JsonWriter writer, object? value)
+    /// <summary>Writes one <c>AdditionalProperties</c> value as JSON; the one writer every dialect shares.</summary>
+    internal static void WriteValue(Utf8JsonWriter writer, object? value) => CanonicalJson.WriteValue(writer, value);
+
+    /// <summary>The key of a <c>tool_use</c> block's <c>caller</c> when it came from an Anthropic upstream.</summary>
+    internal const string CallerKey = KeyPrefix + "caller";
+
+    /// <summary>
+    /// Writes <c>"caller":{"type":"direct"}</c>: Anthropic marks every <c>tool_use</c> block with who called the tool,
+    /// and current SDKs reject a block without it. A call translated from another dialect was made by the model directly.
+    /// </summary>
+    internal static void WriteDirectCaller(Utf8JsonWriter writer)
     {
-        switch (value)
-        {
-            case null:
-                writer.WriteNullValue();
-                break;
-            case JsonElement element:
-                element.WriteTo(writer);
-                break;
-            case string s:
-                writer.WriteStringValue(s);
-                break;
-            case bool b:
-                writer.WriteBooleanValue(b);
-                break;
-            case int i:
-                writer.WriteNumberValue(i);
-                break;
-            case long l:
-                writer.WriteNumberValue(l);
-                break;
-            case double d:
-                writer.WriteNumberValue(d);
-                break;
-            default:
-                JsonSerializer.Serialize(writer, value, CompactJson.GetTypeInfo(value.GetType()));
-                break;
-        }
+        writer.WritePropertyName("caller"u8);
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, "direct"u8);
+        writer.WriteEndObject();
     }
 
     /// <summary>

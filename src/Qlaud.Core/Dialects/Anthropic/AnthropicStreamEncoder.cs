@@ -287,6 +287,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
                 writer.WritePropertyName("input"u8);
                 writer.WriteStartObject();
                 writer.WriteEndObject();
+                AnthropicDialect.WriteDirectCaller(writer);
                 writer.WriteEndObject();
                 break;
             default:

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+
 namespace Qlaud.Dialects.OpenAI;
 
 internal sealed partial class OpenAIDialect
@@ -17,5 +20,16 @@ internal sealed partial class OpenAIDialect
         ArgumentException.ThrowIfNullOrWhiteSpace(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(responseId);
         return new OpenAIStreamEncoder(model, responseId, includeUsage, _timeProvider);
+    }
+
+    /// <summary>Whether a decoded request asked for the final usage chunk (<c>stream_options.include_usage: true</c>),
+    /// which decides the <c>includeUsage</c> of the client's encoder.</summary>
+    internal static bool IncludeUsageRequested(ChatOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.AdditionalProperties?.TryGetValue(Prefix + "stream_options", out var value) is true
+            && value is JsonElement { ValueKind: JsonValueKind.Object } streamOptions
+            && streamOptions.TryGetProperty("include_usage", out var includeUsage)
+            && includeUsage.ValueKind == JsonValueKind.True;
     }
 }

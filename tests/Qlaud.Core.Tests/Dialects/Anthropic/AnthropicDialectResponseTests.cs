@@ -19,7 +19,7 @@ public sealed class AnthropicDialectResponseTests
       "content": [
         { "type": "thinking", "thinking": "I need the weather tool.", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA" },
         { "type": "text", "text": "Let me look that up." },
-        { "type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather", "input": { "location": "San Francisco, CA", "unit": "celsius" } }
+        { "type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather", "input": { "location": "San Francisco, CA", "unit": "celsius" }, "caller": { "type": "direct" } }
       ],
       "stop_reason": "tool_use",
       "stop_sequence": null,
@@ -143,7 +143,7 @@ public sealed class AnthropicDialectResponseTests
         var root = Parse(WriteResponse(response));
 
         Assert.Equal("tool_use", root.GetProperty("stop_reason").GetString());
-        Equal("""[{"type":"tool_use","id":"call_1","name":"ls","input":{}}]""", root.GetProperty("content").GetRawText());
+        Equal("""[{"type":"tool_use","id":"call_1","name":"ls","input":{},"caller":{"type":"direct"}}]""", root.GetProperty("content").GetRawText());
     }
 
     [Fact]

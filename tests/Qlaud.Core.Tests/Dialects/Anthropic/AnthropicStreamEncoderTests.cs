@@ -84,8 +84,8 @@ public sealed class AnthropicStreamEncoderTests
           "content": [
             { "type": "thinking", "thinking": "The user wants two files. Read both in parallel.", "signature": "" },
             { "type": "text", "text": "I'll read both files. Starting now." },
-            { "type": "tool_use", "id": "call_0", "name": "read_file", "input": { "path": "src/a.cs" } },
-            { "type": "tool_use", "id": "call_1", "name": "read_file", "input": { "path": "src/b.cs" } }
+            { "type": "tool_use", "id": "call_0", "name": "read_file", "input": { "path": "src/a.cs" }, "caller": { "type": "direct" } },
+            { "type": "tool_use", "id": "call_1", "name": "read_file", "input": { "path": "src/b.cs" }, "caller": { "type": "direct" } }
           ],
           "stop_reason": "tool_use",
           "stop_sequence": null,
@@ -132,7 +132,7 @@ public sealed class AnthropicStreamEncoderTests
         ]));
 
         Equal("""
-        [{"type":"text","text":"Checking."},{"type":"tool_use","id":"call_9","name":"get_time","input":{}}]
+        [{"type":"text","text":"Checking."},{"type":"tool_use","id":"call_9","name":"get_time","input":{},"caller":{"type":"direct"}}]
         """, accumulator.Message!["content"]!.ToJsonString());
         Assert.Equal("tool_use", (string?)accumulator.Message["stop_reason"]);
     }
@@ -256,9 +256,9 @@ public sealed class AnthropicStreamEncoderTests
 
         Equal("""
         [
-          {"type":"tool_use","id":"call_a","name":"f","input":{"x":1}},
-          {"type":"tool_use","id":"call_b","name":"g","input":{"y":2}},
-          {"type":"tool_use","id":"call_c","name":"h","input":{"s":"}{"}}
+          {"type":"tool_use","id":"call_a","name":"f","input":{"x":1},"caller":{"type":"direct"}},
+          {"type":"tool_use","id":"call_b","name":"g","input":{"y":2},"caller":{"type":"direct"}},
+          {"type":"tool_use","id":"call_c","name":"h","input":{"s":"}{"},"caller":{"type":"direct"}}
         ]
         """, accumulator.Message!["content"]!.ToJsonString());
     }
@@ -287,7 +287,7 @@ public sealed class AnthropicStreamEncoderTests
         ]));
 
         var content = accumulator.Message!["content"]!.AsArray();
-        Equal("""{"type":"tool_use","id":"call_w","name":"search","input":{"q":"ünïcode","n":3}}""", content[0]!.ToJsonString());
+        Equal("""{"type":"tool_use","id":"call_w","name":"search","input":{"q":"ünïcode","n":3},"caller":{"type":"direct"}}""", content[0]!.ToJsonString());
         Assert.StartsWith("toolu_", (string?)content[1]!["id"]);
         Assert.Equal("noid", (string?)content[1]!["name"]);
     }

@@ -29,6 +29,8 @@ internal static class AnthropicWire
     private static readonly JsonEncodedText s_toolUse = JsonEncodedText.Encode("tool_use");
     private static readonly JsonEncodedText s_name = JsonEncodedText.Encode("name");
     private static readonly JsonEncodedText s_input = JsonEncodedText.Encode("input");
+    private static readonly JsonEncodedText s_caller = JsonEncodedText.Encode("caller");
+    private static readonly JsonEncodedText s_direct = JsonEncodedText.Encode("direct");
     private static readonly JsonEncodedText s_stopReason = JsonEncodedText.Encode("stop_reason");
     private static readonly JsonEncodedText s_stopSequence = JsonEncodedText.Encode("stop_sequence");
     private static readonly JsonEncodedText s_usage = JsonEncodedText.Encode("usage");
@@ -117,6 +119,7 @@ internal static class AnthropicWire
             w.WriteString(s_name, call.Name);
             w.WritePropertyName(s_input);
             WriteToolInput(w, call.ArgumentsJson);
+            WriteDirectCaller(w);
             w.WriteEndObject();
         }
 
@@ -291,6 +294,14 @@ internal static class AnthropicWire
         w.WriteEndObject();
     }
 
+    /// <summary>Tool use blocks name who invoked the tool; a plain model turn is always <c>{"type":"direct"}</c>.</summary>
+    private static void WriteDirectCaller(Utf8JsonWriter w)
+    {
+        w.WriteStartObject(s_caller);
+        w.WriteString(s_type, s_direct);
+        w.WriteEndObject();
+    }
+
     private static void WriteToolInput(Utf8JsonWriter w, string argumentsJson)
     {
         if (string.IsNullOrWhiteSpace(argumentsJson))
@@ -404,6 +415,7 @@ internal static class AnthropicWire
                 w.WriteString(s_name, x.Reply.ToolCalls[toolIndex].Name);
                 w.WriteStartObject(s_input);
                 w.WriteEndObject();
+                WriteDirectCaller(w);
                 break;
         }
 

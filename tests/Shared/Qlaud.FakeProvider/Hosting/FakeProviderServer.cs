@@ -125,6 +125,7 @@ public sealed partial class FakeProviderServer : IAsyncDisposable
             kestrel.Listen(IPAddress.Loopback, Options.Port);
         });
         builder.Services.Configure<HostOptions>(static host => host.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton<IHostLifetime, PassiveHostLifetime>();
 
         var app = builder.Build();
         var handler = new FakeRequestHandler(this, Options, _stopping.Token);

@@ -86,6 +86,7 @@ internal sealed class FakeRequestHandler
         };
     }
 
+    /// <summary>For paths both dialects share (or none serves), an Anthropic client gives itself away by its headers.</summary>
     private static Dialect DialectOf(HttpRequest request)
         => request.Headers.ContainsKey("anthropic-version") || request.Headers.ContainsKey("x-api-key") ? Dialect.Anthropic : Dialect.OpenAI;
 
@@ -155,6 +156,7 @@ internal sealed class FakeRequestHandler
     /// <summary>Answers the documented 401/400 errors of the Messages API; true when the request was rejected.</summary>
     private static async ValueTask<bool> RejectAnthropicAsync(HttpContext http, ChatRequestFields fields, bool requireMaxTokens)
     {
+        // Anthropic takes the key as x-api-key or, since SDK 13, as Authorization: Bearer; any value is accepted.
         var headers = http.Request.Headers;
         if (!headers.ContainsKey("x-api-key") && !headers.ContainsKey("authorization"))
         {
@@ -219,10 +221,14 @@ internal sealed class FakeRequestHandler
                 recorded?.MarkCancelled();
                 break;
             case ReplyOutcome.ClientGone:
-            case ReplyOutcome.CutOff:
-                // Cut off by script, or the server is stopping: drop the connection mid-response.
+                // The server is stopping.
                 http.Abort();
                 break;
+            case ReplyOutcome.CutOff:
+                // HttpContext.Abort() would reset the socket and could discard bytes already flushed. An
+                // exception after the response started makes Kestrel close the connection gracefully instead,
+                // without the final chunk: the client gets everything written so far, then a premature end.
+                throw new InvalidOperationException("The fake provider cut the response off as scripted.");
         }
     }
 

@@ -1,0 +1,19 @@
+namespace Qlaud.Configuration;
+
+/// <summary>The <c>Qlaud:Metering</c> section: wallet enforcement, the ledger writer and the key cache.</summary>
+public sealed class MeteringOptions
+{
+    /// <summary>
+    /// Whether requests must fit the account's prepaid wallet balance (default <see langword="false"/>). When false the
+    /// wallet still records every charge and may go negative (what the account owes); key caps apply either way.
+    /// </summary>
+    public bool EnforceWallet { get; set; }
+
+    /// <summary>The most ledger entries written in one transaction (default 500, 1 to 10000).</summary>
+    public int LedgerBatchSize { get; set; } = 500;
+
+    /// <summary>How long a minted key's settings are trusted before they are read from the database again, in seconds
+    /// (default 60; 0 = never re-read). Changes made through this node apply at once; this bounds how long a change made
+    /// by another node sharing the database takes to arrive.</summary>
+    public int KeyCacheSeconds { get; set; } = 60;
+}

@@ -1,0 +1,14 @@
+namespace Qlaud.Metering;
+
+/// <summary>An account's wallet as this node knows it: the balance with every settled charge applied, and what is reserved.</summary>
+internal sealed class AccountState(string accountId, long balanceMicros)
+{
+    public string AccountId { get; } = accountId;
+
+    /// <summary>Guards the counters. Taken after a key's gate when both are needed, never before.</summary>
+    public Lock Gate { get; } = new();
+
+    public long BalanceMicros { get; set; } = balanceMicros;
+
+    public long ReservedMicros { get; set; }
+}

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.AI;
+using Qlaud.Security;
+
+namespace Qlaud.Metering;
+
+/// <summary>Finds the caller of an in-process <see cref="IChatClient"/> call: <see cref="QlaudChatOptionKeys.ApiKey"/> or
+/// <see cref="QlaudChatOptionKeys.EndUser"/> in the options, else the ambient <see cref="QlaudCallScope"/>, else
+/// <see cref="QlaudCaller.InProcess"/>.</summary>
+/// <remarks>An unknown, revoked, disabled or expired key is an error (401 kind): an in-process call never falls back to the
+/// default account when it named a key. The error becomes a <see cref="QlaudException"/> before any upstream call.</remarks>
+internal sealed class QlaudCallerResolver(KeyAuthenticator authenticator)
+{
+    public ValueTask<KeyAuthentication> ResolveAsync(ChatOptions? options, CancellationToken cancellationToken)
+    {
+        var properties = options?.AdditionalProperties;
+        string? apiKey = properties?.TryGetValue(QlaudChatOptionKeys.ApiKey, out var k) == true ? k as string : null;
+        string? endUser = properties?.TryGetValue(QlaudChatOptionKeys.EndUser, out var u) == true ? u as string : null;
+        if (apiKey is null && endUser is null)
+        {
+            apiKey = QlaudCallScope.CurrentApiKey;
+            endUser = QlaudCallScope.CurrentEndUser;
+        }
+
+        if (apiKey is not null)
+        {
+            return authenticator.AuthenticateAsync(apiKey, cancellationToken);
+        }
+
+        return ValueTask.FromResult(new KeyAuthentication(
+            string.IsNullOrEmpty(endUser) ? QlaudCaller.InProcess : QlaudCaller.InProcess with { EndUserId = endUser }, null));
+    }
+
+    /// <summary>Resolves the caller or throws the <see cref="QlaudException"/> the HTTP surface would answer with a 401.</summary>
+    public async ValueTask<QlaudCaller> ResolveOrThrowAsync(ChatOptions? options, CancellationToken cancellationToken)
+    {
+        var result = await ResolveAsync(options, cancellationToken).ConfigureAwait(false);
+        return result.Caller ?? throw new QlaudException(result.Error!);
+    }
+}

@@ -1,0 +1,75 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Qlaud.Storage;
+
+/// <summary>The gateway's store: accounts, API keys, wallets and the ledger.</summary>
+/// <remarks>
+/// The model is provider-neutral: times are Unix milliseconds (<see langword="long"/>), money is micro-USD
+/// (<see langword="long"/>), enums are strings, and no service issues provider-specific SQL. Provider details
+/// (connection, pragmas, migrations assembly) live in an <see cref="IStorageProvider"/>.
+/// </remarks>
+internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) : DbContext(options)
+{
+    public DbSet<AccountEntity> Accounts => Set<AccountEntity>();
+
+    public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
+
+    public DbSet<WalletEntity> Wallets => Set<WalletEntity>();
+
+    public DbSet<LedgerEntryEntity> LedgerEntries => Set<LedgerEntryEntity>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<AccountEntity>(static account =>
+        {
+            account.HasKey(static a => a.Id);
+            account.Property(static a => a.Id).HasMaxLength(64);
+            account.Property(static a => a.Name).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<WalletEntity>(static wallet =>
+        {
+            wallet.HasKey(static w => w.AccountId);
+            wallet.Property(static w => w.AccountId).HasMaxLength(64);
+            wallet.HasOne<AccountEntity>().WithOne().HasForeignKey<WalletEntity>(static w => w.AccountId);
+        });
+
+        modelBuilder.Entity<ApiKeyEntity>(static key =>
+        {
+            key.HasKey(static k => k.Id);
+            key.Property(static k => k.Id).HasMaxLength(64);
+            key.Property(static k => k.AccountId).HasMaxLength(64);
+            key.Property(static k => k.Name).HasMaxLength(200);
+            key.Property(static k => k.Scope).HasMaxLength(16);
+            key.Property(static k => k.EndUserId).HasMaxLength(256);
+            key.Property(static k => k.KeyHash).HasMaxLength(64);
+            key.Property(static k => k.Prefix).HasMaxLength(32);
+            key.Property(static k => k.LimitReset).HasMaxLength(16);
+            key.HasIndex(static k => k.KeyHash).IsUnique();
+            key.HasIndex(static k => new { k.AccountId, k.CreatedAtMs });
+            key.HasIndex(static k => new { k.AccountId, k.EndUserId });
+            key.HasOne<AccountEntity>().WithMany().HasForeignKey(static k => k.AccountId);
+        });
+
+        modelBuilder.Entity<LedgerEntryEntity>(static entry =>
+        {
+            entry.HasKey(static e => e.Id);
+            entry.Property(static e => e.Id).ValueGeneratedOnAdd();
+            entry.Property(static e => e.AccountId).HasMaxLength(64);
+            entry.Property(static e => e.Kind).HasConversion<string>().HasMaxLength(16);
+            entry.Property(static e => e.KeyId).HasMaxLength(64);
+            entry.Property(static e => e.EndUserId).HasMaxLength(256);
+            entry.Property(static e => e.Model).HasMaxLength(200);
+            entry.Property(static e => e.Route).HasMaxLength(300);
+            entry.Property(static e => e.RequestId).HasMaxLength(200);
+            entry.Property(static e => e.Note).HasMaxLength(1000);
+            entry.Property(static e => e.ExternalReference).HasMaxLength(255);
+            entry.Property(static e => e.ExternalPaymentId).HasMaxLength(255);
+            entry.Property(static e => e.ExternalEventId).HasMaxLength(255);
+            entry.HasIndex(static e => new { e.AccountId, e.CreatedAtMs });
+            entry.HasIndex(static e => new { e.KeyId, e.CreatedAtMs });
+            entry.HasIndex(static e => e.ExternalEventId).IsUnique();
+            entry.HasOne<AccountEntity>().WithMany().HasForeignKey(static e => e.AccountId);
+        });
+    }
+}

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
+using Qlaud.Hosting;
+using Qlaud.Storage;
+using Qlaud.Storage.Sqlite;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Chooses where Qlaud stores keys, wallets and the ledger.</summary>
+public static class QlaudStorageBuilderExtensions
+{
+    /// <summary>Stores everything in a SQLite database (the default). Migrations run at start-up; the file uses WAL mode.</summary>
+    /// <param name="builder">The builder returned by <c>AddQlaud()</c>.</param>
+    /// <param name="connectionString">A SQLite connection string, for example <c>Data Source=/var/lib/qlaud/qlaud.db</c>;
+    /// null uses <c>Qlaud:Storage:ConnectionString</c> (default <c>Data Source=qlaud.db</c>).</param>
+    /// <returns>The builder.</returns>
+    public static IQlaudBuilder UseSqlite(this IQlaudBuilder builder, string? connectionString = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.Replace(ServiceDescriptor.Singleton<IStorageProvider>(sp => connectionString is null
+            ? new SqliteStorageProvider(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage.ConnectionString)
+            : new SqliteStorageProvider(connectionString, "UseSqlite(connectionString)")));
+        return builder;
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace Qlaud.Storage.Sqlite;
+
+/// <summary>The embedded default: a SQLite file in WAL mode, migrations from this assembly.</summary>
+internal sealed class SqliteStorageProvider : IStorageProvider
+{
+    private readonly string _connectionString;
+
+    /// <param name="connectionString">The SQLite connection string.</param>
+    /// <param name="source">Where it came from, for the error message (a configuration key or <c>UseSqlite(...)</c>).</param>
+    public SqliteStorageProvider(string connectionString, string source = "Qlaud:Storage:ConnectionString")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        try
+        {
+            // Fail at start-up on a malformed connection string, not on the first request.
+            _connectionString = new SqliteConnectionStringBuilder(connectionString).ToString();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"{source} is not a valid SQLite connection string ({ex.Message}). Example: 'Data Source=qlaud.db'.", ex);
+        }
+    }
+
+    public string Name => "sqlite";
+
+    public void Configure(DbContextOptionsBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.UseSqlite(_connectionString, static sqlite => sqlite.MigrationsAssembly(typeof(SqliteStorageProvider).Assembly.GetName().Name));
+    }
+
+    public async Task PrepareAsync(QlaudDbContext db, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        // WAL lets readers (usage queries, key lookups) run while the ledger writer commits; the setting is stored in the file.
+        // synchronous=NORMAL in WAL mode keeps every commit safe from a process crash (only a power loss can drop the last commits).
+        await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,181 @@
+using System.ClientModel;
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using OpenAI.Chat;
+using Qlaud.AspNetCore.Tests.Infrastructure;
+using Qlaud.FakeProvider;
+
+namespace Qlaud.AspNetCore.Tests.Metering;
+
+/// <summary>
+/// End-to-end metering through the request path: <c>ChatForwarder</c> (HTTP surface) and <c>MeteringChatClient</c> (in-process)
+/// reserve a request's worst case before the upstream call and settle the real cost after it.
+/// </summary>
+public sealed class MeteringEndToEndTests : IAsyncLifetime
+{
+    private static readonly FakeUsage Usage12In5Out = new() { InputTokens = 12, OutputTokens = 5 };
+
+    private GatewayHost _gateway = null!;
+
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "10" });
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task ChatCompletions_KeyOverCap_Answers402WithoutAnUpstreamRequest()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":0.000001}""");
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => _gateway.OpenAIChat("fake-gpt", secret).CompleteChatAsync(
+            [new UserChatMessage("hello")], new ChatCompletionOptions { MaxOutputTokenCount = 100 }));
+
+        Assert.Equal(402, ex.Status);
+        Assert.Contains("spend_limit_exceeded", ex.GetRawResponse()!.Content.ToString(), StringComparison.Ordinal);
+        Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task Messages_KeyOverCap_Answers402InTheAnthropicShapeWithoutAnUpstreamRequest()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0}""");
+        using var http = _gateway.Http(key: null);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
+        {
+            Content = new StringContent("""{"model":"fake-claude","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("x-api-key", secret);
+        request.Headers.Add("anthropic-version", "2023-06-01");
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, response.StatusCode);
+        Assert.Contains("\"type\":\"error\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task ChatCompletions_WithinCap_WalletAndUsageDecreaseByExactlyTheChargedCost()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":1}""");
+        _gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+
+        await _gateway.OpenAIChat("fake-gpt", secret).CompleteChatAsync([new UserChatMessage("hello")], new ChatCompletionOptions { MaxOutputTokenCount = 50 });
+
+        // 12 × $1/MTok + 5 × $2/MTok = 22 micro-USD upstream; +10 % markup rounded up = 25
+        using var admin = _gateway.Http();
+        var (_, wallet) = await admin.GetJsonAsync("/v1/wallet");
+        var (_, usage) = await admin.GetJsonAsync("/v1/usage");
+        var (_, key) = await admin.GetJsonAsync($"/v1/keys/{id}");
+        Assert.Equal(-25, wallet.GetProperty("balance_micros").GetInt64());
+        Assert.Equal(0, wallet.GetProperty("reserved_micros").GetInt64());
+        var entry = wallet.GetProperty("recent_entries")[0];
+        Assert.Equal((22L, 25L, "fake/upstream-gpt", "alice"), (entry.GetProperty("upstream_cost_micros").GetInt64(), entry.GetProperty("cost_micros").GetInt64(),
+            entry.GetProperty("route").GetString(), entry.GetProperty("end_user_id").GetString()));
+        Assert.Equal(25, usage.GetProperty("totals").GetProperty("cost_micros").GetInt64());
+        Assert.Equal(0.000025m, key.GetProperty("spend_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task ChatCompletions_StreamWithUsage_SettlesTheStreamsUsage()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Text("one two three") with { ChunkSize = 4, Usage = Usage12In5Out });
+
+        await foreach (var _ in _gateway.OpenAIChat("fake-gpt", secret).CompleteChatStreamingAsync([new UserChatMessage("count")]))
+        {
+        }
+
+        using var admin = _gateway.Http();
+        var (_, usage) = await admin.GetJsonAsync("/v1/usage");
+        Assert.Equal(1, usage.GetProperty("totals").GetProperty("requests").GetInt64());
+        Assert.Equal(25, usage.GetProperty("totals").GetProperty("cost_micros").GetInt64());
+    }
+
+    [Fact]
+    public async Task ChatCompletions_OverRequestsPerMinute_Answers429WithRetryAfterWithoutAnUpstreamRequest()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"rpm_limit":1}""");
+        var chat = _gateway.OpenAIChat("fake-gpt", secret);
+        await chat.CompleteChatAsync([new UserChatMessage("one")]);
+
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("two")]));
+
+        Assert.Equal(429, ex.Status);
+        Assert.True(ex.GetRawResponse()!.Headers.TryGetValue("retry-after", out string? retryAfter) && int.Parse(retryAfter!, System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.Single(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task EnforcedWallet_Empty_Answers402ThenACreditLetsTheKeyCall()
+    {
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:EnforceWallet"] = "true" });
+        var (_, secret) = await gateway.MintKeyAsync();
+        var chat = gateway.OpenAIChat("fake-gpt", secret);
+
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 10 }));
+        using var admin = gateway.Http();
+        await admin.PostJsonAsync("/v1/wallet/credit", """{"amount_usd":1}""");
+        await chat.CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 10 });
+
+        Assert.Equal(402, refused.Status);
+        Assert.Contains("insufficient_balance", refused.GetRawResponse()!.Content.ToString(), StringComparison.Ordinal);
+        Assert.Single(gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task ConcurrentStreamingAndPlainRequestsOnOneCappedKey_SpendWithinCapAndUpstreamSawExactlyTheAdmitted()
+    {
+        // Each request: ≤ 400 input bytes and max_tokens 100 → worst case well under 1000 micro-USD; real cost 22 → 25 charged.
+        var (id, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0.002}""");
+        _gateway.Fake.Responder = static _ => FakeReply.Text("ok") with { Usage = Usage12In5Out, ChunkSize = 1 };
+        var chat = _gateway.OpenAIChat("fake-gpt", secret);
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 100 };
+        int admitted = 0, refused = 0;
+
+        await Parallel.ForEachAsync(Enumerable.Range(0, 200), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+        {
+            try
+            {
+                if (i % 2 == 0)
+                {
+                    await chat.CompleteChatAsync([new UserChatMessage("hi")], options, ct);
+                }
+                else
+                {
+                    await foreach (var _ in chat.CompleteChatStreamingAsync([new UserChatMessage("hi")], options, ct))
+                    {
+                    }
+                }
+
+                Interlocked.Increment(ref admitted);
+            }
+            catch (ClientResultException ex) when (ex.Status == 402)
+            {
+                Interlocked.Increment(ref refused);
+            }
+        });
+
+        using var admin = _gateway.Http();
+        var (_, key) = await admin.GetJsonAsync($"/v1/keys/{id}");
+        Assert.Equal(200, admitted + refused);
+        Assert.True(refused > 0);
+        Assert.Equal(admitted, _gateway.Fake.Requests.Count);
+        Assert.True(key.GetProperty("spend_usd").GetDecimal() <= 0.002m);
+        Assert.Equal(admitted * 0.000025m, key.GetProperty("spend_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task InProcessChatClient_ApiKeyOverCap_ThrowsPaymentRequiredBeforeAnyUpstreamCall()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0}""");
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { ModelId = "fake-gpt", MaxOutputTokens = 10, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret } };
+
+        var ex = await Assert.ThrowsAsync<QlaudException>(() => client.GetResponseAsync("hello", options));
+
+        Assert.Equal(QlaudErrorKind.PaymentRequired, ex.Error.Kind);
+        Assert.Empty(_gateway.Fake.Requests);
+    }
+}

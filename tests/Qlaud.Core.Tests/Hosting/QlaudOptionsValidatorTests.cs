@@ -1,0 +1,25 @@
+using Qlaud.Configuration;
+using Qlaud.Hosting;
+
+namespace Qlaud.Core.Tests.Hosting;
+
+public sealed class QlaudOptionsValidatorTests
+{
+    private static readonly IServiceProvider EmptyServices = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(new Microsoft.Extensions.DependencyInjection.ServiceCollection());
+
+    [Fact]
+    public void Validate_MeteringOutOfRange_FailsNamingEachKey()
+    {
+        var options = new QlaudOptions { UseBuiltInCatalog = false, Metering = new MeteringOptions { LedgerBatchSize = 0, KeyCacheSeconds = -1 } };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Metering:LedgerBatchSize", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Metering:KeyCacheSeconds", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_MeteringDefaults_Succeed()
+        => Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, new QlaudOptions { UseBuiltInCatalog = false }).Succeeded);
+}

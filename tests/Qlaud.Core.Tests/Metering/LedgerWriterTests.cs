@@ -1,0 +1,66 @@
+using Microsoft.EntityFrameworkCore;
+using Qlaud.Core.Tests.Infrastructure;
+using Qlaud.Metering;
+using Qlaud.Storage;
+
+namespace Qlaud.Core.Tests.Metering;
+
+public sealed class LedgerWriterTests : IAsyncLifetime
+{
+    private MeteringHarness _h = null!;
+
+    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+
+    public async Task DisposeAsync() => await _h.DisposeAsync();
+
+    [Fact]
+    public async Task StopAsync_WithQueuedEntries_WritesEveryOneBeforeStopping()
+    {
+        var (_, _, caller) = await _h.MintAsync(capMicros: 100_000_000);
+        for (int i = 0; i < 250; i++)
+        {
+            _h.Guard.Settle((await _h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!, MeteringHarness.Used(7));
+        }
+
+        await _h.Ledger.StopAsync(CancellationToken.None);
+
+        await using var db = _h.Db();
+        Assert.Equal(250, await db.LedgerEntries.CountAsync());
+        Assert.Equal(-1_750, (await db.Wallets.SingleAsync()).BalanceMicros);
+        Assert.Equal(1_750, (await db.ApiKeys.SingleAsync()).SpendMicros);
+    }
+
+    [Fact]
+    public async Task Enqueue_AfterStop_StillWritesTheEntry()
+    {
+        var (_, _, caller) = await _h.MintAsync();
+        var reservation = (await _h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!;
+        await _h.Ledger.StopAsync(CancellationToken.None);
+
+        _h.Guard.Settle(reservation, MeteringHarness.Used(9));
+
+        await using var db = _h.Db();
+        Assert.Equal(9, (await db.LedgerEntries.SingleAsync()).CostMicros);
+    }
+
+    [Fact]
+    public async Task Restart_OnTheSameDatabase_KeepsKeysSpendBalancesAndLedger()
+    {
+        var (key, secret, caller) = await _h.MintAsync(capMicros: 1_000);
+        await _h.Wallets.ApplyAsync(new WalletChange(AccountEntity.DefaultId, LedgerEntryKind.Credit, 5_000, "seed"), default);
+        _h.Guard.Settle((await _h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(800), default)).Reservation!, MeteringHarness.Used(800));
+
+        await _h.RestartAsync();
+
+        var again = (await _h.Authenticator.AuthenticateAsync(secret, default)).Caller;
+        Assert.Equal(key.Record.Id, again!.KeyId);
+        var view = await _h.Keys.GetAsync(AccountEntity.DefaultId, key.Record.Id, default);
+        Assert.Equal(800, view!.PeriodSpendMicros);
+        Assert.Equal(200, view.RemainingMicros);
+        Assert.False((await _h.Guard.ReserveAsync(again, MeteringHarness.Estimate(201), default)).IsAdmitted);
+        Assert.True((await _h.Guard.ReserveAsync(again, MeteringHarness.Estimate(200), default)).IsAdmitted);
+        var wallet = await _h.Wallets.GetAsync(AccountEntity.DefaultId, 10, default);
+        Assert.Equal(4_200, wallet!.BalanceMicros);
+        Assert.Equal([LedgerEntryKind.Usage, LedgerEntryKind.Credit], wallet.RecentEntries.Select(static e => e.Kind));
+    }
+}

@@ -1,0 +1,147 @@
+using Qlaud.Core.Tests.Infrastructure;
+using Qlaud.Security;
+using Qlaud.Storage;
+
+namespace Qlaud.Core.Tests.Security;
+
+public sealed class KeyAuthenticatorTests : IAsyncLifetime
+{
+    private MeteringHarness _h = null!;
+
+    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+
+    public async Task DisposeAsync() => await _h.DisposeAsync();
+
+    [Fact]
+    public async Task AuthenticateAsync_BootstrapMasterKey_ReturnsMasterOfDefaultAccount()
+    {
+        var result = await _h.Authenticator.AuthenticateAsync(MeteringHarness.MasterKey, default);
+
+        Assert.Equal(AccountEntity.DefaultId, result.Caller!.AccountId);
+        Assert.True(result.Caller.IsMaster);
+        Assert.Equal("master", result.Caller.KeyId);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_MintedKey_ReturnsItsAccountKeyAndEndUser()
+    {
+        var (key, secret) = await _h.Keys.CreateAsync(AccountEntity.DefaultId, new NewKey("app", KeyScope.Standard, "user-7", 5_000_000, default, null, null, null), default);
+
+        var result = await _h.Authenticator.AuthenticateAsync(secret, default);
+
+        Assert.Equal(new QlaudCaller(AccountEntity.DefaultId, key.Record.Id, "user-7", IsMaster: false), result.Caller);
+        Assert.StartsWith("qlk_live_", secret, StringComparison.Ordinal);
+        Assert.Equal(52, secret.Length);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_AdminScopeKey_IsMaster()
+    {
+        var (_, secret) = await _h.Keys.CreateAsync(AccountEntity.DefaultId, new NewKey("ops", KeyScope.Admin, null, null, default, null, null, null), default);
+
+        Assert.True((await _h.Authenticator.AuthenticateAsync(secret, default)).Caller!.IsMaster);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_AfterRevoke_FailsAtOnce()
+    {
+        var (key, secret, _) = await _h.MintAsync();
+
+        await _h.Keys.RevokeAsync(AccountEntity.DefaultId, key.Record.Id, default);
+        var result = await _h.Authenticator.AuthenticateAsync(secret, default);
+
+        Assert.Null(result.Caller);
+        Assert.Equal(QlaudErrorKind.Authentication, result.Error!.Kind);
+        Assert.Equal("invalid_api_key", result.Error.Code);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_DisabledThenEnabled_FailsThenPasses()
+    {
+        var (key, secret, _) = await _h.MintAsync();
+
+        await _h.Keys.PatchAsync(AccountEntity.DefaultId, key.Record.Id, new KeyPatch { Disabled = true }, default);
+        var disabled = await _h.Authenticator.AuthenticateAsync(secret, default);
+        await _h.Keys.PatchAsync(AccountEntity.DefaultId, key.Record.Id, new KeyPatch { Disabled = false }, default);
+        var enabled = await _h.Authenticator.AuthenticateAsync(secret, default);
+
+        Assert.Equal("key_disabled", disabled.Error!.Code);
+        Assert.NotNull(enabled.Caller);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_PastExpiry_Fails()
+    {
+        long expires = _h.Time.GetUtcNow().AddHours(1).ToUnixTimeMilliseconds();
+        var (_, secret) = await _h.Keys.CreateAsync(AccountEntity.DefaultId, new NewKey(null, KeyScope.Standard, null, null, default, expires, null, null), default);
+
+        var before = await _h.Authenticator.AuthenticateAsync(secret, default);
+        _h.Time.Advance(TimeSpan.FromHours(2));
+        var after = await _h.Authenticator.AuthenticateAsync(secret, default);
+
+        Assert.NotNull(before.Caller);
+        Assert.Equal("key_expired", after.Error!.Code);
+    }
+
+    [Theory]
+    [InlineData("qlk_live_NotAKeyThatWasEverMinted000000000000000000")]
+    [InlineData("sk-something-else")]
+    [InlineData("")]
+    public async Task AuthenticateAsync_UnknownKey_FailsWithInvalidKey(string key)
+    {
+        var result = await _h.Authenticator.AuthenticateAsync(key, default);
+
+        Assert.Null(result.Caller);
+        Assert.Equal("invalid_api_key", result.Error!.Code);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_KeyMintedByAnotherInstanceOnTheSameDatabase_IsFoundInTheDatabase()
+    {
+        await using var other = await MeteringHarness.StartAsync(databasePath: _h.DatabasePath);
+        other.KeepDatabase = true;
+        var (key, secret) = await other.Keys.CreateAsync(AccountEntity.DefaultId, new NewKey(null, KeyScope.Standard, "u", null, default, null, null, null), default);
+
+        var result = await _h.Authenticator.AuthenticateAsync(secret, default);
+
+        Assert.Equal(key.Record.Id, result.Caller!.KeyId);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_KeyRevokedByAnotherInstance_StopsWorkingAfterTheCacheTime()
+    {
+        var (key, secret, _) = await _h.MintAsync();
+        await using var other = await MeteringHarness.StartAsync(databasePath: _h.DatabasePath);
+        other.KeepDatabase = true;
+        await other.Keys.RevokeAsync(AccountEntity.DefaultId, key.Record.Id, default);
+
+        var cached = await _h.Authenticator.AuthenticateAsync(secret, default);
+        _h.Time.Advance(TimeSpan.FromSeconds(61));
+        await _h.Authenticator.AuthenticateAsync(secret, default); // served from memory; starts the background re-read
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        KeyAuthentication refreshed;
+        do
+        {
+            await Task.Delay(20);
+            refreshed = await _h.Authenticator.AuthenticateAsync(secret, default);
+        }
+        while (refreshed.Caller is not null && DateTime.UtcNow < deadline);
+
+        Assert.NotNull(cached.Caller);
+        Assert.Null(refreshed.Caller);
+        Assert.Equal(QlaudErrorKind.Authentication, refreshed.Error!.Kind);
+    }
+
+    [Fact]
+    public async Task CreateAsync_StoresOnlyTheHashAndAPrefix()
+    {
+        var (key, secret, _) = await _h.MintAsync();
+
+        await using var db = _h.Db();
+        var row = db.ApiKeys.Single(k => k.Id == key.Record.Id);
+        Assert.Equal(KeyAuthenticator.HashHex(secret), row.KeyHash);
+        Assert.Equal(secret[..15], row.Prefix);
+        Assert.DoesNotContain(secret, row.KeyHash, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret[15..], row.Prefix + row.Name + row.KeyHash, StringComparison.Ordinal);
+    }
+}
