@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace Qlaud.LoadBench;
+
+/// <summary>The result of one measured run against one target.</summary>
+internal sealed record RunResult(
+    string Label,
+    int Connections,
+    double Seconds,
+    long Requests,
+    long Errors,
+    string? FirstError,
+    Percentiles Latency,
+    Percentiles TimeToFirstToken,
+    Percentiles Gap,
+    long Tokens,
+    IReadOnlyDictionary<string, double> CpuPercent)
+{
+    public double RequestsPerSecond => Requests / Seconds;
+}
+
+/// <summary>
+/// Drives one target with a fixed number of concurrent connections, each running requests back to back: a warm-up, then a
+/// measured window. Only requests that start and finish inside the window count.
+/// </summary>
+internal sealed class LoadGenerator(int capacity)
+{
+    private static readonly MediaTypeHeaderValue Json = new("application/json");
+
+    private readonly LatencyRecorder _latency = new(capacity);
+    private readonly LatencyRecorder _ttft = new(capacity);
+    private readonly LatencyRecorder _gaps = new(capacity * 4);
+    private long _requests;
+    private long _errors;
+    private long _tokens;
+    private string? _firstError;
+
+    /// <summary>Sends one request and checks the answer; returns an error description, or null when it looks right.</summary>
+    public static async Task<string?> ProbeAsync(LoadTarget target, CancellationToken cancellationToken)
+    {
+        using var client = CreateClient(1);
+        using var request = CreateRequest(target);
+        try
+        {
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                return $"HTTP {(int)response.StatusCode}: {Truncate(body)}";
+            }
+
+            bool looksRight = target.Tokens switch
+            {
+                TokenDialect.OpenAI => body.Contains("[DONE]", StringComparison.Ordinal) && body.Contains("\"content\":\"", StringComparison.Ordinal),
+                TokenDialect.Anthropic => body.Contains("content_block_delta", StringComparison.Ordinal) && body.Contains("message_stop", StringComparison.Ordinal),
+                _ => body.Contains("\"choices\"", StringComparison.Ordinal),
+            };
+            return looksRight ? null : $"unexpected answer: {Truncate(body)}";
+        }
+        catch (HttpRequestException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    /// <summary>
+    /// Drives every target at once, recording nothing, so both servers reach steady state (tiered JIT and dynamic PGO done,
+    /// pools and connections filled) before anything is measured. A long-running gateway is what the numbers describe.
+    /// </summary>
+    public static async Task WarmAsync(IReadOnlyList<LoadTarget> targets, int connectionsEach, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var runs = new Task[targets.Count];
+        for (int i = 0; i < targets.Count; i++)
+        {
+            var generator = new LoadGenerator(1024);
+            runs[i] = generator.RunAsync(targets[i], connectionsEach, duration, TimeSpan.FromMilliseconds(1), [], cancellationToken);
+        }
+
+        await Task.WhenAll(runs).ConfigureAwait(false);
+    }
+
+    public async Task<RunResult> RunAsync(LoadTarget target, int connections, TimeSpan warmup, TimeSpan duration,
+        IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> cpuProbes, CancellationToken cancellationToken)
+    {
+        _latency.Reset();
+        _ttft.Reset();
+        _gaps.Reset();
+        _requests = _errors = _tokens = 0;
+        _firstError = null;
+
+        using var client = CreateClient(connections);
+        long start = Stopwatch.GetTimestamp();
+        long measureFrom = start + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
+        long measureTo = measureFrom + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+
+        var workers = new Task[connections];
+        for (int i = 0; i < connections; i++)
+        {
+            workers[i] = Task.Run(() => WorkerAsync(client, target, measureFrom, measureTo, cancellationToken), cancellationToken);
+        }
+
+        // CPU of every process over the measured window only.
+        await DelayUntilAsync(measureFrom, cancellationToken).ConfigureAwait(false);
+        var cpuBefore = new TimeSpan[cpuProbes.Count];
+        for (int i = 0; i < cpuProbes.Count; i++)
+        {
+            cpuBefore[i] = cpuProbes[i].Cpu();
+        }
+
+        await DelayUntilAsync(measureTo, cancellationToken).ConfigureAwait(false);
+        var cpu = new Dictionary<string, double>(cpuProbes.Count);
+        for (int i = 0; i < cpuProbes.Count; i++)
+        {
+            cpu[cpuProbes[i].Name] = (cpuProbes[i].Cpu() - cpuBefore[i]).TotalSeconds / duration.TotalSeconds * 100;
+        }
+
+        // Requests still running finish (they are not counted); a stuck one is cut off by the client timeout.
+        await Task.WhenAll(workers).ConfigureAwait(false);
+
+        return new RunResult(target.Label, connections, duration.TotalSeconds, Interlocked.Read(ref _requests), Interlocked.Read(ref _errors), _firstError,
+            _latency.Summarize(), target.Stream ? _ttft.Summarize() : Percentiles.Empty, target.Stream ? _gaps.Summarize() : Percentiles.Empty,
+            Interlocked.Read(ref _tokens), cpu);
+    }
+
+    private async Task WorkerAsync(HttpClient client, LoadTarget target, long measureFrom, long measureTo, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[64 * 1024];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            long begin = Stopwatch.GetTimestamp();
+            if (begin >= measureTo)
+            {
+                return;
+            }
+
+            bool measured = begin >= measureFrom;
+            try
+            {
+                using var request = CreateRequest(target);
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    int read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                    Fail($"HTTP {(int)response.StatusCode}: {Truncate(System.Text.Encoding.UTF8.GetString(buffer, 0, read))}");
+                    continue;
+                }
+
+                if (target.Stream)
+                {
+                    await ReadStreamAsync(body, buffer, target.Tokens, begin, measured, measureTo, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    while (await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0)
+                    {
+                    }
+                }
+
+                long end = Stopwatch.GetTimestamp();
+                if (measured && end <= measureTo)
+                {
+                    _latency.Record(end - begin);
+                    Interlocked.Increment(ref _requests);
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                Fail(ex.GetType().Name + ": " + ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads a server-sent event stream, timing every token-bearing event as it arrives: the first one gives the time to
+    /// first token, the following ones the gaps between chunks. Events split across reads are reassembled.
+    /// </summary>
+    private async Task ReadStreamAsync(Stream body, byte[] buffer, TokenDialect tokens, long begin, bool measured, long measureTo, CancellationToken cancellationToken)
+    {
+        int filled = 0;
+        long previousToken = 0;
+        while (true)
+        {
+            if (filled == buffer.Length)
+            {
+                throw new IOException("An event larger than the read buffer.");
+            }
+
+            int read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            filled += read;
+            int consumed = 0;
+            while (true)
+            {
+                int end = buffer.AsSpan(consumed, filled - consumed).IndexOf("\n\n"u8);
+                if (end < 0)
+                {
+                    break;
+                }
+
+                if (IsToken(buffer.AsSpan(consumed, end), tokens))
+                {
+                    if (measured && now <= measureTo)
+                    {
+                        if (previousToken == 0)
+                        {
+                            _ttft.Record(now - begin);
+                        }
+                        else
+                        {
+                            _gaps.Record(now - previousToken);
+                        }
+
+                        Interlocked.Increment(ref _tokens);
+                    }
+
+                    previousToken = now;
+                }
+
+                consumed += end + 2;
+            }
+
+            if (consumed > 0)
+            {
+                buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+                filled -= consumed;
+            }
+        }
+    }
+
+    private static bool IsToken(ReadOnlySpan<byte> sseEvent, TokenDialect tokens)
+    {
+        if (tokens == TokenDialect.Anthropic)
+        {
+            return sseEvent.IndexOf("content_block_delta"u8) >= 0;
+        }
+
+        var marker = "\"content\":\""u8;
+        int at = sseEvent.IndexOf(marker);
+        return at >= 0 && at + marker.Length < sseEvent.Length && sseEvent[at + marker.Length] != (byte)'"';
+    }
+
+    private void Fail(string message)
+    {
+        Interlocked.Increment(ref _errors);
+        Interlocked.CompareExchange(ref _firstError, message, null);
+    }
+
+    private static async Task DelayUntilAsync(long timestamp, CancellationToken cancellationToken)
+    {
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static HttpClient CreateClient(int connections) => new(new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = connections,
+        PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        UseProxy = false,
+        UseCookies = false,
+        AutomaticDecompression = DecompressionMethods.None,
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+        DefaultRequestVersion = HttpVersion.Version11,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+
+    private static HttpRequestMessage CreateRequest(LoadTarget target)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, target.Uri) { Content = new ByteArrayContent(target.Body) };
+        request.Content.Headers.ContentType = Json;
+        foreach (var (name, value) in target.Headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return request;
+    }
+
+    private static string Truncate(string text) => text.Length <= 300 ? text : text[..300] + "…";
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+
+namespace Qlaud.LoadBench;
+
+/// <summary>One load setting: concurrent connections and how slow the fake upstream is.</summary>
+/// <param name="Name">Names the results file: <c>load-&lt;name&gt;.md</c>.</param>
+/// <param name="Connections">Concurrent connections (each runs one request at a time, back to back).</param>
+/// <param name="UpstreamLatencyMs">The fake's delay before response headers.</param>
+/// <param name="ChunkDelayMs">The fake's delay between streamed chunks.</param>
+internal sealed record Profile(string Name, int Connections, int UpstreamLatencyMs, int ChunkDelayMs)
+{
+    /// <summary>Many clients, a provider with realistic latency: is throughput through Qlaud close to direct?</summary>
+    public static Profile Concurrent { get; } = new("c64-lat20", 64, 20, 2);
+
+    /// <summary>One client, an instant provider: how much latency does one hop through Qlaud add?</summary>
+    public static Profile Serial { get; } = new("c1-lat0", 1, 0, 0);
+}
+
+/// <summary>The command line.</summary>
+internal sealed record LoadOptions
+{
+    public const string Usage = """
+        Qlaud.LoadBench: gateway overhead under load (fake provider and Qlaud.Server as their own processes).
+
+          --profile c64|c1|all        preset load settings (default all):
+                                        c64 = 64 connections, upstream latency 20 ms, 2 ms between chunks
+                                        c1  = 1 connection, upstream latency 0 ms, no delay between chunks
+          --connections N             a custom profile instead of the presets, with
+          --upstream-latency-ms N       the fake's delay before headers (default 20) and
+          --chunk-delay-ms N            its delay between streamed chunks (default 2)
+          --mix LIST                  nonstream,stream,translate (default all three)
+          --duration S                measured seconds per run (default 8)
+          --prewarm S                 seconds of all traffic at once after the servers start, unmeasured (default 8)
+          --warmup S                  warm-up seconds before each run (default 2)
+          --answer-chars N            answer length; streamed in 8-character chunks (default 240: 30 chunks)
+          --gateway-log-level LEVEL   Logging:LogLevel:Default of the gateway (default Warning)
+          --gateway-env KEY=VALUE     an extra environment variable for the gateway only (repeatable)
+          --results DIR               where load-<profile>.md files go (default benchmarks/results)
+          --tag NAME                  names a variant: writes load-<profile>-<NAME>.md
+          --no-build                  use the Release builds already on disk
+        """;
+
+    public IReadOnlyList<Profile> Profiles { get; init; } = [Profile.Concurrent, Profile.Serial];
+
+    public IReadOnlyList<Mix> Mixes { get; init; } = [Mix.NonStream, Mix.Stream, Mix.Translate];
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(8);
+
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Unmeasured traffic after start-up: the JIT's tiering and dynamic PGO take seconds on a busy 2-core machine.</summary>
+    public TimeSpan Prewarm { get; init; } = TimeSpan.FromSeconds(8);
+
+    public int AnswerChars { get; init; } = 240;
+
+    public int ChunkSize { get; init; } = 8;
+
+    public string GatewayLogLevel { get; init; } = "Warning";
+
+    public string? ResultsDirectory { get; init; }
+
+    /// <summary>A variant's name (a setting under test), added to the results file name and heading.</summary>
+    public string? Tag { get; init; }
+
+    /// <summary>Extra environment variables for the gateway process only (runtime or Qlaud settings under test).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> GatewayEnvironment { get; init; } = [];
+
+    public bool Build { get; init; } = true;
+
+    public static LoadOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new LoadOptions();
+        int? connections = null, latency = null, chunkDelay = null;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string name = args[i];
+            if (name == "--no-build")
+            {
+                options = options with { Build = false };
+                continue;
+            }
+
+            if (i + 1 >= args.Count)
+            {
+                throw new FormatException($"Missing value for {name}.");
+            }
+
+            string value = args[++i];
+            switch (name)
+            {
+                case "--profile":
+                    options = options with
+                    {
+                        Profiles = value switch
+                        {
+                            "c64" => [Profile.Concurrent],
+                            "c1" => [Profile.Serial],
+                            "all" => [Profile.Concurrent, Profile.Serial],
+                            _ => throw new FormatException($"--profile is c64, c1 or all, not '{value}'."),
+                        },
+                    };
+                    break;
+                case "--connections":
+                    connections = Int(name, value, 1, 4096);
+                    break;
+                case "--upstream-latency-ms":
+                    latency = Int(name, value, 0, 60_000);
+                    break;
+                case "--chunk-delay-ms":
+                    chunkDelay = Int(name, value, 0, 10_000);
+                    break;
+                case "--mix":
+                    options = options with { Mixes = ParseMixes(value) };
+                    break;
+                case "--duration":
+                    options = options with { Duration = TimeSpan.FromSeconds(Int(name, value, 1, 600)) };
+                    break;
+                case "--prewarm":
+                    options = options with { Prewarm = TimeSpan.FromSeconds(Int(name, value, 0, 600)) };
+                    break;
+                case "--warmup":
+                    options = options with { Warmup = TimeSpan.FromSeconds(Int(name, value, 0, 600)) };
+                    break;
+                case "--answer-chars":
+                    options = options with { AnswerChars = Int(name, value, 1, 1_000_000) };
+                    break;
+                case "--gateway-log-level":
+                    options = options with { GatewayLogLevel = value };
+                    break;
+                case "--gateway-env":
+                    int equals = value.IndexOf('=', StringComparison.Ordinal);
+                    if (equals <= 0)
+                    {
+                        throw new FormatException($"--gateway-env takes KEY=VALUE, not '{value}'.");
+                    }
+
+                    options = options with { GatewayEnvironment = [.. options.GatewayEnvironment, new(value[..equals], value[(equals + 1)..])] };
+                    break;
+                case "--tag":
+                    options = options with { Tag = value };
+                    break;
+                case "--results":
+                    options = options with { ResultsDirectory = value };
+                    break;
+                default:
+                    throw new FormatException($"Unknown option {name}.");
+            }
+        }
+
+        if (connections is { } c)
+        {
+            int l = latency ?? 20;
+            options = options with { Profiles = [new Profile($"c{c}-lat{l}", c, l, chunkDelay ?? 2)] };
+        }
+        else if (latency is not null || chunkDelay is not null)
+        {
+            throw new FormatException("--upstream-latency-ms and --chunk-delay-ms go with --connections (a custom profile).");
+        }
+
+        return options;
+    }
+
+    private static Mix[] ParseMixes(string value)
+    {
+        var parts = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var mixes = new Mix[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            mixes[i] = parts[i] switch
+            {
+                "nonstream" => Mix.NonStream,
+                "stream" => Mix.Stream,
+                "translate" => Mix.Translate,
+                _ => throw new FormatException($"--mix takes nonstream, stream and translate, not '{parts[i]}'."),
+            };
+        }
+
+        return mixes;
+    }
+
+    private static int Int(string name, string value, int min, int max)
+        => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int number) && number >= min && number <= max
+            ? number
+            : throw new FormatException($"{name} needs a whole number from {min} to {max}, not '{value}'.");
+}

@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+
+namespace Qlaud.LoadBench;
+
+/// <summary>
+/// The gateway-overhead load benchmark. Starts the fake provider and Qlaud.Server (Release builds) as their own processes on
+/// free loopback ports, drives the same traffic straight at the fake and through Qlaud, and writes one markdown table per
+/// profile to stdout and to <c>benchmarks/results/load-&lt;profile&gt;.md</c>. Stops by itself; Ctrl+C stops the servers too.
+/// </summary>
+internal static class Program
+{
+    private const string Loopback = "127.0.0.1";
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args is ["--help"] or ["-h"])
+        {
+            Console.WriteLine(LoadOptions.Usage);
+            return 0;
+        }
+
+        LoadOptions options;
+        try
+        {
+            options = LoadOptions.Parse(args);
+        }
+        catch (FormatException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync(LoadOptions.Usage);
+            return 2;
+        }
+
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => ChildProcess.KillAll();
+
+        // A hard bound on the whole run, whatever happens: the servers are killed and the process exits.
+        int runs = options.Profiles.Count * (options.Mixes.Count * 2);
+        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (options.Profiles.Count * (options.Prewarm + TimeSpan.FromSeconds(60)))
+            + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15)));
+        using var watchdog = new Timer(static state =>
+        {
+            Console.Error.WriteLine($"Qlaud.LoadBench: still running after {(TimeSpan)state!:g}; stopping the servers and giving up.");
+            ChildProcess.KillAll();
+            Environment.Exit(3);
+        }, budget, budget, Timeout.InfiniteTimeSpan);
+
+        try
+        {
+            string root = Repository.FindRoot();
+            if (options.Build)
+            {
+                Progress("building the fake provider and Qlaud.Server (Release)…");
+                await Repository.BuildAsync(root, Repository.FakeProject, stop.Token);
+                await Repository.BuildAsync(root, Repository.GatewayProject, stop.Token);
+            }
+
+            string fakeDll = Repository.Dll(root, Repository.FakeProject);
+            string gatewayDll = Repository.Dll(root, Repository.GatewayProject);
+            string resultsDirectory = options.ResultsDirectory ?? Path.Combine(root, "benchmarks", "results");
+            Directory.CreateDirectory(resultsDirectory);
+            string command = "dotnet run -c Release --project benchmarks/Qlaud.LoadBench" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
+            string machine = Machine.Describe();
+            string? commit = Machine.Commit(root);
+
+            foreach (var profile in options.Profiles)
+            {
+                var rows = await RunProfileAsync(profile, options, fakeDll, gatewayDll, stop.Token);
+                string markdown = Report.Render(profile, options, rows, command, machine, commit);
+                Console.WriteLine(markdown);
+                string file = Path.Combine(resultsDirectory, options.Tag is null ? $"load-{profile.Name}.md" : $"load-{profile.Name}-{options.Tag}.md");
+                await File.WriteAllTextAsync(file, markdown, CancellationToken.None);
+                Progress($"wrote {Path.GetRelativePath(root, file)}");
+            }
+
+            return 0;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("Qlaud.LoadBench: cancelled.");
+            return 130;
+        }
+        catch (InvalidOperationException ex)
+        {
+            await Console.Error.WriteLineAsync("Qlaud.LoadBench: " + ex.Message);
+            return 1;
+        }
+        finally
+        {
+            ChildProcess.KillAll();
+        }
+    }
+
+    private static async Task<List<Row>> RunProfileAsync(Profile profile, LoadOptions options, string fakeDll, string gatewayDll, CancellationToken cancellationToken)
+    {
+        var workDirectory = Directory.CreateTempSubdirectory("qlaud-loadbench-");
+        try
+        {
+            int fakePort = FreePort();
+            int gatewayPort = FreePort();
+            string masterKey = "qlk_live_" + RandomNumberGenerator.GetString("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 43);
+            var startTimeout = TimeSpan.FromSeconds(60);
+
+            Progress($"{profile.Name}: starting the fake provider on port {fakePort} and Qlaud on port {gatewayPort}");
+            using var fake = await ChildProcess.StartAsync("the fake provider", fakeDll,
+                [
+                    "--urls", $"http://{Loopback}:{fakePort}",
+                    "--latency-ms", Invariant(profile.UpstreamLatencyMs),
+                    "--chunk-size", Invariant(options.ChunkSize),
+                    "--chunk-delay-ms", Invariant(profile.ChunkDelayMs),
+                    "--text", RequestBodies.AnswerText(options.AnswerChars),
+                ],
+                new Dictionary<string, string> { ["DOTNET_ENVIRONMENT"] = "Production" },
+                workDirectory.FullName, "fake-provider listening on", startTimeout, cancellationToken);
+
+            using var gateway = await ChildProcess.StartAsync("Qlaud.Server", gatewayDll,
+                ["--urls", $"http://{Loopback}:{gatewayPort}"],
+                GatewayEnvironment(options, masterKey, fakePort),
+                workDirectory.FullName, "Qlaud gateway listening on", startTimeout, cancellationToken);
+
+            var self = Process.GetCurrentProcess();
+            (string, Func<TimeSpan>)[] cpu =
+            [
+                ("qlaud", () => gateway.CpuTime),
+                ("fake", () => fake.CpuTime),
+                ("loadgen", () =>
+                {
+                    self.Refresh();
+                    return self.TotalProcessorTime;
+                }),
+                ("machine", Machine.BusyTime),
+            ];
+
+            var fakeBase = new Uri($"http://{Loopback}:{fakePort}");
+            var gatewayBase = new Uri($"http://{Loopback}:{gatewayPort}");
+            KeyValuePair<string, string>[] fakeAuth = [new("Authorization", "Bearer x")];
+            KeyValuePair<string, string>[] openAIAuth = [new("Authorization", "Bearer " + masterKey)];
+            KeyValuePair<string, string>[] anthropicAuth = [new("x-api-key", masterKey), new("anthropic-version", "2023-06-01")];
+            byte[] nonStream = RequestBodies.OpenAI(stream: false);
+            byte[] stream = RequestBodies.OpenAI(stream: true);
+            var directStream = new LoadTarget(Report.Direct, new Uri(fakeBase, "/v1/chat/completions"), stream, fakeAuth, true, TokenDialect.OpenAI);
+
+            var targets = new Dictionary<Mix, (LoadTarget Direct, LoadTarget Qlaud)>
+            {
+                [Mix.NonStream] = (
+                    new LoadTarget(Report.Direct, new Uri(fakeBase, "/v1/chat/completions"), nonStream, fakeAuth, false, TokenDialect.None),
+                    new LoadTarget("qlaud", new Uri(gatewayBase, "/v1/chat/completions"), nonStream, openAIAuth, false, TokenDialect.None)),
+                [Mix.Stream] = (
+                    directStream,
+                    new LoadTarget("qlaud passthrough", new Uri(gatewayBase, "/v1/chat/completions"), stream, openAIAuth, true, TokenDialect.OpenAI)),
+                [Mix.Translate] = (
+                    directStream,
+                    new LoadTarget("qlaud anthropic→openai", new Uri(gatewayBase, "/v1/messages"), RequestBodies.Anthropic(), anthropicAuth, true, TokenDialect.Anthropic)),
+            };
+
+            if (options.Prewarm > TimeSpan.Zero)
+            {
+                var warm = new List<LoadTarget>();
+                foreach (var mix in options.Mixes)
+                {
+                    warm.Add(targets[mix].Direct);
+                    warm.Add(targets[mix].Qlaud);
+                }
+
+                Progress($"{profile.Name}: pre-warming both servers for {options.Prewarm.TotalSeconds:0} s");
+                await LoadGenerator.WarmAsync(warm, Math.Max(1, profile.Connections / warm.Count), options.Prewarm, cancellationToken);
+            }
+
+            var generator = new LoadGenerator(capacity: 1 << 20);
+            var rows = new List<Row>();
+            foreach (var mix in options.Mixes)
+            {
+                var (direct, qlaud) = targets[mix];
+                if (!rows.Exists(r => r.Path == Report.Direct && r.Result is not null && ReferenceEquals(r.Target, direct)))
+                {
+                    rows.Add(await RunAsync(generator, mix == Mix.Translate ? Mix.Stream : mix, profile, options, cpu, cancellationToken, direct));
+                }
+
+                rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
+            }
+
+            return rows;
+        }
+        finally
+        {
+            ChildProcess.KillAll();
+            try
+            {
+                workDirectory.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover temp directory is harmless.
+            }
+        }
+    }
+
+    private static async Task<Row> RunAsync(LoadGenerator generator, Mix mix, Profile profile, LoadOptions options,
+        IReadOnlyList<(string, Func<TimeSpan>)> cpu, CancellationToken cancellationToken, LoadTarget target)
+    {
+        if (await LoadGenerator.ProbeAsync(target, cancellationToken) is { } problem)
+        {
+            Progress($"{profile.Name} {mix} {target.Label}: skipped, {problem}");
+            return new Row(mix, target.Label, null, problem) { Target = target };
+        }
+
+        var result = await generator.RunAsync(target, profile.Connections, options.Warmup, options.Duration, cpu, cancellationToken);
+        Progress(string.Create(CultureInfo.InvariantCulture,
+            $"{profile.Name} {mix} {target.Label}: {result.RequestsPerSecond:0} req/s, p50 {result.Latency.P50:0.000} ms, p99 {result.Latency.P99:0.000} ms, errors {result.Errors}"));
+        return new Row(mix, target.Label, result) { Target = target };
+    }
+
+    private static Dictionary<string, string> GatewayEnvironment(LoadOptions options, string masterKey, int fakePort)
+    {
+        var environment = BaseGatewayEnvironment(options, masterKey, fakePort);
+        foreach (var (key, value) in options.GatewayEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        return environment;
+    }
+
+    private static Dictionary<string, string> BaseGatewayEnvironment(LoadOptions options, string masterKey, int fakePort) => new()
+    {
+        ["DOTNET_ENVIRONMENT"] = "Production",
+        ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        ["Logging__LogLevel__Default"] = options.GatewayLogLevel,
+        ["Qlaud__Bootstrap__MasterKey"] = masterKey,
+        ["Qlaud__Providers__fake__Dialect"] = "openai",
+        ["Qlaud__Providers__fake__BaseUrl"] = $"http://{Loopback}:{fakePort}/v1",
+        ["Qlaud__Providers__fake__ApiKey"] = "x",
+        ["Qlaud__Models__0__Id"] = RequestBodies.Model,
+        ["Qlaud__Models__0__Routes__0__Provider"] = "fake",
+        ["Qlaud__Models__0__Routes__0__UpstreamModel"] = "bench-upstream",
+        ["Qlaud__Models__0__Routes__0__InputPerMTok"] = "1",
+        ["Qlaud__Models__0__Routes__0__OutputPerMTok"] = "2",
+    };
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static void Progress(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+}
