@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
@@ -30,6 +31,10 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
+
+    /// <summary>How long the writer waits for more entries before committing a batch that is not full. A real-time wait on
+    /// purpose (not the injected clock): it only groups writes, and a flush or shutdown ends it at once.</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(20);
 
     public LedgerWriter(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options, ILogger<LedgerWriter> logger)
     {
@@ -116,16 +121,34 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (batch.Count < _batchSize && reader.TryRead(out var item))
+            Drain(reader, batch, flushes);
+
+            // Linger briefly so a steady trickle of requests shares one transaction instead of paying one each; a flush
+            // request or a full batch ends the wait at once, and completion (shutdown) ends it too.
+            long lingerStart = Stopwatch.GetTimestamp();
+            while (batch.Count > 0 && batch.Count < _batchSize && flushes.Count == 0 && !reader.Completion.IsCompleted)
             {
-                if (item.Flush is { } flush)
+                var remaining = Linger - Stopwatch.GetElapsedTime(lingerStart);
+                if (remaining <= TimeSpan.Zero)
                 {
-                    flushes.Add(flush);
+                    break;
                 }
-                else
+
+                // The wait is cancelled, not abandoned, when the linger ends: the single reader never leaves a waiter behind.
+                using var linger = new CancellationTokenSource(remaining);
+                try
                 {
-                    batch.Add(item);
+                    if (!await reader.WaitToReadAsync(linger.Token).ConfigureAwait(false))
+                    {
+                        break;
+                    }
                 }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                Drain(reader, batch, flushes);
             }
 
             await CommitWithRetryAsync(batch).ConfigureAwait(false);
@@ -136,6 +159,21 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
             }
 
             flushes.Clear();
+        }
+    }
+
+    private void Drain(ChannelReader<Pending> reader, List<Pending> batch, List<TaskCompletionSource> flushes)
+    {
+        while (batch.Count < _batchSize && reader.TryRead(out var item))
+        {
+            if (item.Flush is { } flush)
+            {
+                flushes.Add(flush);
+            }
+            else
+            {
+                batch.Add(item);
+            }
         }
     }
 
