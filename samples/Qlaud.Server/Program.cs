@@ -6,6 +6,9 @@ using Qlaud.Configuration;
 using Qlaud.Hosting;
 
 var builder = WebApplication.CreateSlimBuilder(args);
+
+// One log line per request at Information costs more CPU than the forwarding itself; the gateway logs its own attempts.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 if (string.IsNullOrEmpty(builder.Configuration[$"{QlaudOptions.SectionName}:Urls"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
 {
     builder.WebHost.UseUrls("http://127.0.0.1:8080");

@@ -4,6 +4,13 @@ namespace Qlaud.Configuration;
 public sealed class MeteringOptions
 {
     /// <summary>
+    /// Whether requests are metered (default <see langword="true"/>): spend caps, rate limits, the wallet and the usage
+    /// ledger. False makes Qlaud a pure router (keys still authenticate); meant for deployments that bill elsewhere and
+    /// for measuring what metering costs.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
     /// Whether requests must fit the account's prepaid wallet balance (default <see langword="false"/>). When false the
     /// wallet still records every charge and may go negative (what the account owes); key caps apply either way.
     /// </summary>

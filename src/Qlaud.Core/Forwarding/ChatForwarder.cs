@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
 using Qlaud.Catalog;
 using Qlaud.Dialects;
 using Qlaud.Metering;
@@ -35,8 +37,11 @@ internal sealed partial class ChatForwarder
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, ILogger<ChatForwarder> logger)
+    private readonly bool _metered;
+
+    public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, IOptions<QlaudOptions> options, ILogger<ChatForwarder> logger)
     {
+        _metered = options.Value.Metering.Enabled;
         _router = router;
         _upstream = upstream;
         _policy = policy;
@@ -58,6 +63,13 @@ internal sealed partial class ChatForwarder
 
         // Before the attempts: the candidates are known and nothing was sent. The worst case is held against the key's cap
         // and the wallet; a refusal (402, 429) means no upstream request at all.
+        if (!_metered)
+        {
+            var unmetered = new ForwardScope(this, inbound, sink);
+            var result = await _policy.RunAsync(unmetered, selection.Candidates, static (s, ct) => s.Forwarder.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
+            return result.Completed ? unmetered.Outcome : Failed(sink, result);
+        }
+
         var estimate = _spend.Estimate(selection.Candidates, _router.Catalog, SpendEstimator.EstimateInputTokens(inbound.Body.Length), inbound.Info.MaxTokens);
         var decision = await _spend.ReserveAsync(inbound.Caller, estimate, cancellationToken).ConfigureAwait(false);
         if (decision.Reservation is not { } reservation)

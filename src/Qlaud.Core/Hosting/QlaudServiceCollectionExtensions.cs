@@ -79,8 +79,9 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();
         services.TryAddSingleton<QlaudChatClient>();
         // Composition, outermost first: metering (reserve before any upstream call, settle after) → routing and providers.
-        services.TryAddSingleton<IChatClient>(static sp => new MeteringChatClient(
-            sp.GetRequiredService<QlaudChatClient>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>()));
+        services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Metering.Enabled
+            ? new MeteringChatClient(sp.GetRequiredService<QlaudChatClient>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>())
+            : sp.GetRequiredService<QlaudChatClient>());
 
         services.AddHttpClient(UpstreamHttpClient)
             .ConfigurePrimaryHttpMessageHandler(static sp => new SocketsHttpHandler

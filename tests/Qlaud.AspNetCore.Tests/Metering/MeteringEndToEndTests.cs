@@ -179,3 +179,28 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Empty(_gateway.Fake.Requests);
     }
 }
+
+/// <summary><c>Qlaud:Metering:Enabled=false</c>: a pure router — keys authenticate, nothing is reserved, capped or billed.</summary>
+public sealed class MeteringDisabledTests : IAsyncLifetime
+{
+    private GatewayHost _gateway = null!;
+
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:Enabled"] = "false" });
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task ChatCompletions_MeteringDisabled_CapNotEnforcedAndNothingBilled()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":0}""");
+        _gateway.Fake.Enqueue(FakeReply.Text("served") with { Usage = new FakeUsage { InputTokens = 1000, OutputTokens = 1000 } });
+
+        ChatCompletion completion = await _gateway.OpenAIChat("fake-gpt", secret).CompleteChatAsync([new UserChatMessage("hello")]);
+
+        Assert.Equal("served", completion.Content[0].Text);
+        Assert.Single(_gateway.Fake.Requests);
+        await Assert.ThrowsAsync<ClientResultException>(() => _gateway.OpenAIChat("fake-gpt", "qlk_live_NotAKey000000000000000000000000000000").CompleteChatAsync([new UserChatMessage("x")]));
+        using var wallet = System.Text.Json.JsonDocument.Parse(await _gateway.Http().GetStringAsync("/v1/wallet"));
+        Assert.Equal(0, wallet.RootElement.GetProperty("recent_entries").GetArrayLength());
+    }
+}
