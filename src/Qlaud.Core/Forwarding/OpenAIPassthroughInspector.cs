@@ -28,8 +28,9 @@ internal sealed class OpenAIPassthroughInspector(bool hideUsageChunk) : Passthro
             return true;
         }
 
-        // Most chunks carry no usage object: a vectorized search avoids parsing them at all.
-        bool mayHaveUsage = data.IndexOf("\"usage\""u8) >= 0;
+        // Most chunks carry no usage object, only "usage":null (Qlaud always asks for include_usage): a vectorized search
+        // for a usage *object* avoids parsing them at all.
+        bool mayHaveUsage = HasUsageObject(data);
         bool mayHaveError = !mayHaveUsage && data.IndexOf("\"error\""u8) >= 0;
         if (!mayHaveUsage && !mayHaveError)
         {
@@ -37,6 +38,32 @@ internal sealed class OpenAIPassthroughInspector(bool hideUsageChunk) : Passthro
         }
 
         return Inspect(data);
+    }
+
+    /// <summary>Whether <paramref name="data"/> may hold <c>"usage": {</c>; <c>"usage":null</c> does not count. A false positive
+    /// only costs a parse; a real usage object is never missed.</summary>
+    internal static bool HasUsageObject(ReadOnlySpan<byte> data)
+    {
+        while (true)
+        {
+            int at = data.IndexOf("\"usage\""u8);
+            if (at < 0)
+            {
+                return false;
+            }
+
+            data = data[(at + 7)..].TrimStart(" \t\r\n"u8);
+            if (data.IsEmpty || data[0] != (byte)':')
+            {
+                continue;
+            }
+
+            data = data[1..].TrimStart(" \t\r\n"u8);
+            if (!data.IsEmpty && data[0] == (byte)'{')
+            {
+                return true;
+            }
+        }
     }
 
     private bool Inspect(ReadOnlySpan<byte> data)

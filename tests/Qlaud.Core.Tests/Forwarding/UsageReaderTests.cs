@@ -71,3 +71,15 @@ public sealed class UsageReaderTests
         Assert.Equal("overloaded", inspector.UpstreamError);
     }
 }
+
+public sealed class OpenAIPassthroughInspectorTests
+{
+    [Theory]
+    [InlineData("""{"choices":[],"usage":{"prompt_tokens":1}}""", true)]
+    [InlineData("""{"choices":[],"usage" : { "prompt_tokens":1}}""", true)]
+    [InlineData("""{"choices":[{"delta":{"content":"x"}}],"usage":null}""", false)]
+    [InlineData("""{"choices":[{"delta":{"content":"the \"usage\": word"}}],"usage":null}""", false)]
+    [InlineData("""{"choices":[{"delta":{"content":"usage"}}]}""", false)]
+    public void HasUsageObject_OnlyAUsageObjectCounts(string chunk, bool expected)
+        => Assert.Equal(expected, OpenAIPassthroughInspector.HasUsageObject(System.Text.Encoding.UTF8.GetBytes(chunk)));
+}
