@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
@@ -11,10 +10,10 @@ namespace Qlaud.Metering;
 
 /// <summary>Writes settled usage to the ledger in batches, off the request path, with wallet balances and key spend updated in the same transaction.</summary>
 /// <remarks>
-/// <para>Each batch is one transaction: the entries are inserted (one prepared statement, see <see cref="LedgerInsertCommand"/>),
-/// each wallet's balance moves by the sum of its entries and
-/// each key's spend counters by the sum of its own, so the ledger, the wallets and the keys always agree in the database.
-/// Batches form by themselves under load (whatever queued while the previous batch committed), up to
+/// <para>Each batch is one transaction on the writer's own connection with prepared statements (see <see cref="LedgerSession"/>):
+/// the entries are inserted, each wallet's balance moves by the sum of its entries and each key's spend counters by the sum
+/// of its own, so the ledger, the wallets and the keys always agree in the database. A batch is whatever queued while the
+/// writer lingered (up to 20 ms after the first entry) or committed the previous batch, up to
 /// <c>Qlaud:Metering:LedgerBatchSize</c> entries.</para>
 /// <para>On a clean shutdown the writer stops after the web server has drained and commits everything still queued. A
 /// failed commit is retried (never dropped) until shutdown. A process crash loses only entries that were settled but not
@@ -31,6 +30,14 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
+
+    /// <summary>The writer loop's open connection and prepared statements; only the loop touches it.</summary>
+    private LedgerSession? _session;
+    private TaskCompletionSource _nudge = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Entries (and flush requests) in the queue, so a full batch can end the linger without the writer waking per entry.</summary>
+    private int _queued, _flushesQueued;
+    private bool _completing;
 
     /// <summary>How long the writer waits for more entries before committing a batch that is not full. A real-time wait on
     /// purpose (not the injected clock): it only groups writes, and a flush or shutdown ends it at once.</summary>
@@ -49,10 +56,17 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     public void Enqueue(LedgerEntryEntity entry, long? keyPeriodStartMs)
     {
         EnsureStarted();
-        if (!_queue.Writer.TryWrite(new Pending(entry, keyPeriodStartMs, null)))
+        if (_queue.Writer.TryWrite(new Pending(entry, keyPeriodStartMs, null)))
+        {
+            if (Interlocked.Increment(ref _queued) == _batchSize)
+            {
+                Nudge();
+            }
+        }
+        else
         {
             // Settled after the writer stopped (a request that outlived shutdown): write it directly rather than lose it.
-            WriteBatchAsync([new Pending(entry, keyPeriodStartMs, null)], CancellationToken.None).GetAwaiter().GetResult();
+            WriteBatchAsync([new Pending(entry, keyPeriodStartMs, null)], shared: false, CancellationToken.None).GetAwaiter().GetResult();
         }
     }
 
@@ -61,7 +75,15 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     {
         EnsureStarted();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return _queue.Writer.TryWrite(new Pending(null, null, done)) ? done.Task.WaitAsync(cancellationToken) : Task.CompletedTask;
+        Interlocked.Increment(ref _flushesQueued);
+        if (!_queue.Writer.TryWrite(new Pending(null, null, done)))
+        {
+            Interlocked.Decrement(ref _flushesQueued);
+            return Task.CompletedTask;
+        }
+
+        Nudge();
+        return done.Task.WaitAsync(cancellationToken);
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -73,6 +95,8 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _queue.Writer.TryComplete();
+        Volatile.Write(ref _completing, true);
+        Nudge();
         Task? loop;
         lock (_gate)
         {
@@ -119,48 +143,54 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         var batch = new List<Pending>(_batchSize);
         var flushes = new List<TaskCompletionSource>();
         var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            Drain(reader, batch, flushes);
-
-            // Linger briefly so a steady trickle of requests shares one transaction instead of paying one each; a flush
-            // request or a full batch ends the wait at once, and completion (shutdown) ends it too.
-            long lingerStart = Stopwatch.GetTimestamp();
-            while (batch.Count > 0 && batch.Count < _batchSize && flushes.Count == 0 && !reader.Completion.IsCompleted)
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                var remaining = Linger - Stopwatch.GetElapsedTime(lingerStart);
-                if (remaining <= TimeSpan.Zero)
-                {
-                    break;
-                }
-
-                // The wait is cancelled, not abandoned, when the linger ends: the single reader never leaves a waiter behind.
-                using var linger = new CancellationTokenSource(remaining);
-                try
-                {
-                    if (!await reader.WaitToReadAsync(linger.Token).ConfigureAwait(false))
-                    {
-                        break;
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-
+                // Linger briefly so a steady trickle of requests shares one transaction instead of paying one each. The wait
+                // does not wake per entry (that would cost every request a thread-pool hop); only a full batch, a flush or
+                // shutdown ends it early, through the nudge.
+                await LingerAsync(reader).ConfigureAwait(false);
                 Drain(reader, batch, flushes);
-            }
+                await CommitWithRetryAsync(batch).ConfigureAwait(false);
+                batch.Clear();
+                foreach (var flush in flushes)
+                {
+                    flush.TrySetResult();
+                }
 
-            await CommitWithRetryAsync(batch).ConfigureAwait(false);
-            batch.Clear();
-            foreach (var flush in flushes)
+                flushes.Clear();
+            }
+        }
+        finally
+        {
+            if (_session is { } session)
             {
-                flush.TrySetResult();
+                _session = null;
+                await session.DisposeAsync().ConfigureAwait(false);
             }
-
-            flushes.Clear();
         }
     }
+
+    private async Task LingerAsync(ChannelReader<Pending> reader)
+    {
+        var nudge = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _nudge, nudge);
+        if (Volatile.Read(ref _queued) >= _batchSize || Volatile.Read(ref _flushesQueued) > 0 || Volatile.Read(ref _completing))
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource();
+        var delay = Task.Delay(Linger, timeout.Token);
+        if (await Task.WhenAny(nudge.Task, delay).ConfigureAwait(false) != delay)
+        {
+            await timeout.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Ends the writer's linger early: a batch is full, a flush was asked for, or the writer stops.</summary>
+    private void Nudge() => Volatile.Read(ref _nudge).TrySetResult();
 
     private void Drain(ChannelReader<Pending> reader, List<Pending> batch, List<TaskCompletionSource> flushes)
     {
@@ -168,10 +198,12 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         {
             if (item.Flush is { } flush)
             {
+                Interlocked.Decrement(ref _flushesQueued);
                 flushes.Add(flush);
             }
             else
             {
+                Interlocked.Decrement(ref _queued);
                 batch.Add(item);
             }
         }
@@ -188,7 +220,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         {
             try
             {
-                await WriteBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                await WriteBatchAsync(batch, shared: true, CancellationToken.None).ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -216,57 +248,56 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         }
     }
 
-    private async Task WriteBatchAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="batch"/> with the writer's session (opened on first use, replaced after a failure), or
+    /// with a session of its own when <paramref name="shared"/> is false (an entry settled after the writer stopped).</summary>
+    private async Task WriteBatchAsync(IReadOnlyList<Pending> batch, bool shared, CancellationToken cancellationToken)
     {
         await _storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
-        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var db = await _db.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        await using (db.ConfigureAwait(false))
+        var entries = new LedgerEntryEntity[batch.Count];
+        var wallets = new Dictionary<string, long>(StringComparer.Ordinal);
+        var keys = new Dictionary<(string KeyId, long PeriodStart), (long Spend, long LastUsed)>();
+        for (int i = 0; i < entries.Length; i++)
         {
-            var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+            var entry = entries[i] = batch[i].Entry!;
+            wallets[entry.AccountId] = wallets.GetValueOrDefault(entry.AccountId) + entry.AmountMicros;
+            if (entry.KeyId is { } keyId && batch[i].KeyPeriodStartMs is { } periodStart)
             {
-                var wallets = new Dictionary<string, long>(StringComparer.Ordinal);
-                var keys = new Dictionary<(string KeyId, long PeriodStart), (long Spend, long LastUsed)>();
-                var insert = await LedgerInsertCommand.CreateAsync(db, cancellationToken).ConfigureAwait(false);
-                await using (insert.ConfigureAwait(false))
-                {
-                    foreach (var pending in batch)
-                    {
-                        await insert.InsertAsync(pending.Entry!, cancellationToken).ConfigureAwait(false);
-                    }
-                }
+                var current = keys.GetValueOrDefault((keyId, periodStart));
+                keys[(keyId, periodStart)] = (current.Spend + entry.CostMicros, Math.Max(current.LastUsed, entry.CreatedAtMs));
+            }
+        }
 
-                foreach (var pending in batch)
-                {
-                    var entry = pending.Entry!;
-                    wallets[entry.AccountId] = wallets.GetValueOrDefault(entry.AccountId) + entry.AmountMicros;
-                    if (entry.KeyId is { } keyId && pending.KeyPeriodStartMs is { } periodStart)
-                    {
-                        var current = keys.GetValueOrDefault((keyId, periodStart));
-                        keys[(keyId, periodStart)] = (current.Spend + entry.CostMicros, Math.Max(current.LastUsed, entry.CreatedAtMs));
-                    }
-                }
+        var spends = new List<KeySpend>(keys.Count);
+        foreach (var ((keyId, periodStart), (spend, lastUsed)) in keys)
+        {
+            spends.Add(new KeySpend(keyId, periodStart, spend, lastUsed));
+        }
 
-                foreach (var (accountId, delta) in wallets)
-                {
-                    await db.Wallets.Where(w => w.AccountId == accountId).ExecuteUpdateAsync(s => s
-                        .SetProperty(w => w.BalanceMicros, w => w.BalanceMicros + delta)
-                        .SetProperty(w => w.UpdatedAtMs, now), cancellationToken).ConfigureAwait(false);
-                }
-
-                foreach (var ((keyId, periodStart), (spend, lastUsed)) in keys.OrderBy(static k => k.Key.PeriodStart))
-                {
-                    // Relative updates: correct with other writers on the same rows (another node, an API patch).
-                    await db.ApiKeys.Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s
-                        .SetProperty(k => k.SpendMicros, k => k.SpendMicros + spend)
-                        .SetProperty(k => k.PeriodSpendMicros, k => k.PeriodStartMs > periodStart ? k.PeriodSpendMicros
-                            : k.PeriodStartMs == periodStart ? k.PeriodSpendMicros + spend : spend)
-                        .SetProperty(k => k.PeriodStartMs, k => k.PeriodStartMs > periodStart ? k.PeriodStartMs : periodStart)
-                        .SetProperty(k => k.LastUsedAtMs, k => k.LastUsedAtMs == null || k.LastUsedAtMs < lastUsed ? lastUsed : k.LastUsedAtMs), cancellationToken).ConfigureAwait(false);
-                }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        // Older periods first, so a key's newest period is the one it ends in.
+        spends.Sort(static (a, b) => a.PeriodStartMs.CompareTo(b.PeriodStartMs));
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var session = shared ? _session : null;
+        session ??= await LedgerSession.OpenAsync(_db, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await session.WriteAsync(entries, wallets, spends, now, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // A failed session (connection broken, database locked mid-transaction) is not reused: the retry opens a new one.
+            await session.DisposeAsync().ConfigureAwait(false);
+            session = null;
+            throw;
+        }
+        finally
+        {
+            if (shared)
+            {
+                _session = session;
+            }
+            else if (session is not null)
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
             }
         }
     }

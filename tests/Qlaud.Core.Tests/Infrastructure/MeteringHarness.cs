@@ -20,13 +20,15 @@ internal sealed class MeteringHarness : IAsyncDisposable
     public const string MasterKey = "qlk_live_CoreTestMasterKey000000000000000000000";
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly ILoggerProvider? _logs;
     private ServiceProvider _services;
 
-    private MeteringHarness(string path, Dictionary<string, string?> settings, ManualTimeProvider time)
+    private MeteringHarness(string path, Dictionary<string, string?> settings, ManualTimeProvider time, ILoggerProvider? logs)
     {
         DatabasePath = path;
         _settings = settings;
         Time = time;
+        _logs = logs;
         _services = Build();
     }
 
@@ -52,7 +54,8 @@ internal sealed class MeteringHarness : IAsyncDisposable
 
     public CatalogRoute Route => _services.GetRequiredService<ModelCatalog>().Models.Single(static m => m.Id == "test-model").Routes[0];
 
-    public static async Task<MeteringHarness> StartAsync(IDictionary<string, string?>? settings = null, DateTimeOffset? now = null, string? databasePath = null)
+    public static async Task<MeteringHarness> StartAsync(IDictionary<string, string?>? settings = null, DateTimeOffset? now = null, string? databasePath = null,
+        ILoggerProvider? logs = null)
     {
         string path = databasePath ?? Path.Combine(Path.GetTempPath(), $"qlaud-core-test-{Guid.NewGuid():N}.db");
         var config = new Dictionary<string, string?>
@@ -75,7 +78,7 @@ internal sealed class MeteringHarness : IAsyncDisposable
             config[key] = value;
         }
 
-        var harness = new MeteringHarness(path, config, new ManualTimeProvider(now ?? new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)));
+        var harness = new MeteringHarness(path, config, new ManualTimeProvider(now ?? new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)), logs);
         await harness.Services.GetRequiredService<StorageInitializer>().EnsureInitializedAsync();
         return harness;
     }
@@ -136,7 +139,14 @@ internal sealed class MeteringHarness : IAsyncDisposable
     {
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(_settings).Build());
-        services.AddLogging(static b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddLogging(b =>
+        {
+            b.SetMinimumLevel(LogLevel.Warning);
+            if (_logs is not null)
+            {
+                b.AddProvider(_logs);
+            }
+        });
         services.AddSingleton<TimeProvider>(Time);
         services.AddQlaud();
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });

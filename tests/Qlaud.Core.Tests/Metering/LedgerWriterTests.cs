@@ -63,4 +63,46 @@ public sealed class LedgerWriterTests : IAsyncLifetime
         Assert.Equal(4_200, wallet!.BalanceMicros);
         Assert.Equal([LedgerEntryKind.Usage, LedgerEntryKind.Credit], wallet.RecentEntries.Select(static e => e.Kind));
     }
+
+    [Fact]
+    public async Task Commit_WhileTheDatabaseRejectsWrites_RetriesOnANewConnectionAndLosesNothing()
+    {
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var h = await MeteringHarness.StartAsync(logs: new LogSink((_, _, id, _) =>
+        {
+            if (id.Name == "BatchFailed")
+            {
+                failed.TrySetResult();
+            }
+        }));
+        var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
+        h.Guard.Settle((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!, MeteringHarness.Used(5));
+        await h.Ledger.FlushAsync(); // the writer's connection and statements are open and prepared now
+
+        await MoveLedgerTableAsync(h, away: true);
+        for (int i = 0; i < 3; i++)
+        {
+            h.Guard.Settle((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!, MeteringHarness.Used(7));
+        }
+
+        var flushed = h.Ledger.FlushAsync();
+        await failed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(flushed.IsCompleted);
+        await MoveLedgerTableAsync(h, away: false);
+        await flushed.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await using var db = h.Db();
+        Assert.Equal([5, 7, 7, 7], await db.LedgerEntries.OrderBy(static e => e.Id).Select(static e => e.CostMicros).ToListAsync());
+        Assert.Equal(-26, (await db.Wallets.SingleAsync()).BalanceMicros);
+        Assert.Equal(26, (await db.ApiKeys.SingleAsync()).SpendMicros);
+    }
+
+    /// <summary>Takes the ledger table away (every write to it fails) or puts it back.</summary>
+    private static async Task MoveLedgerTableAsync(MeteringHarness h, bool away)
+    {
+        await using var db = h.Db();
+        await db.Database.ExecuteSqlRawAsync(away
+            ? "ALTER TABLE \"LedgerEntries\" RENAME TO \"LedgerEntriesAway\""
+            : "ALTER TABLE \"LedgerEntriesAway\" RENAME TO \"LedgerEntries\"");
+    }
 }

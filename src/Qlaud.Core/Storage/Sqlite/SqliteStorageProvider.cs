@@ -29,14 +29,15 @@ internal sealed class SqliteStorageProvider : IStorageProvider
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.UseSqlite(_connectionString, static sqlite => sqlite.MigrationsAssembly(typeof(SqliteStorageProvider).Assembly.GetName().Name));
+        builder.UseSqlite(_connectionString, static sqlite => sqlite.MigrationsAssembly(typeof(SqliteStorageProvider).Assembly.GetName().Name))
+            .AddInterceptors(SqliteConnectionSetup.Instance);
     }
 
     public async Task PrepareAsync(QlaudDbContext db, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         // WAL lets readers (usage queries, key lookups) run while the ledger writer commits; the setting is stored in the file.
-        // synchronous=NORMAL in WAL mode keeps every commit safe from a process crash (only a power loss can drop the last commits).
+        // The per-connection settings (synchronous=NORMAL) are applied by SqliteConnectionSetup.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
     }
 }
