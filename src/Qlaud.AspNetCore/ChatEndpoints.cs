@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,9 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
 
     private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false)
     {
+        // Every answer, errors included, names the request, and its ledger entry carries the same id.
+        string requestId = "req_" + ActivityTraceId.CreateRandom().ToHexString();
+        context.Response.Headers["x-qlaud-request-id"] = requestId;
         var (caller, authError) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
         if (caller is null)
         {
@@ -67,6 +71,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
                 Body = body.WrittenMemory,
                 Info = info,
                 Caller = caller,
+                RequestId = requestId,
                 Routing = routing,
                 Headers = new ForwardedHeaders(NullIfEmpty(headers["anthropic-version"].ToString()), NullIfEmpty(headers["anthropic-beta"].ToString())),
             };

@@ -130,7 +130,7 @@ internal sealed partial class ChatForwarder
         if (usage is not null || scope.Stream is not null || outcome.Error is null)
         {
             string? endUser = scope.Inbound.Caller.EndUserId;
-            _spend.Settle(reservation, SettledUsage.FromRoute(route, usage, reservation, scope.Stream?.EventsRelayed, requestId: null, endUser));
+            _spend.Settle(reservation, SettledUsage.FromRoute(route, usage, reservation, scope.Stream?.EventsRelayed, scope.Inbound.RequestId, endUser));
             return;
         }
 

@@ -17,6 +17,9 @@ internal sealed class InboundChat
 
     public required QlaudCaller Caller { get; init; }
 
+    /// <summary>The gateway's id for this request (the <c>x-qlaud-request-id</c> header), recorded with its ledger entry.</summary>
+    public string? RequestId { get; init; }
+
     /// <summary>The request's fallback <c>models</c> and <c>provider</c> preferences, when it carries them.</summary>
     public RoutingRequest? Routing { get; init; }
 

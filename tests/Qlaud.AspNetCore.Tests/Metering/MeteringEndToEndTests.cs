@@ -52,6 +52,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.PaymentRequired, response.StatusCode);
         Assert.Contains("\"type\":\"error\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("req_", Assert.Single(response.Headers.GetValues("x-qlaud-request-id")), StringComparison.Ordinal);
         Assert.Empty(_gateway.Fake.Requests);
     }
 
@@ -75,6 +76,21 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
             entry.GetProperty("route").GetString(), entry.GetProperty("end_user_id").GetString()));
         Assert.Equal(25, usage.GetProperty("totals").GetProperty("cost_micros").GetInt64());
         Assert.Equal(0.000025m, key.GetProperty("spend_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task ChatCompletions_Settled_LedgerEntryCarriesTheRequestIdOfTheResponseHeader()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+
+        var result = await _gateway.OpenAIChat("fake-gpt", secret).CompleteChatAsync([new UserChatMessage("hello")]);
+
+        Assert.True(result.GetRawResponse().Headers.TryGetValue("x-qlaud-request-id", out string? requestId));
+        Assert.Matches("^req_[0-9a-f]{32}$", requestId);
+        using var admin = _gateway.Http();
+        var (_, usage) = await admin.GetJsonAsync($"/v1/keys/{id}/usage");
+        Assert.Equal(requestId, usage.GetProperty("data")[0].GetProperty("request_id").GetString());
     }
 
     [Fact]
