@@ -99,20 +99,13 @@ internal sealed partial class ChatForwarder
             return AttemptResult.Success();
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        var (filled, firstFailure) = await ReadFirstAsync(upstreamStream, buffer, deadline, route).ConfigureAwait(false);
-        if (firstFailure is not null)
+        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
+        var (end, notStarted) = await RelayStreamAsync(upstreamStream, 200, translator, scope, deadline, cancellationToken).ConfigureAwait(false);
+        if (notStarted is { } beforeFirstByte)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            return firstFailure.Value;
+            return beforeFirstByte;
         }
 
-        scope.MarkStreamStarted();
-        StartResponse(sink, 200, "text/event-stream", route, scope.Attempts);
-        sink.SetHeader("cache-control", "no-cache");
-        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
-        scope.Stream = translator;
-        var end = await PumpAsync(upstreamStream, buffer, filled, sink.Writer, translator, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
         var outcomeError = translator.Finish(sink.Writer, translator.DecoderCompleted ? null : Truncated(route, end));
         await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         scope.SetUsage(translator.Usage);

@@ -199,21 +199,13 @@ internal sealed partial class ChatForwarder
             return AttemptResult.Success();
         }
 
-        // The first bytes are read before anything is committed: an upstream that stalls or breaks off now is still retryable.
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        var (filled, firstFailure) = await ReadFirstAsync(stream, buffer, deadline, route).ConfigureAwait(false);
-        if (firstFailure is not null)
+        PassthroughInspector inspector = anthropic ? new AnthropicPassthroughInspector() : new OpenAIPassthroughInspector(hideUsageChunk: !inbound.Info.ClientIncludeUsage);
+        var (end, notStarted) = await RelayStreamAsync(stream, status, inspector, scope, deadline, cancellationToken).ConfigureAwait(false);
+        if (notStarted is { } beforeFirstByte)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            return firstFailure.Value;
+            return beforeFirstByte;
         }
 
-        scope.MarkStreamStarted();
-        StartResponse(sink, status, "text/event-stream", route, scope.Attempts);
-        sink.SetHeader("cache-control", "no-cache");
-        PassthroughInspector inspector = anthropic ? new AnthropicPassthroughInspector() : new OpenAIPassthroughInspector(hideUsageChunk: !inbound.Info.ClientIncludeUsage);
-        scope.Stream = inspector;
-        var end = await PumpAsync(stream, buffer, filled, sink.Writer, inspector, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
         scope.SetUsage(inspector.Usage);
 
         if (!inspector.Completed && inspector.UpstreamError is null)
@@ -284,6 +276,31 @@ internal sealed partial class ChatForwarder
         {
             return AttemptResult.Retry(new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' broke off its answer."), "connection_error");
         }
+    }
+
+    /// <summary>
+    /// Relays an upstream stream through <paramref name="handler"/>: its first bytes are read before anything is committed
+    /// (an upstream that stalls or breaks off now is still retryable, returned as <c>NotStarted</c>); then the client's
+    /// response starts and the events are pumped as they arrive.
+    /// </summary>
+    private static async ValueTask<(PumpEnd End, AttemptResult? NotStarted)> RelayStreamAsync(Stream upstream, int status, SseEventHandler handler,
+        ForwardScope scope, UpstreamDeadline deadline, CancellationToken cancellationToken)
+    {
+        var route = scope.Route;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var (filled, firstFailure) = await ReadFirstAsync(upstream, buffer, deadline, route).ConfigureAwait(false);
+        if (firstFailure is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return (default, firstFailure);
+        }
+
+        scope.MarkStreamStarted();
+        StartResponse(scope.Sink, status, "text/event-stream", route, scope.Attempts);
+        scope.Sink.SetHeader("cache-control", "no-cache");
+        scope.Stream = handler;
+        var end = await PumpAsync(upstream, buffer, filled, scope.Sink.Writer, handler, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
+        return (end, null);
     }
 
     /// <summary>Reads the first bytes of a stream under the first-byte deadline, before anything is sent to the client.</summary>
