@@ -28,7 +28,7 @@ internal sealed record LoadOptions
     public const string Usage = """
         Qlaud.LoadBench: gateway overhead under load (fake provider and Qlaud.Server as their own processes).
 
-          --profile c64|c1|all|failover  preset load settings (default all = c64 and c1):
+          --profile NAME              a preset: c64, c1, all (the default: c64 then c1) or failover
                                         c64 = 64 connections, upstream latency 20 ms, 2 ms between chunks
                                         c1  = 1 connection, upstream latency 0 ms, no delay between chunks
                                         failover (opt-in, not in all) = one model with two routes through Qlaud,
