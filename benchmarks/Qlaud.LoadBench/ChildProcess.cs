@@ -9,6 +9,7 @@ internal sealed class ChildProcess : IDisposable
 
     private readonly Process _process;
     private readonly Queue<string> _lastLines = new();
+    private LineCounter[] _counters = [];
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _readyMarker;
     private int _disposed;
@@ -23,6 +24,25 @@ internal sealed class ChildProcess : IDisposable
     public string Name { get; }
 
     public int Id => _process.Id;
+
+    /// <summary>Throws when the process is no longer running: a row measured while a server was gone is not a result.</summary>
+    public void EnsureRunning()
+    {
+        bool exited;
+        try
+        {
+            exited = _process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            exited = true;
+        }
+
+        if (exited)
+        {
+            throw new InvalidOperationException($"{Name} exited during the run (code {SafeExitCode(_process)}); its numbers are discarded.{Tail()}");
+        }
+    }
 
     /// <summary>CPU time used so far (user + system).</summary>
     public TimeSpan CpuTime
@@ -113,6 +133,18 @@ internal sealed class ChildProcess : IDisposable
         }
     }
 
+    /// <summary>Counts from now on the lines the process prints that contain <paramref name="marker"/> (a log message).</summary>
+    public LineCounter CountLines(string marker)
+    {
+        var counter = new LineCounter(marker);
+        lock (_lastLines)
+        {
+            _counters = [.. _counters, counter];
+        }
+
+        return counter;
+    }
+
     /// <summary>The last lines the process printed, for error messages.</summary>
     public string Tail()
     {
@@ -170,6 +202,11 @@ internal sealed class ChildProcess : IDisposable
         {
             _ready.TrySetResult(line);
         }
+
+        foreach (var counter in Volatile.Read(ref _counters))
+        {
+            counter.Observe(line);
+        }
     }
 
     private static string SafeExitCode(Process process)
@@ -187,4 +224,22 @@ internal sealed class ChildProcess : IDisposable
     /// <summary>The <c>dotnet</c> host: the one <c>dotnet run</c> was started with, else the one on PATH.</summary>
     public static string DotnetHost()
         => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+}
+
+/// <summary>How many lines containing <see cref="Marker"/> a child process printed since the counter was created.</summary>
+internal sealed class LineCounter(string marker)
+{
+    private long _count;
+
+    public string Marker { get; } = marker;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    internal void Observe(string line)
+    {
+        if (line.Contains(Marker, StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _count);
+        }
+    }
 }

@@ -5,12 +5,16 @@ using System.Net.Http.Headers;
 namespace Qlaud.LoadBench;
 
 /// <summary>The result of one measured run against one target.</summary>
+/// <param name="Requests">Successful requests that started and ended inside the measured window.</param>
+/// <param name="Errors">Failed requests during the whole run, warm-up included.</param>
+/// <param name="MeasuredErrors">Failed requests that started and ended inside the measured window.</param>
 internal sealed record RunResult(
     string Label,
     int Connections,
     double Seconds,
     long Requests,
     long Errors,
+    long MeasuredErrors,
     string? FirstError,
     Percentiles Latency,
     Percentiles TimeToFirstToken,
@@ -19,7 +23,22 @@ internal sealed record RunResult(
     IReadOnlyDictionary<string, double> CpuPercent)
 {
     public double RequestsPerSecond => Requests / Seconds;
+
+    /// <summary>Successful requests over all requests of the measured window (1 when there were none).</summary>
+    public double SuccessRate => Requests + MeasuredErrors == 0 ? 1 : (double)Requests / (Requests + MeasuredErrors);
+
+    /// <summary>Which route served the measured requests, when the target names its routes.</summary>
+    public RouteBreakdown? Routes { get; init; }
 }
+
+/// <summary>How the successful requests of a measured run were served, from the gateway's response headers.</summary>
+/// <param name="Names">The routes in priority order.</param>
+/// <param name="Served">Requests served by each route (same order as <paramref name="Names"/>).</param>
+/// <param name="Unknown">Requests without a recognised <c>x-qlaud-route</c>.</param>
+/// <param name="FirstTry">Served by the first route on the first attempt.</param>
+/// <param name="FailedOver">Served after more than one attempt (<c>x-qlaud-attempts</c> &gt; 1).</param>
+/// <param name="Skipped">Served by a later route on the first attempt: the first route was not tried (its circuit was open).</param>
+internal sealed record RouteBreakdown(IReadOnlyList<string> Names, long[] Served, long Unknown, Percentiles FirstTry, Percentiles FailedOver, long Skipped);
 
 /// <summary>
 /// Drives one target with a fixed number of concurrent connections, each running requests back to back: a warm-up, then a
@@ -32,8 +51,14 @@ internal sealed class LoadGenerator(int capacity)
     private readonly LatencyRecorder _latency = new(capacity);
     private readonly LatencyRecorder _ttft = new(capacity);
     private readonly LatencyRecorder _gaps = new(capacity * 4);
+    private readonly LatencyRecorder _firstTry = new(capacity);
+    private readonly LatencyRecorder _failedOver = new(capacity);
+    private long[] _served = [];
+    private long _unknownRoute;
+    private long _skipped;
     private long _requests;
     private long _errors;
+    private long _measuredErrors;
     private long _tokens;
     private string? _firstError;
 
@@ -87,7 +112,10 @@ internal sealed class LoadGenerator(int capacity)
         _latency.Reset();
         _ttft.Reset();
         _gaps.Reset();
-        _requests = _errors = _tokens = 0;
+        _firstTry.Reset();
+        _failedOver.Reset();
+        _served = new long[target.Routes?.Count ?? 0];
+        _requests = _errors = _measuredErrors = _tokens = _unknownRoute = _skipped = 0;
         _firstError = null;
 
         using var client = CreateClient(connections);
@@ -119,9 +147,15 @@ internal sealed class LoadGenerator(int capacity)
         // Requests still running finish (they are not counted); a stuck one is cut off by the client timeout.
         await Task.WhenAll(workers).ConfigureAwait(false);
 
-        return new RunResult(target.Label, connections, duration.TotalSeconds, Interlocked.Read(ref _requests), Interlocked.Read(ref _errors), _firstError,
+        return new RunResult(target.Label, connections, duration.TotalSeconds, Interlocked.Read(ref _requests), Interlocked.Read(ref _errors),
+            Interlocked.Read(ref _measuredErrors), _firstError,
             _latency.Summarize(), target.Stream ? _ttft.Summarize() : Percentiles.Empty, target.Stream ? _gaps.Summarize() : Percentiles.Empty,
-            Interlocked.Read(ref _tokens), cpu);
+            Interlocked.Read(ref _tokens), cpu)
+        {
+            Routes = target.Routes is { } routes
+                ? new RouteBreakdown(routes, [.. _served], Interlocked.Read(ref _unknownRoute), _firstTry.Summarize(), _failedOver.Summarize(), Interlocked.Read(ref _skipped))
+                : null,
+        };
     }
 
     private async Task WorkerAsync(HttpClient client, LoadTarget target, long measureFrom, long measureTo, CancellationToken cancellationToken)
@@ -144,13 +178,17 @@ internal sealed class LoadGenerator(int capacity)
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
                     int read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                    Fail($"HTTP {(int)response.StatusCode}: {Truncate(System.Text.Encoding.UTF8.GetString(buffer, 0, read))}");
+                    Fail($"HTTP {(int)response.StatusCode}: {Truncate(System.Text.Encoding.UTF8.GetString(buffer, 0, read))}", measured, measureTo);
                     continue;
                 }
 
                 if (target.Stream)
                 {
-                    await ReadStreamAsync(body, buffer, target.Tokens, begin, measured, measureTo, cancellationToken).ConfigureAwait(false);
+                    if (!await ReadStreamAsync(body, buffer, target.Tokens, begin, measured, measureTo, cancellationToken).ConfigureAwait(false))
+                    {
+                        Fail("HTTP 200, but the stream ended with an error event or without its final event", measured, measureTo);
+                        continue;
+                    }
                 }
                 else
                 {
@@ -164,12 +202,61 @@ internal sealed class LoadGenerator(int capacity)
                 {
                     _latency.Record(end - begin);
                     Interlocked.Increment(ref _requests);
+                    if (target.Routes is { } routes)
+                    {
+                        Classify(response, routes, end - begin);
+                    }
                 }
             }
             catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                Fail(ex.GetType().Name + ": " + ex.Message);
+                Fail(ex.GetType().Name + ": " + ex.Message, measured, measureTo);
             }
+        }
+    }
+
+    /// <summary>Counts a measured success by the route that served it and how many attempts it took (the gateway's headers).</summary>
+    private void Classify(HttpResponseMessage response, IReadOnlyList<string> routes, long ticks)
+    {
+        // NonValidated: the raw header strings, no parsing and no allocation for a single value.
+        var headers = response.Headers.NonValidated;
+        int route = -1;
+        if (headers.TryGetValues("x-qlaud-route", out var names))
+        {
+            string name = names.ToString();
+            for (int i = 0; i < routes.Count; i++)
+            {
+                if (string.Equals(routes[i], name, StringComparison.Ordinal))
+                {
+                    route = i;
+                    break;
+                }
+            }
+        }
+
+        int attempts = headers.TryGetValues("x-qlaud-attempts", out var values)
+            && int.TryParse(values.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int parsed) ? parsed : 0;
+
+        if (route < 0)
+        {
+            Interlocked.Increment(ref _unknownRoute);
+        }
+        else
+        {
+            Interlocked.Increment(ref _served[route]);
+        }
+
+        if (attempts > 1)
+        {
+            _failedOver.Record(ticks);
+        }
+        else if (route == 0)
+        {
+            _firstTry.Record(ticks);
+        }
+        else if (route > 0)
+        {
+            Interlocked.Increment(ref _skipped);
         }
     }
 
@@ -177,10 +264,13 @@ internal sealed class LoadGenerator(int capacity)
     /// Reads a server-sent event stream, timing every token-bearing event as it arrives: the first one gives the time to
     /// first token, the following ones the gaps between chunks. Events split across reads are reassembled.
     /// </summary>
-    private async Task ReadStreamAsync(Stream body, byte[] buffer, TokenDialect tokens, long begin, bool measured, long measureTo, CancellationToken cancellationToken)
+    /// <returns>Whether the stream ended as a complete answer does: with its final event (<c>[DONE]</c>, <c>message_stop</c>)
+    /// and no error event (a gateway reports a failure after the headers as an error event in a 200 response).</returns>
+    private async Task<bool> ReadStreamAsync(Stream body, byte[] buffer, TokenDialect tokens, long begin, bool measured, long measureTo, CancellationToken cancellationToken)
     {
         int filled = 0;
         long previousToken = 0;
+        bool finished = false, failed = false;
         while (true)
         {
             if (filled == buffer.Length)
@@ -191,7 +281,7 @@ internal sealed class LoadGenerator(int capacity)
             int read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
-                return;
+                return finished && !failed;
             }
 
             long now = Stopwatch.GetTimestamp();
@@ -223,6 +313,12 @@ internal sealed class LoadGenerator(int capacity)
 
                     previousToken = now;
                 }
+                else
+                {
+                    var sseEvent = buffer.AsSpan(consumed, end);
+                    finished |= IsFinal(sseEvent, tokens);
+                    failed |= IsError(sseEvent, tokens);
+                }
 
                 consumed += end + 2;
             }
@@ -247,9 +343,21 @@ internal sealed class LoadGenerator(int capacity)
         return at >= 0 && at + marker.Length < sseEvent.Length && sseEvent[at + marker.Length] != (byte)'"';
     }
 
-    private void Fail(string message)
+    private static bool IsFinal(ReadOnlySpan<byte> sseEvent, TokenDialect tokens)
+        => tokens == TokenDialect.Anthropic ? sseEvent.StartsWith("event: message_stop"u8) : sseEvent.StartsWith("data: [DONE]"u8);
+
+    private static bool IsError(ReadOnlySpan<byte> sseEvent, TokenDialect tokens)
+        => tokens == TokenDialect.Anthropic ? sseEvent.StartsWith("event: error"u8) : sseEvent.StartsWith("data: {\"error\""u8);
+
+    /// <summary>Counts a failed request; one that started and ended inside the measured window also counts against the success rate.</summary>
+    private void Fail(string message, bool measured, long measureTo)
     {
         Interlocked.Increment(ref _errors);
+        if (measured && Stopwatch.GetTimestamp() <= measureTo)
+        {
+            Interlocked.Increment(ref _measuredErrors);
+        }
+
         Interlocked.CompareExchange(ref _firstError, message, null);
     }
 

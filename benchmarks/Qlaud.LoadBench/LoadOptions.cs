@@ -14,6 +14,12 @@ internal sealed record Profile(string Name, int Connections, int UpstreamLatency
 
     /// <summary>One client, an instant provider: how much latency does one hop through Qlaud add?</summary>
     public static Profile Serial { get; } = new("c1-lat0", 1, 0, 0);
+
+    /// <summary>
+    /// One model with two routes, the first failing every other request with a 503: what do callers see, and what does a
+    /// failover cost them? Opt-in (not part of <c>all</c>): it starts three sets of servers and takes longer.
+    /// </summary>
+    public static Profile Failover { get; } = new("failover", 16, 20, 2);
 }
 
 /// <summary>The command line.</summary>
@@ -22,13 +28,19 @@ internal sealed record LoadOptions
     public const string Usage = """
         Qlaud.LoadBench: gateway overhead under load (fake provider and Qlaud.Server as their own processes).
 
-          --profile c64|c1|all        preset load settings (default all):
+          --profile NAME              a preset: c64, c1, all (the default: c64 then c1) or failover
                                         c64 = 64 connections, upstream latency 20 ms, 2 ms between chunks
                                         c1  = 1 connection, upstream latency 0 ms, no delay between chunks
+                                        failover (opt-in, not in all) = one model with two routes through Qlaud,
+                                          route A failing every other request with 503, route B healthy; 16
+                                          connections, 20 ms, 2 ms; three gateway runs: A healthy (baseline),
+                                          A failing with the default circuit breaker, A failing with the breaker
+                                          off; mixes nonstream,stream unless --mix says otherwise. Use
+                                          --duration 30 or more so the default breaker's 30 s cycle shows.
           --connections N             a custom profile instead of the presets, with
           --upstream-latency-ms N       the fake's delay before headers (default 20) and
           --chunk-delay-ms N            its delay between streamed chunks (default 2)
-          --mix LIST                  nonstream,stream,translate (default all three)
+          --mix LIST                  nonstream,stream,translate (default all three; failover: nonstream,stream)
           --duration S                measured seconds per run (default 8)
           --prewarm S                 seconds of all traffic at once after the servers start, unmeasured (default 8)
           --warmup S                  warm-up seconds before each run (default 2)
@@ -71,6 +83,7 @@ internal sealed record LoadOptions
     {
         var options = new LoadOptions();
         int? connections = null, latency = null, chunkDelay = null;
+        bool mixesGiven = false;
         for (int i = 0; i < args.Count; i++)
         {
             string name = args[i];
@@ -96,7 +109,8 @@ internal sealed record LoadOptions
                             "c64" => [Profile.Concurrent],
                             "c1" => [Profile.Serial],
                             "all" => [Profile.Concurrent, Profile.Serial],
-                            _ => throw new FormatException($"--profile is c64, c1 or all, not '{value}'."),
+                            "failover" => [Profile.Failover],
+                            _ => throw new FormatException($"--profile is c64, c1, all or failover, not '{value}'."),
                         },
                     };
                     break;
@@ -111,6 +125,7 @@ internal sealed record LoadOptions
                     break;
                 case "--mix":
                     options = options with { Mixes = ParseMixes(value) };
+                    mixesGiven = true;
                     break;
                 case "--duration":
                     options = options with { Duration = TimeSpan.FromSeconds(Int(name, value, 1, 600)) };
@@ -155,6 +170,11 @@ internal sealed record LoadOptions
         else if (latency is not null || chunkDelay is not null)
         {
             throw new FormatException("--upstream-latency-ms and --chunk-delay-ms go with --connections (a custom profile).");
+        }
+
+        if (options.Profiles is [var only] && only == Profile.Failover && !mixesGiven)
+        {
+            options = options with { Mixes = [Mix.NonStream, Mix.Stream] };
         }
 
         return options;

@@ -13,7 +13,7 @@ namespace Qlaud.LoadBench;
 /// </summary>
 internal static class Program
 {
-    private const string Loopback = "127.0.0.1";
+    internal const string Loopback = "127.0.0.1";
 
     public static async Task<int> Main(string[] args)
     {
@@ -44,8 +44,16 @@ internal static class Program
         AppDomain.CurrentDomain.ProcessExit += (_, _) => ChildProcess.KillAll();
 
         // A hard bound on the whole run, whatever happens: the servers are killed and the process exits.
-        int runs = options.Profiles.Count * (options.Mixes.Count * 2);
-        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (options.Profiles.Count * (options.Prewarm + TimeSpan.FromSeconds(60)))
+        // A failover profile starts its servers once per variant and runs each mix once per variant.
+        int starts = 0, runs = 0;
+        foreach (var profile in options.Profiles)
+        {
+            bool failover = profile == Profile.Failover;
+            starts += failover ? FailoverScenario.Variants.Count : 1;
+            runs += failover ? FailoverScenario.Variants.Count * options.Mixes.Count : options.Mixes.Count * 2;
+        }
+
+        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (starts * (options.Prewarm + TimeSpan.FromSeconds(60)))
             + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15)));
         using var watchdog = new Timer(static state =>
         {
@@ -74,8 +82,18 @@ internal static class Program
 
             foreach (var profile in options.Profiles)
             {
-                var rows = await RunProfileAsync(profile, options, fakeDll, gatewayDll, stop.Token);
-                string markdown = Report.Render(profile, options, rows, command, machine, commit);
+                string markdown;
+                if (profile == Profile.Failover)
+                {
+                    var failoverRows = await FailoverScenario.RunAsync(profile, options, fakeDll, gatewayDll, stop.Token);
+                    markdown = FailoverReport.Render(profile, options, failoverRows, command, machine, commit);
+                }
+                else
+                {
+                    var rows = await RunProfileAsync(profile, options, fakeDll, gatewayDll, stop.Token);
+                    markdown = Report.Render(profile, options, rows, command, machine, commit);
+                }
+
                 Console.WriteLine(markdown);
                 string file = Path.Combine(resultsDirectory, options.Tag is null ? $"load-{profile.Name}.md" : $"load-{profile.Name}-{options.Tag}.md");
                 await File.WriteAllTextAsync(file, markdown, CancellationToken.None);
@@ -186,6 +204,8 @@ internal static class Program
                 }
 
                 rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
+                fake.EnsureRunning();
+                gateway.EnsureRunning();
             }
 
             return rows;
@@ -246,7 +266,7 @@ internal static class Program
         ["Qlaud__Models__0__Routes__0__OutputPerMTok"] = "2",
     };
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -255,5 +275,5 @@ internal static class Program
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static void Progress(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+    internal static void Progress(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

@@ -22,13 +22,7 @@ internal static class Report
     public static string Render(Profile profile, LoadOptions options, IReadOnlyList<Row> rows, string command, string machine, string? commit)
     {
         var md = new StringBuilder();
-        md.AppendLine(Invariant($"## Load: {profile.Name}{(options.Tag is null ? "" : " (" + options.Tag + ")")} — {profile.Connections} connection(s), upstream latency {profile.UpstreamLatencyMs} ms, {profile.ChunkDelayMs} ms between chunks"));
-        md.AppendLine();
-        md.AppendLine(Invariant($"- Command: `{command}`"));
-        md.AppendLine(Invariant($"- Machine: {machine}. The load generator, the gateway and the fake provider share these cores."));
-        md.AppendLine(Invariant($"- Commit {commit ?? "unknown"}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {options.Prewarm.TotalSeconds:0} s of unmeasured traffic after start-up, then per row a warm-up of {options.Warmup.TotalSeconds:0} s and {options.Duration.TotalSeconds:0} s measured; answer {options.AnswerChars} characters in {options.ChunkSize}-character chunks; gateway log level {options.GatewayLogLevel}."));
-        md.AppendLine(Invariant($"- Runtime settings inherited by all three processes: {Machine.RuntimeSettings()}; for the gateway only: {(options.GatewayEnvironment.Count == 0 ? "none" : string.Join(", ", options.GatewayEnvironment.Select(static e => e.Key + "=" + e.Value)))}."));
-        md.AppendLine();
+        Header(md, profile, options, command, machine, commit, "", "The load generator, the gateway and the fake provider share these cores.");
         md.AppendLine("| mix | path | req/s | p50 ms | p99 ms | TTFT p50 ms | TTFT p99 ms | gap p50 ms | gap p99 ms | errors | CPU qlaud | CPU fake | CPU loadgen | CPU other |");
         md.AppendLine("| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
         foreach (var row in rows)
@@ -102,6 +96,18 @@ internal static class Report
 
     public const string Direct = "direct";
 
+    /// <summary>The heading and the lines that say how, where and on what the numbers were measured.</summary>
+    internal static void Header(StringBuilder md, Profile profile, LoadOptions options, string command, string machine, string? commit, string what, string sharing)
+    {
+        md.AppendLine(Invariant($"## Load: {profile.Name}{(options.Tag is null ? "" : " (" + options.Tag + ")")}{what} — {profile.Connections} connection(s), upstream latency {profile.UpstreamLatencyMs} ms, {profile.ChunkDelayMs} ms between chunks"));
+        md.AppendLine();
+        md.AppendLine(Invariant($"- Command: `{command}`"));
+        md.AppendLine(Invariant($"- Machine: {machine}. {sharing}"));
+        md.AppendLine(Invariant($"- Commit {commit ?? "unknown"}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {options.Prewarm.TotalSeconds:0} s of unmeasured traffic after start-up, then per row a warm-up of {options.Warmup.TotalSeconds:0} s and {options.Duration.TotalSeconds:0} s measured; answer {options.AnswerChars} characters in {options.ChunkSize}-character chunks; gateway log level {options.GatewayLogLevel}."));
+        md.AppendLine(Invariant($"- Runtime settings inherited by all processes: {Machine.RuntimeSettings()}; for the gateway only: {(options.GatewayEnvironment.Count == 0 ? "none" : string.Join(", ", options.GatewayEnvironment.Select(static e => e.Key + "=" + e.Value)))}."));
+        md.AppendLine();
+    }
+
     private static RunResult? DirectFor(IReadOnlyList<Row> rows, Mix mix)
     {
         var baseline = mix == Mix.Translate ? Mix.Stream : mix;
@@ -116,16 +122,16 @@ internal static class Report
         return null;
     }
 
-    private static string Name(Mix mix) => mix switch
+    internal static string Name(Mix mix) => mix switch
     {
         Mix.NonStream => "non-stream",
         Mix.Stream => "stream",
         _ => "translate",
     };
 
-    private static string Ms(double value) => double.IsNaN(value) ? "–" : value.ToString("0.000", CultureInfo.InvariantCulture);
+    internal static string Ms(double value) => double.IsNaN(value) ? "–" : value.ToString("0.000", CultureInfo.InvariantCulture);
 
-    private static string Delta(double qlaud, double direct)
+    internal static string Delta(double qlaud, double direct)
     {
         if (double.IsNaN(qlaud) || double.IsNaN(direct))
         {
@@ -136,10 +142,10 @@ internal static class Report
         return delta == 0 ? "0.000" : delta.ToString("+0.000;-0.000", CultureInfo.InvariantCulture);
     }
 
-    private static string Cpu(RunResult result, string name) => result.CpuPercent.TryGetValue(name, out var cpu) ? cpu.ToString("0", CultureInfo.InvariantCulture) + " %" : "–";
+    internal static string Cpu(RunResult result, string name) => result.CpuPercent.TryGetValue(name, out var cpu) ? cpu.ToString("0", CultureInfo.InvariantCulture) + " %" : "–";
 
     /// <summary>CPU used by everything else on the machine during the run: the noise in these numbers.</summary>
-    private static string Other(RunResult result)
+    internal static string Other(RunResult result)
     {
         if (!result.CpuPercent.TryGetValue("machine", out var machine) || machine <= 0)
         {
@@ -155,7 +161,7 @@ internal static class Report
         return Math.Max(0, machine - ours).ToString("0", CultureInfo.InvariantCulture) + " %";
     }
 
-    private static string Escape(string? text) => (text ?? "").Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal);
+    internal static string Escape(string? text) => (text ?? "").Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal);
 
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+    internal static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -17,7 +17,14 @@ internal enum Mix
 }
 
 /// <summary>One request shape aimed at one server: the bytes, the headers, and how to spot a token in the answer.</summary>
-internal sealed record LoadTarget(string Label, Uri Uri, byte[] Body, KeyValuePair<string, string>[] Headers, bool Stream, TokenDialect Tokens);
+internal sealed record LoadTarget(string Label, Uri Uri, byte[] Body, KeyValuePair<string, string>[] Headers, bool Stream, TokenDialect Tokens)
+{
+    /// <summary>
+    /// The gateway's routes for the model, in priority order: when set, every answer is classified by its <c>x-qlaud-route</c>
+    /// and <c>x-qlaud-attempts</c> headers (served by the first route on the first try, failed over, or first route skipped).
+    /// </summary>
+    public IReadOnlyList<string>? Routes { get; init; }
+}
 
 /// <summary>How a streamed answer's token-bearing events are recognised.</summary>
 internal enum TokenDialect

@@ -5,21 +5,21 @@ namespace Qlaud.FakeProvider;
 
 /// <summary>
 /// Runs the fake provider as a process for load benchmarks:
-/// <c>--urls http://127.0.0.1:9100 --latency-ms 20 --chunk-size 8 --chunk-delay-ms 2 [--text "…"] [--record]</c>.
-/// Prints <c>fake-provider listening on URL</c> once listening and runs until Ctrl+C or SIGTERM.
+/// <c>--urls http://127.0.0.1:9100 --latency-ms 20 --chunk-size 8 --chunk-delay-ms 2 [--text "…"] [--record]
+/// [--fail-every N [--fail-status 503]]</c>. Prints <c>fake-provider listening on URL</c> once listening and runs until Ctrl+C or SIGTERM.
 /// </summary>
 internal static class Program
 {
     private const string Usage =
         "usage: Qlaud.FakeProvider [--urls http://127.0.0.1:PORT | --port PORT] [--latency-ms N] " +
-        "[--chunk-size N] [--chunk-delay-ms N] [--text TEXT] [--record]";
+        "[--chunk-size N] [--chunk-delay-ms N] [--text TEXT] [--record] [--fail-every N [--fail-status STATUS]]";
 
     public static async Task<int> Main(string[] args)
     {
-        FakeProviderOptions options;
+        ProcessArguments arguments;
         try
         {
-            options = ParseArguments(args);
+            arguments = ParseArguments(args);
         }
         catch (FormatException ex)
         {
@@ -32,7 +32,7 @@ internal static class Program
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 
-        await using var server = await FakeProviderServer.StartAsync(options);
+        await using var server = await StartAsync(arguments);
         await Console.Out.WriteLineAsync($"fake-provider listening on {server.BaseUri.GetLeftPart(UriPartial.Authority)}");
 
         try
@@ -53,10 +53,23 @@ internal static class Program
         }
     }
 
+    /// <summary>Starts the server; with <c>--fail-every</c> a <see cref="FakeResponders.FailEvery"/> responder answers instead of the default reply.</summary>
+    internal static async Task<FakeProviderServer> StartAsync(ProcessArguments arguments, CancellationToken cancellationToken = default)
+    {
+        var server = await FakeProviderServer.StartAsync(arguments.Options, cancellationToken);
+        if (arguments.FailEvery is { } every)
+        {
+            server.Responder = FakeResponders.FailEvery(every, FakeReply.Error(arguments.FailStatus), server.DefaultReply);
+        }
+
+        return server;
+    }
+
     /// <summary>Parses the command line; recording is off unless <c>--record</c> is given.</summary>
-    internal static FakeProviderOptions ParseArguments(IReadOnlyList<string> args)
+    internal static ProcessArguments ParseArguments(IReadOnlyList<string> args)
     {
         var options = new FakeProviderOptions { RecordRequests = false };
+        int? failEvery = null, failStatus = null;
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
@@ -72,6 +85,18 @@ internal static class Program
             }
 
             var value = args[++i];
+            if (name == "--fail-every")
+            {
+                failEvery = ParseInt(name, value, 1, int.MaxValue);
+                continue;
+            }
+
+            if (name == "--fail-status")
+            {
+                failStatus = ParseInt(name, value, 400, 599);
+                continue;
+            }
+
             options = name switch
             {
                 "--urls" => options with { Port = ParseLoopbackUrl(value) },
@@ -84,7 +109,12 @@ internal static class Program
             };
         }
 
-        return options;
+        if (failStatus is not null && failEvery is null)
+        {
+            throw new FormatException("--fail-status goes with --fail-every.");
+        }
+
+        return new ProcessArguments(options, failEvery, failStatus ?? 503);
     }
 
     private static int ParseLoopbackUrl(string value)
