@@ -6,7 +6,7 @@ public static class QlaudResponseProperties
     /// <summary>The route that served the answer, <c>provider/upstream-model</c> (string). The HTTP surface sends it as <c>x-qlaud-route</c>.</summary>
     public const string Route = "qlaud.route";
 
-    /// <summary>How many routes were tried (int). The HTTP surface sends it as <c>x-qlaud-attempts</c>.</summary>
+    /// <summary>How many upstream attempts were made (int), retries included; routes skipped because their circuit is open are not attempts. The HTTP surface sends it as <c>x-qlaud-attempts</c>.</summary>
     public const string Attempts = "qlaud.attempts";
 
     /// <summary>The upstream cost of the answer in micro-USD (long), computed from the upstream's reported usage at the route's prices.</summary>

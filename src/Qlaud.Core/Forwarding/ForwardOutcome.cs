@@ -8,5 +8,5 @@ namespace Qlaud.Forwarding;
 /// <param name="ResponseWritten">Whether anything was written to the client; when false and <paramref name="Error"/> is set, the surface writes the error.</param>
 /// <param name="Route">The route that answered, if any.</param>
 /// <param name="Usage">The usage the upstream reported.</param>
-/// <param name="Attempts">How many routes were tried.</param>
+/// <param name="Attempts">How many upstream attempts were made, retries included.</param>
 internal readonly record struct ForwardOutcome(QlaudError? Error, bool ResponseWritten, CatalogRoute? Route, TokenUsage? Usage, int Attempts);
