@@ -150,7 +150,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                 // Linger briefly so a steady trickle of requests shares one transaction instead of paying one each. The wait
                 // does not wake per entry (that would cost every request a thread-pool hop); only a full batch, a flush or
                 // shutdown ends it early, through the nudge.
-                await LingerAsync(reader).ConfigureAwait(false);
+                await LingerAsync().ConfigureAwait(false);
                 Drain(reader, batch, flushes);
                 await CommitWithRetryAsync(batch).ConfigureAwait(false);
                 batch.Clear();
@@ -172,7 +172,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         }
     }
 
-    private async Task LingerAsync(ChannelReader<Pending> reader)
+    private async Task LingerAsync()
     {
         var nudge = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _nudge, nudge);
