@@ -120,7 +120,7 @@ internal static class FailoverScenario
                 }
 
                 long openedBefore = circuitOpened.Count;
-                var result = await generator.RunAsync(target, profile.Connections, options.Warmup, options.Duration, cpu, cancellationToken);
+                var result = await generator.RunAsync(target, profile.Connections, profile.RatePerSecond, options.Warmup, options.Duration, cpu, cancellationToken);
                 long opened = circuitOpened.Count - openedBefore;
                 fakeA.EnsureRunning();
                 fakeB.EnsureRunning();

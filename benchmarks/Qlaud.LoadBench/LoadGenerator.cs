@@ -41,9 +41,16 @@ internal sealed record RunResult(
 internal sealed record RouteBreakdown(IReadOnlyList<string> Names, long[] Served, long Unknown, Percentiles FirstTry, Percentiles FailedOver, long Skipped);
 
 /// <summary>
-/// Drives one target with a fixed number of concurrent connections, each running requests back to back: a warm-up, then a
-/// measured window. Only requests that start and finish inside the window count.
+/// Drives one target with a fixed number of concurrent connections, each running requests back to back or, paced, at an even
+/// share of a fixed rate: a warm-up, then a measured window. Only requests that start and finish inside the window count.
 /// </summary>
+/// <remarks>
+/// Paced connections start their requests on a schedule (connection <c>i</c> of <c>n</c> at <c>i/rate</c>, then every
+/// <c>n/rate</c> seconds), so the rate does not depend on how fast the server answers; a connection whose request outlasts its
+/// slot sends the next one at once, and one that fell more than a slot behind starts a new schedule rather than burst. Latency
+/// is timed from the moment a request is sent: the timer that wakes the connection (about a millisecond coarse) only moves
+/// when requests start, not what they measure.
+/// </remarks>
 internal sealed class LoadGenerator(int capacity)
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
@@ -100,13 +107,13 @@ internal sealed class LoadGenerator(int capacity)
         for (int i = 0; i < targets.Count; i++)
         {
             var generator = new LoadGenerator(1024);
-            runs[i] = generator.RunAsync(targets[i], connectionsEach, duration, TimeSpan.FromMilliseconds(1), [], cancellationToken);
+            runs[i] = generator.RunAsync(targets[i], connectionsEach, ratePerSecond: 0, duration, TimeSpan.FromMilliseconds(1), [], cancellationToken);
         }
 
         await Task.WhenAll(runs).ConfigureAwait(false);
     }
 
-    public async Task<RunResult> RunAsync(LoadTarget target, int connections, TimeSpan warmup, TimeSpan duration,
+    public async Task<RunResult> RunAsync(LoadTarget target, int connections, int ratePerSecond, TimeSpan warmup, TimeSpan duration,
         IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> cpuProbes, CancellationToken cancellationToken)
     {
         _latency.Reset();
@@ -123,10 +130,13 @@ internal sealed class LoadGenerator(int capacity)
         long measureFrom = start + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
         long measureTo = measureFrom + (long)(duration.TotalSeconds * Stopwatch.Frequency);
 
+        // Paced: each connection's slot length, and its first slot offset from the others' by an even share of one.
+        long interval = ratePerSecond > 0 ? Stopwatch.Frequency * connections / ratePerSecond : 0;
         var workers = new Task[connections];
         for (int i = 0; i < connections; i++)
         {
-            workers[i] = Task.Run(() => WorkerAsync(client, target, measureFrom, measureTo, cancellationToken), cancellationToken);
+            long firstSlot = start + (interval * i / connections);
+            workers[i] = Task.Run(() => WorkerAsync(client, target, firstSlot, interval, measureFrom, measureTo, cancellationToken), cancellationToken);
         }
 
         // CPU of every process over the measured window only.
@@ -158,11 +168,20 @@ internal sealed class LoadGenerator(int capacity)
         };
     }
 
-    private async Task WorkerAsync(HttpClient client, LoadTarget target, long measureFrom, long measureTo, CancellationToken cancellationToken)
+    /// <param name="slot">When the first request starts (paced only).</param>
+    /// <param name="interval">Ticks between this connection's requests; 0 sends them back to back.</param>
+    private async Task WorkerAsync(HttpClient client, LoadTarget target, long slot, long interval, long measureFrom, long measureTo, CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[64 * 1024];
         while (!cancellationToken.IsCancellationRequested)
         {
+            if (interval > 0)
+            {
+                await DelayUntilAsync(slot, cancellationToken).ConfigureAwait(false);
+                long now = Stopwatch.GetTimestamp();
+                slot = now - slot > interval ? now + interval : slot + interval;
+            }
+
             long begin = Stopwatch.GetTimestamp();
             if (begin >= measureTo)
             {

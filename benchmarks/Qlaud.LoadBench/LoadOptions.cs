@@ -2,18 +2,27 @@ using System.Globalization;
 
 namespace Qlaud.LoadBench;
 
-/// <summary>One load setting: concurrent connections and how slow the fake upstream is.</summary>
+/// <summary>One load setting: concurrent connections, how fast they send, and how slow the fake upstream is.</summary>
 /// <param name="Name">Names the results file: <c>load-&lt;name&gt;.md</c>.</param>
-/// <param name="Connections">Concurrent connections (each runs one request at a time, back to back).</param>
+/// <param name="Connections">Concurrent connections (each runs one request at a time).</param>
 /// <param name="UpstreamLatencyMs">The fake's delay before response headers.</param>
 /// <param name="ChunkDelayMs">The fake's delay between streamed chunks.</param>
-internal sealed record Profile(string Name, int Connections, int UpstreamLatencyMs, int ChunkDelayMs)
+/// <param name="RatePerSecond">Requests per second over all connections, evenly spaced; 0 sends back to back (as fast as the
+/// answers come).</param>
+internal sealed record Profile(string Name, int Connections, int UpstreamLatencyMs, int ChunkDelayMs, int RatePerSecond = 0)
 {
     /// <summary>Many clients, a provider with realistic latency: is throughput through Qlaud close to direct?</summary>
     public static Profile Concurrent { get; } = new("c64-lat20", 64, 20, 2);
 
     /// <summary>One client, an instant provider: how much latency does one hop through Qlaud add?</summary>
     public static Profile Serial { get; } = new("c1-lat0", 1, 0, 0);
+
+    /// <summary>
+    /// A steady 1000 requests per second from 4 connections to an instant provider: how much latency does Qlaud add when the
+    /// machine has room to spare? (Back to back, <see cref="Serial"/> keeps both cores busy with the load generator, the fake
+    /// and the gateway, so any background work of the gateway, the ledger writer's included, shows as queueing.)
+    /// </summary>
+    public static Profile Paced { get; } = new("c4-r1000-lat0", 4, 0, 0, 1000);
 
     /// <summary>
     /// One model with two routes, the first failing every other request with a 503: what do callers see, and what does a
@@ -28,9 +37,11 @@ internal sealed record LoadOptions
     public const string Usage = """
         Qlaud.LoadBench: gateway overhead under load (fake provider and Qlaud.Server as their own processes).
 
-          --profile NAME              a preset: c64, c1, all (the default: c64 then c1) or failover
+          --profile NAME              a preset: c64, c1, paced, all (the default: c64, c1, then paced) or failover
                                         c64 = 64 connections, upstream latency 20 ms, 2 ms between chunks
                                         c1  = 1 connection, upstream latency 0 ms, no delay between chunks
+                                        paced = 4 connections sending 1000 requests/s in all, evenly spaced,
+                                          upstream latency 0 ms, no delay between chunks
                                         failover (opt-in, not in all) = one model with two routes through Qlaud,
                                           route A failing every other request with 503, route B healthy; 16
                                           connections, 20 ms, 2 ms; three gateway runs: A healthy (baseline),
@@ -39,7 +50,8 @@ internal sealed record LoadOptions
                                           --duration 30 or more so the default breaker's 30 s cycle shows.
           --connections N             a custom profile instead of the presets, with
           --upstream-latency-ms N       the fake's delay before headers (default 20) and
-          --chunk-delay-ms N            its delay between streamed chunks (default 2)
+          --chunk-delay-ms N            its delay between streamed chunks (default 2), and
+          --rate N                      requests per second over all connections (default: back to back)
           --mix LIST                  nonstream,stream,translate (default all three; failover: nonstream,stream)
           --duration S                measured seconds per run (default 8)
           --prewarm S                 seconds of all traffic at once after the servers start, unmeasured (default 8)
@@ -52,7 +64,7 @@ internal sealed record LoadOptions
           --no-build                  use the Release builds already on disk
         """;
 
-    public IReadOnlyList<Profile> Profiles { get; init; } = [Profile.Concurrent, Profile.Serial];
+    public IReadOnlyList<Profile> Profiles { get; init; } = [Profile.Concurrent, Profile.Serial, Profile.Paced];
 
     public IReadOnlyList<Mix> Mixes { get; init; } = [Mix.NonStream, Mix.Stream, Mix.Translate];
 
@@ -82,7 +94,7 @@ internal sealed record LoadOptions
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
         var options = new LoadOptions();
-        int? connections = null, latency = null, chunkDelay = null;
+        int? connections = null, latency = null, chunkDelay = null, rate = null;
         bool mixesGiven = false;
         for (int i = 0; i < args.Count; i++)
         {
@@ -108,9 +120,10 @@ internal sealed record LoadOptions
                         {
                             "c64" => [Profile.Concurrent],
                             "c1" => [Profile.Serial],
-                            "all" => [Profile.Concurrent, Profile.Serial],
+                            "paced" => [Profile.Paced],
+                            "all" => [Profile.Concurrent, Profile.Serial, Profile.Paced],
                             "failover" => [Profile.Failover],
-                            _ => throw new FormatException($"--profile is c64, c1, all or failover, not '{value}'."),
+                            _ => throw new FormatException($"--profile is c64, c1, paced, all or failover, not '{value}'."),
                         },
                     };
                     break;
@@ -122,6 +135,9 @@ internal sealed record LoadOptions
                     break;
                 case "--chunk-delay-ms":
                     chunkDelay = Int(name, value, 0, 10_000);
+                    break;
+                case "--rate":
+                    rate = Int(name, value, 1, 1_000_000);
                     break;
                 case "--mix":
                     options = options with { Mixes = ParseMixes(value) };
@@ -165,11 +181,12 @@ internal sealed record LoadOptions
         if (connections is { } c)
         {
             int l = latency ?? 20;
-            options = options with { Profiles = [new Profile($"c{c}-lat{l}", c, l, chunkDelay ?? 2)] };
+            string name = rate is { } r ? $"c{c}-r{r}-lat{l}" : $"c{c}-lat{l}";
+            options = options with { Profiles = [new Profile(name, c, l, chunkDelay ?? 2, rate ?? 0)] };
         }
-        else if (latency is not null || chunkDelay is not null)
+        else if (latency is not null || chunkDelay is not null || rate is not null)
         {
-            throw new FormatException("--upstream-latency-ms and --chunk-delay-ms go with --connections (a custom profile).");
+            throw new FormatException("--upstream-latency-ms, --chunk-delay-ms and --rate go with --connections (a custom profile).");
         }
 
         if (options.Profiles is [var only] && only == Profile.Failover && !mixesGiven)

@@ -233,7 +233,7 @@ internal static class Program
             return new Row(mix, target.Label, null, problem) { Target = target };
         }
 
-        var result = await generator.RunAsync(target, profile.Connections, options.Warmup, options.Duration, cpu, cancellationToken);
+        var result = await generator.RunAsync(target, profile.Connections, profile.RatePerSecond, options.Warmup, options.Duration, cpu, cancellationToken);
         Progress(string.Create(CultureInfo.InvariantCulture,
             $"{profile.Name} {mix} {target.Label}: {result.RequestsPerSecond:0} req/s, p50 {result.Latency.P50:0.000} ms, p99 {result.Latency.P99:0.000} ms, errors {result.Errors}"));
         return new Row(mix, target.Label, result) { Target = target };

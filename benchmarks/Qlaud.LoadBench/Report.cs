@@ -99,7 +99,7 @@ internal static class Report
     /// <summary>The heading and the lines that say how, where and on what the numbers were measured.</summary>
     internal static void Header(StringBuilder md, Profile profile, LoadOptions options, string command, string machine, string? commit, string what, string sharing)
     {
-        md.AppendLine(Invariant($"## Load: {profile.Name}{(options.Tag is null ? "" : " (" + options.Tag + ")")}{what} — {profile.Connections} connection(s), upstream latency {profile.UpstreamLatencyMs} ms, {profile.ChunkDelayMs} ms between chunks"));
+        md.AppendLine(Invariant($"## Load: {profile.Name}{(options.Tag is null ? "" : " (" + options.Tag + ")")}{what} — {profile.Connections} connection(s){(profile.RatePerSecond > 0 ? $" sending {profile.RatePerSecond} requests/s in all" : "")}, upstream latency {profile.UpstreamLatencyMs} ms, {profile.ChunkDelayMs} ms between chunks"));
         md.AppendLine();
         md.AppendLine(Invariant($"- Command: `{command}`"));
         md.AppendLine(Invariant($"- Machine: {machine}. {sharing}"));
