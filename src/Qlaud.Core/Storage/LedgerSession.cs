@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
+using Qlaud.Storage.Sqlite;
 
 namespace Qlaud.Storage;
 
@@ -14,12 +15,14 @@ namespace Qlaud.Storage;
 /// <para>Per batch this costs one transaction and one execution per row and per touched wallet and key: no context, no
 /// LINQ translation, no statement parsing. (EF's <c>SaveChanges</c> sends a batch as one command of many statements that
 /// SQLite must parse one by one, and <c>ExecuteUpdate</c> translates its query every call; together they cost more than
-/// the writes.) Multi-row <c>VALUES</c> lists are not used: Microsoft.Data.Sqlite binds parameters by name, and SQLite finds
-/// a name by a linear search, so a wide statement binds more slowly per row than a narrow one.</para>
+/// the writes.) Multi-row <c>VALUES</c> lists are not used: measured when parameters were still bound by name (SQLite finds a
+/// name by a linear search), a wide statement bound more slowly per row than a narrow one.</para>
 /// <para>The SQL is built from the EF model (tables, columns, value converters) with the provider's own identifier quoting
-/// and parameter syntax, so it is standard SQL on any relational provider. The balance and spend updates are relative, so
-/// they stay correct beside other writers of the same rows (an API patch, another node). A session whose write failed is
-/// disposed by its owner and a new one opened for the retry.</para>
+/// and parameter syntax, so it is standard SQL on any relational provider. On SQLite the same statements run on the
+/// connection's native handle, bound by index (<see cref="SqliteRawStatement"/>); any other provider runs them as
+/// <see cref="DbCommand"/>s. The balance and spend updates are relative, so they stay correct beside other writers of the
+/// same rows (an API patch, another node). A session whose write failed is disposed by its owner and a new one opened for
+/// the retry.</para>
 /// </remarks>
 internal sealed class LedgerSession : IAsyncDisposable
 {
@@ -32,7 +35,10 @@ internal sealed class LedgerSession : IAsyncDisposable
     private readonly DbCommand _key;
     private readonly DbParameter _keySpend, _keyPeriodStart, _keyLastUsed, _keyId;
 
-    private LedgerSession(QlaudDbContext db)
+    /// <summary>The same three statements on SQLite's native handle, or null on another provider.</summary>
+    private readonly NativeStatements? _native;
+
+    private LedgerSession(QlaudDbContext db, bool native)
     {
         _db = db;
         _connection = db.Database.GetDbConnection();
@@ -89,20 +95,33 @@ internal sealed class LedgerSession : IAsyncDisposable
             $"{periodStart} = CASE WHEN {periodStart} > {pStart} THEN {periodStart} ELSE {pStart} END, " +
             $"{lastUsed} = CASE WHEN {lastUsed} IS NULL OR {lastUsed} < {pUsed} THEN {pUsed} ELSE {lastUsed} END " +
             $"WHERE {Column(sql, key, keyTable, nameof(ApiKeyEntity.Id))} = {sql.GenerateParameterNamePlaceholder("id")}";
+
+        if (native && _connection is Microsoft.Data.Sqlite.SqliteConnection sqlite)
+        {
+            _native = new NativeStatements(sqlite, this);
+        }
     }
 
     /// <summary>Opens the connection (through EF, so the provider's connection set-up runs) and prepares the statements.</summary>
-    public static async Task<LedgerSession> OpenAsync(IDbContextFactory<QlaudDbContext> factory, CancellationToken cancellationToken)
+    /// <param name="factory">Creates the context whose connection the session keeps open.</param>
+    /// <param name="native">Whether SQLite runs the statements on its native handle (the default); false runs them as
+    /// <see cref="DbCommand"/>s, the path of every other provider (tests compare the two).</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    public static async Task<LedgerSession> OpenAsync(IDbContextFactory<QlaudDbContext> factory, CancellationToken cancellationToken, bool native = true)
     {
         ArgumentNullException.ThrowIfNull(factory);
         var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await db.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            var session = new LedgerSession(db);
-            await session._insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
-            await session._wallet.PrepareAsync(cancellationToken).ConfigureAwait(false);
-            await session._key.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            var session = new LedgerSession(db, native);
+            if (session._native is null)
+            {
+                await session._insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                await session._wallet.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                await session._key.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             return session;
         }
         catch
@@ -124,6 +143,13 @@ internal sealed class LedgerSession : IAsyncDisposable
         var transaction = await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
+            if (_native is { } native)
+            {
+                native.Write(entries, wallets, keys, nowMs);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             _insert.Transaction = transaction;
             _wallet.Transaction = transaction;
             _key.Transaction = transaction;
@@ -132,13 +158,7 @@ internal sealed class LedgerSession : IAsyncDisposable
                 var entry = entries[i];
                 foreach (var (getter, convert, parameter) in _insertColumns)
                 {
-                    object? value = getter.GetClrValue(entry);
-                    if (convert is not null && value is not null)
-                    {
-                        value = convert(value);
-                    }
-
-                    parameter.Value = value ?? DBNull.Value;
+                    parameter.Value = ColumnValue(entry, getter, convert) ?? DBNull.Value;
                 }
 
                 await _insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -168,10 +188,81 @@ internal sealed class LedgerSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _native?.Dispose();
         await _insert.DisposeAsync().ConfigureAwait(false);
         await _wallet.DisposeAsync().ConfigureAwait(false);
         await _key.DisposeAsync().ConfigureAwait(false);
         await _db.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Reads an entry's column value as the provider stores it (after the property's value converter).</summary>
+    private static object? ColumnValue(LedgerEntryEntity entry, IClrPropertyGetter getter, Func<object?, object?>? convert)
+    {
+        object? value = getter.GetClrValue(entry);
+        return convert is not null && value is not null ? convert(value) : value;
+    }
+
+    /// <summary>The session's statements prepared on SQLite's native handle, with their parameters' indexes.</summary>
+    private sealed class NativeStatements : IDisposable
+    {
+        private readonly SqliteRawStatement _insert, _wallet, _key;
+        private readonly (IClrPropertyGetter Getter, Func<object?, object?>? Convert, int Index)[] _insertColumns;
+        private readonly int _walletDelta, _walletNow, _walletAccount, _keySpend, _keyPeriodStart, _keyLastUsed, _keyId;
+
+        public NativeStatements(Microsoft.Data.Sqlite.SqliteConnection connection, LedgerSession session)
+        {
+            _insert = new SqliteRawStatement(connection, session._insert.CommandText);
+            _wallet = new SqliteRawStatement(connection, session._wallet.CommandText);
+            _key = new SqliteRawStatement(connection, session._key.CommandText);
+            _insertColumns = Array.ConvertAll(session._insertColumns, c => (c.Getter, c.Convert, _insert.IndexOf(c.Parameter.ParameterName)));
+            _walletDelta = _wallet.IndexOf(session._walletDelta.ParameterName);
+            _walletNow = _wallet.IndexOf(session._walletNow.ParameterName);
+            _walletAccount = _wallet.IndexOf(session._walletAccount.ParameterName);
+            _keySpend = _key.IndexOf(session._keySpend.ParameterName);
+            _keyPeriodStart = _key.IndexOf(session._keyPeriodStart.ParameterName);
+            _keyLastUsed = _key.IndexOf(session._keyLastUsed.ParameterName);
+            _keyId = _key.IndexOf(session._keyId.ParameterName);
+        }
+
+        /// <summary>The batch's statements, inside the transaction the caller opened and commits.</summary>
+        public void Write(IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets, IReadOnlyList<KeySpend> keys, long nowMs)
+        {
+            for (int i = 0; i < entries.Count; i++)
+            {
+                var entry = entries[i];
+                foreach (var (getter, convert, index) in _insertColumns)
+                {
+                    _insert.Bind(index, ColumnValue(entry, getter, convert));
+                }
+
+                _insert.Execute();
+            }
+
+            _wallet.Bind(_walletNow, nowMs);
+            foreach (var (accountId, delta) in wallets)
+            {
+                _wallet.Bind(_walletDelta, delta);
+                _wallet.Bind(_walletAccount, accountId);
+                _wallet.Execute();
+            }
+
+            for (int i = 0; i < keys.Count; i++)
+            {
+                var key = keys[i];
+                _key.Bind(_keySpend, key.SpendMicros);
+                _key.Bind(_keyPeriodStart, key.PeriodStartMs);
+                _key.Bind(_keyLastUsed, key.LastUsedAtMs);
+                _key.Bind(_keyId, key.KeyId);
+                _key.Execute();
+            }
+        }
+
+        public void Dispose()
+        {
+            _insert.Dispose();
+            _wallet.Dispose();
+            _key.Dispose();
+        }
     }
 
     private static IEntityType Table<TEntity>(IModel model, out StoreObjectIdentifier table)

@@ -32,7 +32,7 @@ namespace Qlaud.Storage.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.ToTable("Accounts", (string)null);
+                    b.ToTable("Accounts");
                 });
 
             modelBuilder.Entity("Qlaud.Storage.ApiKeyEntity", b =>
@@ -116,7 +116,7 @@ namespace Qlaud.Storage.Sqlite.Migrations
 
                     b.HasIndex("AccountId", "EndUserId");
 
-                    b.ToTable("ApiKeys", (string)null);
+                    b.ToTable("ApiKeys");
                 });
 
             modelBuilder.Entity("Qlaud.Storage.LedgerEntryEntity", b =>
@@ -207,13 +207,14 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.HasKey("Id");
 
                     b.HasIndex("ExternalEventId")
-                        .IsUnique();
+                        .IsUnique()
+                        .HasFilter("\"ExternalEventId\" IS NOT NULL");
 
                     b.HasIndex("AccountId", "CreatedAtMs");
 
                     b.HasIndex("KeyId", "CreatedAtMs");
 
-                    b.ToTable("LedgerEntries", (string)null);
+                    b.ToTable("LedgerEntries");
                 });
 
             modelBuilder.Entity("Qlaud.Storage.WalletEntity", b =>
@@ -230,7 +231,7 @@ namespace Qlaud.Storage.Sqlite.Migrations
 
                     b.HasKey("AccountId");
 
-                    b.ToTable("Wallets", (string)null);
+                    b.ToTable("Wallets");
                 });
 
             modelBuilder.Entity("Qlaud.Storage.ApiKeyEntity", b =>
