@@ -59,6 +59,11 @@ internal sealed record LoadOptions
           --answer-chars N            answer length; streamed in 8-character chunks (default 240: 30 chunks)
           --gateway-log-level LEVEL   Logging:LogLevel:Default of the gateway (default Warning)
           --gateway-env KEY=VALUE     an extra environment variable for the gateway only (repeatable)
+          --compare-metering          also start a second gateway with Qlaud:Metering:Enabled=false (its own
+                                        database) and run every mix through both: adds the metering table
+                                        (throughput ratio, added p50/p99, CPU per request, metering on − off)
+          --repeat N                  run each Qlaud row N times (1–20, default 1); with --compare-metering
+                                        the on/off pairs alternate which goes first, and the table gives medians
           --results DIR               where load-<profile>.md files go (default benchmarks/results)
           --tag NAME                  names a variant: writes load-<profile>-<NAME>.md
           --no-build                  use the Release builds already on disk
@@ -91,6 +96,12 @@ internal sealed record LoadOptions
 
     public bool Build { get; init; } = true;
 
+    /// <summary>Runs every mix through a second gateway with metering off too, and reports the difference.</summary>
+    public bool CompareMetering { get; init; }
+
+    /// <summary>How many times each Qlaud row runs.</summary>
+    public int Repeat { get; init; } = 1;
+
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
         var options = new LoadOptions();
@@ -102,6 +113,12 @@ internal sealed record LoadOptions
             if (name == "--no-build")
             {
                 options = options with { Build = false };
+                continue;
+            }
+
+            if (name == "--compare-metering")
+            {
+                options = options with { CompareMetering = true };
                 continue;
             }
 
@@ -166,6 +183,9 @@ internal sealed record LoadOptions
                     }
 
                     options = options with { GatewayEnvironment = [.. options.GatewayEnvironment, new(value[..equals], value[(equals + 1)..])] };
+                    break;
+                case "--repeat":
+                    options = options with { Repeat = Int(name, value, 1, 20) };
                     break;
                 case "--tag":
                     options = options with { Tag = value };

@@ -49,8 +49,10 @@ internal static class Program
         foreach (var profile in options.Profiles)
         {
             bool failover = profile == Profile.Failover;
-            starts += failover ? FailoverScenario.Variants.Count : 1;
-            runs += failover ? FailoverScenario.Variants.Count * options.Mixes.Count : options.Mixes.Count * 2;
+            starts += failover ? FailoverScenario.Variants.Count : options.CompareMetering ? 2 : 1;
+            runs += failover
+                ? FailoverScenario.Variants.Count * options.Mixes.Count
+                : options.Mixes.Count * (1 + (options.Repeat * (options.CompareMetering ? 2 : 1)));
         }
 
         var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (starts * (options.Prewarm + TimeSpan.FromSeconds(60)))
@@ -145,10 +147,23 @@ internal static class Program
                 GatewayEnvironment(options, masterKey, fakePort),
                 workDirectory.FullName, "Qlaud gateway listening on", startTimeout, cancellationToken);
 
+            // --compare-metering: a second gateway, the same in every setting but metering (and its own database file).
+            int meteringOffPort = options.CompareMetering ? FreePort() : 0;
+            using var meteringOff = options.CompareMetering
+                ? await ChildProcess.StartAsync("Qlaud.Server (metering off)", gatewayDll,
+                    ["--urls", $"http://{Loopback}:{meteringOffPort}"],
+                    new Dictionary<string, string>(GatewayEnvironment(options, masterKey, fakePort))
+                    {
+                        ["Qlaud__Metering__Enabled"] = "false",
+                        ["Qlaud__Storage__ConnectionString"] = "Data Source=qlaud-metering-off.db",
+                    },
+                    workDirectory.FullName, "Qlaud gateway listening on", startTimeout, cancellationToken)
+                : null;
+
             var self = Process.GetCurrentProcess();
-            (string, Func<TimeSpan>)[] cpu =
+            (string, Func<TimeSpan>)[] Probes(ChildProcess qlaud) =>
             [
-                ("qlaud", () => gateway.CpuTime),
+                ("qlaud", () => qlaud.CpuTime),
                 ("fake", () => fake.CpuTime),
                 ("loadgen", () =>
                 {
@@ -157,6 +172,8 @@ internal static class Program
                 }),
                 ("machine", Machine.BusyTime),
             ];
+            var cpu = Probes(gateway);
+            var cpuMeteringOff = meteringOff is null ? null : Probes(meteringOff);
 
             var fakeBase = new Uri($"http://{Loopback}:{fakePort}");
             var gatewayBase = new Uri($"http://{Loopback}:{gatewayPort}");
@@ -180,6 +197,14 @@ internal static class Program
                     new LoadTarget("qlaud anthropic→openai", new Uri(gatewayBase, "/v1/messages"), RequestBodies.Anthropic(), anthropicAuth, true, TokenDialect.Anthropic)),
             };
 
+            // The same requests to the gateway without metering (its key is the same master key).
+            var offBase = new Uri($"http://{Loopback}:{meteringOffPort}");
+            var withoutMetering = new Dictionary<Mix, LoadTarget>();
+            foreach (var (mix, (_, qlaud)) in targets)
+            {
+                withoutMetering[mix] = qlaud with { Label = qlaud.Label + Report.MeteringOffSuffix, Uri = new Uri(offBase, qlaud.Uri.PathAndQuery) };
+            }
+
             if (options.Prewarm > TimeSpan.Zero)
             {
                 var warm = new List<LoadTarget>();
@@ -187,6 +212,10 @@ internal static class Program
                 {
                     warm.Add(targets[mix].Direct);
                     warm.Add(targets[mix].Qlaud);
+                    if (meteringOff is not null)
+                    {
+                        warm.Add(withoutMetering[mix]);
+                    }
                 }
 
                 Progress($"{profile.Name}: pre-warming both servers for {options.Prewarm.TotalSeconds:0} s");
@@ -203,9 +232,26 @@ internal static class Program
                     rows.Add(await RunAsync(generator, mix == Mix.Translate ? Mix.Stream : mix, profile, options, cpu, cancellationToken, direct));
                 }
 
-                rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
-                fake.EnsureRunning();
-                gateway.EnsureRunning();
+                // Repeated runs alternate which gateway goes first (on, off, off, on, …) so a drift in the machine's state
+                // favours neither.
+                for (int repetition = 0; repetition < options.Repeat; repetition++)
+                {
+                    bool offFirst = repetition % 2 == 1;
+                    if (cpuMeteringOff is not null && offFirst)
+                    {
+                        rows.Add(await RunAsync(generator, mix, profile, options, cpuMeteringOff, cancellationToken, withoutMetering[mix]) with { MeteringOff = true });
+                    }
+
+                    rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
+                    if (cpuMeteringOff is not null && !offFirst)
+                    {
+                        rows.Add(await RunAsync(generator, mix, profile, options, cpuMeteringOff, cancellationToken, withoutMetering[mix]) with { MeteringOff = true });
+                    }
+
+                    fake.EnsureRunning();
+                    gateway.EnsureRunning();
+                    meteringOff?.EnsureRunning();
+                }
             }
 
             return rows;

@@ -8,6 +8,9 @@ internal sealed record Row(Mix Mix, string Path, RunResult? Result, string? Skip
 {
     /// <summary>What was driven (so one direct run can serve as the baseline of two mixes).</summary>
     public LoadTarget? Target { get; init; }
+
+    /// <summary>Driven through the gateway with metering off (<c>--compare-metering</c>).</summary>
+    public bool MeteringOff { get; init; }
 }
 
 /// <summary>Renders results as GitHub markdown.</summary>
@@ -57,7 +60,7 @@ internal static class Report
 
             double ratio = qlaud.RequestsPerSecond / direct.RequestsPerSecond;
             double addedP99 = qlaud.Latency.P99 - direct.Latency.P99;
-            double cpuPerRequest = qlaud.CpuPercent.TryGetValue("qlaud", out var cpu) && qlaud.Requests > 0 ? cpu / 100 * qlaud.Seconds / qlaud.Requests * 1e6 : double.NaN;
+            double cpuPerRequest = CpuPerRequest(qlaud);
             md.AppendLine(Invariant($"| {Name(row.Mix)} | {ratio:0.00} | {Delta(qlaud.Latency.P50, direct.Latency.P50)} | {Delta(qlaud.Latency.P99, direct.Latency.P99)} | {Delta(qlaud.TimeToFirstToken.P50, direct.TimeToFirstToken.P50)} | {Delta(qlaud.TimeToFirstToken.P99, direct.TimeToFirstToken.P99)} | {Delta(qlaud.Gap.P50, direct.Gap.P50)} | {Delta(qlaud.Gap.P99, direct.Gap.P99)} | {cpuPerRequest:0} |"));
 
             if (profile == Profile.Concurrent && row.Mix != Mix.Translate)
@@ -89,12 +92,72 @@ internal static class Report
             }
         }
 
+        Metering(md, rows);
         md.AppendLine();
         md.AppendLine("CPU columns are % of one core over the measured window (200 % = both cores); CPU other is everything else on the machine (noise). TTFT: request sent → first event carrying text. Gap: time between consecutive text events of one answer.");
         return md.ToString();
     }
 
+    /// <summary>Metering on against off (<c>--compare-metering</c>): each pair of runs, and the median of the pairs.</summary>
+    private static void Metering(StringBuilder md, IReadOnlyList<Row> rows)
+    {
+        if (!rows.Any(static r => r.MeteringOff))
+        {
+            return;
+        }
+
+        md.AppendLine();
+        md.AppendLine(Invariant($"What metering costs (the gateway with metering on minus the same gateway with `Qlaud:Metering:Enabled=false`, run by run; target: metering adds under {MeteringP99TargetMs * 1000:0} µs at p99 and keeps throughput within {MeteringThroughputTarget:P0}):"));
+        md.AppendLine();
+        md.AppendLine("| mix | pair | req/s on / off | ratio | p50 on − off ms | p99 on − off ms | CPU µs/request on → off |");
+        md.AppendLine("| --- | --- | --: | --: | --: | --: | --: |");
+        foreach (var mix in rows.Select(static r => r.Mix).Distinct())
+        {
+            var on = rows.Where(r => r.Mix == mix && r.Path != Direct && !r.MeteringOff && r.Result is not null).Select(static r => r.Result!).ToList();
+            var off = rows.Where(r => r.Mix == mix && r.MeteringOff && r.Result is not null).Select(static r => r.Result!).ToList();
+            int pairs = Math.Min(on.Count, off.Count);
+            if (pairs == 0)
+            {
+                continue;
+            }
+
+            var ratios = new double[pairs];
+            var p50s = new double[pairs];
+            var p99s = new double[pairs];
+            for (int i = 0; i < pairs; i++)
+            {
+                ratios[i] = on[i].RequestsPerSecond / off[i].RequestsPerSecond;
+                p50s[i] = on[i].Latency.P50 - off[i].Latency.P50;
+                p99s[i] = on[i].Latency.P99 - off[i].Latency.P99;
+                md.AppendLine(Invariant($"| {Name(mix)} | {i + 1} | {on[i].RequestsPerSecond:0} / {off[i].RequestsPerSecond:0} | {ratios[i]:0.00} | {Delta(on[i].Latency.P50, off[i].Latency.P50)} | {Delta(on[i].Latency.P99, off[i].Latency.P99)} | {CpuPerRequest(on[i]):0} → {CpuPerRequest(off[i]):0} |"));
+            }
+
+            if (pairs > 1)
+            {
+                md.AppendLine(Invariant($"| {Name(mix)} | **median of {pairs}** | | **{Median(ratios):0.00}** | **{Delta(Median(p50s), 0)}** | **{Delta(Median(p99s), 0)}** | |"));
+            }
+        }
+    }
+
+    /// <summary>Metering may add at most this much p99 latency, in ms.</summary>
+    public const double MeteringP99TargetMs = 0.05;
+
+    /// <summary>Throughput with metering must stay within this share of throughput without it.</summary>
+    public const double MeteringThroughputTarget = 0.05;
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    internal static double CpuPerRequest(RunResult result)
+        => result.CpuPercent.TryGetValue("qlaud", out var cpu) && result.Requests > 0 ? cpu / 100 * result.Seconds / result.Requests * 1e6 : double.NaN;
+
     public const string Direct = "direct";
+
+    /// <summary>Ends the path of a row driven through the gateway with metering off.</summary>
+    public const string MeteringOffSuffix = ", metering off";
 
     /// <summary>The heading and the lines that say how, where and on what the numbers were measured.</summary>
     internal static void Header(StringBuilder md, Profile profile, LoadOptions options, string command, string machine, string? commit, string what, string sharing)
