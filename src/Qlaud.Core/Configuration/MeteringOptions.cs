@@ -16,8 +16,13 @@ public sealed class MeteringOptions
     /// </summary>
     public bool EnforceWallet { get; set; }
 
-    /// <summary>The most ledger entries written in one transaction (default 500, 1 to 10000).</summary>
-    public int LedgerBatchSize { get; set; } = 500;
+    /// <summary>The most ledger entries written in one transaction (default 64, 1 to 10000).</summary>
+    /// <remarks>
+    /// The writer commits when this many entries are queued or 20 ms after the first, whichever comes first. Larger batches
+    /// cost less CPU per entry but are longer bursts of work beside the requests: on a busy 2-core machine 500 put ~0.5 ms on
+    /// p99 at 1 connection, 64 keeps it within ~0.1 ms of metering off at the same throughput; 32 costs throughput.
+    /// </remarks>
+    public int LedgerBatchSize { get; set; } = 64;
 
     /// <summary>How long a minted key's settings are trusted before they are read from the database again, in seconds
     /// (default 60; 0 = never re-read). Changes made through this node apply at once; this bounds how long a change made
