@@ -42,8 +42,8 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("Overhead of the hop through Qlaud (Qlaud minus direct; the translate row compares with the direct OpenAI stream):");
         md.AppendLine();
-        md.AppendLine("| mix | throughput qlaud/direct | added p50 ms | added p99 ms | added TTFT p50 ms | added TTFT p99 ms | added gap p50 ms | added gap p99 ms | qlaud CPU µs/request |");
-        md.AppendLine("| --- | --: | --: | --: | --: | --: | --: | --: | --: |");
+        md.AppendLine("| mix | path | throughput qlaud/direct | added p50 ms | added p99 ms | added TTFT p50 ms | added TTFT p99 ms | added gap p50 ms | added gap p99 ms | qlaud CPU µs/request |");
+        md.AppendLine("| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: |");
         var verdicts = new List<string>();
         foreach (var row in rows)
         {
@@ -61,15 +61,15 @@ internal static class Report
             double ratio = qlaud.RequestsPerSecond / direct.RequestsPerSecond;
             double addedP99 = qlaud.Latency.P99 - direct.Latency.P99;
             double cpuPerRequest = CpuPerRequest(qlaud);
-            md.AppendLine(Invariant($"| {Name(row.Mix)} | {ratio:0.00} | {Delta(qlaud.Latency.P50, direct.Latency.P50)} | {Delta(qlaud.Latency.P99, direct.Latency.P99)} | {Delta(qlaud.TimeToFirstToken.P50, direct.TimeToFirstToken.P50)} | {Delta(qlaud.TimeToFirstToken.P99, direct.TimeToFirstToken.P99)} | {Delta(qlaud.Gap.P50, direct.Gap.P50)} | {Delta(qlaud.Gap.P99, direct.Gap.P99)} | {cpuPerRequest:0} |"));
+            md.AppendLine(Invariant($"| {Name(row.Mix)} | {row.Path} | {ratio:0.00} | {Delta(qlaud.Latency.P50, direct.Latency.P50)} | {Delta(qlaud.Latency.P99, direct.Latency.P99)} | {Delta(qlaud.TimeToFirstToken.P50, direct.TimeToFirstToken.P50)} | {Delta(qlaud.TimeToFirstToken.P99, direct.TimeToFirstToken.P99)} | {Delta(qlaud.Gap.P50, direct.Gap.P50)} | {Delta(qlaud.Gap.P99, direct.Gap.P99)} | {cpuPerRequest:0} |"));
 
             if (profile == Profile.Concurrent && row.Mix != Mix.Translate)
             {
-                verdicts.Add(Invariant($"- Target throughput ≥ {ThroughputTarget:0.0}× direct ({Name(row.Mix)}): {ratio:0.00}× — **{(ratio >= ThroughputTarget ? "met" : "missed")}**"));
+                verdicts.Add(Invariant($"- Target throughput ≥ {ThroughputTarget:0.0}× direct ({Name(row.Mix)}, {row.Path}): {ratio:0.00}× — **{(ratio >= ThroughputTarget ? "met" : "missed")}**"));
             }
             else if (profile == Profile.Serial && row.Mix != Mix.Translate)
             {
-                verdicts.Add(Invariant($"- Target added p99 < {AddedP99TargetMs} ms ({Name(row.Mix)}): {addedP99:+0.000;-0.000} ms — **{(addedP99 < AddedP99TargetMs ? "met" : "missed")}**"));
+                verdicts.Add(Invariant($"- Target added p99 < {AddedP99TargetMs} ms ({Name(row.Mix)}, {row.Path}): {addedP99:+0.000;-0.000} ms — **{(addedP99 < AddedP99TargetMs ? "met" : "missed")}**"));
             }
         }
 
