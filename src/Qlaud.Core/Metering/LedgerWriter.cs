@@ -15,9 +15,9 @@ namespace Qlaud.Metering;
 /// of its own, so the ledger, the wallets and the keys always agree in the database. A batch is whatever queued while the
 /// writer lingered (up to 20 ms after the first entry) or committed the previous batch, up to
 /// <c>Qlaud:Metering:LedgerBatchSize</c> entries.</para>
-/// <para>The writer is a thread of its own, not a thread-pool loop: SQLite's calls block, and every wake-up of an idle pool
-/// worker costs the pool's spin-wait besides (measured: about 30 µs of gateway CPU per request at 1000 requests/s). It wakes
-/// once per batch (the first entry after an empty queue), lingers in a plain timed wait, and writes synchronously.</para>
+/// <para>The writer is a thread of its own, not a thread-pool loop: SQLite's calls block (a batch held a pool worker for a
+/// millisecond or more), and every wake-up of an idle pool worker also pays the pool's spin-wait. It wakes once per batch (the
+/// first entry after an empty queue), lingers in a plain timed wait, and writes synchronously.</para>
 /// <para>On a clean shutdown the writer stops after the web server has drained and commits everything still queued. A
 /// failed commit is retried (never dropped) until shutdown. A process crash loses only entries that were settled but not
 /// yet committed, normally the last few milliseconds; with WAL a committed batch survives a process crash.</para>
