@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Qlaud.Core.Tests.Infrastructure;
 using Qlaud.Storage;
 
@@ -13,7 +14,7 @@ public sealed class LedgerSessionTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
-    private IDbContextFactory<QlaudDbContext> Factory => (IDbContextFactory<QlaudDbContext>)_h.Services.GetService(typeof(IDbContextFactory<QlaudDbContext>))!;
+    private IDbContextFactory<QlaudDbContext> Factory => _h.Services.GetRequiredService<IDbContextFactory<QlaudDbContext>>();
 
     [Fact]
     public async Task WriteAsync_NativeAndCommandStatements_StoreTheSameRowsAndMoveBalancesAlike()
