@@ -144,12 +144,12 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
 
-        // A writer still running (its shutdown timed out) keeps its events; it ends when its last retry does.
+        // A writer still running (its shutdown timed out) keeps its token source; it ends when its last retry does. The two
+        // events are not disposed: a request settling during shutdown may still set one after the writer exits, and an
+        // event nobody took a wait handle from holds nothing to release.
         if (Volatile.Read(ref _loop) is not { IsCompleted: false })
         {
             _stopping.Dispose();
-            _wake.Dispose();
-            _nudge.Dispose();
         }
     }
 
