@@ -33,7 +33,13 @@ internal static class TestClients
         ResponseValidation = true,
     });
 
-    public static HttpClient Raw(FakeProviderServer fake) => new() { BaseAddress = fake.BaseUri };
+    /// <summary>
+    /// A raw HTTP client. Disposing an unfinished response closes its connection at once: by default the handler
+    /// would first drain up to 1 MB for up to 2 s to reuse the connection, so a "disconnect" mid-stream could
+    /// instead read a short stream to its end.
+    /// </summary>
+    public static HttpClient Raw(FakeProviderServer fake)
+        => new(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = fake.BaseUri };
 
     public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
