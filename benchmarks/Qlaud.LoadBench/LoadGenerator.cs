@@ -63,6 +63,9 @@ internal sealed class LoadGenerator(int capacity)
     private long[] _served = [];
     private long _unknownRoute;
     private long _skipped;
+
+    /// <summary>Requests sent in the measured stretch of an interleaved run, recorded or not (for CPU per request).</summary>
+    private long _sent;
     private long _requests;
     private long _errors;
     private long _measuredErrors;
@@ -116,15 +119,7 @@ internal sealed class LoadGenerator(int capacity)
     public async Task<RunResult> RunAsync(LoadTarget target, int connections, int ratePerSecond, TimeSpan warmup, TimeSpan duration,
         IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> cpuProbes, CancellationToken cancellationToken)
     {
-        _latency.Reset();
-        _ttft.Reset();
-        _gaps.Reset();
-        _firstTry.Reset();
-        _failedOver.Reset();
-        _served = new long[target.Routes?.Count ?? 0];
-        _requests = _errors = _measuredErrors = _tokens = _unknownRoute = _skipped = 0;
-        _firstError = null;
-
+        Reset(target);
         using var client = CreateClient(connections);
         long start = Stopwatch.GetTimestamp();
         long measureFrom = start + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
@@ -157,7 +152,23 @@ internal sealed class LoadGenerator(int capacity)
         // Requests still running finish (they are not counted); a stuck one is cut off by the client timeout.
         await Task.WhenAll(workers).ConfigureAwait(false);
 
-        return new RunResult(target.Label, connections, duration.TotalSeconds, Interlocked.Read(ref _requests), Interlocked.Read(ref _errors),
+        return Result(target, connections, duration.TotalSeconds, cpu);
+    }
+
+    private void Reset(LoadTarget target)
+    {
+        _latency.Reset();
+        _ttft.Reset();
+        _gaps.Reset();
+        _firstTry.Reset();
+        _failedOver.Reset();
+        _served = new long[target.Routes?.Count ?? 0];
+        _requests = _errors = _measuredErrors = _tokens = _unknownRoute = _skipped = _sent = 0;
+        _firstError = null;
+    }
+
+    private RunResult Result(LoadTarget target, int connections, double seconds, IReadOnlyDictionary<string, double> cpu)
+        => new(target.Label, connections, seconds, Interlocked.Read(ref _requests), Interlocked.Read(ref _errors),
             Interlocked.Read(ref _measuredErrors), _firstError,
             _latency.Summarize(), target.Stream ? _ttft.Summarize() : Percentiles.Empty, target.Stream ? _gaps.Summarize() : Percentiles.Empty,
             Interlocked.Read(ref _tokens), cpu)
@@ -166,6 +177,122 @@ internal sealed class LoadGenerator(int capacity)
                 ? new RouteBreakdown(routes, [.. _served], Interlocked.Read(ref _unknownRoute), _firstTry.Summarize(), _failedOver.Summarize(), Interlocked.Read(ref _skipped))
                 : null,
         };
+
+    /// <summary>
+    /// Drives two targets in alternating blocks on the same connections and schedule, recording each into its own generator:
+    /// an A/B comparison in which both sides sample the same stretch of the machine's life, so a drift in its state (another
+    /// tenant, the host, a slow minute) lands on both instead of on whichever ran second.
+    /// </summary>
+    /// <remarks>
+    /// Blocks of <paramref name="block"/> go A B B A A B B A …, so a trend within the run favours neither. A request counts for
+    /// the block it starts in, when it starts after the block's first <paramref name="settle"/> (the other target's last requests
+    /// and any work they left behind, such as a ledger batch, finish in that time) and succeeds; it is recorded whenever it ends.
+    /// Each side's throughput is its recorded requests over its measured time. The <c>qlaud</c> CPU probe of each side is that
+    /// process's CPU over the measured stretch per request it was sent then (its idle blocks cost it next to nothing), given as
+    /// the percentage that makes <see cref="Report.CpuPerRequest"/> come out right; the shared probes are whole-run averages.
+    /// </remarks>
+    public static async Task<(RunResult A, RunResult B)> RunInterleavedAsync(LoadGenerator a, LoadGenerator b, LoadTarget targetA, LoadTarget targetB,
+        int connections, int ratePerSecond, TimeSpan warmup, TimeSpan duration, TimeSpan block, TimeSpan settle,
+        IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> cpuProbesA, IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> cpuProbesB, CancellationToken cancellationToken)
+    {
+        a.Reset(targetA);
+        b.Reset(targetB);
+        long blockTicks = (long)(block.TotalSeconds * Stopwatch.Frequency);
+        long settleTicks = (long)(settle.TotalSeconds * Stopwatch.Frequency);
+        int blocks = Math.Max(2, (int)Math.Round(2 * duration.TotalSeconds / block.TotalSeconds));
+        blocks += blocks % 2;
+
+        using var client = CreateClient(connections);
+        long start = Stopwatch.GetTimestamp();
+        long warmBlocks = (long)Math.Ceiling(warmup.TotalSeconds / block.TotalSeconds);
+        long measureFrom = start + (warmBlocks * blockTicks);
+        long measureTo = measureFrom + (blocks * blockTicks);
+
+        // Which side a moment belongs to (the warm-up alternates A B A B, the measured blocks go A B B A A B B A), and
+        // whether it is inside a block's measured part.
+        (LoadGenerator Side, LoadTarget Target, bool Measured) At(long timestamp)
+        {
+            long k = (timestamp - start) / blockTicks;
+            long m = k - warmBlocks;
+            bool isB = m < 0 ? (k & 1) == 1 : ((m + 1) >> 1 & 1) == 1;
+            long blockStart = start + (k * blockTicks);
+            bool measured = timestamp >= measureFrom && timestamp < measureTo && timestamp - blockStart >= settleTicks;
+            return isB ? (b, targetB, measured) : (a, targetA, measured);
+        }
+
+        long interval = ratePerSecond > 0 ? Stopwatch.Frequency * connections / ratePerSecond : 0;
+        var workers = new Task[connections];
+        for (int i = 0; i < connections; i++)
+        {
+            long firstSlot = start + (interval * i / connections);
+            workers[i] = Task.Run(async () =>
+            {
+                byte[] buffer = new byte[64 * 1024];
+                long slot = firstSlot;
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    slot = await WaitForSlotAsync(slot, interval, cancellationToken).ConfigureAwait(false);
+                    long begin = Stopwatch.GetTimestamp();
+                    if (begin >= measureTo)
+                    {
+                        return;
+                    }
+
+                    var (side, target, measured) = At(begin);
+                    if (begin >= measureFrom)
+                    {
+                        Interlocked.Increment(ref side._sent);
+                    }
+
+                    await side.SendAsync(client, target, buffer, begin, measured, long.MaxValue, cancellationToken).ConfigureAwait(false);
+                }
+            }, cancellationToken);
+        }
+
+        await DelayUntilAsync(measureFrom, cancellationToken).ConfigureAwait(false);
+        var before = new Dictionary<string, TimeSpan>();
+        foreach (var (name, cpu) in cpuProbesA)
+        {
+            before["a:" + name] = cpu();
+        }
+
+        foreach (var (name, cpu) in cpuProbesB)
+        {
+            before["b:" + name] = cpu();
+        }
+
+        await DelayUntilAsync(measureTo, cancellationToken).ConfigureAwait(false);
+        var after = new Dictionary<string, TimeSpan>();
+        foreach (var (name, cpu) in cpuProbesA)
+        {
+            after["a:" + name] = cpu();
+        }
+
+        foreach (var (name, cpu) in cpuProbesB)
+        {
+            after["b:" + name] = cpu();
+        }
+
+        await Task.WhenAll(workers).ConfigureAwait(false);
+        double wholeSeconds = (measureTo - measureFrom) / (double)Stopwatch.Frequency;
+        double sideSeconds = blocks / 2 * (block - settle).TotalSeconds;
+        RunResult Result(LoadGenerator side, LoadTarget target, string prefix, IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> probes)
+        {
+            long recorded = Interlocked.Read(ref side._requests);
+            long sent = Math.Max(1, Interlocked.Read(ref side._sent));
+            var cpu = new Dictionary<string, double>(probes.Count);
+            foreach (var (name, _) in probes)
+            {
+                double seconds = (after[prefix + name] - before[prefix + name]).TotalSeconds;
+                cpu[name] = name == "qlaud"
+                    ? seconds / sent * recorded / sideSeconds * 100
+                    : seconds / wholeSeconds * 100;
+            }
+
+            return side.Result(target, connections, sideSeconds, cpu);
+        }
+
+        return (Result(a, targetA, "a:", cpuProbesA), Result(b, targetB, "b:", cpuProbesB));
     }
 
     /// <param name="slot">When the first request starts (paced only).</param>
@@ -175,62 +302,75 @@ internal sealed class LoadGenerator(int capacity)
         byte[] buffer = new byte[64 * 1024];
         while (!cancellationToken.IsCancellationRequested)
         {
-            if (interval > 0)
-            {
-                await DelayUntilAsync(slot, cancellationToken).ConfigureAwait(false);
-                long now = Stopwatch.GetTimestamp();
-                slot = now - slot > interval ? now + interval : slot + interval;
-            }
-
+            slot = await WaitForSlotAsync(slot, interval, cancellationToken).ConfigureAwait(false);
             long begin = Stopwatch.GetTimestamp();
             if (begin >= measureTo)
             {
                 return;
             }
 
-            bool measured = begin >= measureFrom;
-            try
+            await SendAsync(client, target, buffer, begin, begin >= measureFrom, measureTo, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Paced: waits for <paramref name="slot"/> and returns the next one. Back to back (<paramref name="interval"/> 0): returns at once.</summary>
+    private static async Task<long> WaitForSlotAsync(long slot, long interval, CancellationToken cancellationToken)
+    {
+        if (interval <= 0)
+        {
+            return slot;
+        }
+
+        await DelayUntilAsync(slot, cancellationToken).ConfigureAwait(false);
+        long now = Stopwatch.GetTimestamp();
+        return now - slot > interval ? now + interval : slot + interval;
+    }
+
+    /// <summary>Sends one request started at <paramref name="begin"/> and reads its answer; when <paramref name="measured"/>,
+    /// records it if it also ends by <paramref name="measureTo"/>.</summary>
+    private async Task SendAsync(HttpClient client, LoadTarget target, byte[] buffer, long begin, bool measured, long measureTo, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var request = CreateRequest(target);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
             {
-                using var request = CreateRequest(target);
-                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-                await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                if (response.StatusCode != HttpStatusCode.OK)
-                {
-                    int read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                    Fail($"HTTP {(int)response.StatusCode}: {Truncate(System.Text.Encoding.UTF8.GetString(buffer, 0, read))}", measured, measureTo);
-                    continue;
-                }
+                int read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                Fail($"HTTP {(int)response.StatusCode}: {Truncate(System.Text.Encoding.UTF8.GetString(buffer, 0, read))}", measured, measureTo);
+                return;
+            }
 
-                if (target.Stream)
+            if (target.Stream)
+            {
+                if (!await ReadStreamAsync(body, buffer, target.Tokens, begin, measured, measureTo, cancellationToken).ConfigureAwait(false))
                 {
-                    if (!await ReadStreamAsync(body, buffer, target.Tokens, begin, measured, measureTo, cancellationToken).ConfigureAwait(false))
-                    {
-                        Fail("HTTP 200, but the stream ended with an error event or without its final event", measured, measureTo);
-                        continue;
-                    }
-                }
-                else
-                {
-                    while (await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0)
-                    {
-                    }
-                }
-
-                long end = Stopwatch.GetTimestamp();
-                if (measured && end <= measureTo)
-                {
-                    _latency.Record(end - begin);
-                    Interlocked.Increment(ref _requests);
-                    if (target.Routes is { } routes)
-                    {
-                        Classify(response, routes, end - begin);
-                    }
+                    Fail("HTTP 200, but the stream ended with an error event or without its final event", measured, measureTo);
+                    return;
                 }
             }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            else
             {
-                Fail(ex.GetType().Name + ": " + ex.Message, measured, measureTo);
+                while (await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0)
+                {
+                }
             }
+
+            long end = Stopwatch.GetTimestamp();
+            if (measured && end <= measureTo)
+            {
+                _latency.Record(end - begin);
+                Interlocked.Increment(ref _requests);
+                if (target.Routes is { } routes)
+                {
+                    Classify(response, routes, end - begin);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            Fail(ex.GetType().Name + ": " + ex.Message, measured, measureTo);
         }
     }
 

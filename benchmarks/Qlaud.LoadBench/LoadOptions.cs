@@ -62,8 +62,11 @@ internal sealed record LoadOptions
           --compare-metering          also start a second gateway with Qlaud:Metering:Enabled=false (its own
                                         database) and run every mix through both: adds the metering table
                                         (throughput ratio, added p50/p99, CPU per request, metering on − off)
+          --interleave S              with --compare-metering: each on/off pair is one run in which the two
+                                        gateways take turns of S seconds (A B B A …, default 1), each side
+                                        measured for --duration; 0 runs them one after the other instead
           --repeat N                  run each Qlaud row N times (1–20, default 1); with --compare-metering
-                                        the on/off pairs alternate which goes first, and the table gives medians
+                                        the pairs alternate which goes first, and the table gives medians
           --results DIR               where load-<profile>.md files go (default benchmarks/results)
           --tag NAME                  names a variant: writes load-<profile>-<NAME>.md
           --no-build                  use the Release builds already on disk
@@ -101,6 +104,10 @@ internal sealed record LoadOptions
 
     /// <summary>How many times each Qlaud row runs.</summary>
     public int Repeat { get; init; } = 1;
+
+    /// <summary>With <see cref="CompareMetering"/>: the length of each gateway's turn when the two are driven in alternating
+    /// blocks within one run; zero runs them one after the other instead.</summary>
+    public TimeSpan Interleave { get; init; } = TimeSpan.FromSeconds(1);
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
@@ -183,6 +190,9 @@ internal sealed record LoadOptions
                     }
 
                     options = options with { GatewayEnvironment = [.. options.GatewayEnvironment, new(value[..equals], value[(equals + 1)..])] };
+                    break;
+                case "--interleave":
+                    options = options with { Interleave = TimeSpan.FromSeconds(Int(name, value, 0, 60)) };
                     break;
                 case "--repeat":
                     options = options with { Repeat = Int(name, value, 1, 20) };

@@ -237,15 +237,27 @@ internal static class Program
                 for (int repetition = 0; repetition < options.Repeat; repetition++)
                 {
                     bool offFirst = repetition % 2 == 1;
-                    if (cpuMeteringOff is not null && offFirst)
+                    if (cpuMeteringOff is null)
                     {
-                        rows.Add(await RunAsync(generator, mix, profile, options, cpuMeteringOff, cancellationToken, withoutMetering[mix]) with { MeteringOff = true });
+                        rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
                     }
-
-                    rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
-                    if (cpuMeteringOff is not null && !offFirst)
+                    else if (options.Interleave > TimeSpan.Zero)
                     {
-                        rows.Add(await RunAsync(generator, mix, profile, options, cpuMeteringOff, cancellationToken, withoutMetering[mix]) with { MeteringOff = true });
+                        rows.AddRange(await RunInterleavedAsync(generator, mix, profile, options, (cpu, cpuMeteringOff), offFirst, cancellationToken, qlaud, withoutMetering[mix]));
+                    }
+                    else
+                    {
+                        var off = withoutMetering[mix];
+                        if (offFirst)
+                        {
+                            rows.Add(await RunAsync(generator, mix, profile, options, cpuMeteringOff, cancellationToken, off) with { MeteringOff = true });
+                        }
+
+                        rows.Add(await RunAsync(generator, mix, profile, options, cpu, cancellationToken, qlaud));
+                        if (!offFirst)
+                        {
+                            rows.Add(await RunAsync(generator, mix, profile, options, cpuMeteringOff, cancellationToken, off) with { MeteringOff = true });
+                        }
                     }
 
                     fake.EnsureRunning();
@@ -268,6 +280,35 @@ internal static class Program
                 // A leftover temp directory is harmless.
             }
         }
+    }
+
+    /// <summary>One metering on/off pair as a single interleaved run (<see cref="LoadGenerator.RunInterleavedAsync"/>); returns the on row, then the off row.</summary>
+    private static async Task<Row[]> RunInterleavedAsync(LoadGenerator generator, Mix mix, Profile profile, LoadOptions options,
+        (IReadOnlyList<(string, Func<TimeSpan>)> On, IReadOnlyList<(string, Func<TimeSpan>)> Off) cpu, bool offFirst, CancellationToken cancellationToken,
+        LoadTarget on, LoadTarget off)
+    {
+        foreach (var target in (LoadTarget[])[on, off])
+        {
+            if (await LoadGenerator.ProbeAsync(target, cancellationToken) is { } problem)
+            {
+                Progress($"{profile.Name} {mix} {target.Label}: skipped, {problem}");
+                return [new Row(mix, on.Label, null, problem) { Target = on }, new Row(mix, off.Label, null, problem) { Target = off, MeteringOff = true }];
+            }
+        }
+
+        var other = new LoadGenerator(capacity: 1 << 20);
+        var (first, second) = offFirst ? (off, on) : (on, off);
+        var (firstCpu, secondCpu) = offFirst ? (cpu.Off, cpu.On) : (cpu.On, cpu.Off);
+        var (a, b) = await LoadGenerator.RunInterleavedAsync(generator, other, first, second, profile.Connections, profile.RatePerSecond,
+            options.Warmup, options.Duration, options.Interleave, options.Interleave / 10, firstCpu, secondCpu, cancellationToken);
+        var (onResult, offResult) = offFirst ? (b, a) : (a, b);
+        foreach (var result in (RunResult[])[a, b])
+        {
+            Progress(string.Create(CultureInfo.InvariantCulture,
+                $"{profile.Name} {mix} {result.Label} (interleaved): {result.RequestsPerSecond:0} req/s, p50 {result.Latency.P50:0.000} ms, p99 {result.Latency.P99:0.000} ms, errors {result.Errors}"));
+        }
+
+        return [new Row(mix, on.Label, onResult) { Target = on }, new Row(mix, off.Label, offResult) { Target = off, MeteringOff = true }];
     }
 
     private static async Task<Row> RunAsync(LoadGenerator generator, Mix mix, Profile profile, LoadOptions options,

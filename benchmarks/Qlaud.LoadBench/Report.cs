@@ -92,22 +92,25 @@ internal static class Report
             }
         }
 
-        Metering(md, rows);
+        Metering(md, rows, options);
         md.AppendLine();
         md.AppendLine("CPU columns are % of one core over the measured window (200 % = both cores); CPU other is everything else on the machine (noise). TTFT: request sent → first event carrying text. Gap: time between consecutive text events of one answer.");
         return md.ToString();
     }
 
     /// <summary>Metering on against off (<c>--compare-metering</c>): each pair of runs, and the median of the pairs.</summary>
-    private static void Metering(StringBuilder md, IReadOnlyList<Row> rows)
+    private static void Metering(StringBuilder md, IReadOnlyList<Row> rows, LoadOptions options)
     {
         if (!rows.Any(static r => r.MeteringOff))
         {
             return;
         }
 
+        string method = options.Interleave > TimeSpan.Zero
+            ? Invariant($"pair by pair; each pair is one run in which the two gateways took turns of {options.Interleave.TotalSeconds:0.#} s (A B B A …, the first {options.Interleave.TotalMilliseconds / 10:0} ms of each turn unmeasured) until each had {options.Duration.TotalSeconds:0} s, so both sampled the same stretch of the machine's state")
+            : "run by run, each pair one run after the other";
         md.AppendLine();
-        md.AppendLine(Invariant($"What metering costs (the gateway with metering on minus the same gateway with `Qlaud:Metering:Enabled=false`, run by run; target: metering adds under {MeteringP99TargetMs * 1000:0} µs at p99 and keeps throughput within {MeteringThroughputTarget:P0}):"));
+        md.AppendLine(Invariant($"What metering costs (the gateway with metering on minus the same gateway with `Qlaud:Metering:Enabled=false`, {method}; target: metering adds under {MeteringP99TargetMs * 1000:0} µs at p99 and keeps throughput within {MeteringThroughputTarget:P0}):"));
         md.AppendLine();
         md.AppendLine("| mix | pair | req/s on / off | ratio | p50 on − off ms | p99 on − off ms | CPU µs/request on → off |");
         md.AppendLine("| --- | --- | --: | --: | --: | --: | --: |");
