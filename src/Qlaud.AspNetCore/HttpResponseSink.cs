@@ -11,11 +11,17 @@ internal sealed class HttpResponseSink(HttpResponse response) : ResponseSink
 
     public override PipeWriter Writer => response.BodyWriter;
 
-    public override void Start(int statusCode, string contentType)
+    public override void Start(int statusCode, string contentType, long? contentLength = null)
     {
         response.StatusCode = statusCode;
         response.ContentType = contentType;
+        if (contentLength is { } length)
+        {
+            response.ContentLength = length;
+        }
     }
 
     public override void SetHeader(string name, string value) => response.Headers[name] = value;
+
+    public override ValueTask CompleteAsync() => new(response.CompleteAsync());
 }

@@ -85,6 +85,43 @@ public sealed class WireFidelityTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("/v1/chat/completions", """{"model":"fake-gpt","messages":[{"role":"user","content":"hi"}]}""")]
+    [InlineData("/v1/chat/completions", """{"model":"fake-claude","messages":[{"role":"user","content":"hi"}]}""")]
+    [InlineData("/v1/messages", """{"model":"fake-claude","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}""")]
+    [InlineData("/v1/messages", """{"model":"fake-gpt","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}""")]
+    public async Task Post_WholeAnswer_SentWithItsLengthNotChunked(string path, string body)
+    {
+        // Passthrough (same dialect) and translated (the other one) answers alike: the client's answer ends with its last
+        // byte, not with a chunk terminator written after the gateway settled the spend.
+        using var http = _gateway.Http();
+        http.DefaultRequestHeaders.Add("anthropic-version", "2023-06-01");
+        using var response = await http.PostAsync(path, Json(body));
+        byte[] bytes = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotEqual(true, response.Headers.TransferEncodingChunked);
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
+        using var json = JsonDocument.Parse(bytes);
+    }
+
+    [Theory]
+    [InlineData("fake-gpt", """{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}}""")]
+    [InlineData("fake-claude", """{"type":"error","error":{"type":"invalid_request_error","message":"bad"}}""")]
+    public async Task Post_UpstreamError_SentWithItsLengthNotChunked(string model, string upstreamError)
+    {
+        // Relayed as is (same dialect) or re-wrapped in the surface's error shape (the other one).
+        _gateway.Fake.Enqueue(FakeReply.Error(400, upstreamError));
+        using var response = await _gateway.Http().PostAsync("/v1/chat/completions", Json($$"""{"model":"{{model}}","messages":[{"role":"user","content":"hi"}]}"""));
+        byte[] bytes = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.NotEqual(true, response.Headers.TransferEncodingChunked);
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
+        using var json = JsonDocument.Parse(bytes);
+        Assert.Contains("bad", json.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("not json", "not valid JSON")]
     [InlineData("[]", "must be a JSON object")]
     [InlineData("{\"messages\":[]}", "'model' is required")]

@@ -48,7 +48,7 @@ internal sealed partial class ChatForwarder
 
             using var answer = new PooledBufferWriter();
             await answer.ReadFromAsync(await result.Response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), MaxBufferedBody, cancellationToken).ConfigureAwait(false);
-            StartResponse(sink, status, result.Response.Content.Headers.ContentType?.ToString() ?? "application/json", route, i + 1);
+            StartResponse(sink, status, result.Response.Content.Headers.ContentType?.ToString() ?? "application/json", route, i + 1, answer.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, answer.WrittenMemory, cancellationToken).ConfigureAwait(false);
             return new ForwardOutcome(status >= 400 ? UpstreamStatusError(route, status) : null, true, route, null, i + 1);
         }

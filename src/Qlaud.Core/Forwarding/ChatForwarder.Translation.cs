@@ -63,9 +63,10 @@ internal sealed partial class ChatForwarder
 
             // Another dialect's error body would confuse the client's SDK: keep the status and message, re-wrap in the surface's envelope.
             var error = UpstreamStatus.Error(route, status, errorBody.WrittenSpan);
-            StartResponse(sink, status, "application/json", route, scope.Attempts);
-            WriteJson(sink.Writer, (inbound.Surface, error), static (w, s) => s.Surface.WriteError(w, s.error));
-            await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            using var rewrapped = new PooledBufferWriter();
+            WriteJson(rewrapped, (inbound.Surface, error), static (w, s) => s.Surface.WriteError(w, s.error));
+            StartResponse(sink, status, "application/json", route, scope.Attempts, rewrapped.WrittenCount);
+            await WriteAndFlushAsync(sink.Writer, rewrapped.WrittenMemory, cancellationToken).ConfigureAwait(false);
             scope.Outcome = new ForwardOutcome(error, true, route, null, scope.Attempts);
             return AttemptResult.Answered(error, UpstreamStatus.StatusText(status));
         }
@@ -92,9 +93,11 @@ internal sealed partial class ChatForwarder
             var usage = chat.Usage is { } u ? TokenUsage.From(u) : (TokenUsage?)null;
             scope.SetUsage(usage);
             scope.SetResponseModel(chat.ModelId);
-            StartResponse(sink, 200, "application/json", route, scope.Attempts);
-            WriteJson(sink.Writer, (inbound.Surface, chat, model), static (w, s) => s.Surface.WriteResponse(w, s.chat, s.model));
-            await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            // Encoded aside first, so the answer goes out with its length.
+            using var answer = new PooledBufferWriter(whole.WrittenCount + 1024);
+            WriteJson(answer, (inbound.Surface, chat, model), static (w, s) => s.Surface.WriteResponse(w, s.chat, s.model));
+            StartResponse(sink, 200, "application/json", route, scope.Attempts, answer.WrittenCount);
+            await WriteAndFlushAsync(sink.Writer, answer.WrittenMemory, cancellationToken).ConfigureAwait(false);
             scope.Outcome = new ForwardOutcome(null, true, route, usage, scope.Attempts);
             return AttemptResult.Success();
         }

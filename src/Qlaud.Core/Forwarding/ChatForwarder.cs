@@ -92,7 +92,19 @@ internal sealed partial class ChatForwarder
         }
 
         // After the attempts: charge what the serving route reported, or release the reservation when nothing billable came back.
-        Settle(reservation, scope, outcome);
+        // The client's answer is ended first, so settling is not part of its wait.
+        try
+        {
+            if (outcome.ResponseWritten)
+            {
+                await sink.CompleteAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Settle(reservation, scope, outcome);
+        }
+
         return outcome;
     }
 
@@ -177,7 +189,7 @@ internal sealed partial class ChatForwarder
 
             // The upstream's own error body reaches the client intact, with its status.
             var error = UpstreamStatusError(route, status);
-            StartResponse(sink, status, contentType, route, scope.Attempts);
+            StartResponse(sink, status, contentType, route, scope.Attempts, errorBody.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, errorBody.WrittenMemory, cancellationToken).ConfigureAwait(false);
             scope.Outcome = new ForwardOutcome(error, true, route, null, scope.Attempts);
             return AttemptResult.Answered(error, UpstreamStatus.StatusText(status));
@@ -193,7 +205,7 @@ internal sealed partial class ChatForwarder
 
             var usage = UsageReader.FromResponseBody(whole.WrittenSpan, anthropic);
             scope.SetUsage(usage);
-            StartResponse(sink, status, contentType, route, scope.Attempts);
+            StartResponse(sink, status, contentType, route, scope.Attempts, whole.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, whole.WrittenMemory, cancellationToken).ConfigureAwait(false);
             scope.Outcome = new ForwardOutcome(null, true, route, usage, scope.Attempts);
             return AttemptResult.Success();
@@ -420,9 +432,9 @@ internal sealed partial class ChatForwarder
         }
     }
 
-    private static void StartResponse(ResponseSink sink, int status, string contentType, CatalogRoute route, int attempts)
+    private static void StartResponse(ResponseSink sink, int status, string contentType, CatalogRoute route, int attempts, long? contentLength = null)
     {
-        sink.Start(status, contentType);
+        sink.Start(status, contentType, contentLength);
         sink.SetHeader("x-qlaud-route", route.Name);
         sink.SetHeader("x-qlaud-attempts", attempts.ToString(CultureInfo.InvariantCulture));
     }
