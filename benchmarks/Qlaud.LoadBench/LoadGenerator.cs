@@ -249,30 +249,25 @@ internal sealed class LoadGenerator(int capacity)
             }, cancellationToken);
         }
 
+        // Every probe of both sides, read at one moment, keyed "a:name" and "b:name".
+        Dictionary<string, TimeSpan> ReadCpu()
+        {
+            var read = new Dictionary<string, TimeSpan>();
+            foreach (var (prefix, probes) in (ReadOnlySpan<(string, IReadOnlyList<(string Name, Func<TimeSpan> Cpu)>)>)[("a:", cpuProbesA), ("b:", cpuProbesB)])
+            {
+                foreach (var (name, cpu) in probes)
+                {
+                    read[prefix + name] = cpu();
+                }
+            }
+
+            return read;
+        }
+
         await DelayUntilAsync(measureFrom, cancellationToken).ConfigureAwait(false);
-        var before = new Dictionary<string, TimeSpan>();
-        foreach (var (name, cpu) in cpuProbesA)
-        {
-            before["a:" + name] = cpu();
-        }
-
-        foreach (var (name, cpu) in cpuProbesB)
-        {
-            before["b:" + name] = cpu();
-        }
-
+        var before = ReadCpu();
         await DelayUntilAsync(measureTo, cancellationToken).ConfigureAwait(false);
-        var after = new Dictionary<string, TimeSpan>();
-        foreach (var (name, cpu) in cpuProbesA)
-        {
-            after["a:" + name] = cpu();
-        }
-
-        foreach (var (name, cpu) in cpuProbesB)
-        {
-            after["b:" + name] = cpu();
-        }
-
+        var after = ReadCpu();
         await Task.WhenAll(workers).ConfigureAwait(false);
         double wholeSeconds = (measureTo - measureFrom) / (double)Stopwatch.Frequency;
         double sideSeconds = blocks / 2 * (block - settle).TotalSeconds;
