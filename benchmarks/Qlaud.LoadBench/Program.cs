@@ -223,6 +223,7 @@ internal static class Program
             }
 
             var generator = new LoadGenerator(capacity: 1 << 20);
+            var meteringOffGenerator = meteringOff is null ? null : new LoadGenerator(capacity: 1 << 20); // the off side of interleaved pairs
             var rows = new List<Row>();
             foreach (var mix in options.Mixes)
             {
@@ -243,7 +244,7 @@ internal static class Program
                     }
                     else if (options.Interleave > TimeSpan.Zero)
                     {
-                        rows.AddRange(await RunInterleavedAsync(generator, mix, profile, options, (cpu, cpuMeteringOff), offFirst, cancellationToken, qlaud, withoutMetering[mix]));
+                        rows.AddRange(await RunInterleavedAsync((generator, meteringOffGenerator!), mix, profile, options, (cpu, cpuMeteringOff), offFirst, cancellationToken, qlaud, withoutMetering[mix]));
                     }
                     else
                     {
@@ -283,7 +284,7 @@ internal static class Program
     }
 
     /// <summary>One metering on/off pair as a single interleaved run (<see cref="LoadGenerator.RunInterleavedAsync"/>); returns the on row, then the off row.</summary>
-    private static async Task<Row[]> RunInterleavedAsync(LoadGenerator generator, Mix mix, Profile profile, LoadOptions options,
+    private static async Task<Row[]> RunInterleavedAsync((LoadGenerator One, LoadGenerator Other) generators, Mix mix, Profile profile, LoadOptions options,
         (IReadOnlyList<(string, Func<TimeSpan>)> On, IReadOnlyList<(string, Func<TimeSpan>)> Off) cpu, bool offFirst, CancellationToken cancellationToken,
         LoadTarget on, LoadTarget off)
     {
@@ -296,10 +297,9 @@ internal static class Program
             }
         }
 
-        var other = new LoadGenerator(capacity: 1 << 20);
         var (first, second) = offFirst ? (off, on) : (on, off);
         var (firstCpu, secondCpu) = offFirst ? (cpu.Off, cpu.On) : (cpu.On, cpu.Off);
-        var (a, b) = await LoadGenerator.RunInterleavedAsync(generator, other, first, second, profile.Connections, profile.RatePerSecond,
+        var (a, b) = await LoadGenerator.RunInterleavedAsync(generators.One, generators.Other, first, second, profile.Connections, profile.RatePerSecond,
             options.Warmup, options.Duration, options.Interleave, options.Interleave / 10, firstCpu, secondCpu, cancellationToken);
         var (onResult, offResult) = offFirst ? (b, a) : (a, b);
         foreach (var result in (RunResult[])[a, b])

@@ -155,46 +155,52 @@ internal sealed class LedgerSession : IAsyncDisposable
             if (_native is { } native)
             {
                 native.Write(entries, wallets, keys, nowMs);
-                Thread.Yield();
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return;
             }
-
-            _insert.Transaction = transaction;
-            _wallet.Transaction = transaction;
-            _key.Transaction = transaction;
-            for (int i = 0; i < entries.Count; i++)
+            else
             {
-                var entry = entries[i];
-                foreach (var (getter, convert, parameter) in _insertColumns)
-                {
-                    parameter.Value = ColumnValue(entry, getter, convert) ?? DBNull.Value;
-                }
-
-                await _insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                YieldAfter(i);
-            }
-
-            _walletNow.Value = nowMs;
-            foreach (var (accountId, delta) in wallets)
-            {
-                _walletDelta.Value = delta;
-                _walletAccount.Value = accountId;
-                await _wallet.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            for (int i = 0; i < keys.Count; i++)
-            {
-                var key = keys[i];
-                _keySpend.Value = key.SpendMicros;
-                _keyPeriodStart.Value = key.PeriodStartMs;
-                _keyLastUsed.Value = key.LastUsedAtMs;
-                _keyId.Value = key.KeyId;
-                await _key.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                await WriteCommandsAsync(transaction, entries, wallets, keys, nowMs, cancellationToken).ConfigureAwait(false);
             }
 
             Thread.Yield();
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The batch's statements as <see cref="DbCommand"/>s (any provider but SQLite), inside <paramref name="transaction"/>.</summary>
+    private async Task WriteCommandsAsync(DbTransaction transaction, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
+        IReadOnlyList<KeySpend> keys, long nowMs, CancellationToken cancellationToken)
+    {
+        _insert.Transaction = transaction;
+        _wallet.Transaction = transaction;
+        _key.Transaction = transaction;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            foreach (var (getter, convert, parameter) in _insertColumns)
+            {
+                parameter.Value = ColumnValue(entry, getter, convert) ?? DBNull.Value;
+            }
+
+            await _insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            YieldAfter(i);
+        }
+
+        _walletNow.Value = nowMs;
+        foreach (var (accountId, delta) in wallets)
+        {
+            _walletDelta.Value = delta;
+            _walletAccount.Value = accountId;
+            await _wallet.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        for (int i = 0; i < keys.Count; i++)
+        {
+            var key = keys[i];
+            _keySpend.Value = key.SpendMicros;
+            _keyPeriodStart.Value = key.PeriodStartMs;
+            _keyLastUsed.Value = key.LastUsedAtMs;
+            _keyId.Value = key.KeyId;
+            await _key.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
