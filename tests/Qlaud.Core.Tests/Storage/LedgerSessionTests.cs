@@ -45,6 +45,49 @@ public sealed class LedgerSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WriteAsync_ConsecutiveRowsRepeatSomeValuesAndChangeOthers_StoresEveryRowAsGiven()
+    {
+        // The native statements skip binding a value equal to the one already bound: a row must still get a value that went
+        // to null, back from null, or to a different value of the same text, also in the next batch on the same statement.
+        var (key, _, _) = await _h.MintAsync();
+        var first = Entry(key.Record.Id, "r1");
+        var nulls = Entry(null, "r2");
+        nulls.EndUserId = null;
+        nulls.Note = null;
+        nulls.Estimated = false;
+        var back = Entry(key.Record.Id, "r3");
+        back.Model = new string("test-model".ToCharArray()); // equal text, another string instance
+        back.OutputTokens = 201;
+        var refund = Entry(key.Record.Id, "r4");
+        refund.Kind = LedgerEntryKind.Refund;
+        refund.ExternalEventId = "evt_1";
+        var nextBatch = Entry(null, "r5");
+        nextBatch.ExternalEventId = null;
+        nextBatch.Route = "other/route";
+
+        await using (var session = await LedgerSession.OpenAsync(Factory, default))
+        {
+            await session.WriteAsync([first, nulls, back, refund], new Dictionary<string, long> { [AccountEntity.DefaultId] = -100 },
+                [new KeySpend(key.Record.Id, 0, 100, 1_700_000_000_000)], 1_700_000_000_500, default);
+            await session.WriteAsync([nextBatch], new Dictionary<string, long> { [AccountEntity.DefaultId] = -100 },
+                [new KeySpend(key.Record.Id, 0, 100, 1_700_000_000_000)], 1_700_000_000_600, default);
+        }
+
+        await using var db = _h.Db();
+        var rows = await db.LedgerEntries.AsNoTracking().OrderBy(static e => e.Id).ToListAsync();
+        LedgerEntryEntity[] expected = [first, nulls, back, refund, nextBatch];
+        Assert.Equal(expected.Length, rows.Count);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            expected[i].Id = rows[i].Id;
+            Assert.Equivalent(expected[i], rows[i], strict: true);
+        }
+
+        Assert.Equal(-200, (await db.Wallets.SingleAsync()).BalanceMicros);
+        Assert.Equal(200, (await db.ApiKeys.SingleAsync()).SpendMicros);
+    }
+
+    [Fact]
     public async Task WriteAsync_NativeStatementFails_ThrowsSqliteErrorAndCommitsNothingOfTheBatch()
     {
         await using var session = await LedgerSession.OpenAsync(Factory, default);

@@ -12,17 +12,25 @@ namespace Qlaud.Storage.Sqlite;
 /// looks every parameter up by name and converts the name to UTF-8 again, and goes through a data reader: for a 17-column
 /// insert that is a third of the writer's time. It runs inside the connection's own transaction; an error becomes the same
 /// <see cref="SqliteException"/> Microsoft.Data.Sqlite would throw.
+/// <para>A value equal to the one already bound at its index is not bound again: SQLite keeps a statement's bindings across
+/// executions (<c>sqlite3_reset</c> does not clear them, and text is bound as a copy), and consecutive ledger rows repeat most
+/// of their columns (account, kind, model, route, the nulls). Binding text converts it to UTF-8 each time; skipping the
+/// repeats took a request's metering with its share of the ledger write from 7.9 to 6.0 µs (<c>MeteringBenchmarks</c>).</para>
 /// </remarks>
 internal sealed class SqliteRawStatement : IDisposable
 {
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
 
+    /// <summary>The value bound at each 1-based index (boxed), null for SQL NULL, which is what a new statement has bound.</summary>
+    private readonly object?[] _bound;
+
     public SqliteRawStatement(SqliteConnection connection, string sql)
     {
         ArgumentNullException.ThrowIfNull(connection);
         _db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
         Check(raw.sqlite3_prepare_v2(_db, sql, out _statement));
+        _bound = new object?[raw.sqlite3_bind_parameter_count(_statement) + 1];
     }
 
     /// <summary>The 1-based index of a named parameter (<c>@name</c>, as written in the SQL).</summary>
@@ -33,20 +41,52 @@ internal sealed class SqliteRawStatement : IDisposable
     }
 
     /// <summary>Binds a value of the types the ledger stores: integers, booleans, text and null (a <see cref="DBNull"/> too).</summary>
-    public void Bind(int index, object? value) => Check(value switch
+    public void Bind(int index, object? value)
     {
-        null or DBNull => raw.sqlite3_bind_null(_statement, index),
-        long number => raw.sqlite3_bind_int64(_statement, index, number),
-        int number => raw.sqlite3_bind_int64(_statement, index, number),
-        bool flag => raw.sqlite3_bind_int(_statement, index, flag ? 1 : 0),
-        string text => raw.sqlite3_bind_text(_statement, index, text),
-        double number => raw.sqlite3_bind_double(_statement, index, number),
-        _ => throw new NotSupportedException($"A ledger value of type {value.GetType()} cannot be bound."),
-    });
+        if (value is DBNull)
+        {
+            value = null;
+        }
 
-    public void Bind(int index, long value) => Check(raw.sqlite3_bind_int64(_statement, index, value));
+        if (Equals(_bound[index], value))
+        {
+            return;
+        }
 
-    public void Bind(int index, string value) => Check(raw.sqlite3_bind_text(_statement, index, value));
+        Check(value switch
+        {
+            null => raw.sqlite3_bind_null(_statement, index),
+            long number => raw.sqlite3_bind_int64(_statement, index, number),
+            int number => raw.sqlite3_bind_int64(_statement, index, number),
+            bool flag => raw.sqlite3_bind_int(_statement, index, flag ? 1 : 0),
+            string text => raw.sqlite3_bind_text(_statement, index, text),
+            double number => raw.sqlite3_bind_double(_statement, index, number),
+            _ => throw new NotSupportedException($"A ledger value of type {value.GetType()} cannot be bound."),
+        });
+        _bound[index] = value;
+    }
+
+    public void Bind(int index, long value)
+    {
+        if (_bound[index] is long bound && bound == value)
+        {
+            return;
+        }
+
+        Check(raw.sqlite3_bind_int64(_statement, index, value));
+        _bound[index] = value;
+    }
+
+    public void Bind(int index, string value)
+    {
+        if (_bound[index] is string bound && string.Equals(bound, value, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        Check(raw.sqlite3_bind_text(_statement, index, value));
+        _bound[index] = value;
+    }
 
     /// <summary>Runs the statement to completion and makes it ready for the next execution.</summary>
     public void Execute()
