@@ -18,6 +18,10 @@ namespace Qlaud.Metering;
 /// <para>The writer is a thread of its own, not a thread-pool loop: SQLite's calls block (a batch held a pool worker for a
 /// millisecond or more), and every wake-up of an idle pool worker also pays the pool's spin-wait. It wakes once per batch (the
 /// first entry after an empty queue), lingers in a plain timed wait, and writes synchronously.</para>
+/// <para>The writer gives up its core every few rows while it keeps up (see <see cref="LedgerSession"/>), and stops doing so
+/// while <see cref="BehindBatches"/> or more batches wait behind the one it writes: on a saturated machine (64 connections,
+/// an instant upstream, both cores busy) the yielding writer got so little CPU that its queue grew by thousands of entries a
+/// second; without the yields there it keeps up.</para>
 /// <para>On a clean shutdown the writer stops after the web server has drained and commits everything still queued. A
 /// failed commit is retried (never dropped) until shutdown. A process crash loses only entries that were settled but not
 /// yet committed, normally the last few milliseconds; with WAL a committed batch survives a process crash.</para>
@@ -48,6 +52,9 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     /// <summary>Entries (and flush requests) in the queue, so a full batch can end the linger without the writer waking per entry.</summary>
     private int _queued, _flushesQueued;
     private bool _completing;
+
+    /// <summary>How many full batches may wait behind the one being written before the writer stops yielding its core.</summary>
+    internal const int BehindBatches = 4;
 
     /// <summary>How long the writer waits for more entries before committing a batch that is not full. A real-time wait on
     /// purpose (not the injected clock): it only groups writes, and a flush or shutdown ends it at once.</summary>
@@ -82,7 +89,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         else
         {
             // Settled after the writer stopped (a request that outlived shutdown): write it directly rather than lose it.
-            WriteBatchAsync([new Pending(entry, keyPeriodStartMs, null)], shared: false, CancellationToken.None).GetAwaiter().GetResult();
+            WriteBatchAsync([new Pending(entry, keyPeriodStartMs, null)], shared: false, yieldCore: false, CancellationToken.None).GetAwaiter().GetResult();
         }
     }
 
@@ -215,7 +222,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                 // full batch, a flush or shutdown ends it early.
                 Linger();
                 Drain(reader, batch, flushes);
-                CommitWithRetry(batch);
+                CommitWithRetry(batch, yieldCore: Volatile.Read(ref _queued) < BehindBatches * _batchSize);
                 batch.Clear();
                 foreach (var flush in flushes)
                 {
@@ -263,7 +270,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         }
     }
 
-    private void CommitWithRetry(List<Pending> batch)
+    private void CommitWithRetry(List<Pending> batch, bool yieldCore)
     {
         if (batch.Count == 0)
         {
@@ -275,7 +282,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
             try
             {
                 // Synchronous on this thread: SQLite's calls complete synchronously, so this does not block on other work.
-                WriteBatchAsync(batch, shared: true, CancellationToken.None).GetAwaiter().GetResult();
+                WriteBatchAsync(batch, shared: true, yieldCore, CancellationToken.None).GetAwaiter().GetResult();
                 return;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -305,7 +312,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
 
     /// <summary>Writes <paramref name="batch"/> with the writer's session (opened on first use, replaced after a failure), or
     /// with a session of its own when <paramref name="shared"/> is false (an entry settled after the writer stopped).</summary>
-    private async Task WriteBatchAsync(IReadOnlyList<Pending> batch, bool shared, CancellationToken cancellationToken)
+    private async Task WriteBatchAsync(IReadOnlyList<Pending> batch, bool shared, bool yieldCore, CancellationToken cancellationToken)
     {
         await _storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         var entries = new LedgerEntryEntity[batch.Count];
@@ -335,7 +342,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         session ??= await LedgerSession.OpenAsync(_db, cancellationToken).ConfigureAwait(false);
         try
         {
-            await session.WriteAsync(entries, wallets, spends, now, cancellationToken).ConfigureAwait(false);
+            await session.WriteAsync(entries, wallets, spends, now, yieldCore, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

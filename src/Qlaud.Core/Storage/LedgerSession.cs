@@ -17,12 +17,13 @@ namespace Qlaud.Storage;
 /// SQLite must parse one by one, and <c>ExecuteUpdate</c> translates its query every call; together they cost more than
 /// the writes.) Multi-row <c>VALUES</c> lists are not used: measured when parameters were still bound by name (SQLite finds a
 /// name by a linear search), a wide statement bound more slowly per row than a narrow one.</para>
-/// <para>The writer gives up its core (<see cref="Thread.Yield"/>, a <c>sched_yield</c>) after every
-/// <see cref="RowsPerYield"/> rows and before the commit. On a busy machine a thread-pool worker spinning for work yields its
-/// core to whatever else can run; when that is the writer, the worker (and the request it is about to pick up) would otherwise
-/// wait out the writer's whole batch, which at one connection with an instant upstream put 0.4 ms on metering's p99. With the
-/// yields it waits for a few rows at most (<c>benchmarks/results/load-c1-lat0-writer-experiments.md</c>). A yield with nothing
-/// else to run costs one system call.</para>
+/// <para>When asked (<c>yieldCore</c>), the session gives up its core (<see cref="Thread.Yield"/>, a <c>sched_yield</c>) after
+/// every <see cref="RowsPerYield"/> rows and before the commit. On a busy machine a thread-pool worker spinning for work
+/// yields its core to whatever else can run; when that is the writer, the worker (and the request it is about to pick up)
+/// would otherwise wait out the writer's whole batch, which at one connection with an instant upstream put 0.4 ms on
+/// metering's p99. With the yields it waits for a few rows at most (<c>benchmarks/results/load-c1-lat0-writer-experiments.md</c>).
+/// A yield with nothing else to run costs one system call, but on a saturated machine each one waits out the other runnable
+/// threads, so a writer that is falling behind does not yield (<see cref="Qlaud.Metering.LedgerWriter"/>).</para>
 /// <para>The SQL is built from the EF model (tables, columns, value converters) with the provider's own identifier quoting
 /// and parameter syntax, so it is standard SQL on any relational provider. On SQLite the same statements run on the
 /// connection's native handle, bound by index (<see cref="SqliteRawStatement"/>); any other provider runs them as
@@ -145,30 +146,35 @@ internal sealed class LedgerSession : IAsyncDisposable
     /// <param name="wallets">Balance change per account id.</param>
     /// <param name="keys">Spend per key and cap period, with the latest use; applied in period order.</param>
     /// <param name="nowMs">The wallets' update time.</param>
+    /// <param name="yieldCore">Whether to give up the core every <see cref="RowsPerYield"/> rows and before the commit (see remarks).</param>
     /// <param name="cancellationToken">Cancels the write (the transaction rolls back).</param>
     public async Task WriteAsync(IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
-        IReadOnlyList<KeySpend> keys, long nowMs, CancellationToken cancellationToken)
+        IReadOnlyList<KeySpend> keys, long nowMs, bool yieldCore, CancellationToken cancellationToken)
     {
         var transaction = await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
             if (_native is { } native)
             {
-                native.Write(entries, wallets, keys, nowMs);
+                native.Write(entries, wallets, keys, nowMs, yieldCore);
             }
             else
             {
-                await WriteCommandsAsync(transaction, entries, wallets, keys, nowMs, cancellationToken).ConfigureAwait(false);
+                await WriteCommandsAsync(transaction, entries, wallets, keys, nowMs, yieldCore, cancellationToken).ConfigureAwait(false);
             }
 
-            Thread.Yield();
+            if (yieldCore)
+            {
+                Thread.Yield();
+            }
+
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>The batch's statements as <see cref="DbCommand"/>s (any provider but SQLite), inside <paramref name="transaction"/>.</summary>
     private async Task WriteCommandsAsync(DbTransaction transaction, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
-        IReadOnlyList<KeySpend> keys, long nowMs, CancellationToken cancellationToken)
+        IReadOnlyList<KeySpend> keys, long nowMs, bool yieldCore, CancellationToken cancellationToken)
     {
         _insert.Transaction = transaction;
         _wallet.Transaction = transaction;
@@ -182,7 +188,7 @@ internal sealed class LedgerSession : IAsyncDisposable
             }
 
             await _insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            YieldAfter(i);
+            YieldAfter(i, yieldCore);
         }
 
         _walletNow.Value = nowMs;
@@ -213,10 +219,10 @@ internal sealed class LedgerSession : IAsyncDisposable
         await _db.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Gives up the core after every <see cref="RowsPerYield"/>th row (row index <paramref name="row"/>).</summary>
-    private static void YieldAfter(int row)
+    /// <summary>Gives up the core after every <see cref="RowsPerYield"/>th row (row index <paramref name="row"/>), if asked to.</summary>
+    private static void YieldAfter(int row, bool yieldCore)
     {
-        if ((row + 1) % RowsPerYield == 0)
+        if (yieldCore && (row + 1) % RowsPerYield == 0)
         {
             Thread.Yield();
         }
@@ -252,7 +258,7 @@ internal sealed class LedgerSession : IAsyncDisposable
         }
 
         /// <summary>The batch's statements, inside the transaction the caller opened and commits.</summary>
-        public void Write(IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets, IReadOnlyList<KeySpend> keys, long nowMs)
+        public void Write(IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets, IReadOnlyList<KeySpend> keys, long nowMs, bool yieldCore)
         {
             for (int i = 0; i < entries.Count; i++)
             {
@@ -263,7 +269,7 @@ internal sealed class LedgerSession : IAsyncDisposable
                 }
 
                 _insert.Execute();
-                YieldAfter(i);
+                YieldAfter(i, yieldCore);
             }
 
             _wallet.Bind(_walletNow, nowMs);

@@ -25,7 +25,7 @@ public sealed class LedgerSessionTests : IAsyncLifetime
             await using var session = await LedgerSession.OpenAsync(Factory, default, native);
             await session.WriteAsync([Entry(key.Record.Id, native ? "native" : "command")],
                 new Dictionary<string, long> { [AccountEntity.DefaultId] = -1_234 },
-                [new KeySpend(key.Record.Id, 0, 1_234, 1_700_000_000_000)], 1_700_000_000_500, default);
+                [new KeySpend(key.Record.Id, 0, 1_234, 1_700_000_000_000)], 1_700_000_000_500, yieldCore: native, default);
         }
 
         await using var db = _h.Db();
@@ -68,9 +68,9 @@ public sealed class LedgerSessionTests : IAsyncLifetime
         await using (var session = await LedgerSession.OpenAsync(Factory, default))
         {
             await session.WriteAsync([first, nulls, back, refund], new Dictionary<string, long> { [AccountEntity.DefaultId] = -100 },
-                [new KeySpend(key.Record.Id, 0, 100, 1_700_000_000_000)], 1_700_000_000_500, default);
+                [new KeySpend(key.Record.Id, 0, 100, 1_700_000_000_000)], 1_700_000_000_500, yieldCore: true, default);
             await session.WriteAsync([nextBatch], new Dictionary<string, long> { [AccountEntity.DefaultId] = -100 },
-                [new KeySpend(key.Record.Id, 0, 100, 1_700_000_000_000)], 1_700_000_000_600, default);
+                [new KeySpend(key.Record.Id, 0, 100, 1_700_000_000_000)], 1_700_000_000_600, yieldCore: false, default);
         }
 
         await using var db = _h.Db();
@@ -96,7 +96,7 @@ public sealed class LedgerSessionTests : IAsyncLifetime
         orphan.AccountId = "no-such-account"; // the ledger's foreign key to the accounts table
 
         var error = await Assert.ThrowsAsync<SqliteException>(() => session.WriteAsync([good, orphan],
-            new Dictionary<string, long> { [AccountEntity.DefaultId] = -50 }, [], 1, default));
+            new Dictionary<string, long> { [AccountEntity.DefaultId] = -50 }, [], 1, yieldCore: false, default));
 
         Assert.Equal(19, error.SqliteErrorCode); // SQLITE_CONSTRAINT
         Assert.Contains("FOREIGN KEY", error.Message, StringComparison.Ordinal);
