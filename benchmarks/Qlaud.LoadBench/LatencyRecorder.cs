@@ -40,7 +40,7 @@ internal sealed class LatencyRecorder(int capacity)
 
         var span = _samples.AsSpan(0, count);
         span.Sort();
-        return new Percentiles(count, ToMs(At(span, 0.50)), ToMs(At(span, 0.90)), ToMs(At(span, 0.99)), ToMs(span[^1]));
+        return new Percentiles(count, ToMs(At(span, 0.50)), ToMs(At(span, 0.90)), ToMs(At(span, 0.99)), ToMs(At(span, 0.999)), ToMs(span[^1]));
     }
 
     /// <summary>Nearest-rank percentile.</summary>
@@ -50,7 +50,7 @@ internal sealed class LatencyRecorder(int capacity)
 }
 
 /// <summary>Latency percentiles in milliseconds.</summary>
-internal readonly record struct Percentiles(int Count, double P50, double P90, double P99, double Max)
+internal readonly record struct Percentiles(int Count, double P50, double P90, double P99, double P999, double Max)
 {
-    public static Percentiles Empty => new(0, double.NaN, double.NaN, double.NaN, double.NaN);
+    public static Percentiles Empty => new(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
 }

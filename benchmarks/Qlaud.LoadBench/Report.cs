@@ -112,8 +112,8 @@ internal static class Report
         md.AppendLine();
         md.AppendLine(Invariant($"What metering costs (the gateway with metering on minus the same gateway with `Qlaud:Metering:Enabled=false`, {method}; target: metering adds under {MeteringP99TargetMs * 1000:0} µs at p99 and keeps throughput within {MeteringThroughputTarget:P0}):"));
         md.AppendLine();
-        md.AppendLine("| mix | pair | req/s on / off | ratio | p50 on − off ms | p99 on − off ms | CPU µs/request on → off |");
-        md.AppendLine("| --- | --- | --: | --: | --: | --: | --: |");
+        md.AppendLine("| mix | pair | req/s on / off | ratio | p50 on − off ms | p99 on − off ms | p99.9 on − off ms | CPU µs/request on → off |");
+        md.AppendLine("| --- | --- | --: | --: | --: | --: | --: | --: |");
         foreach (var mix in rows.Select(static r => r.Mix).Distinct())
         {
             var on = rows.Where(r => r.Mix == mix && r.Path != Direct && !r.MeteringOff && r.Result is not null).Select(static r => r.Result!).ToList();
@@ -127,17 +127,19 @@ internal static class Report
             var ratios = new double[pairs];
             var p50s = new double[pairs];
             var p99s = new double[pairs];
+            var p999s = new double[pairs];
             for (int i = 0; i < pairs; i++)
             {
                 ratios[i] = on[i].RequestsPerSecond / off[i].RequestsPerSecond;
                 p50s[i] = on[i].Latency.P50 - off[i].Latency.P50;
                 p99s[i] = on[i].Latency.P99 - off[i].Latency.P99;
-                md.AppendLine(Invariant($"| {Name(mix)} | {i + 1} | {on[i].RequestsPerSecond:0} / {off[i].RequestsPerSecond:0} | {ratios[i]:0.00} | {Delta(on[i].Latency.P50, off[i].Latency.P50)} | {Delta(on[i].Latency.P99, off[i].Latency.P99)} | {CpuPerRequest(on[i]):0} → {CpuPerRequest(off[i]):0} |"));
+                p999s[i] = on[i].Latency.P999 - off[i].Latency.P999;
+                md.AppendLine(Invariant($"| {Name(mix)} | {i + 1} | {on[i].RequestsPerSecond:0} / {off[i].RequestsPerSecond:0} | {ratios[i]:0.00} | {Delta(on[i].Latency.P50, off[i].Latency.P50)} | {Delta(on[i].Latency.P99, off[i].Latency.P99)} | {Delta(on[i].Latency.P999, off[i].Latency.P999)} | {CpuPerRequest(on[i]):0} → {CpuPerRequest(off[i]):0} |"));
             }
 
             if (pairs > 1)
             {
-                md.AppendLine(Invariant($"| {Name(mix)} | **median of {pairs}** | | **{Median(ratios):0.00}** | **{Delta(Median(p50s), 0)}** | **{Delta(Median(p99s), 0)}** | |"));
+                md.AppendLine(Invariant($"| {Name(mix)} | **median of {pairs}** | | **{Median(ratios):0.00}** | **{Delta(Median(p50s), 0)}** | **{Delta(Median(p99s), 0)}** | **{Delta(Median(p999s), 0)}** | |"));
             }
         }
     }
