@@ -1,6 +1,7 @@
 using System.ClientModel;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
@@ -218,5 +219,108 @@ public sealed class MeteringDisabledTests : IAsyncLifetime
         await Assert.ThrowsAsync<ClientResultException>(() => _gateway.OpenAIChat("fake-gpt", "qlk_live_NotAKey000000000000000000000000000000").CompleteChatAsync([new UserChatMessage("x")]));
         using var wallet = System.Text.Json.JsonDocument.Parse(await _gateway.Http().GetStringAsync("/v1/wallet"));
         Assert.Equal(0, wallet.RootElement.GetProperty("recent_entries").GetArrayLength());
+    }
+}
+
+/// <summary>
+/// The client's answer is whole before its spend is settled: with every settle held, the client still gets its complete
+/// answer, and the charge lands once the settle is let go.
+/// </summary>
+public sealed class SettleAfterAnswerTests : IAsyncLifetime
+{
+    private GatewayHost _gateway = null!;
+    private HeldSettleGuard _guard = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gateway = await GatewayHost.StartAsync(services: static services => services
+            .AddSingleton(static sp => new HeldSettleGuard(sp.GetRequiredService<Qlaud.Metering.SpendGuard>()))
+            .AddSingleton<Qlaud.Metering.ISpendGuard>(static sp => sp.GetRequiredService<HeldSettleGuard>()));
+        _guard = _gateway.Services.GetRequiredService<HeldSettleGuard>();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _guard.Gate.Set();
+        await _gateway.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("fake-gpt", false)] // passthrough, sent with its length
+    [InlineData("fake-gpt", true)] // passthrough stream
+    [InlineData("fake-claude", false)] // translated to the Anthropic upstream and back
+    [InlineData("fake-claude", true)]
+    public async Task ChatCompletions_SettleHeld_ClientHasItsWholeAnswerFirst(string model, bool stream)
+    {
+        _gateway.Fake.Enqueue(FakeReply.Text("the whole answer") with { ChunkSize = 4, Usage = new FakeUsage { InputTokens = 12, OutputTokens = 5 } });
+
+        string text;
+        if (stream)
+        {
+            // Read to the end of the body, as a plain HTTP client does: the stream's last chunk must arrive too, not only [DONE].
+            using var http = _gateway.Http();
+            using var response = await http.PostAsync("/v1/chat/completions", new StringContent(
+                $$"""{"model":"{{model}}","stream":true,"messages":[{"role":"user","content":"answer"}]}""", Encoding.UTF8, "application/json"));
+            string body = await response.Content.ReadAsStringAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.EndsWith("data: [DONE]\n\n", body, StringComparison.Ordinal);
+            var parts = new StringBuilder();
+            foreach (string line in body.Split('\n'))
+            {
+                if (line.StartsWith("data: {", StringComparison.Ordinal)
+                    && JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices") is { ValueKind: JsonValueKind.Array } choices
+                    && choices.GetArrayLength() > 0 && choices[0].GetProperty("delta").TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                {
+                    parts.Append(content.GetString());
+                }
+            }
+
+            text = parts.ToString();
+        }
+        else
+        {
+            ChatCompletion completion = await _gateway.OpenAIChat(model).CompleteChatAsync([new UserChatMessage("answer")]).WaitAsync(TimeSpan.FromSeconds(30));
+            text = completion.Content[0].Text;
+        }
+
+        Assert.Equal("the whole answer", text);
+        await _guard.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the settle was reached and is held
+        using var admin = _gateway.Http();
+        Assert.Equal(0, (await admin.GetJsonAsync("/v1/usage")).Body.GetProperty("totals").GetProperty("requests").GetInt64());
+
+        _guard.Gate.Set();
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        long requests;
+        while ((requests = (await admin.GetJsonAsync("/v1/usage")).Body.GetProperty("totals").GetProperty("requests").GetInt64()) == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(1, requests);
+    }
+
+    /// <summary>The real spend guard, with every settle held until <see cref="Gate"/> is set.</summary>
+    private sealed class HeldSettleGuard(Qlaud.Metering.SpendGuard inner) : Qlaud.Metering.ISpendGuard
+    {
+        public ManualResetEventSlim Gate { get; } = new(false);
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Qlaud.Metering.SpendEstimate Estimate(Qlaud.Routing.RoutePlan plan, long inputTokens, long? maxOutputTokens) => inner.Estimate(plan, inputTokens, maxOutputTokens);
+
+        public Qlaud.Metering.SpendEstimate Estimate(IReadOnlyList<Qlaud.Catalog.CatalogRoute> candidates, Qlaud.Catalog.ModelCatalog catalog, long inputTokens, long? maxOutputTokens)
+            => inner.Estimate(candidates, catalog, inputTokens, maxOutputTokens);
+
+        public ValueTask<Qlaud.Metering.SpendDecision> ReserveAsync(QlaudCaller caller, Qlaud.Metering.SpendEstimate estimate, CancellationToken cancellationToken)
+            => inner.ReserveAsync(caller, estimate, cancellationToken);
+
+        public void Settle(Qlaud.Metering.SpendReservation reservation, in Qlaud.Metering.SettledUsage usage)
+        {
+            Entered.TrySetResult();
+            Gate.Wait(TimeSpan.FromSeconds(60));
+            inner.Settle(reservation, usage);
+        }
+
+        public void Release(Qlaud.Metering.SpendReservation reservation) => inner.Release(reservation);
     }
 }
