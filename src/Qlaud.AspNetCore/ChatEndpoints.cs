@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,7 +21,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
     private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false)
     {
         // Every answer, errors included, names the request, and its ledger entry carries the same id.
-        string requestId = "req_" + ActivityTraceId.CreateRandom().ToHexString();
+        string requestId = Qlaud.Diagnostics.RequestIds.New();
         context.Response.Headers["x-qlaud-request-id"] = requestId;
         var (caller, authError) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
         if (caller is null)

@@ -17,8 +17,9 @@ namespace Qlaud.Metering;
 /// releases the reservation. A stream that fails or is abandoned after it produced output is charged for what was
 /// generated: its reported usage if any arrived, else the input estimate plus the streamed text at 4 characters per token
 /// (logged as estimated).</para>
-/// <para>Not registered by <c>AddQlaud()</c> yet: wrap <c>QlaudChatClient</c> with it (decorator order: metering outermost)
-/// when the in-process path is wired.</para>
+/// <para>Each metered call gets a request id (<see cref="QlaudResponseProperties.RequestId"/>, on the response and on the
+/// first streamed update), the <c>request_id</c> of its ledger entry, as the HTTP surface's <c>x-qlaud-request-id</c>.</para>
+/// <para><c>AddQlaud()</c> registers it as the outermost decorator of the <see cref="IChatClient"/> when metering is on.</para>
 /// </remarks>
 internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, QlaudCallerResolver callers, Router router) : DelegatingChatClient(inner)
 {
@@ -44,9 +45,11 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
             throw;
         }
 
+        string requestId = Diagnostics.RequestIds.New();
+        (response.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = requestId;
         var usage = response.Usage is { } details ? TokenUsage.From(details) : (TokenUsage?)null;
         long generated = (response.Text.Length + CharsPerOutputToken - 1) / CharsPerOutputToken;
-        Settle(reservation, plan!, response.AdditionalProperties, usage, generated, response.ResponseId, options);
+        Settle(reservation, plan!, response.AdditionalProperties, usage, generated, requestId, options);
         return response;
     }
 
@@ -66,15 +69,19 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
 
         TokenUsage? usage = null;
         AdditionalPropertiesDictionary? annotations = null;
-        string? responseId = null;
+        string requestId = Diagnostics.RequestIds.New();
         long chars = 0;
         bool produced = false;
         try
         {
             await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
             {
+                if (!produced)
+                {
+                    (update.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = requestId;
+                }
+
                 produced = true;
-                responseId ??= update.ResponseId;
                 foreach (var content in update.Contents)
                 {
                     switch (content)
@@ -104,7 +111,7 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
             // Completed, failed part-way or abandoned by the consumer: charge what was produced, release what was not.
             if (produced)
             {
-                Settle(reservation, plan!, annotations, usage, (chars + CharsPerOutputToken - 1) / CharsPerOutputToken, responseId, options);
+                Settle(reservation, plan!, annotations, usage, (chars + CharsPerOutputToken - 1) / CharsPerOutputToken, requestId, options);
             }
             else
             {

@@ -42,12 +42,14 @@ public sealed class MeteringChatClientTests : IAsyncLifetime
         var (key, secret, _) = await _h.MintAsync(capMicros: 1_000_000, endUser: "alice");
         _inner.Respond = static (_, _) => Answer(1_000, 500);
 
-        await _client.GetResponseAsync("hello", Options(secret));
+        var response = await _client.GetResponseAsync("hello", Options(secret));
 
         await _h.Ledger.FlushAsync();
         await using var db = _h.Db();
         var entry = await db.LedgerEntries.SingleAsync();
-        Assert.Equal((2_000L, "alice", "test/test-model", "resp-1", false), (entry.CostMicros, entry.EndUserId, entry.Route, entry.RequestId, entry.Estimated));
+        Assert.Equal((2_000L, "alice", "test/test-model", false), (entry.CostMicros, entry.EndUserId, entry.Route, entry.Estimated));
+        Assert.Matches("^req_[0-9a-f]{32}$", entry.RequestId);
+        Assert.Equal(entry.RequestId, response.AdditionalProperties![QlaudResponseProperties.RequestId]);
         Assert.Equal(2_000, (await _h.Keys.GetAsync("default", key.Record.Id, default))!.PeriodSpendMicros);
     }
 
@@ -86,14 +88,18 @@ public sealed class MeteringChatClientTests : IAsyncLifetime
             new ChatResponseUpdate { AdditionalProperties = new() { [QlaudResponseProperties.Route] = "test/test-model" } },
         ];
 
-        await foreach (var _ in _client.GetStreamingResponseAsync("hi", Options(secret)))
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in _client.GetStreamingResponseAsync("hi", Options(secret)))
         {
+            updates.Add(update);
         }
 
         await _h.Ledger.FlushAsync();
         await using var db = _h.Db();
         var entry = await db.LedgerEntries.SingleAsync();
-        Assert.Equal((300L, 200L, 700L, "s-1"), (entry.InputTokens, entry.OutputTokens, entry.CostMicros, entry.RequestId));
+        Assert.Equal((300L, 200L, 700L), (entry.InputTokens, entry.OutputTokens, entry.CostMicros));
+        Assert.Matches("^req_[0-9a-f]{32}$", entry.RequestId);
+        Assert.Equal(entry.RequestId, updates[0].AdditionalProperties![QlaudResponseProperties.RequestId]);
     }
 
     [Fact]
