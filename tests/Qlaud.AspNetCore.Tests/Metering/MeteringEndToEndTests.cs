@@ -266,9 +266,14 @@ public sealed class SettleAfterAnswerTests : IAsyncLifetime
             var parts = new StringBuilder();
             foreach (string line in body.Split('\n'))
             {
-                if (line.StartsWith("data: {", StringComparison.Ordinal)
-                    && JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("choices") is { ValueKind: JsonValueKind.Array } choices
-                    && choices.GetArrayLength() > 0 && choices[0].GetProperty("delta").TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                if (!line.StartsWith("data: {", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                using var chunk = JsonDocument.Parse(line["data: ".Length..]);
+                var choices = chunk.RootElement.GetProperty("choices");
+                if (choices.GetArrayLength() > 0 && choices[0].GetProperty("delta").TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
                 {
                     parts.Append(content.GetString());
                 }
