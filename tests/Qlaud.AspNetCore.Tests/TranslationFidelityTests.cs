@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Anthropic;
 using Anthropic.Helpers;
 using Anthropic.Models.Messages;
 using OpenAI.Chat;
@@ -42,5 +44,168 @@ public sealed class TranslationFidelityTests : IAsyncLifetime
         Assert.Equal(100, streamed.InputTokenDetails.CachedTokenCount);
         Assert.Equal(whole.Usage.InputTokenCount, streamed.InputTokenCount);
         Assert.Equal(whole.Usage.TotalTokenCount, streamed.TotalTokenCount);
+    }
+
+    [Fact]
+    public async Task AnthropicStreamingOnOpenAIRoute_MessageStartEstimatesInput_MessageDeltaCarriesExactCounts()
+    {
+        const string body = """{"model":"fake-gpt","max_tokens":50,"stream":true,"system":"You are a careful assistant who answers in one short sentence.","messages":[{"role":"user","content":"What is the capital of France, and why is it that city?"}]}""";
+        var reply = FakeReply.Text("Paris, for history.") with { ChunkSize = 5, Usage = new FakeUsage { InputTokens = 1000, OutputTokens = 5, CachedTokens = 800 } };
+        _gateway.Fake.Enqueue(reply, reply);
+        using var http = _gateway.Http();
+        var (countStatus, counted) = await http.PostJsonAsync("/v1/messages/count_tokens", body);
+        Assert.Equal(HttpStatusCode.OK, countStatus);
+
+        using var response = await http.PostAsync("/v1/messages", new StringContent(body, Encoding.UTF8, "application/json"));
+        var events = SseEvents(await response.Content.ReadAsStringAsync());
+
+        var startUsage = events.Single(static e => e.Name == "message_start").Data.GetProperty("message").GetProperty("usage");
+        long estimate = counted.GetProperty("input_tokens").GetInt64();
+        Assert.True(estimate > 0);
+        Assert.Equal(estimate, startUsage.GetProperty("input_tokens").GetInt64());
+        var deltaUsage = events.Single(static e => e.Name == "message_delta").Data.GetProperty("usage");
+        Assert.Equal(200, deltaUsage.GetProperty("input_tokens").GetInt64()); // Anthropic counts input without the cache reads
+        Assert.Equal(800, deltaUsage.GetProperty("cache_read_input_tokens").GetInt64());
+        Assert.Equal(0, deltaUsage.GetProperty("cache_creation_input_tokens").GetInt64());
+        Assert.Equal(5, deltaUsage.GetProperty("output_tokens").GetInt64());
+
+        Message streamed = await _gateway.AnthropicClient().Messages.CreateStreaming(new MessageCreateParams
+        {
+            Model = "fake-gpt",
+            MaxTokens = 50,
+            Messages = [new UserMessageParam("What is the capital of France?")],
+        }).Aggregate();
+        Assert.Equal(200, streamed.Usage.InputTokens);
+        Assert.Equal(800, streamed.Usage.CacheReadInputTokens);
+        Assert.Equal(5, streamed.Usage.OutputTokens);
+    }
+
+    /// <summary>A request as Claude Code sends it (system blocks with <c>cache_control</c>, 21 tools, a system-role message inside
+    /// <c>messages</c>, <c>thinking</c>, <c>context_management</c>, <c>metadata.user_id</c>), with its model set to <c>fake-gpt</c>.</summary>
+    private static JsonObject ClaudeCodeRequest()
+        => JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "claude-code-request.json")))!.AsObject();
+
+    private static async Task<HttpResponseMessage> PostAsClaudeCodeAsync(HttpClient http, JsonObject body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages?beta=true")
+        {
+            Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        request.Headers.Add("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27");
+        request.Headers.Add("anthropic-dangerous-direct-browser-access", "true");
+        request.Headers.Add("x-app", "cli");
+        request.Headers.TryAddWithoutValidation("user-agent", "claude-cli/2.0.60 (external, cli)");
+        return await http.SendAsync(request);
+    }
+
+    public static TheoryData<string> ThinkingConfigs => new()
+    {
+        """{"type":"adaptive"}""",
+        """{"type":"enabled","budget_tokens":31999}""",
+        """{"type":"disabled"}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(ThinkingConfigs))]
+    public async Task ClaudeCodeRequestOnOpenAIRoute_RawHttp_AcceptedAndTranslatedInPlace(string thinking)
+    {
+        _gateway.Fake.Enqueue(FakeReply.Text("Install it with make install.") with { ChunkSize = 6 });
+        var body = ClaudeCodeRequest();
+        body["thinking"] = JsonNode.Parse(thinking);
+        // More of what the Anthropic API accepts and an OpenAI-dialect upstream has no field for.
+        body["service_tier"] = "auto";
+        body["container"] = "container_011CZ";
+        body["mcp_servers"] = JsonNode.Parse("""[{"type":"url","url":"https://mcp.example.com/sse","name":"example"}]""");
+        body["metadata"]!["extra"] = "x";
+        using var http = _gateway.Http();
+
+        using var response = await PostAsClaudeCodeAsync(http, body);
+        string text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var events = SseEvents(text);
+        Assert.Equal("message_start", events[0].Name);
+        Assert.Equal("message_stop", events[^1].Name);
+        Assert.Equal("Install it with make install.", string.Concat(events.Where(static e => e.Name == "content_block_delta").Select(static e => e.Data.GetProperty("delta").GetProperty("text").GetString())));
+
+        var upstream = Assert.Single(_gateway.Fake.Requests);
+        Assert.Equal("/v1/chat/completions", upstream.Path);
+        Assert.Null(upstream.GetHeader("anthropic-beta"));
+        var sent = upstream.BodyJson!.Value;
+        Assert.Equal("upstream-gpt", sent.GetProperty("model").GetString());
+        Assert.True(sent.GetProperty("stream").GetBoolean());
+        foreach (var anthropicOnly in new[] { "system", "thinking", "context_management", "metadata", "service_tier", "container", "mcp_servers", "max_tokens_field" })
+        {
+            Assert.False(sent.TryGetProperty(anthropicOnly, out _), anthropicOnly);
+        }
+
+        Assert.StartsWith("user_2f9c0e8b", sent.GetProperty("user").GetString(), StringComparison.Ordinal);
+        var tools = sent.GetProperty("tools").EnumerateArray().ToList();
+        Assert.Equal(21, tools.Count);
+        Assert.All(tools, static t => Assert.Equal("function", t.GetProperty("type").GetString()));
+        Assert.Equal("Read", tools[5].GetProperty("function").GetProperty("name").GetString());
+        Assert.Equal("file_path", tools[5].GetProperty("function").GetProperty("parameters").GetProperty("required")[0].GetString());
+
+        var roles = sent.GetProperty("messages").EnumerateArray().Select(static m => m.GetProperty("role").GetString()).ToList();
+        Assert.Equal(["system", "user", "assistant", "tool", "user", "system", "user"], roles);
+        var messages = sent.GetProperty("messages");
+        Assert.Contains("You are Claude Code", messages[0].GetRawText(), StringComparison.Ordinal);
+        Assert.Equal("The user switched the output style to Explanatory: explain the choices you make.", messages[5].GetProperty("content").GetString());
+        Assert.Equal("call_00_rdme", messages[3].GetProperty("tool_call_id").GetString());
+        Assert.Equal("Read", messages[2].GetProperty("tool_calls")[0].GetProperty("function").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task ClaudeCodeRequestOnOpenAIRoute_AnthropicSdkBetaMessages_StreamsAnswer()
+    {
+        _gateway.Fake.Enqueue(FakeReply.Text("Install it with make install.") with { ChunkSize = 6, Usage = new FakeUsage { InputTokens = 3000, OutputTokens = 7, CachedTokens = 2048 } });
+        var raw = ClaudeCodeRequest();
+        raw.Remove("stream");
+        var body = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(raw.ToJsonString())!;
+        var parameters = Anthropic.Models.Beta.Messages.MessageCreateParams.FromRawUnchecked(
+            new Dictionary<string, JsonElement>(), new Dictionary<string, JsonElement>(), body) with
+        {
+            Betas = ["claude-code-20250219", "interleaved-thinking-2025-05-14", "context-management-2025-06-27"],
+        };
+
+        var message = await _gateway.AnthropicClient().Beta.Messages.CreateStreaming(parameters).Aggregate();
+
+        Assert.Equal("Install it with make install.", string.Concat(message.Content.Select(static b => b.TryPickText(out var t) ? t.Text : "")));
+        Assert.Equal(7, message.Usage.OutputTokens);
+        Assert.Equal(2048, message.Usage.CacheReadInputTokens);
+        Assert.Equal(952, message.Usage.InputTokens);
+        var sent = Assert.Single(_gateway.Fake.Requests).BodyJson!.Value;
+        Assert.Equal(21, sent.GetProperty("tools").GetArrayLength());
+        Assert.Equal("system", sent.GetProperty("messages")[5].GetProperty("role").GetString());
+    }
+
+    internal static List<(string Name, JsonElement Data)> SseEvents(string text)
+    {
+        var events = new List<(string, JsonElement)>();
+        foreach (var block in text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+        {
+            string name = "";
+            string? data = null;
+            foreach (var line in block.Split('\n'))
+            {
+                if (line.StartsWith("event: ", StringComparison.Ordinal))
+                {
+                    name = line["event: ".Length..];
+                }
+                else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    data = line["data: ".Length..];
+                }
+            }
+
+            if (data is not null && data != "[DONE]")
+            {
+                events.Add((name, JsonDocument.Parse(data).RootElement.Clone()));
+            }
+        }
+
+        return events;
     }
 }

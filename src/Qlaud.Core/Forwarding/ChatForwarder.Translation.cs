@@ -102,7 +102,7 @@ internal sealed partial class ChatForwarder
             return AttemptResult.Success();
         }
 
-        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
+        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, canonical, model));
         var (end, notStarted) = await RelayStreamAsync(upstreamStream, 200, translator, scope, deadline, cancellationToken).ConfigureAwait(false);
         if (notStarted is { } beforeFirstByte)
         {
@@ -152,12 +152,17 @@ internal sealed partial class ChatForwarder
         return slug.Equals(route.ModelId, StringComparison.OrdinalIgnoreCase) ? requested : route.ModelId;
     }
 
-    private static IStreamEncoder CreateEncoder(InboundChat inbound, string model)
+    /// <summary>The client's stream encoder. An Anthropic client's <c>message_start</c> carries an estimate of the input tokens,
+    /// since an OpenAI-dialect upstream reports its exact counts only at the end (they follow in <c>message_delta</c>).</summary>
+    private static IStreamEncoder CreateEncoder(InboundChat inbound, CanonicalChatRequest canonical, string model)
     {
         string id = (inbound.Surface.Name == "anthropic" ? "msg_" : "chatcmpl-") + Guid.NewGuid().ToString("N");
-        return inbound.Surface is Dialects.OpenAI.OpenAIDialect openai
-            ? openai.CreateStreamEncoder(model, id, includeUsage: inbound.Info.ClientIncludeUsage)
-            : inbound.Surface.CreateStreamEncoder(model, id);
+        return inbound.Surface switch
+        {
+            Dialects.OpenAI.OpenAIDialect openai => openai.CreateStreamEncoder(model, id, includeUsage: inbound.Info.ClientIncludeUsage),
+            Dialects.Anthropic.AnthropicDialect => new Dialects.Anthropic.AnthropicStreamEncoder(model, id, Dialects.Anthropic.AnthropicTokenEstimator.EstimateInputTokens(canonical)),
+            _ => inbound.Surface.CreateStreamEncoder(model, id),
+        };
     }
 
     private static AttemptResult UpstreamGarbage(CatalogRoute route, DialectException ex)

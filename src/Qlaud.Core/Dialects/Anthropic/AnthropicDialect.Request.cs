@@ -420,7 +420,16 @@ internal sealed partial class AnthropicDialect
             bool isUser = roleElement.ValueEquals("user");
             if (!isUser && !roleElement.ValueEquals("assistant"))
             {
-                throw Invalid($"messages[{i}].role must be user or assistant.");
+                if (!roleElement.ValueEquals("system"))
+                {
+                    throw Invalid($"messages[{i}].role must be user, assistant or system.");
+                }
+
+                // Claude Code sends system-role messages inside `messages` (for model names it does not know): they stay at
+                // their place in the conversation as system messages.
+                ReadSystemMessage(message, i, conversation);
+                i++;
+                continue;
             }
 
             var extras = ReadExtras(message, s_messageFields);
@@ -448,6 +457,41 @@ internal sealed partial class AnthropicDialect
 
             i++;
         }
+    }
+
+    private static void ReadSystemMessage(JsonElement message, int index, List<ChatMessage> conversation)
+    {
+        if (!message.TryGetProperty("content", out var content))
+        {
+            throw Invalid($"messages[{index}].content is required.");
+        }
+
+        var extras = ReadExtras(message, s_messageFields);
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            conversation.Add(new ChatMessage(ChatRole.System, content.GetString()) { AdditionalProperties = extras });
+            return;
+        }
+
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            throw Invalid($"messages[{index}].content must be a string or an array of text blocks.");
+        }
+
+        var contents = new List<AIContent>(content.GetArrayLength());
+        int j = 0;
+        foreach (var block in content.EnumerateArray())
+        {
+            var path = new BlockPath("messages", index, j++);
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var type) || !type.ValueEquals("text"))
+            {
+                throw Invalid($"{path} must be a text block in a system message.");
+            }
+
+            contents.Add(ReadBlock(block, path));
+        }
+
+        conversation.Add(new ChatMessage(ChatRole.System, contents) { AdditionalProperties = extras });
     }
 
     private static List<AIContent> ReadBlocks(JsonElement content, int messageIndex)

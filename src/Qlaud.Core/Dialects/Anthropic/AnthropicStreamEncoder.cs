@@ -9,10 +9,13 @@ namespace Qlaud.Dialects.Anthropic;
 /// event stream, so an Anthropic client such as Claude Code works unchanged against any model.
 /// </summary>
 /// <remarks>
-/// <para>Event order, as Anthropic documents it: <c>message_start</c> (empty content, input usage when already known, else 0);
+/// <para>Event order, as Anthropic documents it: <c>message_start</c> (empty content; the input usage when already known, else
+/// the estimate the encoder was created with, since OpenAI upstreams report usage only at the end);
 /// then one block after another, each <c>content_block_start</c> → deltas → <c>content_block_stop</c> with indexes 0, 1, 2, …;
 /// finally, in <see cref="Complete"/>, one <c>message_delta</c> with <c>stop_reason</c>, <c>stop_sequence</c> and the usage
-/// (which OpenAI upstreams send last, after the finish reason) and <c>message_stop</c>.</para>
+/// (which OpenAI upstreams send last, after the finish reason): the exact <c>input_tokens</c>, <c>cache_creation_input_tokens</c>,
+/// <c>cache_read_input_tokens</c> and <c>output_tokens</c>, as Anthropic's own <c>message_delta</c> carries them; then
+/// <c>message_stop</c>.</para>
 /// <para>Blocks: reasoning text → <c>thinking</c> (<c>thinking_delta</c>; a signature arriving in
 /// <see cref="TextReasoningContent.ProtectedData"/> → <c>signature_delta</c>, after which more reasoning opens a new thinking
 /// block); redacted reasoning → <c>redacted_thinking</c>; text → <c>text</c> (<c>text_delta</c>); each tool call index → its
@@ -38,6 +41,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
 
     private readonly string _model;
     private readonly string _messageId;
+    private readonly long _estimatedInputTokens;
     private Utf8JsonWriter? _writer;
     private bool _started;
     private bool _finished;
@@ -58,10 +62,14 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     private object? _stopSequence;
 
     /// <summary>Creates the encoder for one stream that reports <paramref name="model"/>.</summary>
-    public AnthropicStreamEncoder(string model, string responseId)
+    /// <param name="model">The model named in <c>message_start</c>.</param>
+    /// <param name="responseId">The message id (prefixed with <c>msg_</c> when it is not already).</param>
+    /// <param name="estimatedInputTokens">The <c>input_tokens</c> of <c>message_start</c> when no usage arrived before it.</param>
+    public AnthropicStreamEncoder(string model, string responseId, long estimatedInputTokens = 0)
     {
         _model = model;
         _messageId = AnthropicDialect.MessageId(responseId);
+        _estimatedInputTokens = estimatedInputTokens;
     }
 
     /// <inheritdoc />
@@ -227,7 +235,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     private void WriteMessageStart(IBufferWriter<byte> output)
     {
         _started = true;
-        var (input, cacheRead, cacheWrite) = AnthropicDialect.SplitInput(_usage);
+        var (input, cacheRead, cacheWrite) = _usage?.InputTokenCount is null ? (_estimatedInputTokens, 0, 0) : AnthropicDialect.SplitInput(_usage);
         var writer = BeginEvent(output, "message_start"u8);
         writer.WriteStartObject();
         writer.WriteString("type"u8, "message_start"u8);
