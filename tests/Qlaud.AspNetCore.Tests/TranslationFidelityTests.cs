@@ -181,6 +181,136 @@ public sealed class TranslationFidelityTests : IAsyncLifetime
         Assert.Equal("system", sent.GetProperty("messages")[5].GetProperty("role").GetString());
     }
 
+    private static MessageCreateParams AskGpt(string text, IReadOnlyList<MessageParam>? history = null) => new()
+    {
+        Model = "fake-gpt",
+        MaxTokens = 256,
+        Messages = history ?? [new UserMessageParam(text)],
+    };
+
+    private static IReadOnlyList<MessageParam> NextTurn(ThinkingBlock thinking, string answer) =>
+    [
+        new UserMessageParam("Capital of France?"),
+        new AssistantMessageParam(new List<ContentBlockParam>
+        {
+            new ThinkingBlockParam { Thinking = thinking.Thinking, Signature = thinking.Signature },
+            new TextBlockParam(answer),
+        }),
+        new UserMessageParam("And of Italy?"),
+    ];
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReasoningOnOpenAIRoute_ThinkingBlockSignedByQlaud_AcceptedBackAndDroppedUpstream(bool stream)
+    {
+        _gateway.Fake.Enqueue(FakeReply.TextWithReasoning("The user asks about France. Paris is its capital.", "Paris.") with { ChunkSize = 7 }, FakeReply.Text("Rome."));
+        var client = _gateway.AnthropicClient();
+
+        Message first = stream ? await client.Messages.CreateStreaming(AskGpt("Capital of France?")).Aggregate() : await client.Messages.Create(AskGpt("Capital of France?"));
+        Assert.True(first.Content[0].TryPickThinking(out var thinking));
+        Assert.Equal("The user asks about France. Paris is its capital.", thinking.Thinking);
+        Assert.False(string.IsNullOrEmpty(thinking.Signature));
+
+        Message second = await client.Messages.Create(AskGpt("", NextTurn(thinking, "Paris.")));
+
+        Assert.True(second.Content[0].TryPickText(out var text));
+        Assert.Equal("Rome.", text.Text);
+        string sent = _gateway.Fake.Requests[1].BodyText;
+        Assert.DoesNotContain("Paris is its capital", sent, StringComparison.Ordinal);
+        Assert.DoesNotContain("reasoning_content", sent, StringComparison.Ordinal);
+        Assert.DoesNotContain(thinking.Signature, sent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReasoningOnOpenAIRoute_StreamAndWholeAnswer_SameSignatureForSameThinking()
+    {
+        var reply = FakeReply.TextWithReasoning("Short thought.", "Done.") with { ChunkSize = 3 };
+        _gateway.Fake.Enqueue(reply, reply);
+        var client = _gateway.AnthropicClient();
+
+        Message whole = await client.Messages.Create(AskGpt("q"));
+        Message streamed = await client.Messages.CreateStreaming(AskGpt("q")).Aggregate();
+
+        Assert.True(whole.Content[0].TryPickThinking(out var a));
+        Assert.True(streamed.Content[0].TryPickThinking(out var b));
+        Assert.Equal(a.Signature, b.Signature);
+    }
+
+    public static TheoryData<string> ForeignSignatures => new()
+    {
+        "EqQBCkgIARABGAIiQL2wY9Q0Xr5lrS0AnthropicIssuedSignature==",
+        "",
+    };
+
+    [Theory]
+    [MemberData(nameof(ForeignSignatures))]
+    public async Task ThinkingBlockNotSignedByQlaud_OnOpenAIRoute_400InvalidRequestAndNoUpstreamCall(string signature)
+    {
+        string body = $$"""
+            {"model":"fake-gpt","max_tokens":100,"stream":true,
+             "messages":[{"role":"user","content":"q"},
+                         {"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"{{signature}}"},{"type":"text","text":"a"}]},
+                         {"role":"user","content":"q2"}]}
+            """;
+        using var http = _gateway.Http();
+
+        var (status, error) = await http.PostJsonAsync("/v1/messages", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("error", error.GetProperty("type").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("error").GetProperty("type").GetString());
+        Assert.Equal("messages.1.content.0: Invalid `signature` in `thinking` block", error.GetProperty("error").GetProperty("message").GetString());
+        Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task ThinkingBlockWithAnthropicSignature_OnAnthropicRoute_PassesThroughUntouched()
+    {
+        const string body = """{"model":"fake-claude","max_tokens":100,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"EqQBCkgIARABGAIiQL2wY9Q0"},{"type":"text","text":"a"}]},{"role":"user","content":"q2"}]}""";
+        using var http = _gateway.Http();
+
+        var (status, _) = await http.PostJsonAsync("/v1/messages", body);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(body.Replace("fake-claude", "upstream-claude", StringComparison.Ordinal), Assert.Single(_gateway.Fake.Requests).BodyText);
+    }
+
+    [Fact]
+    public async Task ThinkingSignature_ConfiguredSecret_IsHmacSha256OfTheThinkingText()
+    {
+        const string secret = "a-configured-secret-of-at-least-32-characters";
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Routing:ThinkingSignatureSecret"] = secret });
+        gateway.Fake.Enqueue(FakeReply.TextWithReasoning("Some reasoning.", "ok"));
+
+        Message message = await gateway.AnthropicClient().Messages.Create(AskGpt("q"));
+
+        Assert.True(message.Content[0].TryPickThinking(out var thinking));
+        var expected = Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes("Some reasoning.")));
+        Assert.Equal(expected, thinking.Signature);
+    }
+
+    [Fact]
+    public async Task ThinkingSignature_GeneratedSecret_SurvivesARestartOnTheSameDatabase()
+    {
+        using var database = new TempDatabase();
+        var settings = new Dictionary<string, string?> { ["Qlaud:Storage:ConnectionString"] = database.ConnectionString };
+        await using var fake = await FakeProviderServer.StartAsync();
+        fake.Enqueue(FakeReply.TextWithReasoning("Remember this.", "ok"), FakeReply.Text("still ok"));
+        ThinkingBlock thinking;
+        await using (var before = await GatewayHost.StartAsync(fake, settings, disposeFake: false))
+        {
+            Message first = await before.AnthropicClient().Messages.Create(AskGpt("q"));
+            Assert.True(first.Content[0].TryPickThinking(out thinking!));
+        }
+
+        await using var after = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        Message second = await after.AnthropicClient().Messages.Create(AskGpt("", NextTurn(thinking, "ok")));
+
+        Assert.True(second.Content[0].TryPickText(out var text));
+        Assert.Equal("still ok", text.Text);
+    }
+
     internal static List<(string Name, JsonElement Data)> SseEvents(string text)
     {
         var events = new List<(string, JsonElement)>();

@@ -23,15 +23,26 @@ internal sealed partial class AnthropicDialect
     /// &lt;4096 low, &lt;16384 medium, &lt;32768 high, else extra high; adaptive → <c>output_config.effort</c> or high;
     /// disabled → none).
     /// </remarks>
-    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: true);
+    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: true, verifier: null);
+
+    /// <summary>
+    /// Decodes a request that is going to be translated for another dialect's upstream: every <c>thinking</c> block in an
+    /// assistant turn must carry the signature <paramref name="verifier"/> gives its text (Qlaud signed it when it translated
+    /// the block); any other signature is the <c>invalid_request_error</c> Anthropic answers for a signature it did not issue.
+    /// </summary>
+    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json, ThinkingSigner verifier)
+    {
+        ArgumentNullException.ThrowIfNull(verifier);
+        return ReadRequest(utf8Json, requireMaxTokens: true, verifier);
+    }
 
     /// <summary>
     /// Decodes a <c>POST /v1/messages/count_tokens</c> body: the request shape without <c>max_tokens</c> (and without
     /// <c>stream</c>), as Anthropic's token counting endpoint takes it. Throws <see cref="DialectException"/> on malformed input.
     /// </summary>
-    public CanonicalChatRequest ReadCountTokensRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: false);
+    public CanonicalChatRequest ReadCountTokensRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: false, verifier: null);
 
-    private static CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json, bool requireMaxTokens)
+    private static CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json, bool requireMaxTokens, ThinkingSigner? verifier)
     {
         JsonElement root = ParseBody(utf8Json, "request");
         if (root.ValueKind != JsonValueKind.Object)
@@ -146,7 +157,7 @@ internal sealed partial class AnthropicDialect
 
         var conversation = new List<ChatMessage>(messages.GetArrayLength() + 1);
         ReadSystem(system, conversation);
-        ReadMessages(messages, conversation);
+        ReadMessages(messages, conversation, verifier);
         if (additional.Count > 0)
         {
             options.AdditionalProperties = additional;
@@ -402,7 +413,7 @@ internal sealed partial class AnthropicDialect
         }
     }
 
-    private static void ReadMessages(JsonElement messages, List<ChatMessage> conversation)
+    private static void ReadMessages(JsonElement messages, List<ChatMessage> conversation, ThinkingSigner? verifier)
     {
         int i = 0;
         foreach (var message in messages.EnumerateArray())
@@ -448,7 +459,13 @@ internal sealed partial class AnthropicDialect
             }
             else if (!isUser)
             {
-                conversation.Add(new ChatMessage(ChatRole.Assistant, ReadBlocks(content, i)) { AdditionalProperties = extras });
+                var blocks = ReadBlocks(content, i);
+                if (verifier is not null)
+                {
+                    VerifyThinking(blocks, i, verifier);
+                }
+
+                conversation.Add(new ChatMessage(ChatRole.Assistant, blocks) { AdditionalProperties = extras });
             }
             else
             {
@@ -456,6 +473,18 @@ internal sealed partial class AnthropicDialect
             }
 
             i++;
+        }
+    }
+
+    private static void VerifyThinking(List<AIContent> blocks, int messageIndex, ThinkingSigner verifier)
+    {
+        for (int j = 0; j < blocks.Count; j++)
+        {
+            if (blocks[j] is TextReasoningContent reasoning && !IsRedacted(reasoning) && !verifier.Verify(reasoning.Text, reasoning.ProtectedData))
+            {
+                // Anthropic's own wording for a thinking block it did not sign.
+                throw Invalid($"messages.{messageIndex}.content.{j}: Invalid `signature` in `thinking` block");
+            }
         }
     }
 

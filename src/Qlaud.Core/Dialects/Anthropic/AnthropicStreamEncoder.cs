@@ -24,6 +24,9 @@ namespace Qlaud.Dialects.Anthropic;
 /// interleave the argument fragments of parallel calls are serialized: while the open call's arguments are not yet a
 /// complete JSON value, fragments of later calls are held back and written, in order, once it is complete (or before any
 /// other content, or at the end).</para>
+/// <para>With a <see cref="ThinkingSigner"/> (a translated stream), every thinking block is signed by Qlaud: its text deltas
+/// feed the signature, which goes out as the block's <c>signature_delta</c> just before its <c>content_block_stop</c>;
+/// signatures from the upstream are not relayed.</para>
 /// <para>One <see cref="Utf8JsonWriter"/> is reused for every event; it writes straight into the caller's buffer.</para>
 /// </remarks>
 internal sealed class AnthropicStreamEncoder : IStreamEncoder
@@ -42,6 +45,8 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     private readonly string _model;
     private readonly string _messageId;
     private readonly long _estimatedInputTokens;
+    private readonly ThinkingSigner? _signer;
+    private ThinkingSigner.Incremental? _signing;
     private Utf8JsonWriter? _writer;
     private bool _started;
     private bool _finished;
@@ -65,11 +70,13 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     /// <param name="model">The model named in <c>message_start</c>.</param>
     /// <param name="responseId">The message id (prefixed with <c>msg_</c> when it is not already).</param>
     /// <param name="estimatedInputTokens">The <c>input_tokens</c> of <c>message_start</c> when no usage arrived before it.</param>
-    public AnthropicStreamEncoder(string model, string responseId, long estimatedInputTokens = 0)
+    /// <param name="signer">Signs the thinking blocks (translated streams); null relays the upstream's signatures.</param>
+    public AnthropicStreamEncoder(string model, string responseId, long estimatedInputTokens = 0, ThinkingSigner? signer = null)
     {
         _model = model;
         _messageId = AnthropicDialect.MessageId(responseId);
         _estimatedInputTokens = estimatedInputTokens;
+        _signer = signer;
     }
 
     /// <inheritdoc />
@@ -191,6 +198,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
         writer.WriteEndObject();
         EndEvent(output);
         _finished = true;
+        _signing?.Dispose();
     }
 
     /// <inheritdoc />
@@ -207,6 +215,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
         AnthropicDialect.WriteErrorObject(writer, error);
         EndEvent(output);
         _finished = true;
+        _signing?.Dispose();
     }
 
     private Utf8JsonWriter BeginEvent(IBufferWriter<byte> output, ReadOnlySpan<byte> name)
@@ -328,6 +337,12 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
             return;
         }
 
+        if (_open == BlockKind.Thinking && _signer is not null && !_thinkingSigned)
+        {
+            WriteDelta(output, _openIndex, "signature_delta"u8, "signature"u8, _signing?.Finish() ?? _signer.Sign(""));
+            _thinkingSigned = true;
+        }
+
         var writer = BeginEvent(output, "content_block_stop"u8);
         writer.WriteStartObject();
         writer.WriteString("type"u8, "content_block_stop"u8);
@@ -387,9 +402,13 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
         {
             OpenThinking(output);
             WriteDelta(output, _openIndex, "thinking_delta"u8, "thinking"u8, reasoning.Text);
+            if (_signer is not null)
+            {
+                (_signing ??= _signer.BeginIncremental()).Append(reasoning.Text);
+            }
         }
 
-        if (!string.IsNullOrEmpty(reasoning.ProtectedData))
+        if (_signer is null && !string.IsNullOrEmpty(reasoning.ProtectedData))
         {
             OpenThinking(output);
             WriteDelta(output, _openIndex, "signature_delta"u8, "signature"u8, reasoning.ProtectedData);
