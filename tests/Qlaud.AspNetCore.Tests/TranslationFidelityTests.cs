@@ -311,6 +311,123 @@ public sealed class TranslationFidelityTests : IAsyncLifetime
         Assert.Equal("still ok", text.Text);
     }
 
+    /// <summary>An agent loop's second turn: tools, a long system prompt (about 1,500 estimated tokens) and one earlier exchange.</summary>
+    private static (List<OpenAI.Chat.ChatMessage> Messages, ChatCompletionOptions Options) AgentTurn(int systemRepeats = 150)
+    {
+        string system = string.Concat(Enumerable.Repeat("You are a careful coding agent; read before you edit. ", systemRepeats));
+        var options = new ChatCompletionOptions
+        {
+            Tools =
+            {
+                ChatTool.CreateFunctionTool("read_file", "Reads a file", BinaryData.FromString("""{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}""")),
+                ChatTool.CreateFunctionTool("write_file", "Writes a file", BinaryData.FromString("""{"type":"object","properties":{"path":{"type":"string"},"text":{"type":"string"}}}""")),
+            },
+        };
+        List<OpenAI.Chat.ChatMessage> messages =
+        [
+            new SystemChatMessage(system),
+            new UserChatMessage("What is in README.md?"),
+            new AssistantChatMessage("It describes the build."),
+            new UserChatMessage("And how do I run the tests?"),
+        ];
+        return (messages, options);
+    }
+
+    private static int CountCacheControls(string body)
+    {
+        int count = 0;
+        for (int at = body.IndexOf("\"cache_control\"", StringComparison.Ordinal); at >= 0; at = body.IndexOf("\"cache_control\"", at + 1, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    [Fact]
+    public async Task OpenAIClientOnAnthropicRoute_LongPrefix_BreakpointsOnLastToolSystemAndLastEarlierTurn()
+    {
+        _gateway.Fake.Enqueue(FakeReply.Text("Run make test.") with { Usage = new FakeUsage { InputTokens = 50, OutputTokens = 4, CachedTokens = 3000, CacheCreationTokens = 200 } });
+        var (messages, options) = AgentTurn();
+
+        ChatCompletion completion = await _gateway.OpenAIChat("fake-claude").CompleteChatAsync(messages, options);
+
+        Assert.Equal(3250, completion.Usage.InputTokenCount);
+        Assert.Equal(3000, completion.Usage.InputTokenDetails.CachedTokenCount);
+        var upstream = Assert.Single(_gateway.Fake.Requests);
+        var sent = upstream.BodyJson!.Value;
+        Assert.Equal(3, CountCacheControls(upstream.BodyText));
+        Assert.Equal("ephemeral", sent.GetProperty("tools")[1].GetProperty("cache_control").GetProperty("type").GetString());
+        Assert.False(sent.GetProperty("tools")[0].TryGetProperty("cache_control", out _));
+        var system = sent.GetProperty("system");
+        Assert.Equal("ephemeral", system[system.GetArrayLength() - 1].GetProperty("cache_control").GetProperty("type").GetString());
+        var turns = sent.GetProperty("messages");
+        Assert.Equal(3, turns.GetArrayLength());
+        Assert.Equal("assistant", turns[1].GetProperty("role").GetString());
+        Assert.Equal("ephemeral", turns[1].GetProperty("content")[0].GetProperty("cache_control").GetProperty("type").GetString());
+        Assert.Equal(JsonValueKind.String, turns[2].GetProperty("content").ValueKind);
+    }
+
+    [Fact]
+    public async Task OpenAIClientOnAnthropicRoute_ShortPrefix_NoBreakpoints()
+    {
+        _gateway.Fake.Enqueue(FakeReply.Text("ok"));
+        var (messages, options) = AgentTurn(systemRepeats: 2);
+
+        await _gateway.OpenAIChat("fake-claude").CompleteChatAsync(messages, options);
+
+        Assert.Equal(0, CountCacheControls(Assert.Single(_gateway.Fake.Requests).BodyText));
+    }
+
+    [Fact]
+    public async Task OpenAIClientOnAnthropicRoute_AutoPromptCacheOff_NoBreakpoints()
+    {
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Routing:AutoPromptCache"] = "false" });
+        gateway.Fake.Enqueue(FakeReply.Text("ok"));
+        var (messages, options) = AgentTurn();
+
+        await gateway.OpenAIChat("fake-claude").CompleteChatAsync(messages, options);
+
+        Assert.Equal(0, CountCacheControls(Assert.Single(gateway.Fake.Requests).BodyText));
+    }
+
+    [Fact]
+    public async Task OpenAIClientOnAnthropicRoute_CacheReadsAndWrites_ReachTheLedger()
+    {
+        using var database = new TempDatabase();
+        var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Storage:ConnectionString"] = database.ConnectionString });
+        var reply = FakeReply.Text("Run make test.") with { Usage = new FakeUsage { InputTokens = 50, OutputTokens = 4, CachedTokens = 3000, CacheCreationTokens = 200 } };
+        gateway.Fake.Enqueue(reply, reply);
+        var (messages, options) = AgentTurn();
+        var chat = gateway.OpenAIChat("fake-claude");
+        await chat.CompleteChatAsync(messages, options);
+        ChatTokenUsage? streamed = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync(messages, options))
+        {
+            streamed = update.Usage ?? streamed;
+        }
+
+        await gateway.DisposeAsync(); // the ledger writer commits what is queued
+
+        Assert.Equal(3000, streamed!.InputTokenDetails.CachedTokenCount);
+        Assert.Equal(3250, streamed.InputTokenCount);
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT InputTokens, CacheReadTokens, CacheWriteTokens FROM LedgerEntries WHERE Kind = 'Usage'";
+        await using var reader = await command.ExecuteReaderAsync();
+        int rows = 0;
+        while (await reader.ReadAsync())
+        {
+            rows++;
+            Assert.Equal(3250, reader.GetInt64(0));
+            Assert.Equal(3000, reader.GetInt64(1));
+            Assert.Equal(200, reader.GetInt64(2));
+        }
+
+        Assert.Equal(2, rows);
+    }
+
     internal static List<(string Name, JsonElement Data)> SseEvents(string text)
     {
         var events = new List<(string, JsonElement)>();

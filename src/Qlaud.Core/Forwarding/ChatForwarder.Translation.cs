@@ -38,7 +38,14 @@ internal sealed partial class ChatForwarder
         using var body = new PooledBufferWriter(inbound.Body.Length + 256);
         using (var writer = new Utf8JsonWriter(body))
         {
-            upstreamDialect.WriteRequest(writer, canonical, route.UpstreamModel);
+            if (upstreamDialect is AnthropicDialect anthropic && _autoPromptCache)
+            {
+                anthropic.WriteRequest(writer, canonical, route.UpstreamModel, AnthropicPromptCache.ShouldPlaceBreakpoints(canonical, route.UpstreamModel));
+            }
+            else
+            {
+                upstreamDialect.WriteRequest(writer, canonical, route.UpstreamModel);
+            }
         }
 
         using var deadline = new UpstreamDeadline(_time, cancellationToken);

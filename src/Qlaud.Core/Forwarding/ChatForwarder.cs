@@ -39,11 +39,13 @@ internal sealed partial class ChatForwarder
     private readonly ILogger _logger;
 
     private readonly bool _metered;
+    private readonly bool _autoPromptCache;
 
     public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, Security.ThinkingSignatures signatures, IOptions<QlaudOptions> options, ILogger<ChatForwarder> logger)
     {
         _signatures = signatures;
         _metered = options.Value.Metering.Enabled;
+        _autoPromptCache = options.Value.Routing.AutoPromptCache;
         _router = router;
         _upstream = upstream;
         _policy = policy;
