@@ -234,6 +234,7 @@ public sealed class TranslationFidelityTests : IAsyncLifetime
 
         Assert.True(whole.Content[0].TryPickThinking(out var a));
         Assert.True(streamed.Content[0].TryPickThinking(out var b));
+        Assert.False(string.IsNullOrEmpty(a.Signature));
         Assert.Equal(a.Signature, b.Signature);
     }
 
@@ -302,6 +303,7 @@ public sealed class TranslationFidelityTests : IAsyncLifetime
         {
             Message first = await before.AnthropicClient().Messages.Create(AskGpt("q"));
             Assert.True(first.Content[0].TryPickThinking(out thinking!));
+            Assert.False(string.IsNullOrEmpty(thinking.Signature));
         }
 
         await using var after = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
