@@ -212,19 +212,23 @@ public sealed class AnthropicMessagesTests : IAsyncLifetime
     [Fact]
     public async Task Create_OpenAIRoute_ThinkingHistoryAndBareToolChoiceNotSentUpstream()
     {
-        const string body = """
+        // The thinking block Qlaud signed when it translated the first answer.
+        _gateway.Fake.Enqueue(FakeReply.TextWithReasoning("hmm", "a"));
+        Message first = await _gateway.AnthropicClient().Messages.Create(Ask("fake-gpt", "q"));
+        Assert.True(first.Content[0].TryPickThinking(out var thinking));
+        string body = $$"""
             {"model":"fake-gpt","max_tokens":100,"tool_choice":{"type":"auto"},
              "messages":[{"role":"user","content":"q"},
-                         {"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"sig"},{"type":"text","text":"a"}]},
+                         {"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"{{thinking.Signature}}"},{"type":"text","text":"a"}]},
                          {"role":"user","content":"q2"}]}
             """;
         using var response = await _gateway.Http().PostAsync("/v1/messages", new StringContent(body, Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var upstream = _gateway.Fake.Requests[0].BodyJson!.Value;
+        var upstream = _gateway.Fake.Requests[1].BodyJson!.Value;
         Assert.False(upstream.TryGetProperty("tool_choice", out _));
         Assert.DoesNotContain("thinking", upstream.GetRawText(), StringComparison.Ordinal);
-        Assert.DoesNotContain("sig", upstream.GetRawText(), StringComparison.Ordinal);
+        Assert.DoesNotContain(thinking.Signature, upstream.GetRawText(), StringComparison.Ordinal);
         Assert.Equal("a", upstream.GetProperty("messages")[1].GetProperty("content").GetString());
     }
 

@@ -381,6 +381,11 @@ internal static class CatalogBuilder
             errors.Add($"{key}:BreakerFailureRatio must be greater than 0 and at most 1, not {routing.BreakerFailureRatio.ToString(CultureInfo.InvariantCulture)}.");
         }
 
+        if (routing.ThinkingSignatureSecret is { } secret && secret.Length < 32)
+        {
+            errors.Add($"{key}:ThinkingSignatureSecret must be at least 32 characters long (or unset, for a random secret kept in the gateway's database).");
+        }
+
         if (routing.BreakerMinimumThroughput < 2)
         {
             errors.Add($"{key}:BreakerMinimumThroughput must be at least 2, not {routing.BreakerMinimumThroughput.ToString(CultureInfo.InvariantCulture)}.");

@@ -44,4 +44,14 @@ public sealed class RoutingOptions
 
     /// <summary>Output tokens assumed when a request sets no <c>max_tokens</c>, for <c>:floor</c> and price ordering (default 500).</summary>
     public int ExpectedOutputTokens { get; set; } = 500;
+
+    /// <summary>The secret under which Qlaud signs the <c>thinking</c> blocks it translates from another dialect's reasoning
+    /// (HMAC-SHA256 of the thinking text), so it can tell its own blocks when an Anthropic client sends them back. At least 32
+    /// characters; unset (the default), a random secret is generated once and kept in the gateway's database, so signatures
+    /// survive restarts and are shared by every instance on that database. Set it when instances do not share a database.</summary>
+    public string? ThinkingSignatureSecret { get; set; }
+
+    /// <summary>Whether OpenAI-dialect requests on an Anthropic route get prompt-cache breakpoints (<c>cache_control</c>) placed
+    /// automatically on a prefix long enough to be cached (default true).</summary>
+    public bool AutoPromptCache { get; set; } = true;
 }

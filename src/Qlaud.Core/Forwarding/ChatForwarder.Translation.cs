@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Qlaud.Catalog;
 using Qlaud.Dialects;
+using Qlaud.Dialects.Anthropic;
 using Qlaud.Metering;
 using Qlaud.Providers;
 using Qlaud.Routing;
@@ -18,9 +19,12 @@ internal sealed partial class ChatForwarder
         var route = scope.Route;
         var sink = scope.Sink;
         CanonicalChatRequest canonical;
+        // An Anthropic client's thinking blocks are Qlaud's own when they reach another dialect: verified on the way in,
+        // signed on the way out.
+        var signer = inbound.Surface is AnthropicDialect ? await _signatures.GetSignerAsync(cancellationToken).ConfigureAwait(false) : null;
         try
         {
-            canonical = inbound.Canonical ??= ReadCanonical(inbound, route);
+            canonical = inbound.Canonical ??= ReadCanonical(inbound, route, signer);
         }
         catch (DialectException ex)
         {
@@ -34,7 +38,14 @@ internal sealed partial class ChatForwarder
         using var body = new PooledBufferWriter(inbound.Body.Length + 256);
         using (var writer = new Utf8JsonWriter(body))
         {
-            upstreamDialect.WriteRequest(writer, canonical, route.UpstreamModel);
+            if (upstreamDialect is AnthropicDialect anthropic && _autoPromptCache)
+            {
+                anthropic.WriteRequest(writer, canonical, route.UpstreamModel, AnthropicPromptCache.ShouldPlaceBreakpoints(canonical, route.UpstreamModel));
+            }
+            else
+            {
+                upstreamDialect.WriteRequest(writer, canonical, route.UpstreamModel);
+            }
         }
 
         using var deadline = new UpstreamDeadline(_time, cancellationToken);
@@ -90,6 +101,11 @@ internal sealed partial class ChatForwarder
                 return UpstreamGarbage(route, ex);
             }
 
+            if (signer is not null)
+            {
+                SignThinking(chat, signer);
+            }
+
             var usage = chat.Usage is { } u ? TokenUsage.From(u) : (TokenUsage?)null;
             scope.SetUsage(usage);
             scope.SetResponseModel(chat.ModelId);
@@ -102,7 +118,7 @@ internal sealed partial class ChatForwarder
             return AttemptResult.Success();
         }
 
-        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
+        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, canonical, model, signer));
         var (end, notStarted) = await RelayStreamAsync(upstreamStream, 200, translator, scope, deadline, cancellationToken).ConfigureAwait(false);
         if (notStarted is { } beforeFirstByte)
         {
@@ -117,7 +133,7 @@ internal sealed partial class ChatForwarder
     }
 
     /// <summary>Decodes the client's body; the routing fields Qlaud consumed are not passed on to another dialect.</summary>
-    private static CanonicalChatRequest ReadCanonical(InboundChat inbound, CatalogRoute route)
+    private static CanonicalChatRequest ReadCanonical(InboundChat inbound, CatalogRoute route, ThinkingSigner? signer)
     {
         if (inbound.Info.ModelLength == 0)
         {
@@ -125,10 +141,10 @@ internal sealed partial class ChatForwarder
             // and the splice drops the routing fields too. The decoder copies what it keeps, so the buffer can go.
             using var withModel = new PooledBufferWriter(inbound.Body.Length + 64);
             WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: false, withModel);
-            return inbound.Surface.ReadRequest(withModel.WrittenSpan);
+            return Read(inbound.Surface, withModel.WrittenSpan, signer);
         }
 
-        var canonical = inbound.Surface.ReadRequest(inbound.Body.Span);
+        var canonical = Read(inbound.Surface, inbound.Body.Span, signer);
         if (inbound.Info.HasRoutingFields && canonical.Options.AdditionalProperties is { } extra)
         {
             string prefix = inbound.Surface.Name + ":";
@@ -137,6 +153,28 @@ internal sealed partial class ChatForwarder
         }
 
         return canonical;
+    }
+
+    private static CanonicalChatRequest Read(IChatDialect surface, ReadOnlySpan<byte> body, ThinkingSigner? signer)
+        => signer is not null && surface is AnthropicDialect anthropic ? anthropic.ReadRequest(body, signer) : surface.ReadRequest(body);
+
+    /// <summary>Gives every thinking block of a translated answer Qlaud's signature (an upstream of another dialect has none
+    /// an Anthropic client could send back).</summary>
+    private static void SignThinking(ChatResponse chat, ThinkingSigner signer)
+    {
+        var messages = chat.Messages;
+        for (int m = 0; m < messages.Count; m++)
+        {
+            var contents = messages[m].Contents;
+            for (int c = 0; c < contents.Count; c++)
+            {
+                if (contents[c] is TextReasoningContent { Text.Length: > 0 } reasoning
+                    && reasoning.AdditionalProperties?.ContainsKey(CanonicalKeys.Redacted) is not true)
+                {
+                    reasoning.ProtectedData = signer.Sign(reasoning.Text);
+                }
+            }
+        }
     }
 
     /// <summary>The model named in a translated answer: what the client asked for, or the fallback model that served it.</summary>
@@ -152,12 +190,17 @@ internal sealed partial class ChatForwarder
         return slug.Equals(route.ModelId, StringComparison.OrdinalIgnoreCase) ? requested : route.ModelId;
     }
 
-    private static IStreamEncoder CreateEncoder(InboundChat inbound, string model)
+    /// <summary>The client's stream encoder. An Anthropic client's <c>message_start</c> carries an estimate of the input tokens,
+    /// since an OpenAI-dialect upstream reports its exact counts only at the end (they follow in <c>message_delta</c>).</summary>
+    private static IStreamEncoder CreateEncoder(InboundChat inbound, CanonicalChatRequest canonical, string model, ThinkingSigner? signer)
     {
         string id = (inbound.Surface.Name == "anthropic" ? "msg_" : "chatcmpl-") + Guid.NewGuid().ToString("N");
-        return inbound.Surface is Dialects.OpenAI.OpenAIDialect openai
-            ? openai.CreateStreamEncoder(model, id, includeUsage: inbound.Info.ClientIncludeUsage)
-            : inbound.Surface.CreateStreamEncoder(model, id);
+        return inbound.Surface switch
+        {
+            Dialects.OpenAI.OpenAIDialect openai => openai.CreateStreamEncoder(model, id, includeUsage: inbound.Info.ClientIncludeUsage),
+            AnthropicDialect => new AnthropicStreamEncoder(model, id, AnthropicTokenEstimator.EstimateInputTokens(canonical), signer),
+            _ => inbound.Surface.CreateStreamEncoder(model, id),
+        };
     }
 
     private static AttemptResult UpstreamGarbage(CatalogRoute route, DialectException ex)

@@ -34,14 +34,18 @@ internal sealed partial class ChatForwarder
     private readonly UpstreamClient _upstream;
     private readonly AttemptPolicy _policy;
     private readonly ISpendGuard _spend;
+    private readonly Security.ThinkingSignatures _signatures;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
     private readonly bool _metered;
+    private readonly bool _autoPromptCache;
 
-    public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, IOptions<QlaudOptions> options, ILogger<ChatForwarder> logger)
+    public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, Security.ThinkingSignatures signatures, IOptions<QlaudOptions> options, ILogger<ChatForwarder> logger)
     {
+        _signatures = signatures;
         _metered = options.Value.Metering.Enabled;
+        _autoPromptCache = options.Value.Routing.AutoPromptCache;
         _router = router;
         _upstream = upstream;
         _policy = policy;

@@ -74,6 +74,7 @@ public static class QlaudServiceCollectionExtensions
             sp.GetRequiredService<ModelCatalog>(),
             TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Routing.ConnectTimeoutSeconds)));
         services.TryAddSingleton<UpstreamClient>();
+        services.TryAddSingleton<Qlaud.Security.ThinkingSignatures>();
         services.TryAddSingleton<ChatForwarder>();
         AddStorageAndMetering(services);
         services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();

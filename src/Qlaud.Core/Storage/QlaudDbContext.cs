@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Qlaud.Storage;
 
-/// <summary>The gateway's store: accounts, API keys, wallets and the ledger.</summary>
+/// <summary>The gateway's store: accounts, API keys, wallets, the ledger and the gateway's own secrets.</summary>
 /// <remarks>
 /// The model is provider-neutral: times are Unix milliseconds (<see langword="long"/>), money is micro-USD
 /// (<see langword="long"/>), enums are strings, and no service issues provider-specific SQL. Provider details
@@ -17,6 +17,8 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
     public DbSet<WalletEntity> Wallets => Set<WalletEntity>();
 
     public DbSet<LedgerEntryEntity> LedgerEntries => Set<LedgerEntryEntity>();
+
+    public DbSet<GatewaySecretEntity> GatewaySecrets => Set<GatewaySecretEntity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -49,6 +51,13 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
             key.HasIndex(static k => new { k.AccountId, k.CreatedAtMs });
             key.HasIndex(static k => new { k.AccountId, k.EndUserId });
             key.HasOne<AccountEntity>().WithMany().HasForeignKey(static k => k.AccountId);
+        });
+
+        modelBuilder.Entity<GatewaySecretEntity>(static secret =>
+        {
+            secret.HasKey(static s => s.Name);
+            secret.Property(static s => s.Name).HasMaxLength(64);
+            secret.Property(static s => s.Value).HasMaxLength(256);
         });
 
         modelBuilder.Entity<LedgerEntryEntity>(static entry =>

@@ -22,4 +22,23 @@ public sealed class QlaudOptionsValidatorTests
     [Fact]
     public void Validate_MeteringDefaults_Succeed()
         => Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, new QlaudOptions { UseBuiltInCatalog = false }).Succeeded);
+
+    [Fact]
+    public void Validate_ThinkingSignatureSecretTooShort_FailsNamingTheKey()
+    {
+        var options = new QlaudOptions { UseBuiltInCatalog = false, Routing = new RoutingOptions { ThinkingSignatureSecret = "short" } };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Routing:ThinkingSignatureSecret", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_ThinkingSignatureSecretOf32Characters_Succeeds()
+    {
+        var options = new QlaudOptions { UseBuiltInCatalog = false, Routing = new RoutingOptions { ThinkingSignatureSecret = new string('s', 32), AutoPromptCache = false } };
+
+        Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
+    }
 }

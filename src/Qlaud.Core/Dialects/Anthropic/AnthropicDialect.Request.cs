@@ -6,7 +6,7 @@ namespace Qlaud.Dialects.Anthropic;
 // Requests: POST /v1/messages bodies.
 internal sealed partial class AnthropicDialect
 {
-    /// <summary>Top-level request fields that <see cref="WriteRequest"/> writes itself; <c>anthropic:*</c> keys of the same
+    /// <summary>Top-level request fields that <see cref="WriteRequest(Utf8JsonWriter, CanonicalChatRequest, string, bool)"/> writes itself; <c>anthropic:*</c> keys of the same
     /// name are not written again.</summary>
     private static readonly string[] s_requestFields =
         ["model", "messages", "max_tokens", "system", "stop_sequences", "temperature", "top_p", "top_k", "tools", "tool_choice", "stream"];
@@ -23,15 +23,26 @@ internal sealed partial class AnthropicDialect
     /// &lt;4096 low, &lt;16384 medium, &lt;32768 high, else extra high; adaptive → <c>output_config.effort</c> or high;
     /// disabled → none).
     /// </remarks>
-    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: true);
+    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: true, verifier: null);
+
+    /// <summary>
+    /// Decodes a request that is going to be translated for another dialect's upstream: every <c>thinking</c> block in an
+    /// assistant turn must carry the signature <paramref name="verifier"/> gives its text (Qlaud signed it when it translated
+    /// the block); any other signature is the <c>invalid_request_error</c> Anthropic answers for a signature it did not issue.
+    /// </summary>
+    public CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json, ThinkingSigner verifier)
+    {
+        ArgumentNullException.ThrowIfNull(verifier);
+        return ReadRequest(utf8Json, requireMaxTokens: true, verifier);
+    }
 
     /// <summary>
     /// Decodes a <c>POST /v1/messages/count_tokens</c> body: the request shape without <c>max_tokens</c> (and without
     /// <c>stream</c>), as Anthropic's token counting endpoint takes it. Throws <see cref="DialectException"/> on malformed input.
     /// </summary>
-    public CanonicalChatRequest ReadCountTokensRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: false);
+    public CanonicalChatRequest ReadCountTokensRequest(ReadOnlySpan<byte> utf8Json) => ReadRequest(utf8Json, requireMaxTokens: false, verifier: null);
 
-    private static CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json, bool requireMaxTokens)
+    private static CanonicalChatRequest ReadRequest(ReadOnlySpan<byte> utf8Json, bool requireMaxTokens, ThinkingSigner? verifier)
     {
         JsonElement root = ParseBody(utf8Json, "request");
         if (root.ValueKind != JsonValueKind.Object)
@@ -146,7 +157,7 @@ internal sealed partial class AnthropicDialect
 
         var conversation = new List<ChatMessage>(messages.GetArrayLength() + 1);
         ReadSystem(system, conversation);
-        ReadMessages(messages, conversation);
+        ReadMessages(messages, conversation, verifier);
         if (additional.Count > 0)
         {
             options.AdditionalProperties = additional;
@@ -402,7 +413,7 @@ internal sealed partial class AnthropicDialect
         }
     }
 
-    private static void ReadMessages(JsonElement messages, List<ChatMessage> conversation)
+    private static void ReadMessages(JsonElement messages, List<ChatMessage> conversation, ThinkingSigner? verifier)
     {
         int i = 0;
         foreach (var message in messages.EnumerateArray())
@@ -420,7 +431,16 @@ internal sealed partial class AnthropicDialect
             bool isUser = roleElement.ValueEquals("user");
             if (!isUser && !roleElement.ValueEquals("assistant"))
             {
-                throw Invalid($"messages[{i}].role must be user or assistant.");
+                if (!roleElement.ValueEquals("system"))
+                {
+                    throw Invalid($"messages[{i}].role must be user, assistant or system.");
+                }
+
+                // Claude Code sends system-role messages inside `messages` (for model names it does not know): they stay at
+                // their place in the conversation as system messages.
+                ReadSystemMessage(message, i, conversation);
+                i++;
+                continue;
             }
 
             var extras = ReadExtras(message, s_messageFields);
@@ -439,7 +459,13 @@ internal sealed partial class AnthropicDialect
             }
             else if (!isUser)
             {
-                conversation.Add(new ChatMessage(ChatRole.Assistant, ReadBlocks(content, i)) { AdditionalProperties = extras });
+                var blocks = ReadBlocks(content, i);
+                if (verifier is not null)
+                {
+                    VerifyThinking(blocks, i, verifier);
+                }
+
+                conversation.Add(new ChatMessage(ChatRole.Assistant, blocks) { AdditionalProperties = extras });
             }
             else
             {
@@ -448,6 +474,53 @@ internal sealed partial class AnthropicDialect
 
             i++;
         }
+    }
+
+    private static void VerifyThinking(List<AIContent> blocks, int messageIndex, ThinkingSigner verifier)
+    {
+        for (int j = 0; j < blocks.Count; j++)
+        {
+            if (blocks[j] is TextReasoningContent reasoning && !IsRedacted(reasoning) && !verifier.Verify(reasoning.Text, reasoning.ProtectedData))
+            {
+                // Anthropic's own wording for a thinking block it did not sign.
+                throw Invalid($"messages.{messageIndex}.content.{j}: Invalid `signature` in `thinking` block");
+            }
+        }
+    }
+
+    private static void ReadSystemMessage(JsonElement message, int index, List<ChatMessage> conversation)
+    {
+        if (!message.TryGetProperty("content", out var content))
+        {
+            throw Invalid($"messages[{index}].content is required.");
+        }
+
+        var extras = ReadExtras(message, s_messageFields);
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            conversation.Add(new ChatMessage(ChatRole.System, content.GetString()) { AdditionalProperties = extras });
+            return;
+        }
+
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            throw Invalid($"messages[{index}].content must be a string or an array of text blocks.");
+        }
+
+        var contents = new List<AIContent>(content.GetArrayLength());
+        int j = 0;
+        foreach (var block in content.EnumerateArray())
+        {
+            var path = new BlockPath("messages", index, j++);
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var type) || !type.ValueEquals("text"))
+            {
+                throw Invalid($"{path} must be a text block in a system message.");
+            }
+
+            contents.Add(ReadBlock(block, path));
+        }
+
+        conversation.Add(new ChatMessage(ChatRole.System, contents) { AdditionalProperties = extras });
     }
 
     private static List<AIContent> ReadBlocks(JsonElement content, int messageIndex)
@@ -502,6 +575,15 @@ internal sealed partial class AnthropicDialect
     /// <c>anthropic:*</c> options are written back verbatim and other dialects' keys are not written.
     /// </remarks>
     public void WriteRequest(Utf8JsonWriter writer, CanonicalChatRequest request, string upstreamModel)
+        => WriteRequest(writer, request, upstreamModel, cacheBreakpoints: false);
+
+    /// <summary>
+    /// Encodes a request for an Anthropic upstream; with <paramref name="cacheBreakpoints"/>, prompt-cache breakpoints
+    /// (<c>cache_control: {"type":"ephemeral"}</c>) go on the last tool, the last system block and the last block of the
+    /// turn before the final one (three at most, within Anthropic's four), for a client that cannot place them itself.
+    /// </summary>
+    /// <remarks>See <see cref="AnthropicPromptCache"/> for when the caller asks for them.</remarks>
+    internal void WriteRequest(Utf8JsonWriter writer, CanonicalChatRequest request, string upstreamModel, bool cacheBreakpoints)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(request);
@@ -514,8 +596,8 @@ internal sealed partial class AnthropicDialect
         writer.WriteStartObject();
         writer.WriteString("model", upstreamModel);
         writer.WriteNumber("max_tokens", maxTokens);
-        WriteSystem(writer, request.Messages, options.Instructions);
-        WriteMessages(writer, request.Messages);
+        WriteSystem(writer, request.Messages, options.Instructions, cacheBreakpoints);
+        WriteMessages(writer, request.Messages, cacheBreakpoints);
 
         if (options.StopSequences is { Count: > 0 } stops)
         {
@@ -544,7 +626,7 @@ internal sealed partial class AnthropicDialect
             writer.WriteNumber("top_k", topK);
         }
 
-        if (WriteTools(writer, options.Tools))
+        if (WriteTools(writer, options.Tools, cacheBreakpoints))
         {
             WriteToolChoice(writer, options);
         }
@@ -574,7 +656,7 @@ internal sealed partial class AnthropicDialect
     private static bool HasKey(AdditionalPropertiesDictionary? extras, string wireName) =>
         extras is not null && extras.ContainsKey(Key(wireName));
 
-    private static void WriteSystem(Utf8JsonWriter writer, IList<ChatMessage> messages, string? instructions)
+    private static void WriteSystem(Utf8JsonWriter writer, IList<ChatMessage> messages, string? instructions, bool cacheBreakpoint)
     {
         int blocks = 0;
         TextContent? only = null;
@@ -602,12 +684,15 @@ internal sealed partial class AnthropicDialect
             return;
         }
 
-        if (blocks == 1 && !hasInstructions && !HasAnthropicExtras(only!.AdditionalProperties))
+        if (blocks == 1 && !hasInstructions && !cacheBreakpoint && !HasAnthropicExtras(only!.AdditionalProperties))
         {
             writer.WriteString("system", only.Text);
             return;
         }
 
+        // The breakpoint goes on the last block: the instructions when there are any, else the last system text.
+        var marked = cacheBreakpoint && !hasInstructions ? only : null;
+        var saved = marked is null ? null : MarkBreakpoint(marked);
         writer.WritePropertyName("system");
         writer.WriteStartArray();
         for (int i = 0; i < messages.Count; i++)
@@ -632,10 +717,37 @@ internal sealed partial class AnthropicDialect
             writer.WriteStartObject();
             writer.WriteString("type", "text");
             writer.WriteString("text", instructions);
+            if (cacheBreakpoint)
+            {
+                WriteEphemeral(writer);
+            }
+
             writer.WriteEndObject();
         }
 
         writer.WriteEndArray();
+        if (marked is not null)
+        {
+            marked.AdditionalProperties = saved;
+        }
+    }
+
+    private static readonly JsonElement s_ephemeral = JsonDocument.Parse("""{"type":"ephemeral"}""").RootElement.Clone();
+
+    private static void WriteEphemeral(Utf8JsonWriter writer)
+    {
+        writer.WritePropertyName("cache_control");
+        s_ephemeral.WriteTo(writer);
+    }
+
+    /// <summary>Gives <paramref name="content"/> a breakpoint for one write; returns its own properties, to put back after.</summary>
+    private static AdditionalPropertiesDictionary? MarkBreakpoint(AIContent content)
+    {
+        var saved = content.AdditionalProperties;
+        var marked = saved is null ? new AdditionalPropertiesDictionary() : new AdditionalPropertiesDictionary(saved);
+        marked[CanonicalKeys.CacheControl] = s_ephemeral;
+        content.AdditionalProperties = marked;
+        return saved;
     }
 
     private static bool HasAnthropicExtras(AdditionalPropertiesDictionary? properties)
@@ -661,31 +773,69 @@ internal sealed partial class AnthropicDialect
     /// first, as Anthropic requires), consecutive assistant messages one assistant turn. System messages (hoisted to
     /// <c>system</c>) and messages with nothing Anthropic can carry are skipped without splitting a turn.
     /// </summary>
-    private static void WriteMessages(Utf8JsonWriter writer, IList<ChatMessage> messages)
+    private static void WriteMessages(Utf8JsonWriter writer, IList<ChatMessage> messages, bool cacheBreakpoint)
     {
+        // The breakpoint goes on the turn before the final one (the last earlier turn).
+        int breakpointTurn = cacheBreakpoint ? CountTurns(messages) - 2 : -1;
         writer.WritePropertyName("messages");
         writer.WriteStartArray();
         int i = 0;
+        int turn = 0;
         while (i < messages.Count)
         {
-            if (!IsVisible(messages[i]))
+            int end = NextTurn(messages, i, out bool user);
+            if (end < 0)
             {
-                i++;
-                continue;
+                break;
             }
 
-            bool user = messages[i].Role != ChatRole.Assistant;
-            int end = i + 1;
-            while (end < messages.Count && !(IsVisible(messages[end]) && (messages[end].Role != ChatRole.Assistant) != user))
-            {
-                end++;
-            }
-
-            WriteTurn(writer, user, messages, i, end);
+            WriteTurn(writer, user, messages, NextVisible(messages, i), end, turn++ == breakpointTurn);
             i = end;
         }
 
         writer.WriteEndArray();
+    }
+
+    private static int NextVisible(IList<ChatMessage> messages, int i)
+    {
+        while (i < messages.Count && !IsVisible(messages[i]))
+        {
+            i++;
+        }
+
+        return i;
+    }
+
+    /// <summary>The end of the turn that starts at the first visible message from <paramref name="i"/>, or -1 when there is none.</summary>
+    private static int NextTurn(IList<ChatMessage> messages, int i, out bool user)
+    {
+        i = NextVisible(messages, i);
+        user = false;
+        if (i >= messages.Count)
+        {
+            return -1;
+        }
+
+        user = messages[i].Role != ChatRole.Assistant;
+        int end = i + 1;
+        while (end < messages.Count && !(IsVisible(messages[end]) && (messages[end].Role != ChatRole.Assistant) != user))
+        {
+            end++;
+        }
+
+        return end;
+    }
+
+    private static int CountTurns(IList<ChatMessage> messages)
+    {
+        int turns = 0;
+        int i = 0;
+        while ((i = NextTurn(messages, i, out _)) > 0)
+        {
+            turns++;
+        }
+
+        return turns;
     }
 
     private static bool IsVisible(ChatMessage message)
@@ -708,8 +858,10 @@ internal sealed partial class AnthropicDialect
     }
 
     /// <summary>Writes the messages in [<paramref name="start"/>, <paramref name="end"/>) as one turn.</summary>
-    private static void WriteTurn(Utf8JsonWriter writer, bool user, IList<ChatMessage> messages, int start, int end)
+    private static void WriteTurn(Utf8JsonWriter writer, bool user, IList<ChatMessage> messages, int start, int end, bool cacheBreakpoint)
     {
+        var marked = cacheBreakpoint ? LastBlock(user, messages, start, end) : null;
+        var saved = marked is null ? null : MarkBreakpoint(marked);
         int blocks = 0;
         AIContent? first = null;
         for (int m = start; m < end; m++)
@@ -755,6 +907,45 @@ internal sealed partial class AnthropicDialect
 
         WriteExtras(writer, messages[start].AdditionalProperties, s_messageFields);
         writer.WriteEndObject();
+        if (marked is not null)
+        {
+            marked.AdditionalProperties = saved;
+        }
+    }
+
+    /// <summary>The block a turn is written with last (a user turn writes its tool results first), when it can take a
+    /// <c>cache_control</c>; null otherwise (thinking and raw blocks).</summary>
+    private static AIContent? LastBlock(bool user, IList<ChatMessage> messages, int start, int end)
+    {
+        AIContent? last = null, lastResult = null;
+        for (int m = start; m < end; m++)
+        {
+            if (messages[m].Role == ChatRole.System)
+            {
+                continue;
+            }
+
+            var contents = messages[m].Contents;
+            for (int j = 0; j < contents.Count; j++)
+            {
+                if (!CanWriteBlock(contents[j], BlockTarget.Request))
+                {
+                    continue;
+                }
+
+                if (user && contents[j] is FunctionResultContent)
+                {
+                    lastResult = contents[j];
+                }
+                else
+                {
+                    last = contents[j];
+                }
+            }
+        }
+
+        last ??= lastResult;
+        return last is TextReasoningContent or AnthropicRawContent ? null : last;
     }
 
     /// <summary>Writes the turn's blocks: only tool results, only the others, or all (<paramref name="toolResults"/> null).</summary>
@@ -779,11 +970,23 @@ internal sealed partial class AnthropicDialect
     }
 
     /// <summary>Writes <c>tools</c>; returns false when there is no tool Anthropic can take.</summary>
-    private static bool WriteTools(Utf8JsonWriter writer, IList<AITool>? tools)
+    private static bool WriteTools(Utf8JsonWriter writer, IList<AITool>? tools, bool cacheBreakpoint)
     {
         if (tools is null)
         {
             return false;
+        }
+
+        int last = -1;
+        if (cacheBreakpoint)
+        {
+            for (int i = 0; i < tools.Count; i++)
+            {
+                if (tools[i] is AIFunctionDeclaration or AnthropicServerTool or HostedWebSearchTool)
+                {
+                    last = i;
+                }
+            }
         }
 
         bool any = false;
@@ -831,6 +1034,11 @@ internal sealed partial class AnthropicDialect
                     }
 
                     WriteExtras(writer, function.AdditionalProperties, s_toolFields);
+                    if (i == last && function.AdditionalProperties?.ContainsKey(CanonicalKeys.CacheControl) is not true)
+                    {
+                        WriteEphemeral(writer);
+                    }
+
                     writer.WriteEndObject();
                     break;
                 case HostedWebSearchTool web:
@@ -838,6 +1046,11 @@ internal sealed partial class AnthropicDialect
                     writer.WriteString("type", "web_search_20250305");
                     writer.WriteString("name", "web_search");
                     WriteExtras(writer, web.AdditionalProperties, s_toolFields);
+                    if (i == last && web.AdditionalProperties?.ContainsKey(CanonicalKeys.CacheControl) is not true)
+                    {
+                        WriteEphemeral(writer);
+                    }
+
                     writer.WriteEndObject();
                     break;
             }

@@ -120,7 +120,7 @@ internal sealed partial class AnthropicDialect
     /// <remarks>
     /// Every message's content goes into the one <c>content</c> array. Reasoning without a signature (from another
     /// provider) is shown as a thinking block with an empty signature; an Anthropic upstream never receives it back, as
-    /// <see cref="WriteRequest"/> drops it. Usage splits the canonical input into <c>input_tokens</c>,
+    /// <see cref="WriteRequest(Utf8JsonWriter, CanonicalChatRequest, string)"/> drops it. Usage splits the canonical input into <c>input_tokens</c>,
     /// <c>cache_read_input_tokens</c> and <c>cache_creation_input_tokens</c>.
     /// </remarks>
     public void WriteResponse(Utf8JsonWriter writer, ChatResponse response, string model)

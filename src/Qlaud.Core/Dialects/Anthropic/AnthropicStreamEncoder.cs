@@ -9,10 +9,13 @@ namespace Qlaud.Dialects.Anthropic;
 /// event stream, so an Anthropic client such as Claude Code works unchanged against any model.
 /// </summary>
 /// <remarks>
-/// <para>Event order, as Anthropic documents it: <c>message_start</c> (empty content, input usage when already known, else 0);
+/// <para>Event order, as Anthropic documents it: <c>message_start</c> (empty content; the input usage when already known, else
+/// the estimate the encoder was created with, since OpenAI upstreams report usage only at the end);
 /// then one block after another, each <c>content_block_start</c> → deltas → <c>content_block_stop</c> with indexes 0, 1, 2, …;
 /// finally, in <see cref="Complete"/>, one <c>message_delta</c> with <c>stop_reason</c>, <c>stop_sequence</c> and the usage
-/// (which OpenAI upstreams send last, after the finish reason) and <c>message_stop</c>.</para>
+/// (which OpenAI upstreams send last, after the finish reason): the exact <c>input_tokens</c>, <c>cache_creation_input_tokens</c>,
+/// <c>cache_read_input_tokens</c> and <c>output_tokens</c>, as Anthropic's own <c>message_delta</c> carries them; then
+/// <c>message_stop</c>.</para>
 /// <para>Blocks: reasoning text → <c>thinking</c> (<c>thinking_delta</c>; a signature arriving in
 /// <see cref="TextReasoningContent.ProtectedData"/> → <c>signature_delta</c>, after which more reasoning opens a new thinking
 /// block); redacted reasoning → <c>redacted_thinking</c>; text → <c>text</c> (<c>text_delta</c>); each tool call index → its
@@ -21,6 +24,9 @@ namespace Qlaud.Dialects.Anthropic;
 /// interleave the argument fragments of parallel calls are serialized: while the open call's arguments are not yet a
 /// complete JSON value, fragments of later calls are held back and written, in order, once it is complete (or before any
 /// other content, or at the end).</para>
+/// <para>With a <see cref="ThinkingSigner"/> (a translated stream), every thinking block is signed by Qlaud: its text deltas
+/// feed the signature, which goes out as the block's <c>signature_delta</c> just before its <c>content_block_stop</c>;
+/// signatures from the upstream are not relayed.</para>
 /// <para>One <see cref="Utf8JsonWriter"/> is reused for every event; it writes straight into the caller's buffer.</para>
 /// </remarks>
 internal sealed class AnthropicStreamEncoder : IStreamEncoder
@@ -38,6 +44,9 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
 
     private readonly string _model;
     private readonly string _messageId;
+    private readonly long _estimatedInputTokens;
+    private readonly ThinkingSigner? _signer;
+    private ThinkingSigner.Incremental? _signing;
     private Utf8JsonWriter? _writer;
     private bool _started;
     private bool _finished;
@@ -58,10 +67,16 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     private object? _stopSequence;
 
     /// <summary>Creates the encoder for one stream that reports <paramref name="model"/>.</summary>
-    public AnthropicStreamEncoder(string model, string responseId)
+    /// <param name="model">The model named in <c>message_start</c>.</param>
+    /// <param name="responseId">The message id (prefixed with <c>msg_</c> when it is not already).</param>
+    /// <param name="estimatedInputTokens">The <c>input_tokens</c> of <c>message_start</c> when no usage arrived before it.</param>
+    /// <param name="signer">Signs the thinking blocks (translated streams); null relays the upstream's signatures.</param>
+    public AnthropicStreamEncoder(string model, string responseId, long estimatedInputTokens = 0, ThinkingSigner? signer = null)
     {
         _model = model;
         _messageId = AnthropicDialect.MessageId(responseId);
+        _estimatedInputTokens = estimatedInputTokens;
+        _signer = signer;
     }
 
     /// <inheritdoc />
@@ -183,6 +198,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
         writer.WriteEndObject();
         EndEvent(output);
         _finished = true;
+        _signing?.Dispose();
     }
 
     /// <inheritdoc />
@@ -199,6 +215,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
         AnthropicDialect.WriteErrorObject(writer, error);
         EndEvent(output);
         _finished = true;
+        _signing?.Dispose();
     }
 
     private Utf8JsonWriter BeginEvent(IBufferWriter<byte> output, ReadOnlySpan<byte> name)
@@ -227,7 +244,7 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
     private void WriteMessageStart(IBufferWriter<byte> output)
     {
         _started = true;
-        var (input, cacheRead, cacheWrite) = AnthropicDialect.SplitInput(_usage);
+        var (input, cacheRead, cacheWrite) = _usage?.InputTokenCount is null ? (_estimatedInputTokens, 0, 0) : AnthropicDialect.SplitInput(_usage);
         var writer = BeginEvent(output, "message_start"u8);
         writer.WriteStartObject();
         writer.WriteString("type"u8, "message_start"u8);
@@ -320,6 +337,12 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
             return;
         }
 
+        if (_open == BlockKind.Thinking && _signer is not null && !_thinkingSigned)
+        {
+            WriteDelta(output, _openIndex, "signature_delta"u8, "signature"u8, _signing?.Finish() ?? _signer.Sign(""));
+            _thinkingSigned = true;
+        }
+
         var writer = BeginEvent(output, "content_block_stop"u8);
         writer.WriteStartObject();
         writer.WriteString("type"u8, "content_block_stop"u8);
@@ -379,9 +402,13 @@ internal sealed class AnthropicStreamEncoder : IStreamEncoder
         {
             OpenThinking(output);
             WriteDelta(output, _openIndex, "thinking_delta"u8, "thinking"u8, reasoning.Text);
+            if (_signer is not null)
+            {
+                (_signing ??= _signer.BeginIncremental()).Append(reasoning.Text);
+            }
         }
 
-        if (!string.IsNullOrEmpty(reasoning.ProtectedData))
+        if (_signer is null && !string.IsNullOrEmpty(reasoning.ProtectedData))
         {
             OpenThinking(output);
             WriteDelta(output, _openIndex, "signature_delta"u8, "signature"u8, reasoning.ProtectedData);

@@ -13,7 +13,7 @@ namespace Qlaud.Dialects.OpenAI;
 /// one update go into one chunk; the finish reason into a chunk of its own with an empty delta, once. A tool call's first
 /// fragment has <c>index</c>, <c>id</c>, <c>type</c> and <c>function.name</c>, later ones only <c>function.arguments</c>;
 /// whole <see cref="FunctionCallContent"/> items are written as one complete fragment.</para>
-/// <para>Usage is remembered and, when the encoder was created with <c>includeUsage</c>, written by <see cref="Complete"/> as a
+/// <para>Usage increments are summed and, when the encoder was created with <c>includeUsage</c>, written by <see cref="Complete"/> as a
 /// chunk with empty <c>choices</c> just before <c>[DONE]</c>, where OpenAI puts it. After <see cref="Complete"/> or
 /// <see cref="Fail"/> nothing more is written. One <see cref="Utf8JsonWriter"/> is reused for the whole stream.</para>
 /// </remarks>
@@ -323,21 +323,9 @@ internal sealed class OpenAIStreamEncoder : IStreamEncoder
 
     private void MergeUsage(UsageDetails details)
     {
-        // Later reports restate earlier ones (Anthropic repeats counts in message_delta): the latest value of each count wins.
-        var usage = _usage ??= new UsageDetails();
-        usage.InputTokenCount = details.InputTokenCount ?? usage.InputTokenCount;
-        usage.OutputTokenCount = details.OutputTokenCount ?? usage.OutputTokenCount;
-        usage.TotalTokenCount = details.TotalTokenCount ?? usage.TotalTokenCount;
-        usage.CachedInputTokenCount = details.CachedInputTokenCount ?? usage.CachedInputTokenCount;
-        usage.ReasoningTokenCount = details.ReasoningTokenCount ?? usage.ReasoningTokenCount;
-        if (details.AdditionalCounts is { } counts)
-        {
-            usage.AdditionalCounts ??= [];
-            foreach (var pair in counts)
-            {
-                usage.AdditionalCounts[pair.Key] = pair.Value;
-            }
-        }
+        // Stream decoders report usage in increments that add up to the total (Anthropic: the input counts at message_start,
+        // the output at message_delta), as Microsoft.Extensions.AI's ToChatResponse sums them.
+        (_usage ??= new UsageDetails()).Add(details);
     }
 
     private static bool IsRefusal(TextContent text) =>

@@ -520,7 +520,8 @@ public sealed class AnthropicDialectRequestTests
     [InlineData("""{"model":"m","max_tokens":10}""", "messages")]
     [InlineData("""{"model":"m","max_tokens":10,"temperature":"hot","messages":[]}""", "temperature")]
     [InlineData("""{"model":"m","max_tokens":10,"stop_sequences":"END","messages":[]}""", "stop_sequences")]
-    [InlineData("""{"model":"m","max_tokens":10,"messages":[{"role":"system","content":"x"}]}""", "messages[0].role")]
+    [InlineData("""{"model":"m","max_tokens":10,"messages":[{"role":"tool","content":"x"}]}""", "messages[0].role")]
+    [InlineData("""{"model":"m","max_tokens":10,"messages":[{"role":"system","content":[{"type":"image"}]}]}""", "messages[0].content[0]")]
     [InlineData("""{"model":"m","max_tokens":10,"messages":[{"role":"user","content":42}]}""", "messages[0].content")]
     [InlineData("""{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"a"},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"n"}]}]}""", "messages[1].content[0].input")]
     [InlineData("""{"model":"m","max_tokens":10,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text"}]}]}]}""", "messages[0].content[0].content[0].text")]
@@ -537,6 +538,15 @@ public sealed class AnthropicDialectRequestTests
 
         Assert.Equal(QlaudErrorKind.InvalidRequest, ex.Kind);
         Assert.Contains(field, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadRequest_SystemRoleMessageInsideMessages_SystemMessageAtItsPlace()
+    {
+        var request = Read("""{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"Hi"},{"role":"system","content":[{"type":"text","text":"Be brief."}]},{"role":"user","content":"Go"}]}""");
+
+        Assert.Equal([ChatRole.User, ChatRole.System, ChatRole.User], request.Messages.Select(static m => m.Role));
+        Assert.Equal("Be brief.", request.Messages[1].Text);
     }
 
     [Fact]

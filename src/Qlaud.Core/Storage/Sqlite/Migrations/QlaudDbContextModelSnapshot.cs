@@ -119,6 +119,25 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.ToTable("ApiKeys");
                 });
 
+            modelBuilder.Entity("Qlaud.Storage.GatewaySecretEntity", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Name");
+
+                    b.ToTable("GatewaySecrets");
+                });
+
             modelBuilder.Entity("Qlaud.Storage.LedgerEntryEntity", b =>
                 {
                     b.Property<long>("Id")
