@@ -126,8 +126,15 @@ export async function startStack() {
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const key = `qlk_live_e2e${randomBytes(16).toString('hex')}`;
 
-  const fake = startProcess('fake provider', [fakeDll, '--urls', fakeUrl, '--record', '--control'], baseEnvironment(home), 'fake-provider listening on', 60_000);
+  let fake;
   let server;
+  // If the test process dies without after(), its servers must not outlive it.
+  const killAll = () => {
+    for (const proc of [fake, server]) if (proc && proc.child.exitCode === null) proc.child.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+
+  fake = startProcess('fake provider', [fakeDll, '--urls', fakeUrl, '--record', '--control'], baseEnvironment(home), 'fake-provider listening on', 60_000);
   try {
     await fake.ready;
     const env = {
@@ -144,13 +151,12 @@ export async function startStack() {
     };
     const modelEntries = [
       { id: models.claude, provider: 'anthropic', capabilities: ['tools', 'vision', 'json', 'reasoning'], input: '3', output: '15' },
-      { id: models.deepseekChat, provider: 'deepseek', capabilities: ['tools', 'json'], input: '0.27', output: '1.1' },
-      { id: models.deepseekReasoner, provider: 'deepseek', capabilities: ['tools', 'json', 'reasoning'], input: '0.55', output: '2.19' },
+      // The two DeepSeek models configured as the README's Claude Code section does.
+      { id: models.deepseekChat, provider: 'deepseek', capabilities: [], input: '0.27', output: '1.10' },
+      { id: models.deepseekReasoner, provider: 'deepseek', capabilities: ['tools', 'reasoning'], input: '0.55', output: '2.19' },
     ];
     modelEntries.forEach((m, i) => {
       env[`Qlaud__Models__${i}__Id`] = m.id;
-      env[`Qlaud__Models__${i}__ContextLength`] = '128000';
-      env[`Qlaud__Models__${i}__MaxOutputTokens`] = '32000';
       m.capabilities.forEach((c, j) => {
         env[`Qlaud__Models__${i}__Capabilities__${j}`] = c;
       });
@@ -194,7 +200,7 @@ export async function startStack() {
     /** The chat requests that reached the fake and contain `match` (all when omitted), oldest first. */
     async upstreamRequests(match) {
       const all = await control('GET', 'requests');
-      return all.filter((r) => r.path !== '/_fake' && (!match || JSON.stringify(r.body).includes(match)));
+      return all.filter((r) => !match || JSON.stringify(r.body).includes(match));
     },
     /** The gateway's log lines (warnings and errors), for failure messages. */
     serverLog: () => server.lines.join('\n'),
