@@ -84,13 +84,19 @@ async function assertReadReachedUpstream(marker, model, file, secret) {
   assert.ok(JSON.stringify(second.body).includes(file), 'the second turn repeats the tool call with its file path');
 }
 
+/** Claude Code's last output line (its result) and stderr, and the gateway's log: what explains a failed run. */
+function failure(run) {
+  const last = run.stdout.trim().split('\n').at(-1) ?? '';
+  return `claude exited ${run.code ?? run.signal}\nresult: ${last}\nstderr: ${run.stderr}\ngateway:\n${stack.serverLog()}`;
+}
+
 function parseJsonResult(run) {
-  assert.equal(run.code, 0, `claude exited ${run.code ?? run.signal}\nstdout: ${run.stdout}\nstderr: ${run.stderr}\ngateway:\n${stack.serverLog()}`);
+  assert.equal(run.code, 0, failure(run));
   return JSON.parse(run.stdout);
 }
 
 function parseStream(run) {
-  assert.equal(run.code, 0, `claude exited ${run.code ?? run.signal}\nstdout: ${run.stdout}\nstderr: ${run.stderr}\ngateway:\n${stack.serverLog()}`);
+  assert.equal(run.code, 0, failure(run));
   return run.stdout.split('\n').filter((l) => l.trim().length > 0).map((l) => JSON.parse(l));
 }
 
