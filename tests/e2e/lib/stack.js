@@ -29,6 +29,13 @@ export const models = {
   deepseekReasoner: 'deepseek-reasoner',
 };
 
+/** Each route's prices in USD per million tokens (input, output), as configured below. */
+export const prices = {
+  [models.claude]: { input: 3, output: 15 },
+  [models.deepseekChat]: { input: 0.27, output: 1.1 },
+  [models.deepseekReasoner]: { input: 0.55, output: 2.19 },
+};
+
 /** The upstream model ids the fake receives for each gateway model. */
 export const upstreamModels = {
   [models.claude]: 'claude-e2e-upstream',
@@ -150,10 +157,10 @@ export async function startStack() {
       Qlaud__Routing__MaxRetries: '0',
     };
     const modelEntries = [
-      { id: models.claude, provider: 'anthropic', capabilities: ['tools', 'vision', 'json', 'reasoning'], input: '3', output: '15' },
+      { id: models.claude, provider: 'anthropic', capabilities: ['tools', 'vision', 'json', 'reasoning'] },
       // The two DeepSeek models configured as the README's Claude Code section does.
-      { id: models.deepseekChat, provider: 'deepseek', capabilities: [], input: '0.27', output: '1.10' },
-      { id: models.deepseekReasoner, provider: 'deepseek', capabilities: ['tools', 'reasoning'], input: '0.55', output: '2.19' },
+      { id: models.deepseekChat, provider: 'deepseek', capabilities: [] },
+      { id: models.deepseekReasoner, provider: 'deepseek', capabilities: ['tools', 'reasoning'] },
     ];
     modelEntries.forEach((m, i) => {
       env[`Qlaud__Models__${i}__Id`] = m.id;
@@ -162,8 +169,8 @@ export async function startStack() {
       });
       env[`Qlaud__Models__${i}__Routes__0__Provider`] = m.provider;
       env[`Qlaud__Models__${i}__Routes__0__UpstreamModel`] = upstreamModels[m.id];
-      env[`Qlaud__Models__${i}__Routes__0__InputPerMTok`] = m.input;
-      env[`Qlaud__Models__${i}__Routes__0__OutputPerMTok`] = m.output;
+      env[`Qlaud__Models__${i}__Routes__0__InputPerMTok`] = String(prices[m.id].input);
+      env[`Qlaud__Models__${i}__Routes__0__OutputPerMTok`] = String(prices[m.id].output);
     });
     server = startProcess('Qlaud.Server', [serverDll, '--urls', gatewayUrl], env, 'Qlaud gateway listening on', 120_000);
     await server.ready;
@@ -201,6 +208,32 @@ export async function startStack() {
     async upstreamRequests(match) {
       const all = await control('GET', 'requests');
       return all.filter((r) => !match || JSON.stringify(r.body).includes(match));
+    },
+    /** Mints a standard key with the master key (POST /v1/keys); returns `{ id, secret }`. */
+    async mintKey(name) {
+      const response = await fetch(`${gatewayUrl}/v1/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+      if (!response.ok) throw new Error(`POST /v1/keys: ${response.status} ${await response.text()}`);
+      const minted = await response.json();
+      return { id: minted.id, secret: minted.secret };
+    },
+    /**
+     * The ledger's totals for one key (GET /v1/usage?key_id=), once they count `requests` requests: spend is settled
+     * after the answer has reached the client, so the last rows may land a moment later. Gives up after 15 s.
+     */
+    async usageOf(keyId, requests) {
+      let totals;
+      for (let i = 0; i < 150; i++) {
+        const response = await fetch(`${gatewayUrl}/v1/usage?key_id=${encodeURIComponent(keyId)}`, { headers: { authorization: `Bearer ${key}` } });
+        if (!response.ok) throw new Error(`GET /v1/usage: ${response.status} ${await response.text()}`);
+        totals = (await response.json()).totals;
+        if (totals.requests >= requests) return totals;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return totals;
     },
     /** The gateway's log lines (warnings and errors), for failure messages. */
     serverLog: () => server.lines.join('\n'),

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startStack, models } from '../lib/stack.js';
+import { startStack, models, prices } from '../lib/stack.js';
 import { assertUpstream, toolResults, toolNames } from '../lib/upstream.js';
 
 const claudeBin = path.resolve(import.meta.dirname, '..', 'node_modules', '.bin', 'claude');
@@ -20,7 +20,7 @@ after(async () => {
 });
 
 /** Runs `claude -p` the way a user at a shell would, kept offline and non-interactive. */
-function runClaude({ prompt, model, format, cwd }) {
+function runClaude({ prompt, model, format, cwd, key = stack.key }) {
   const home = path.join(cwd, 'home');
   const args = ['-p', prompt, '--model', model, '--output-format', format, '--allowedTools', 'Read', '--max-turns', '4'];
   if (format === 'stream-json') args.push('--verbose');
@@ -29,7 +29,7 @@ function runClaude({ prompt, model, format, cwd }) {
     HOME: home,
     CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
     ANTHROPIC_BASE_URL: stack.gatewayUrl,
-    ANTHROPIC_AUTH_TOKEN: stack.key,
+    ANTHROPIC_AUTH_TOKEN: key,
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     DISABLE_TELEMETRY: '1',
     DISABLE_AUTOUPDATER: '1',
@@ -108,12 +108,13 @@ for (const model of [models.claude, models.deepseekChat, models.deepseekReasoner
   const reasoning = model === models.deepseekReasoner;
 
   describe(`claude -p on ${model}`, () => {
-    test(`--output-format json: Read round trip, answer and usage`, async () => {
+    test(`--output-format json: Read round trip, answer, usage and the ledger`, async () => {
       const { cwd, file, secret } = workspace();
       const marker = stack.marker('cc-json');
       const answer = await scriptReadRoundTrip(marker, file, secret, reasoning);
+      const userKey = await stack.mintKey(marker);
 
-      const run = await runClaude({ prompt: `${marker}: what is the secret word in notes.txt?`, model, format: 'json', cwd });
+      const run = await runClaude({ prompt: `${marker}: what is the secret word in notes.txt?`, model, format: 'json', cwd, key: userKey.secret });
       const result = parseJsonResult(run);
 
       assert.equal(result.type, 'result');
@@ -124,6 +125,14 @@ for (const model of [models.claude, models.deepseekChat, models.deepseekReasoner
       assert.equal(result.usage.input_tokens, 1200 + 1300);
       assert.equal(result.usage.output_tokens, 20 + 9);
       await assertReadReachedUpstream(marker, model, file, secret);
+
+      // The gateway billed the user's key for exactly what the upstream reported, at the route's prices.
+      const totals = await stack.usageOf(userKey.id, 2);
+      assert.equal(totals.requests, 2);
+      assert.equal(totals.input_tokens, 1200 + 1300);
+      assert.equal(totals.output_tokens, 20 + 9);
+      const expectedMicros = (1200 + 1300) * prices[model].input + (20 + 9) * prices[model].output;
+      assert.ok(Math.abs(totals.upstream_cost_micros - expectedMicros) <= 2, `upstream_cost_micros ${totals.upstream_cost_micros}, expected ${expectedMicros}`);
       rmSync(cwd, { recursive: true, force: true });
     });
 
