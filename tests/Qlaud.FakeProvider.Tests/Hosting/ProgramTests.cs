@@ -27,6 +27,13 @@ public sealed class ProgramTests
         => Assert.True(Program.ParseArguments(["--port", "0", "--record"]).Options.RecordRequests);
 
     [Fact]
+    public void ParseArguments_Control_TurnsControlEndpointsOn()
+    {
+        Assert.True(Program.ParseArguments(["--port", "0", "--control"]).Options.ControlEndpoints);
+        Assert.False(Program.ParseArguments(["--port", "0"]).Options.ControlEndpoints);
+    }
+
+    [Fact]
     public void ParseArguments_FailEveryWithoutStatus_Fails503()
     {
         var arguments = Program.ParseArguments(["--port", "0", "--fail-every", "2"]);

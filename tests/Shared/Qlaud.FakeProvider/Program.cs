@@ -4,15 +4,15 @@ using System.Runtime.InteropServices;
 namespace Qlaud.FakeProvider;
 
 /// <summary>
-/// Runs the fake provider as a process for load benchmarks:
-/// <c>--urls http://127.0.0.1:9100 --latency-ms 20 --chunk-size 8 --chunk-delay-ms 2 [--text "…"] [--record]
-/// [--fail-every N [--fail-status 503]]</c>. Prints <c>fake-provider listening on URL</c> once listening and runs until Ctrl+C or SIGTERM.
+/// Runs the fake provider as a process for load benchmarks and end-to-end tests:
+/// <c>--urls http://127.0.0.1:9100 --latency-ms 20 --chunk-size 8 --chunk-delay-ms 2 [--text "…"] [--record] [--control]
+/// [--fail-every N [--fail-status 503]]</c>; <c>--control</c> serves the <see cref="FakeControl"/> endpoints for end-to-end tests. Prints <c>fake-provider listening on URL</c> once listening and runs until Ctrl+C or SIGTERM.
 /// </summary>
 internal static class Program
 {
     private const string Usage =
         "usage: Qlaud.FakeProvider [--urls http://127.0.0.1:PORT | --port PORT] [--latency-ms N] " +
-        "[--chunk-size N] [--chunk-delay-ms N] [--text TEXT] [--record] [--fail-every N [--fail-status STATUS]]";
+        "[--chunk-size N] [--chunk-delay-ms N] [--text TEXT] [--record] [--control] [--fail-every N [--fail-status STATUS]]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -76,6 +76,12 @@ internal static class Program
             if (name == "--record")
             {
                 options = options with { RecordRequests = true };
+                continue;
+            }
+
+            if (name == "--control")
+            {
+                options = options with { ControlEndpoints = true };
                 continue;
             }
 

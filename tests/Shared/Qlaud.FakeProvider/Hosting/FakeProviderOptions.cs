@@ -28,6 +28,12 @@ public sealed record FakeProviderOptions
     /// </summary>
     public bool RecordRequests { get; init; } = true;
 
+    /// <summary>
+    /// Whether the control endpoints under <c>/_fake/</c> are served (add scripted rules, list and clear the recorded
+    /// requests over HTTP; see the README). Default: <see langword="false"/>. The process turns them on with <c>--control</c>.
+    /// </summary>
+    public bool ControlEndpoints { get; init; }
+
     /// <summary>Model ids listed by <c>GET /v1/models</c>.</summary>
     public IReadOnlyList<string> Models { get; init; } = ["fake-model"];
 

@@ -12,6 +12,7 @@ namespace Qlaud.FakeProvider;
 /// </summary>
 /// <remarks>
 /// <para>Each chat request takes the next <see cref="Enqueue(FakeReply)">queued</see> reply; when the queue is empty,
+/// a matching rule of the control script (<see cref="FakeProviderOptions.ControlEndpoints"/>) answers, then
 /// <see cref="Responder"/> decides; without a responder the default text reply from
 /// <see cref="FakeProviderOptions.DefaultText"/> is sent. The requested <c>model</c> is echoed back.</para>
 /// <para>Every request (any path) is recorded in <see cref="Requests"/> unless
@@ -51,6 +52,9 @@ public sealed partial class FakeProviderServer : IAsyncDisposable
     public int PendingReplies => _queue.Count;
 
     internal FakeReply DefaultReply { get; }
+
+    /// <summary>Replies matched by request content, consulted after the queue and before <see cref="Responder"/>.</summary>
+    internal FakeScript Script { get; } = new();
 
     /// <summary>Starts a fake provider and returns once it is listening.</summary>
     /// <param name="options">Behaviour and port; defaults when <see langword="null"/>.</param>

@@ -4,7 +4,8 @@ namespace Qlaud.FakeProvider;
 
 /// <summary>
 /// The fake provider's only middleware: routes by method and path (no routing system, no model binding),
-/// records the request, picks the scripted reply and hands it to the dialect writer.
+/// records the request, picks the scripted reply and hands it to the dialect writer; with
+/// <see cref="FakeProviderOptions.ControlEndpoints"/> it also serves <see cref="FakeControl"/> under <c>/_fake/</c>.
 /// </summary>
 internal sealed class FakeRequestHandler
 {
@@ -56,6 +57,13 @@ internal sealed class FakeRequestHandler
         using (body)
         {
             var request = http.Request;
+            if (_options.ControlEndpoints && request.Path.StartsWithSegments("/_fake", StringComparison.Ordinal))
+            {
+                // Not recorded: the control calls are the test talking to the fake, not a client's request.
+                await FakeControl.HandleAsync(http, _server, body.Memory);
+                return;
+            }
+
             var endpoint = Route(request.Method, request.Path.Value);
             var fields = endpoint is Endpoint.ChatCompletions or Endpoint.Messages or Endpoint.CountTokens
                 ? ChatRequestFields.Parse(body.Span)
@@ -238,6 +246,11 @@ internal sealed class FakeRequestHandler
         if (_server.TryDequeue(out var queued))
         {
             return queued;
+        }
+
+        if (_server.Script.TryTake(body.Span, out var scripted))
+        {
+            return scripted;
         }
 
         var responder = _server.Responder;

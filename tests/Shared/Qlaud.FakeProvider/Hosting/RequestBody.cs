@@ -19,6 +19,8 @@ internal readonly struct RequestBody : IDisposable
 
     public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
 
+    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+
     public static async ValueTask<RequestBody> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         var contentLength = request.ContentLength;
