@@ -28,8 +28,8 @@ namespace Qlaud.Billing.Stripe;
 /// multiple refunds therefore add up to exactly <c>amount_refunded</c>, under duplicates, concurrency and out-of-order
 /// delivery (an older event with a smaller total debits nothing). A refund that later fails raises no <c>charge.refunded</c>
 /// event; the operator corrects such a wallet by hand.</para>
-/// <para><b>Unknown accounts</b> are passed to the ledger, which records them without crediting; the answer is 200, so Stripe
-/// does not retry. <b>Other event types</b> are answered 200 and ignored. A ledger failure throws, the webhook answers 500,
+/// <para><b>Unknown accounts</b> are passed to the ledger, which records them without crediting (listed by
+/// <c>GET /v1/wallet/unapplied</c>, applied once the account exists); the answer is 200, so Stripe does not retry. <b>Other event types</b> are answered 200 and ignored. A ledger failure throws, the webhook answers 500,
 /// and Stripe delivers the event again.</para>
 /// </remarks>
 internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> options, TimeProvider time, ILogger<StripeWebhookProcessor> logger, IWalletLedger? ledger = null)
@@ -231,7 +231,7 @@ internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> opti
         LedgerApplyResult.Applied => new(StripeWebhookOutcome.Applied, $"{entry.Description} applied to account '{entry.AccountId}'.", eventId, eventType, entry.AmountMicros),
         LedgerApplyResult.Duplicate => new(StripeWebhookOutcome.Duplicate, $"{entry.Description} was already applied.", eventId, eventType, entry.AmountMicros),
         _ => new(StripeWebhookOutcome.UnknownAccount,
-            entry.AccountId is null ? $"{entry.Description} names no account; recorded, nothing applied." : $"{entry.Description} names unknown account '{entry.AccountId}'; recorded, nothing applied.",
+            entry.AccountId is null ? $"{entry.Description} names no account; recorded, nothing applied." : $"{entry.Description} names unknown account '{entry.AccountId}'; recorded, applied once the account exists.",
             eventId, eventType, entry.AmountMicros),
     };
 
