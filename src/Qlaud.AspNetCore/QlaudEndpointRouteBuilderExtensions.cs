@@ -13,6 +13,7 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
     /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
     /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
+    /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key)
     /// and the signed <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials).
     /// </summary>
     /// <param name="endpoints">The app or a route group.</param>
@@ -36,6 +37,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         var usage = ActivatorUtilities.CreateInstance<UsageEndpoints>(services);
         var topUps = ActivatorUtilities.CreateInstance<WalletTopUpEndpoints>(services);
         var stripeWebhook = ActivatorUtilities.CreateInstance<StripeWebhookEndpoints>(services);
+        var unapplied = ActivatorUtilities.CreateInstance<UnappliedPaymentEndpoints>(services);
 
         var group = endpoints.MapGroup("/v1");
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
@@ -55,6 +57,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/wallet/topup", (RequestDelegate)topUps.CreateAsync);
         group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync);
         group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync);
+        group.MapGet("/wallet/unapplied", (RequestDelegate)unapplied.ListAsync);
         group.MapPost("/stripe/webhook", (RequestDelegate)stripeWebhook.HandleAsync).AllowAnonymous(); // signed by Stripe, not a Qlaud key
         return group;
     }

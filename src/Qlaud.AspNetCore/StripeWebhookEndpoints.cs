@@ -34,7 +34,7 @@ internal sealed class StripeWebhookEndpoints(StripeWebhookProcessor processor)
             return;
         }
 
-        string? signature = request.Headers[StripeSignature.HeaderName].ToString() is { Length: > 0 } header ? header : null;
+        string? signature = request.Headers["Stripe-Signature"].ToString() is { Length: > 0 } header ? header : null;
         var result = await processor.ProcessAsync(body.WrittenMemory, signature, context.RequestAborted).ConfigureAwait(false);
         if (result.IsRejected)
         {

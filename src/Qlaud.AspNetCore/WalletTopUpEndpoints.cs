@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Qlaud.Billing.Stripe;
 using Qlaud.Security;
+using Stripe.Checkout;
 
 namespace Qlaud.AspNetCore;
 
@@ -112,7 +113,7 @@ internal sealed class WalletTopUpEndpoints(StripeTopUps topUps, KeyAuthenticator
             return;
         }
 
-        StripeCheckoutSession session;
+        Session session;
         try
         {
             session = await topUps.CreateAsync(caller.AccountId, amount, successUrl, cancelUrl, StripeTopUps.IdempotencyKey(caller.AccountId, clientKey), context.RequestAborted).ConfigureAwait(false);
@@ -169,7 +170,7 @@ internal sealed class WalletTopUpEndpoints(StripeTopUps topUps, KeyAuthenticator
             return;
         }
 
-        StripeCheckoutSession? session;
+        Session? session;
         try
         {
             session = await topUps.GetAsync(caller.AccountId, sessionId, context.RequestAborted).ConfigureAwait(false);
@@ -200,7 +201,7 @@ internal sealed class WalletTopUpEndpoints(StripeTopUps topUps, KeyAuthenticator
         return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) ? url : null;
     }
 
-    private static void WriteSession(Utf8JsonWriter writer, StripeCheckoutSession session, string accountId)
+    private static void WriteSession(Utf8JsonWriter writer, Session session, string accountId)
     {
         writer.WriteStartObject();
         writer.WriteString("id", session.Id);
@@ -211,9 +212,9 @@ internal sealed class WalletTopUpEndpoints(StripeTopUps topUps, KeyAuthenticator
         BillingHttp.WriteStringOrNull(writer, "currency", session.Currency);
         BillingHttp.WriteStringOrNull(writer, "status", session.Status);
         BillingHttp.WriteStringOrNull(writer, "payment_status", session.PaymentStatus);
-        if (session.ExpiresAt is { } expires)
+        if (session.ExpiresAt > DateTime.UnixEpoch)
         {
-            writer.WriteNumber("expires_at", expires);
+            writer.WriteNumber("expires_at", new DateTimeOffset(DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc)).ToUnixTimeSeconds());
         }
         else
         {

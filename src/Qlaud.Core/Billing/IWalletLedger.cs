@@ -14,10 +14,10 @@ namespace Qlaud.Billing;
 /// it is answered with <see cref="LedgerApplyResult.Duplicate"/>, not an error. Checking "exists?" before inserting is not
 /// enough on its own: two deliveries can both pass the check.</description></item>
 /// <item><description><b>Unknown accounts.</b> When <see cref="ExternalLedgerEntry.AccountId"/> is null or names no account,
-/// no balance changes; the entry is recorded for the operator to reconcile (at most once per
-/// <see cref="ExternalLedgerEntry.EventId"/>) and <see cref="LedgerApplyResult.UnknownAccount"/> is returned. Recording it
-/// does not consume <see cref="ExternalLedgerEntry.ExternalId"/>, so resending the event from Stripe's dashboard once the
-/// account exists credits it.</description></item>
+/// no balance changes; the entry is recorded for the operator (at most once per
+/// <see cref="ExternalLedgerEntry.ExternalId"/>) and <see cref="LedgerApplyResult.UnknownAccount"/> is returned. Recording it
+/// does not consume <see cref="ExternalLedgerEntry.ExternalId"/>: the recorded entry is applied once the account exists, and
+/// resending the event from Stripe's dashboard then applies it too, still once in all.</description></item>
 /// <item><description><b>Failures.</b> A storage failure throws: the webhook then answers 500 and Stripe delivers the
 /// event again later, so nothing is lost.</description></item>
 /// </list>

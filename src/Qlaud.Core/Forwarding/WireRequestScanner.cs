@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Qlaud.Forwarding;
 
@@ -29,6 +30,20 @@ internal static class WireRequestScanner
         info = default;
         info.StreamOptionsObjectStart = -1;
         info.IncludeUsageStart = -1;
+
+        // The reader checks JSON syntax but not the UTF-8 inside strings, and accepts escaped lone surrogates; either one would
+        // fail later, where a string is decoded or re-encoded, instead of being refused here.
+        if (!Utf8.IsValid(body))
+        {
+            return "The request body is not valid UTF-8.";
+        }
+
+        if (FindLoneSurrogateEscape(body) is { } surrogate)
+        {
+            return $"The request body has a lone UTF-16 surrogate escape ('{surrogate}'): JSON text must encode Unicode characters.";
+        }
+
+        Seen seen = 0;
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 });
         try
         {
@@ -50,6 +65,16 @@ internal static class WireRequestScanner
                 if (info.ProviderMember.NextNameStart == PendingNext)
                 {
                     info.ProviderMember.NextNameStart = nameStart;
+                }
+
+                if (Known(ref reader) is var known && known != 0)
+                {
+                    if ((seen & known) != 0)
+                    {
+                        return $"'{reader.GetString()}' appears more than once.";
+                    }
+
+                    seen |= known;
                 }
 
                 if (reader.ValueTextEquals(ModelName))
@@ -82,24 +107,37 @@ internal static class WireRequestScanner
                         info.StreamOptionsObjectStart = (int)reader.TokenStartIndex;
                         ScanStreamOptions(ref reader, ref info);
                     }
-                    else
+                    else if (reader.TokenType != JsonTokenType.Null)
                     {
-                        reader.Skip();
+                        return "'stream_options' must be an object.";
                     }
                 }
                 else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
                 {
                     reader.Read();
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long max))
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long max) && max is >= 1 and <= int.MaxValue)
                     {
                         info.MaxTokens = max;
                     }
                     else if (reader.TokenType != JsonTokenType.Null)
                     {
-                        return "'max_tokens' must be an integer.";
+                        return $"'{Encoding.UTF8.GetString(body.Slice(nameStart + 1, LengthOfName(body, nameStart)))}' must be an integer from 1 to {int.MaxValue}.";
                     }
                 }
-                else if (reader.ValueTextEquals("messages"u8) || reader.ValueTextEquals("system"u8) || reader.ValueTextEquals("input"u8))
+                else if (reader.ValueTextEquals("messages"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartArray)
+                    {
+                        return "'messages' must be an array of message objects.";
+                    }
+
+                    if (ScanMessages(ref reader, ref info) is { } messagesError)
+                    {
+                        return messagesError;
+                    }
+                }
+                else if (reader.ValueTextEquals("system"u8) || reader.ValueTextEquals("input"u8))
                 {
                     reader.Read();
                     ScanMedia(ref reader, ref info);
@@ -121,9 +159,9 @@ internal static class WireRequestScanner
                             }
                         }
                     }
-                    else
+                    else if (reader.TokenType != JsonTokenType.Null)
                     {
-                        reader.Skip();
+                        return "'tools' must be an array.";
                     }
                 }
                 else if (reader.ValueTextEquals("models"u8) || reader.ValueTextEquals("provider"u8))
@@ -194,6 +232,172 @@ internal static class WireRequestScanner
         {
             return ex.Message;
         }
+    }
+
+    /// <summary>The members read here, each of which may appear once: a duplicate would let the gateway route, meter or rewrite by
+    /// one value while the upstream reads the other.</summary>
+    [Flags]
+    private enum Seen
+    {
+        Model = 1,
+        Stream = 2,
+        StreamOptions = 4,
+        MaxTokens = 8,
+        Messages = 16,
+        System = 32,
+        Input = 64,
+        Tools = 128,
+    }
+
+    private static Seen Known(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueTextEquals(ModelName))
+        {
+            return Seen.Model;
+        }
+
+        if (reader.ValueTextEquals(StreamName))
+        {
+            return Seen.Stream;
+        }
+
+        if (reader.ValueTextEquals(StreamOptionsName))
+        {
+            return Seen.StreamOptions;
+        }
+
+        if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
+        {
+            return Seen.MaxTokens;
+        }
+
+        if (reader.ValueTextEquals("messages"u8))
+        {
+            return Seen.Messages;
+        }
+
+        if (reader.ValueTextEquals("system"u8))
+        {
+            return Seen.System;
+        }
+
+        if (reader.ValueTextEquals("input"u8))
+        {
+            return Seen.Input;
+        }
+
+        return reader.ValueTextEquals("tools"u8) || reader.ValueTextEquals("functions"u8) ? Seen.Tools : 0;
+    }
+
+    /// <summary>The length of the property name whose opening quote is at <paramref name="nameStart"/> (an unescaped name).</summary>
+    private static int LengthOfName(ReadOnlySpan<byte> body, int nameStart)
+    {
+        int end = body[(nameStart + 1)..].IndexOf((byte)'"');
+        return end < 0 ? 0 : end;
+    }
+
+    /// <summary>Walks <c>messages</c>: each item must be an object whose <c>role</c>, when present, is a string; counts inline media
+    /// as <see cref="ScanMedia"/> does.</summary>
+    private static string? ScanMessages(ref Utf8JsonReader reader, ref WireRequestInfo info)
+    {
+        int depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return "Each item of 'messages' must be a message object.";
+            }
+
+            int itemDepth = reader.CurrentDepth;
+            while (reader.Read() && reader.CurrentDepth > itemDepth)
+            {
+                bool role = reader.ValueTextEquals("role"u8);
+                reader.Read();
+                if (role)
+                {
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        return "A message's 'role' must be a string.";
+                    }
+                }
+                else if (reader.TokenType == JsonTokenType.String)
+                {
+                    if (reader.ValueSpan.Length >= MediaThreshold && reader.ValueSpan.StartsWith("data:"u8))
+                    {
+                        info.MediaBytes += reader.ValueSpan.Length;
+                        info.MediaCount++;
+                    }
+                }
+                else
+                {
+                    ScanMedia(ref reader, ref info);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Finds a <c>\uD800</c>–<c>\uDFFF</c> escape that is not half of a surrogate pair; returns it, or null.</summary>
+    internal static string? FindLoneSurrogateEscape(ReadOnlySpan<byte> body)
+    {
+        int offset = 0;
+        while (body[offset..].IndexOf("\\u"u8) is var found && found >= 0)
+        {
+            int at = offset + found;
+            offset = at + 2;
+
+            // An escape only when the backslash is not itself escaped: an even number of backslashes before it.
+            int backslashes = 0;
+            while (at - backslashes - 1 >= 0 && body[at - backslashes - 1] == (byte)'\\')
+            {
+                backslashes++;
+            }
+
+            if (backslashes % 2 != 0 || !TryHex4(body, at + 2, out int unit) || unit is < 0xD800 or > 0xDFFF)
+            {
+                continue;
+            }
+
+            if (unit <= 0xDBFF && body.Length >= at + 12 && body[at + 6] == (byte)'\\' && body[at + 7] == (byte)'u'
+                && TryHex4(body, at + 8, out int low) && low is >= 0xDC00 and <= 0xDFFF)
+            {
+                offset = at + 12;
+                continue;
+            }
+
+            return Encoding.ASCII.GetString(body.Slice(at, Math.Min(6, body.Length - at)));
+        }
+
+        return null;
+    }
+
+    private static bool TryHex4(ReadOnlySpan<byte> body, int start, out int value)
+    {
+        value = 0;
+        if (body.Length < start + 4)
+        {
+            return false;
+        }
+
+        for (int i = start; i < start + 4; i++)
+        {
+            int digit = body[i] switch
+            {
+                >= (byte)'0' and <= (byte)'9' => body[i] - '0',
+                >= (byte)'a' and <= (byte)'f' => body[i] - 'a' + 10,
+                >= (byte)'A' and <= (byte)'F' => body[i] - 'A' + 10,
+                _ => -1,
+            };
+            if (digit < 0)
+            {
+                return false;
+            }
+
+            value = (value << 4) | digit;
+        }
+
+        return true;
     }
 
     private static void ScanStreamOptions(ref Utf8JsonReader reader, ref WireRequestInfo info)

@@ -126,6 +126,8 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<KeyService>();
         services.TryAddSingleton<WalletService>();
         services.TryAddSingleton<Qlaud.Billing.IWalletLedger, WalletLedger>();
+        services.TryAddSingleton<Qlaud.Billing.UnappliedPaymentService>();
+        services.TryAddSingleton<Qlaud.Billing.UnappliedPaymentSweep>();
         services.TryAddSingleton<UsageService>();
         services.TryAddSingleton<QlaudCallerResolver>();
 
@@ -133,6 +135,7 @@ public static class QlaudServiceCollectionExtensions
         // (hosted services stop in reverse order, and the web server is registered after these).
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<StorageInitializer>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<LedgerWriter>());
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Billing.UnappliedPaymentSweep>());
     }
 
     /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>

@@ -11,31 +11,48 @@ namespace Qlaud.Metering;
 /// </summary>
 /// <remarks>
 /// The external id goes to <c>ExternalEventId</c>; the Checkout Session (credits) or the charge (refunds) to
-/// <c>ExternalReference</c>; the PaymentIntent to <c>ExternalPaymentId</c>. Events naming no known account change nothing
-/// and are recorded as a warning in the log with their event and account ids, for the operator to reconcile.
+/// <c>ExternalReference</c>; the PaymentIntent to <c>ExternalPaymentId</c>. Events naming no known account change no balance:
+/// they are recorded by <see cref="UnappliedPaymentService"/> (listed for the operator, applied once the account exists).
 /// </remarks>
-internal sealed partial class WalletLedger(WalletService wallets, IDbContextFactory<QlaudDbContext> dbFactory, ILogger<WalletLedger> logger) : IWalletLedger
+internal sealed partial class WalletLedger(WalletService wallets, UnappliedPaymentService unapplied, IDbContextFactory<QlaudDbContext> dbFactory, ILogger<WalletLedger> logger) : IWalletLedger
 {
     public async ValueTask<LedgerApplyResult> ApplyExternalAsync(ExternalLedgerEntry entry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);
         if (entry.AccountId is not { } accountId)
         {
+            await unapplied.RecordAsync(entry, cancellationToken).ConfigureAwait(false);
             Log.UnknownAccount(logger, entry.EventId, "(none)");
             return LedgerApplyResult.UnknownAccount;
         }
 
-        var kind = entry.Kind == ExternalLedgerEntryKind.RefundDebit ? LedgerEntryKind.Refund : LedgerEntryKind.Credit;
-        string? reference = entry.Kind == ExternalLedgerEntryKind.RefundDebit ? entry.ChargeId : entry.CheckoutSessionId;
-        var change = new WalletChange(accountId, kind, entry.AmountMicros, entry.Description, reference, entry.PaymentIntentId, entry.ExternalId);
+        var change = ToWalletChange(entry, accountId);
         var result = await wallets.ApplyAsync(change, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
-            Log.UnknownAccount(logger, entry.EventId, accountId);
-            return LedgerApplyResult.UnknownAccount;
+            await unapplied.RecordAsync(entry, cancellationToken).ConfigureAwait(false);
+
+            // The account may have been created since the first try, by a creator that looked for recorded payments before this
+            // one was recorded: try once more, so the payment is applied by one side or the other.
+            result = await wallets.ApplyAsync(change, cancellationToken).ConfigureAwait(false);
+            if (result is null)
+            {
+                Log.UnknownAccount(logger, entry.EventId, accountId);
+                return LedgerApplyResult.UnknownAccount;
+            }
         }
 
+        // A payment recorded while its account did not exist, delivered again now that it does: the recorded one is done too.
+        await unapplied.MarkAppliedAsync(entry.ExternalId, result.Entry.Id, cancellationToken).ConfigureAwait(false);
         return result.Duplicate ? LedgerApplyResult.Duplicate : LedgerApplyResult.Applied;
+    }
+
+    /// <summary>The wallet change for an external entry: the external id becomes the ledger's event id (at most once).</summary>
+    internal static WalletChange ToWalletChange(ExternalLedgerEntry entry, string accountId)
+    {
+        var kind = entry.Kind == ExternalLedgerEntryKind.RefundDebit ? LedgerEntryKind.Refund : LedgerEntryKind.Credit;
+        string? reference = entry.Kind == ExternalLedgerEntryKind.RefundDebit ? entry.ChargeId : entry.CheckoutSessionId;
+        return new WalletChange(accountId, kind, entry.AmountMicros, entry.Description, reference, entry.PaymentIntentId, entry.ExternalId);
     }
 
     public async ValueTask<long> GetRefundedMicrosAsync(string chargeId, CancellationToken cancellationToken)
@@ -53,7 +70,7 @@ internal sealed partial class WalletLedger(WalletService wallets, IDbContextFact
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Payment event {EventId} names no known account ({AccountId}): recorded here, nothing credited")]
+        [LoggerMessage(1, LogLevel.Warning, "Payment event {EventId} names no known account ({AccountId}): recorded as unapplied, nothing credited")]
         public static partial void UnknownAccount(ILogger logger, string eventId, string accountId);
     }
 }

@@ -9,6 +9,12 @@ using Qlaud.Configuration;
 namespace Qlaud.Routing;
 
 /// <summary>Per-route resilience state, built once at start-up: a Polly pipeline (retry, then circuit breaker) and live statistics.</summary>
+/// <remarks>
+/// These pipelines stay on Polly.Core rather than on an <see cref="HttpClient"/> resilience handler (as Stripe's client uses):
+/// a handler in the <see cref="HttpClient"/> pipeline sees one HTTP exchange, while the outcome that must trip a route's
+/// breaker or decide a retry is the route's (an upstream's error envelope judged by the dialect, a stream that broke before its
+/// first event, a fallback to another route), which is known only here, above the HTTP call.
+/// </remarks>
 internal sealed partial class RouteHealthRegistry
 {
     private readonly FrozenDictionary<CatalogRoute, RouteHealth> _routes;

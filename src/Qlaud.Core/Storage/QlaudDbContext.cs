@@ -2,7 +2,10 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Qlaud.Storage;
 
-/// <summary>The gateway's store: accounts, API keys, wallets, the ledger and the gateway's own secrets.</summary>
+/// <summary>
+/// The gateway's store: accounts, API keys, wallets, the ledger, payments waiting for their account and the gateway's own
+/// secrets.
+/// </summary>
 /// <remarks>
 /// The model is provider-neutral: times are Unix milliseconds (<see langword="long"/>), money is micro-USD
 /// (<see langword="long"/>), enums are strings, and no service issues provider-specific SQL. Provider details
@@ -19,6 +22,8 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
     public DbSet<LedgerEntryEntity> LedgerEntries => Set<LedgerEntryEntity>();
 
     public DbSet<GatewaySecretEntity> GatewaySecrets => Set<GatewaySecretEntity>();
+
+    public DbSet<UnappliedPaymentEntity> UnappliedPayments => Set<UnappliedPaymentEntity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -83,6 +88,22 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
             // implies `IS NOT NULL`.)
             entry.HasIndex(static e => e.ExternalEventId).IsUnique().HasFilter("\"ExternalEventId\" IS NOT NULL");
             entry.HasOne<AccountEntity>().WithMany().HasForeignKey(static e => e.AccountId);
+        });
+
+        modelBuilder.Entity<UnappliedPaymentEntity>(static payment =>
+        {
+            payment.HasKey(static p => p.Id);
+            payment.Property(static p => p.Id).ValueGeneratedOnAdd();
+            payment.Property(static p => p.ExternalId).HasMaxLength(255);
+            payment.Property(static p => p.EventId).HasMaxLength(255);
+            payment.Property(static p => p.AccountId).HasMaxLength(64);
+            payment.Property(static p => p.Kind).HasConversion<string>().HasMaxLength(16);
+            payment.Property(static p => p.Description).HasMaxLength(1000);
+            payment.Property(static p => p.CheckoutSessionId).HasMaxLength(255);
+            payment.Property(static p => p.PaymentIntentId).HasMaxLength(255);
+            payment.Property(static p => p.ChargeId).HasMaxLength(255);
+            payment.HasIndex(static p => p.ExternalId).IsUnique();
+            payment.HasIndex(static p => new { p.AccountId, p.AppliedAtMs });
         });
     }
 }

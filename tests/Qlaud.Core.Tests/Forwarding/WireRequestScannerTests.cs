@@ -168,4 +168,42 @@ public sealed class WireRequestScannerRoutingFieldTests
     [InlineData("""{"model":"m","provider":{},"provider":{}}""", "'provider' appears more than once.")]
     public void Scan_MalformedRoutingFields_Error(string body, string expected)
         => Assert.Equal(expected, WireRequestScanner.Scan(Encoding.UTF8.GetBytes(body), out _));
+
+    [Theory]
+    [InlineData("""{"model":"m","model":"n"}""", "'model' appears more than once.")]
+    [InlineData("""{"model":"m","stream":true,"stream":false}""", "'stream' appears more than once.")]
+    [InlineData("""{"model":"m","max_tokens":5,"max_completion_tokens":6}""", "'max_completion_tokens' appears more than once.")]
+    [InlineData("""{"model":"m","messages":[],"messages":[]}""", "'messages' appears more than once.")]
+    [InlineData("""{"model":"m","max_tokens":0}""", "'max_tokens' must be an integer from 1 to 2147483647.")]
+    [InlineData("""{"model":"m","max_completion_tokens":2147483648}""", "'max_completion_tokens' must be an integer from 1 to 2147483647.")]
+    [InlineData("""{"model":"m","messages":{}}""", "'messages' must be an array of message objects.")]
+    [InlineData("""{"model":"m","messages":[{"role":"user"},"x"]}""", "Each item of 'messages' must be a message object.")]
+    [InlineData("""{"model":"m","messages":[{"role":null}]}""", "A message's 'role' must be a string.")]
+    [InlineData("""{"model":"m","tools":{}}""", "'tools' must be an array.")]
+    [InlineData("""{"model":"m","stream_options":1}""", "'stream_options' must be an object.")]
+    public void Scan_AmbiguousOrMistypedMemberTheGatewayReads_Error(string body, string expected)
+        => Assert.Equal(expected, WireRequestScanner.Scan(Encoding.UTF8.GetBytes(body), out _));
+
+    [Fact]
+    public void Scan_InvalidUtf8InAString_Error()
+    {
+        byte[] body = [.. """{"model":"m","messages":[{"role":"user","content":"a"""u8, 0xC3, 0x28, .. "\"}]}"u8];
+
+        Assert.Equal("The request body is not valid UTF-8.", WireRequestScanner.Scan(body, out _));
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m\udbff"}""", "\\udbff")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\ude00x"}]}""", "\\ude00")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\ud83d\u0041"}]}""", "\\ud83d")]
+    public void Scan_LoneSurrogateEscape_Error(string body, string escape)
+        => Assert.Equal($"The request body has a lone UTF-16 surrogate escape ('{escape}'): JSON text must encode Unicode characters.",
+            WireRequestScanner.Scan(Encoding.UTF8.GetBytes(body), out _));
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\ud83d\ude00 \u00e9"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"C:\\udbff is a path"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"ok"}]}],"stream_options":null,"tools":null,"max_tokens":null}""")]
+    public void Scan_WellFormed_NoError(string body)
+        => Assert.Null(WireRequestScanner.Scan(Encoding.UTF8.GetBytes(body), out _));
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Stripe.Checkout;
 
 namespace Qlaud.Billing.Stripe;
 
@@ -17,30 +18,40 @@ internal sealed record StripeCheckoutSessionCreate(string AccountId, long Amount
     /// <summary>The metadata key with the requested amount in USD, for people reading the Dashboard.</summary>
     public const string TopUpUsdMetadataKey = "qlaud_topup_usd";
 
-    /// <summary>The form fields, named as Stripe's API reference names them (bracketed keys for nested parameters).</summary>
+    /// <summary>The Stripe.net options: Stripe.net encodes them as the form fields Stripe's API reference names
+    /// (<c>line_items[0][price_data][unit_amount]</c>, <c>metadata[account_id]</c>, …).</summary>
     /// <remarks>
     /// The account id is also put on the PaymentIntent (<c>payment_intent_data[metadata]</c>): Stripe copies a PaymentIntent's
     /// metadata to the charge it creates, so a later <c>charge.refunded</c> event names the account too. Session metadata alone
     /// stays on the session.
     /// </remarks>
-    public IReadOnlyList<KeyValuePair<string, string>> ToForm()
+    public SessionCreateOptions ToOptions()
     {
-        string amount = AmountCents.ToString(CultureInfo.InvariantCulture);
         string usd = (AmountCents / 100m).ToString("0.00", CultureInfo.InvariantCulture);
-        return
-        [
-            new("mode", "payment"),
-            new("line_items[0][price_data][currency]", Currency),
-            new("line_items[0][price_data][unit_amount]", amount),
-            new("line_items[0][price_data][product_data][name]", ProductName),
-            new("line_items[0][quantity]", "1"),
-            new("success_url", SuccessUrl),
-            new("cancel_url", CancelUrl),
-            new("client_reference_id", AccountId),
-            new($"metadata[{AccountIdMetadataKey}]", AccountId),
-            new($"metadata[{TopUpUsdMetadataKey}]", usd),
-            new($"payment_intent_data[metadata][{AccountIdMetadataKey}]", AccountId),
-            new($"payment_intent_data[metadata][{TopUpUsdMetadataKey}]", usd),
-        ];
+        return new SessionCreateOptions
+        {
+            Mode = "payment",
+            LineItems =
+            [
+                new SessionLineItemOptions
+                {
+                    PriceData = new SessionLineItemPriceDataOptions
+                    {
+                        Currency = Currency,
+                        UnitAmount = AmountCents,
+                        ProductData = new SessionLineItemPriceDataProductDataOptions { Name = ProductName },
+                    },
+                    Quantity = 1,
+                },
+            ],
+            SuccessUrl = SuccessUrl,
+            CancelUrl = CancelUrl,
+            ClientReferenceId = AccountId,
+            Metadata = new Dictionary<string, string> { [AccountIdMetadataKey] = AccountId, [TopUpUsdMetadataKey] = usd },
+            PaymentIntentData = new SessionPaymentIntentDataOptions
+            {
+                Metadata = new Dictionary<string, string> { [AccountIdMetadataKey] = AccountId, [TopUpUsdMetadataKey] = usd },
+            },
+        };
     }
 }

@@ -3,13 +3,14 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Qlaud.Configuration;
+using Stripe.Checkout;
 
 namespace Qlaud.Billing.Stripe;
 
 /// <summary>Wallet top-ups with Stripe Checkout: checks the amount against the configured limits and creates the session.</summary>
 /// <remarks>Creating a session moves no money and changes no balance: the wallet is credited only by the signed
 /// <c>checkout.session.completed</c> (or <c>async_payment_succeeded</c>) webhook, for the amount actually paid.</remarks>
-internal sealed class StripeTopUps(StripeClient client, IOptions<QlaudOptions> options, IWalletLedger? ledger = null)
+internal sealed class StripeTopUps(StripeCheckoutClient client, IOptions<QlaudOptions> options, IWalletLedger? ledger = null)
 {
     /// <summary>Why top-ups cannot be offered (the 501 message), or null when they can.</summary>
     public string? UnavailableReason
@@ -69,7 +70,7 @@ internal sealed class StripeTopUps(StripeClient client, IOptions<QlaudOptions> o
 
     /// <summary>Creates the Checkout Session for a checked amount.</summary>
     /// <exception cref="StripeException">Stripe refused or could not be reached.</exception>
-    public Task<StripeCheckoutSession> CreateAsync(string accountId, decimal amountUsd, string successUrl, string cancelUrl, string idempotencyKey, CancellationToken cancellationToken)
+    public Task<Session> CreateAsync(string accountId, decimal amountUsd, string successUrl, string cancelUrl, string idempotencyKey, CancellationToken cancellationToken)
     {
         var stripe = Options;
         long cents = (long)(amountUsd * 100m);
@@ -79,7 +80,7 @@ internal sealed class StripeTopUps(StripeClient client, IOptions<QlaudOptions> o
 
     /// <summary>Retrieves a session; null when it does not belong to <paramref name="accountId"/> (answered as not found).</summary>
     /// <exception cref="StripeException">Stripe refused (<c>resource_missing</c>) or could not be reached.</exception>
-    public async Task<StripeCheckoutSession?> GetAsync(string accountId, string sessionId, CancellationToken cancellationToken)
+    public async Task<Session?> GetAsync(string accountId, string sessionId, CancellationToken cancellationToken)
     {
         var session = await client.GetCheckoutSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
         return StripeWebhookProcessor.AccountOf(session.Metadata, session.ClientReferenceId) == accountId ? session : null;

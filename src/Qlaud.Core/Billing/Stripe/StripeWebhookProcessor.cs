@@ -1,15 +1,19 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qlaud.Configuration;
+using StripeApi = Stripe;
+using StripeCheckout = Stripe.Checkout;
 
 namespace Qlaud.Billing.Stripe;
 
 /// <summary>Verifies and applies Stripe webhook deliveries to wallets through <see cref="IWalletLedger"/>.</summary>
 /// <remarks>
 /// <para><b>Signature first.</b> Nothing is parsed or applied before the <c>Stripe-Signature</c> header verifies
-/// (<see cref="StripeSignature"/>); a bad signature changes nothing.</para>
+/// (Stripe.net's <see cref="StripeApi.EventUtility.ConstructEvent(string, string, string, long, long, bool)"/> with
+/// <c>Qlaud:Stripe:SignatureToleranceSeconds</c> and the injected clock); a bad signature changes nothing.</para>
 /// <para><b>Credits.</b> <c>checkout.session.completed</c> with <c>payment_status = paid</c>, and
 /// <c>checkout.session.async_payment_succeeded</c> (bank debits and other delayed methods, whose <c>completed</c> event
 /// arrives unpaid), credit the account in <c>metadata.account_id</c> (else <c>client_reference_id</c>) with
@@ -24,8 +28,8 @@ namespace Qlaud.Billing.Stripe;
 /// multiple refunds therefore add up to exactly <c>amount_refunded</c>, under duplicates, concurrency and out-of-order
 /// delivery (an older event with a smaller total debits nothing). A refund that later fails raises no <c>charge.refunded</c>
 /// event; the operator corrects such a wallet by hand.</para>
-/// <para><b>Unknown accounts</b> are passed to the ledger, which records them without crediting; the answer is 200, so Stripe
-/// does not retry. <b>Other event types</b> are answered 200 and ignored. A ledger failure throws, the webhook answers 500,
+/// <para><b>Unknown accounts</b> are passed to the ledger, which records them without crediting (listed by
+/// <c>GET /v1/wallet/unapplied</c>, applied once the account exists); the answer is 200, so Stripe does not retry. <b>Other event types</b> are answered 200 and ignored. A ledger failure throws, the webhook answers 500,
 /// and Stripe delivers the event again.</para>
 /// </remarks>
 internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> options, TimeProvider time, ILogger<StripeWebhookProcessor> logger, IWalletLedger? ledger = null)
@@ -35,6 +39,8 @@ internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> opti
         "Stripe top-ups need the wallet ledger (metering storage), which is not registered in this gateway.";
 
     private const long MicrosPerCent = 10_000;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>How often a refund step is retried when another delivery for the same charge won the race.</summary>
     private const int MaxRefundSteps = 8;
@@ -66,61 +72,74 @@ internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> opti
             throw new InvalidOperationException(unavailable);
         }
 
-        var status = StripeSignature.Verify(payload.Span, signatureHeader, stripe.WebhookSecret!, time.GetUtcNow(), TimeSpan.FromSeconds(stripe.SignatureToleranceSeconds));
-        if (status != StripeSignatureStatus.Valid)
+        if (signatureHeader is null)
         {
-            Log.SignatureRejected(logger, status);
-            return new StripeWebhookResult(StripeWebhookOutcome.InvalidSignature, StripeSignature.Describe(status));
+            Log.SignatureRejected(logger, "no Stripe-Signature header");
+            return new StripeWebhookResult(StripeWebhookOutcome.InvalidSignature, "Missing Stripe-Signature header.");
         }
 
-        StripeEvent? stripeEvent = null;
+        string json;
         try
         {
-            stripeEvent = JsonSerializer.Deserialize(payload.Span, StripeJsonContext.Default.StripeEvent);
+            json = StrictUtf8.GetString(payload.Span);
         }
-        catch (JsonException)
+        catch (DecoderFallbackException)
         {
-            // Answered below.
+            Log.SignatureRejected(logger, "the body is not UTF-8");
+            return new StripeWebhookResult(StripeWebhookOutcome.InvalidSignature, "The body is not UTF-8, so it is not what Stripe signed.");
         }
 
-        if (stripeEvent is not { Id: { } eventId, Type: { } eventType, Data.Object.ValueKind: JsonValueKind.Object })
+        StripeApi.Event stripeEvent;
+        try
+        {
+            // Stripe.net's verifier: any v1 signature may match (constant-time comparison), the signed timestamp must be within
+            // the tolerance of now. The event is then read whatever its API version: events carry the webhook endpoint's version,
+            // which need not be Stripe.net's pinned one, and the fields read here are the same in every version since 2022-11-15.
+            stripeEvent = StripeApi.EventUtility.ConstructEvent(json, signatureHeader, stripe.WebhookSecret!, stripe.SignatureToleranceSeconds,
+                time.GetUtcNow().ToUnixTimeSeconds(), throwOnApiVersionMismatch: false);
+        }
+        catch (StripeApi.StripeException ex)
+        {
+            // Stripe.net's message says which check failed; it never contains the secret or the expected signature.
+            Log.SignatureRejected(logger, ex.Message);
+            return new StripeWebhookResult(StripeWebhookOutcome.InvalidSignature, ex.Message);
+        }
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or FormatException or OverflowException)
+        {
+            // Signed, but not a readable event (verification ran first).
+            Log.PayloadRejected(logger);
+            return new StripeWebhookResult(StripeWebhookOutcome.InvalidPayload, "The payload is not a Stripe event (id, type and data.object are required).");
+        }
+
+        if (stripeEvent is not { Id: { Length: > 0 } eventId, Type: { Length: > 0 } eventType, Data.Object: not null })
         {
             Log.PayloadRejected(logger);
             return new StripeWebhookResult(StripeWebhookOutcome.InvalidPayload, "The payload is not a Stripe event (id, type and data.object are required).");
         }
 
-        try
+        var result = eventType switch
         {
-            var result = eventType switch
-            {
-                "checkout.session.completed" or "checkout.session.async_payment_succeeded" => await CreditAsync(stripeEvent, eventId, eventType, stripe, cancellationToken).ConfigureAwait(false),
-                "charge.refunded" => await RefundAsync(stripeEvent, eventId, eventType, stripe, cancellationToken).ConfigureAwait(false),
-                _ => new StripeWebhookResult(StripeWebhookOutcome.Ignored, $"Event type '{eventType}' moves no wallet money.", eventId, eventType),
-            };
-            if (result.Outcome == StripeWebhookOutcome.UnknownAccount)
-            {
-                Log.UnknownAccount(logger, eventId, eventType, result.AmountMicros, result.Message);
-            }
-            else
-            {
-                Log.Processed(logger, eventId, eventType, result.Outcome, result.AmountMicros, result.Message);
-            }
+            "checkout.session.completed" or "checkout.session.async_payment_succeeded" => await CreditAsync(stripeEvent.Data.Object as StripeCheckout.Session, eventId, eventType, stripe, cancellationToken).ConfigureAwait(false),
+            "charge.refunded" => await RefundAsync(stripeEvent.Data.Object as StripeApi.Charge, eventId, eventType, stripe, cancellationToken).ConfigureAwait(false),
+            _ => new StripeWebhookResult(StripeWebhookOutcome.Ignored, $"Event type '{eventType}' moves no wallet money.", eventId, eventType),
+        };
+        if (result.Outcome == StripeWebhookOutcome.UnknownAccount)
+        {
+            Log.UnknownAccount(logger, eventId, eventType, result.AmountMicros, result.Message);
+        }
+        else
+        {
+            Log.Processed(logger, eventId, eventType, result.Outcome, result.AmountMicros, result.Message);
+        }
 
-            return result;
-        }
-        catch (JsonException)
-        {
-            Log.PayloadRejected(logger);
-            return new StripeWebhookResult(StripeWebhookOutcome.InvalidPayload, $"The {eventType} event's data.object could not be read.", eventId, eventType);
-        }
+        return result;
     }
 
-    private async ValueTask<StripeWebhookResult> CreditAsync(StripeEvent stripeEvent, string eventId, string eventType, StripeOptions stripe, CancellationToken cancellationToken)
+    private async ValueTask<StripeWebhookResult> CreditAsync(StripeCheckout.Session? session, string eventId, string eventType, StripeOptions stripe, CancellationToken cancellationToken)
     {
-        var session = stripeEvent.Data!.Object.Deserialize(StripeJsonContext.Default.StripeCheckoutSession);
-        if (session?.Id is not { } sessionId)
+        if (session?.Id is not { Length: > 0 } sessionId)
         {
-            return new StripeWebhookResult(StripeWebhookOutcome.InvalidPayload, "The Checkout Session has no id.", eventId, eventType);
+            return new StripeWebhookResult(StripeWebhookOutcome.InvalidPayload, $"The {eventType} event's data.object is not a Checkout Session with an id.", eventId, eventType);
         }
 
         string? ignored = session switch
@@ -151,12 +170,11 @@ internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> opti
         return Result(applied, entry, eventId, eventType);
     }
 
-    private async ValueTask<StripeWebhookResult> RefundAsync(StripeEvent stripeEvent, string eventId, string eventType, StripeOptions stripe, CancellationToken cancellationToken)
+    private async ValueTask<StripeWebhookResult> RefundAsync(StripeApi.Charge? charge, string eventId, string eventType, StripeOptions stripe, CancellationToken cancellationToken)
     {
-        var charge = stripeEvent.Data!.Object.Deserialize(StripeJsonContext.Default.StripeCharge);
-        if (charge?.Id is not { } chargeId)
+        if (charge?.Id is not { Length: > 0 } chargeId)
         {
-            return new StripeWebhookResult(StripeWebhookOutcome.InvalidPayload, "The charge has no id.", eventId, eventType);
+            return new StripeWebhookResult(StripeWebhookOutcome.InvalidPayload, $"The {eventType} event's data.object is not a charge with an id.", eventId, eventType);
         }
 
         if (!string.Equals(charge.Currency, stripe.Currency, StringComparison.OrdinalIgnoreCase))
@@ -213,7 +231,7 @@ internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> opti
         LedgerApplyResult.Applied => new(StripeWebhookOutcome.Applied, $"{entry.Description} applied to account '{entry.AccountId}'.", eventId, eventType, entry.AmountMicros),
         LedgerApplyResult.Duplicate => new(StripeWebhookOutcome.Duplicate, $"{entry.Description} was already applied.", eventId, eventType, entry.AmountMicros),
         _ => new(StripeWebhookOutcome.UnknownAccount,
-            entry.AccountId is null ? $"{entry.Description} names no account; recorded, nothing applied." : $"{entry.Description} names unknown account '{entry.AccountId}'; recorded, nothing applied.",
+            entry.AccountId is null ? $"{entry.Description} names no account; recorded, nothing applied." : $"{entry.Description} names unknown account '{entry.AccountId}'; recorded, applied once the account exists.",
             eventId, eventType, entry.AmountMicros),
     };
 
@@ -221,8 +239,8 @@ internal sealed partial class StripeWebhookProcessor(IOptions<QlaudOptions> opti
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Stripe webhook delivery rejected: {Status}")]
-        public static partial void SignatureRejected(ILogger logger, StripeSignatureStatus status);
+        [LoggerMessage(1, LogLevel.Warning, "Stripe webhook delivery rejected: {Reason}")]
+        public static partial void SignatureRejected(ILogger logger, string reason);
 
         [LoggerMessage(2, LogLevel.Warning, "Stripe webhook delivery rejected: signed, but not a readable Stripe event")]
         public static partial void PayloadRejected(ILogger logger);

@@ -31,7 +31,7 @@ internal sealed class StripeHarness : IAsyncDisposable
 
     public StripeTestClock Clock { get; }
 
-    public StripeClient Client => _services.GetRequiredService<StripeClient>();
+    public StripeCheckoutClient Client => _services.GetRequiredService<StripeCheckoutClient>();
 
     public StripeWebhookProcessor Webhook => _services.GetRequiredService<StripeWebhookProcessor>();
 

@@ -361,6 +361,76 @@ public sealed class StripeWebhookProcessorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProcessAsync_SeveralV1OneMatching_Applied()
+    {
+        // While a signing secret is rolled, Stripe sends one v1 per active secret; any one may match.
+        var (_, completed) = await PaidSessionAsync();
+        long t = _h.Clock.GetUtcNow().ToUnixTimeSeconds();
+        string good = FakeStripeWebhook.Signature(completed, StripeHarness.WebhookSecret, t);
+        string other = FakeStripeWebhook.Signature(completed, "whsec_rolled_secret", t);
+
+        var result = await _h.DeliverAsync(completed, $"t={t},v1={other},v1={good},v0={other}");
+
+        Assert.Equal(StripeWebhookOutcome.Applied, result.Outcome);
+        Assert.Equal(20 * Dollar, Balance);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_MatchingSignatureOnlyUnderV0_InvalidSignature()
+    {
+        var (_, completed) = await PaidSessionAsync();
+        long t = _h.Clock.GetUtcNow().ToUnixTimeSeconds();
+
+        var result = await _h.DeliverAsync(completed, $"t={t},v0={FakeStripeWebhook.Signature(completed, StripeHarness.WebhookSecret, t)}");
+
+        Assert.Equal(StripeWebhookOutcome.InvalidSignature, result.Outcome);
+        Assert.Equal(0, _h.Ledger.ApplyCalls);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("garbage")]
+    [InlineData("v1=5bb0e5fa7bf8bda1aaeed3effe020f3f3379e7427bc9dbcebc54dfee54b96d16")]
+    [InlineData("t=abc,v1=5bb0e5fa7bf8bda1aaeed3effe020f3f3379e7427bc9dbcebc54dfee54b96d16")]
+    [InlineData("t=1700000000")]
+    public async Task ProcessAsync_MalformedHeader_InvalidSignature(string header)
+    {
+        var (_, completed) = await PaidSessionAsync();
+
+        var result = await _h.Webhook.ProcessAsync(System.Text.Encoding.UTF8.GetBytes(completed), header, CancellationToken.None);
+
+        Assert.Equal(StripeWebhookOutcome.InvalidSignature, result.Outcome);
+        Assert.Equal(0, _h.Ledger.ApplyCalls);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_NoHeader_InvalidSignature()
+    {
+        var (_, completed) = await PaidSessionAsync();
+
+        var result = await _h.Webhook.ProcessAsync(System.Text.Encoding.UTF8.GetBytes(completed), null, CancellationToken.None);
+
+        Assert.Equal(StripeWebhookOutcome.InvalidSignature, result.Outcome);
+        Assert.Equal("Missing Stripe-Signature header.", result.Message);
+    }
+
+    [Theory]
+    [InlineData("2025-01-27.acacia")]
+    [InlineData("2024-06-20")]
+    public async Task ProcessAsync_EventOfAnotherApiVersion_Applied(string apiVersion)
+    {
+        // Events carry the webhook endpoint's API version, not necessarily the one Stripe.net is pinned to.
+        var (_, completed) = await PaidSessionAsync();
+        completed = completed.Replace("\"api_version\": \"2025-01-27.acacia\"", $"\"api_version\": \"{apiVersion}\"", StringComparison.Ordinal);
+        Assert.Contains(apiVersion, completed, StringComparison.Ordinal);
+
+        var result = await _h.DeliverAsync(completed);
+
+        Assert.Equal(StripeWebhookOutcome.Applied, result.Outcome);
+        Assert.Equal(20 * Dollar, Balance);
+    }
+
+    [Fact]
     public async Task UnavailableReason_NoWebhookSecret_NamesTheKey()
     {
         await using var h = await StripeHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Stripe:SecretKey"] = null, ["Qlaud:Stripe:WebhookSecret"] = null });

@@ -4,7 +4,7 @@ using Qlaud.FakeStripe;
 
 namespace Qlaud.Core.Tests.Billing.Stripe;
 
-public sealed class StripeClientTests : IAsyncLifetime
+public sealed class StripeCheckoutClientTests : IAsyncLifetime
 {
     private StripeHarness _h = null!;
 
@@ -124,6 +124,31 @@ public sealed class StripeClientTests : IAsyncLifetime
         var requests = _h.Stripe.Requests;
         Assert.Equal(2, requests.Count);
         Assert.All(requests, static r => Assert.Equal("idem-retry", r.IdempotencyKey));
+    }
+
+    [Fact]
+    public async Task CreateCheckoutSessionAsync_ConflictTwice_RetriedWithSameIdempotencyKey()
+    {
+        _h.Stripe.EnqueueError(new FakeStripeError(409, "api_error", "Lock timeout.", "lock_timeout"));
+        _h.Stripe.EnqueueError(new FakeStripeError(429, "invalid_request_error", "Too many requests.", "rate_limit"));
+
+        var session = await _h.Client.CreateCheckoutSessionAsync(Request(), "idem-409", CancellationToken.None);
+
+        Assert.Single(_h.Stripe.Sessions);
+        Assert.Equal(session.Id, _h.Stripe.Sessions.Single().Id);
+        var requests = _h.Stripe.Requests;
+        Assert.Equal(3, requests.Count);
+        Assert.All(requests, static r => Assert.Equal("idem-409", r.IdempotencyKey));
+        Assert.All(requests, r => Assert.Equal(requests[0].Body, r.Body));
+    }
+
+    [Fact]
+    public async Task CreateCheckoutSessionAsync_Valid_SendsStripeNetPinnedApiVersion()
+    {
+        await _h.Client.CreateCheckoutSessionAsync(Request(), "idem-version", CancellationToken.None);
+
+        // Stripe.net 53.1.0 is pinned to this API version.
+        Assert.Equal("2026-10-28.endive", Assert.Single(_h.Stripe.Requests).GetHeader("Stripe-Version"));
     }
 
     [Fact]
