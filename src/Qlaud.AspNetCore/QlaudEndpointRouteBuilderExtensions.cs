@@ -54,9 +54,9 @@ public static class QlaudEndpointRouteBuilderExtensions
         const string AnyKey = QlaudAuthorizationPolicies.AnyKey, AccountAdmin = QlaudAuthorizationPolicies.AccountAdmin,
             AccountMaster = QlaudAuthorizationPolicies.AccountMaster, Operator = QlaudAuthorizationPolicies.Operator;
         var group = endpoints.MapGroup("/v1");
-        group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync).RequireAuthorization(AnyKey);
-        group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.Anthropic);
-        group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.Anthropic);
+        group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.ByHeader);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync); // public: prices and capabilities
         group.MapPost("/keys", (RequestDelegate)keys.CreateAsync).RequireAuthorization(AccountAdmin);

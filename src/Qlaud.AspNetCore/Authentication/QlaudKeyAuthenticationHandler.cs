@@ -100,8 +100,7 @@ internal sealed class QlaudKeyAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var result = await HandleAuthenticateOnceSafeAsync().ConfigureAwait(false);
-        var error = _error ?? (result.Succeeded ? AppAuthenticationMissing : KeyAuthentication.Unknown.Error!);
-        await QlaudHttp.WriteErrorAsync(Context, Surface(Context), error).ConfigureAwait(false);
+        await WriteErrorAsync(_error ?? (result.Succeeded ? AppAuthenticationMissing : KeyAuthentication.Unknown.Error!)).ConfigureAwait(false);
     }
 
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
@@ -111,7 +110,7 @@ internal sealed class QlaudKeyAuthenticationHandler(
         var result = await HandleAuthenticateOnceSafeAsync().ConfigureAwait(false);
         if (!result.Succeeded)
         {
-            await QlaudHttp.WriteErrorAsync(Context, Surface(Context), _error ?? KeyAuthentication.Unknown.Error!).ConfigureAwait(false);
+            await WriteErrorAsync(_error ?? KeyAuthentication.Unknown.Error!).ConfigureAwait(false);
             return;
         }
 
@@ -130,15 +129,20 @@ internal sealed class QlaudKeyAuthenticationHandler(
             }
         }
 
-        await QlaudHttp.WriteErrorAsync(Context, Surface(Context), error).ConfigureAwait(false);
+        await WriteErrorAsync(error).ConfigureAwait(false);
     }
 
-    /// <summary>The envelope of the endpoint's errors (see <see cref="QlaudErrorSurface"/>).</summary>
-    internal static IChatDialect Surface(HttpContext context)
+    /// <summary>Writes <paramref name="error"/> in the envelope of the endpoint (see <see cref="QlaudErrorSurface"/>).</summary>
+    private Task WriteErrorAsync(QlaudError error)
     {
-        var surface = context.GetEndpoint()?.Metadata.GetMetadata<QlaudErrorSurface>();
+        var surface = Context.GetEndpoint()?.Metadata.GetMetadata<QlaudErrorSurface>();
         bool anthropic = surface is not null
-            && (surface.IsAnthropic || (surface.ByAnthropicVersionHeader && context.Request.Headers.ContainsKey("anthropic-version")));
-        return DialectRegistry.Get(anthropic ? "anthropic" : "openai");
+            && (surface.IsAnthropic || (surface.ByAnthropicVersionHeader && Request.Headers.ContainsKey("anthropic-version")));
+        if (surface is { NamesRequest: true } && !Response.HasStarted)
+        {
+            Response.Headers["x-qlaud-request-id"] = Qlaud.Diagnostics.RequestIds.New();
+        }
+
+        return QlaudHttp.WriteErrorAsync(Context, DialectRegistry.Get(anthropic ? "anthropic" : "openai"), error);
     }
 }

@@ -21,7 +21,7 @@ public sealed class QlaudKeyAuthenticationHandlerTests
     private const string AppScheme = "AppHeader";
 
     [Fact]
-    public async Task Messages_NoKey_Answers401InAnthropicShape()
+    public async Task Messages_NoKey_Answers401InAnthropicShapeNamingTheRequest()
     {
         await using var gateway = await GatewayHost.StartAsync();
         using var http = gateway.Http(key: null);
@@ -32,6 +32,7 @@ public sealed class QlaudKeyAuthenticationHandlerTests
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("error", body.RootElement.GetProperty("type").GetString());
         Assert.Equal("authentication_error", body.RootElement.GetProperty("error").GetProperty("type").GetString());
+        Assert.StartsWith("req_", Assert.Single(response.Headers.GetValues("x-qlaud-request-id")), StringComparison.Ordinal);
         Assert.Empty(gateway.Fake.Requests);
     }
 
