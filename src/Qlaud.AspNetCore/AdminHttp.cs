@@ -3,11 +3,10 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Qlaud.Dialects;
-using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Shared pieces of the account endpoints (keys, wallet, usage): authentication with scope checks, JSON in and out.</summary>
+/// <summary>Shared pieces of the account endpoints (keys, wallet, usage, accounts): errors, JSON in and out.</summary>
 /// <remarks>Errors use the OpenAI envelope <c>{"error":{"message","type","param","code"}}</c> with the matching status,
 /// like the rest of <c>/v1</c>, so one client-side error path handles every endpoint.</remarks>
 internal static class AdminHttp
@@ -17,26 +16,8 @@ internal static class AdminHttp
 
     public static IChatDialect Errors { get; } = DialectRegistry.Get("openai");
 
-    /// <summary>Authenticates; with <paramref name="adminOnly"/> only the master key and <c>admin</c>-scope keys pass (others get 403).
-    /// Writes the error and returns null when the caller may not proceed.</summary>
-    public static async ValueTask<QlaudCaller?> AuthorizeAsync(HttpContext context, KeyAuthenticator authenticator, bool adminOnly)
-    {
-        var (caller, error) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
-        if (caller is null)
-        {
-            await QlaudHttp.WriteErrorAsync(context, Errors, error!).ConfigureAwait(false);
-            return null;
-        }
-
-        if (adminOnly && !caller.IsMaster)
-        {
-            await QlaudHttp.WriteErrorAsync(context, Errors, new QlaudError(QlaudErrorKind.Permission,
-                "This endpoint needs the account's master key or an admin-scope key.", "insufficient_permissions")).ConfigureAwait(false);
-            return null;
-        }
-
-        return caller;
-    }
+    public static Task ForbiddenAsync(HttpContext context, string message)
+        => QlaudHttp.WriteErrorAsync(context, Errors, new QlaudError(QlaudErrorKind.Permission, message, "insufficient_permissions"));
 
     public static Task BadRequestAsync(HttpContext context, string message, string? code = null)
         => QlaudHttp.WriteErrorAsync(context, Errors, new QlaudError(QlaudErrorKind.InvalidRequest, message, code));

@@ -5,41 +5,15 @@ using Microsoft.AspNetCore.Http;
 using Qlaud.Billing.Stripe;
 using Qlaud.Dialects;
 using Qlaud.Dialects.OpenAI;
-using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Shared pieces of the wallet top-up and Stripe webhook handlers: authentication, errors, JSON.</summary>
+/// <summary>Shared pieces of the wallet top-up and Stripe webhook handlers: errors, JSON.</summary>
 /// <remarks>Errors use the OpenAI envelope <c>{"error":{"message","type","param","code"}}</c> with the matching status, like the
 /// rest of <c>/v1</c> and the metering branch's account endpoints, so one client-side error path handles every endpoint.</remarks>
 internal static class BillingHttp
 {
     public static IChatDialect Errors { get; } = DialectRegistry.Get("openai");
-
-    /// <summary>Authenticates the request's key; writes the 401 and returns null when there is none or it is unknown.</summary>
-    public static async ValueTask<QlaudCaller?> AuthenticateAsync(HttpContext context, KeyAuthenticator authenticator)
-    {
-        var (caller, error) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
-        if (caller is null)
-        {
-            await QlaudHttp.WriteErrorAsync(context, Errors, error!).ConfigureAwait(false);
-        }
-
-        return caller;
-    }
-
-    /// <summary>Writes the 403 and returns false unless <paramref name="caller"/> is the account's master key.</summary>
-    public static async ValueTask<bool> RequireMasterAsync(HttpContext context, QlaudCaller caller)
-    {
-        if (caller.IsMaster)
-        {
-            return true;
-        }
-
-        await QlaudHttp.WriteErrorAsync(context, Errors, new QlaudError(QlaudErrorKind.Permission,
-            "Wallet top-ups need the account's master key.", "insufficient_permissions")).ConfigureAwait(false);
-        return false;
-    }
 
     /// <summary>The 501 for a feature that is not configured: the message says what to set.</summary>
     public static Task NotConfiguredAsync(HttpContext context, string message)

@@ -3,9 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Qlaud.Catalog;
-using Qlaud.Dialects;
 using Qlaud.Routing;
-using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
@@ -18,35 +16,22 @@ internal sealed class CatalogEndpoints
 {
     private readonly ModelCatalog _catalogModel;
     private readonly RouteHealthRegistry _health;
-    private readonly KeyAuthenticator _authenticator;
     private readonly byte[] _openAIModels;
     private readonly byte[] _anthropicModels;
     private readonly byte[] _catalog;
 
-    public CatalogEndpoints(ModelCatalog catalog, RouteHealthRegistry health, KeyAuthenticator authenticator, TimeProvider time)
+    public CatalogEndpoints(ModelCatalog catalog, RouteHealthRegistry health, TimeProvider time)
     {
         _catalogModel = catalog;
         _health = health;
-        _authenticator = authenticator;
         long created = time.GetUtcNow().ToUnixTimeSeconds();
         _openAIModels = Render(catalog, (w, c) => WriteOpenAIModels(w, c, created));
         _anthropicModels = Render(catalog, (w, c) => WriteAnthropicModels(w, c, time.GetUtcNow()));
         _catalog = Render(catalog, static (w, c) => WriteCatalog(w, c, null));
     }
 
-    public async Task ModelsAsync(HttpContext context)
-    {
-        bool anthropic = context.Request.Headers.ContainsKey("anthropic-version");
-        var dialect = DialectRegistry.Get(anthropic ? "anthropic" : "openai");
-        var (caller, error) = await QlaudHttp.AuthenticateAsync(context, _authenticator).ConfigureAwait(false);
-        if (caller is null)
-        {
-            await QlaudHttp.WriteErrorAsync(context, dialect, error!).ConfigureAwait(false);
-            return;
-        }
-
-        await WriteAsync(context, anthropic ? _anthropicModels : _openAIModels).ConfigureAwait(false);
-    }
+    public Task ModelsAsync(HttpContext context)
+        => WriteAsync(context, context.Request.Headers.ContainsKey("anthropic-version") ? _anthropicModels : _openAIModels);
 
     public async Task CatalogAsync(HttpContext context)
     {

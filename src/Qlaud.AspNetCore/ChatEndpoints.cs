@@ -5,12 +5,13 @@ using Qlaud.Dialects;
 using Qlaud.Forwarding;
 using Qlaud.Providers;
 using Qlaud.Routing;
-using Qlaud.Security;
+using Qlaud.AspNetCore.Authentication;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Handlers for <c>POST /v1/chat/completions</c> and <c>POST /v1/messages</c>: authenticate, scan, forward.</summary>
-internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenticator authenticator, IHostApplicationLifetime lifetime, ILogger<ChatEndpoints> logger)
+/// <summary>Handlers for <c>POST /v1/chat/completions</c> and <c>POST /v1/messages</c>: scan, forward (policy
+/// <see cref="QlaudAuthorizationPolicies.AnyKey"/>).</summary>
+internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplicationLifetime lifetime, ILogger<ChatEndpoints> logger)
 {
     public Task ChatCompletionsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"));
 
@@ -23,12 +24,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
         // Every answer, errors included, names the request, and its ledger entry carries the same id.
         string requestId = Qlaud.Diagnostics.RequestIds.New();
         context.Response.Headers["x-qlaud-request-id"] = requestId;
-        var (caller, authError) = await QlaudHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false);
-        if (caller is null)
-        {
-            await QlaudHttp.WriteErrorAsync(context, surface, authError!).ConfigureAwait(false);
-            return;
-        }
+        var caller = QlaudKeyFeature.Of(context).Caller;
 
         // A long stream must end when the client goes away or the host shuts down, whichever comes first.
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);

@@ -1,23 +1,24 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Qlaud.AspNetCore.Authentication;
 using Qlaud.Metering;
 using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Handlers for <c>/v1/keys</c>: mint, list, get, change, revoke and per-key usage. Master key or admin-scope keys only.</summary>
-internal sealed class KeyEndpoints(KeyService keys, KeyAuthenticator authenticator)
+/// <summary>Handlers for <c>/v1/keys</c>: mint, list, get, change, revoke and per-key usage (policy
+/// <see cref="QlaudAuthorizationPolicies.AccountAdmin"/>).</summary>
+/// <remarks>An admin-scope key mints, changes and revokes standard keys only: never an admin key (its own included, so it
+/// cannot lift its own cap) and never the account's master key, which no key changes here.</remarks>
+internal sealed class KeyEndpoints(KeyService keys)
 {
     private const int DefaultPageSize = 20;
     private const int MaxPageSize = 100;
 
     public async Task CreateAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
+        var caller = QlaudKeyFeature.Of(context).Caller;
 
         using var body = await AdminHttp.ReadObjectAsync(context).ConfigureAwait(false);
         if (body is null)
@@ -53,16 +54,19 @@ internal sealed class KeyEndpoints(KeyService keys, KeyAuthenticator authenticat
             }
         }
 
+        if (scope > KeyScope.Standard && !caller.IsMaster)
+        {
+            await AdminHttp.ForbiddenAsync(context, "An admin-scope key mints standard keys only; admin keys are minted with the account's master key.").ConfigureAwait(false);
+            return;
+        }
+
         var (key, secret) = await keys.CreateAsync(caller.AccountId, new NewKey(name, scope, endUser, cap, reset, expires, rpm, tpm), context.RequestAborted).ConfigureAwait(false);
         await AdminHttp.WriteJsonAsync(context, StatusCodes.Status201Created, (key, secret), static (w, s) => MeteringJson.WriteKey(w, s.key, s.secret)).ConfigureAwait(false);
     }
 
     public async Task ListAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
+        var caller = QlaudKeyFeature.Of(context).Caller;
 
         var query = context.Request.Query;
         int limit = DefaultPageSize;
@@ -99,10 +103,7 @@ internal sealed class KeyEndpoints(KeyService keys, KeyAuthenticator authenticat
 
     public async Task GetAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
+        var caller = QlaudKeyFeature.Of(context).Caller;
 
         var key = await keys.GetAsync(caller.AccountId, Id(context), context.RequestAborted).ConfigureAwait(false);
         await WriteKeyOr404Async(context, key).ConfigureAwait(false);
@@ -110,7 +111,8 @@ internal sealed class KeyEndpoints(KeyService keys, KeyAuthenticator authenticat
 
     public async Task PatchAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
+        var caller = QlaudKeyFeature.Of(context).Caller;
+        if (await RefuseChangeAsync(context, caller).ConfigureAwait(false))
         {
             return;
         }
@@ -180,7 +182,8 @@ internal sealed class KeyEndpoints(KeyService keys, KeyAuthenticator authenticat
 
     public async Task RevokeAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
+        var caller = QlaudKeyFeature.Of(context).Caller;
+        if (await RefuseChangeAsync(context, caller).ConfigureAwait(false))
         {
             return;
         }
@@ -191,10 +194,7 @@ internal sealed class KeyEndpoints(KeyService keys, KeyAuthenticator authenticat
 
     public async Task UsageAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
+        var caller = QlaudKeyFeature.Of(context).Caller;
 
         int limit = 50;
         if (context.Request.Query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 1000))
@@ -219,6 +219,26 @@ internal sealed class KeyEndpoints(KeyService keys, KeyAuthenticator authenticat
             MeteringJson.WriteEntries(w, "data", s.entries);
             w.WriteEndObject();
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the 403 and returns true when <paramref name="caller"/> may not change the key named by the route: the
+    /// account's master key is changed by no key here, an admin key only by the master key.</summary>
+    private async ValueTask<bool> RefuseChangeAsync(HttpContext context, QlaudCaller caller)
+    {
+        var target = await keys.GetAsync(caller.AccountId, Id(context), context.RequestAborted).ConfigureAwait(false);
+        string? refusal = target?.Record.Scope switch
+        {
+            KeyScope.Master => "The account's master key cannot be changed or revoked through /v1/keys.",
+            KeyScope.Admin when !caller.IsMaster => "An admin-scope key changes and revokes standard keys only, not admin keys (its own included).",
+            _ => null,
+        };
+        if (refusal is null)
+        {
+            return false;
+        }
+
+        await AdminHttp.ForbiddenAsync(context, refusal).ConfigureAwait(false);
+        return true;
     }
 
     private static string Id(HttpContext context) => context.Request.RouteValues["id"] as string ?? "";

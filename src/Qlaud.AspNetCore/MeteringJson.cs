@@ -21,7 +21,7 @@ internal static class MeteringJson
         }
 
         writer.WriteString("prefix", record.Prefix);
-        writer.WriteString("scope", record.Scope == KeyScope.Admin ? "admin" : "standard");
+        writer.WriteString("scope", KeyScopes.ToWire(record.Scope));
         writer.WriteString("end_user_id", record.EndUserId);
         AdminHttp.WriteUsd(writer, "max_spend_usd", record.MaxSpendMicros);
         writer.WriteString("limit_reset", LimitResetPeriods.ToWire(record.LimitReset));

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaud.AspNetCore;
+using Qlaud.AspNetCore.Authentication;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -13,9 +14,13 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
     /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
     /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
-    /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key)
-    /// and the signed <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials).
+    /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key), the signed
+    /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials) and the
+    /// operator's <c>/v1/accounts</c>.
     /// </summary>
+    /// <remarks>Each endpoint requires one of <see cref="QlaudAuthorizationPolicies"/> (authenticated with the Qlaud key scheme),
+    /// except the public <c>GET /v1/catalog</c> and the webhook; an app's <c>RequireAuthorization(...)</c> on the returned group
+    /// adds its own policy on top.</remarks>
     /// <param name="endpoints">The app or a route group.</param>
     /// <returns>The <c>/v1</c> route group, so the app can add authorization or rate limiting.</returns>
     /// <exception cref="InvalidOperationException"><c>AddQlaud()</c> was not called.</exception>
@@ -28,6 +33,12 @@ public static class QlaudEndpointRouteBuilderExtensions
                 "Qlaud services are not registered. Call builder.Services.AddQlaud() before app.MapQlaud().");
         }
 
+        if (endpoints.ServiceProvider.GetService<FailedAuthenticationLimiter>() is null)
+        {
+            throw new InvalidOperationException(
+                "Qlaud key authentication is not registered: AddQlaud() registers it when Qlaud.AspNetCore is deployed with the app.");
+        }
+
         // Handlers are built once, here: the catalog documents are rendered up front and a bad configuration fails at start-up.
         var services = endpoints.ServiceProvider;
         var chat = ActivatorUtilities.CreateInstance<ChatEndpoints>(services);
@@ -38,27 +49,37 @@ public static class QlaudEndpointRouteBuilderExtensions
         var topUps = ActivatorUtilities.CreateInstance<WalletTopUpEndpoints>(services);
         var stripeWebhook = ActivatorUtilities.CreateInstance<StripeWebhookEndpoints>(services);
         var unapplied = ActivatorUtilities.CreateInstance<UnappliedPaymentEndpoints>(services);
+        var accounts = ActivatorUtilities.CreateInstance<AccountEndpoints>(services);
 
+        // Each endpoint states its policy once (QlaudAuthorizationPolicies; the README's authorization matrix). Authentication
+        // and authorization failures are written by the Qlaud key scheme in the envelope its QlaudErrorSurface names.
+        const string AnyKey = QlaudAuthorizationPolicies.AnyKey, AccountAdmin = QlaudAuthorizationPolicies.AccountAdmin,
+            AccountMaster = QlaudAuthorizationPolicies.AccountMaster, Operator = QlaudAuthorizationPolicies.Operator;
         var group = endpoints.MapGroup("/v1");
-        group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
-        group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync);
-        group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync);
-        group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync);
-        group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync);
-        group.MapPost("/keys", (RequestDelegate)keys.CreateAsync);
-        group.MapGet("/keys", (RequestDelegate)keys.ListAsync);
-        group.MapGet("/keys/{id}", (RequestDelegate)keys.GetAsync);
-        group.MapPatch("/keys/{id}", (RequestDelegate)keys.PatchAsync);
-        group.MapDelete("/keys/{id}", (RequestDelegate)keys.RevokeAsync);
-        group.MapGet("/keys/{id}/usage", (RequestDelegate)keys.UsageAsync);
-        group.MapGet("/wallet", (RequestDelegate)wallet.GetAsync);
-        group.MapPost("/wallet/credit", (RequestDelegate)wallet.CreditAsync);
-        group.MapGet("/usage", (RequestDelegate)usage.GetAsync);
-        group.MapPost("/wallet/topup", (RequestDelegate)topUps.CreateAsync);
-        group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync);
-        group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync);
-        group.MapGet("/wallet/unapplied", (RequestDelegate)unapplied.ListAsync);
+        group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.ByHeader);
+        group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync); // public: prices and capabilities
+        group.MapPost("/keys", (RequestDelegate)keys.CreateAsync).RequireAuthorization(AccountAdmin);
+        group.MapGet("/keys", (RequestDelegate)keys.ListAsync).RequireAuthorization(AccountAdmin);
+        group.MapGet("/keys/{id}", (RequestDelegate)keys.GetAsync).RequireAuthorization(AccountAdmin);
+        group.MapPatch("/keys/{id}", (RequestDelegate)keys.PatchAsync).RequireAuthorization(AccountAdmin);
+        group.MapDelete("/keys/{id}", (RequestDelegate)keys.RevokeAsync).RequireAuthorization(AccountAdmin);
+        group.MapGet("/keys/{id}/usage", (RequestDelegate)keys.UsageAsync).RequireAuthorization(AccountAdmin);
+        group.MapGet("/wallet", (RequestDelegate)wallet.GetAsync).RequireAuthorization(AccountAdmin);
+        group.MapPost("/wallet/credit", (RequestDelegate)wallet.CreditAsync).RequireAuthorization(Operator);
+        group.MapGet("/usage", (RequestDelegate)usage.GetAsync).RequireAuthorization(AnyKey);
+        group.MapPost("/wallet/topup", (RequestDelegate)topUps.CreateAsync).RequireAuthorization(AccountMaster);
+        group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync).RequireAuthorization(AccountMaster);
+        group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync).RequireAuthorization(AccountMaster);
+        group.MapGet("/wallet/unapplied", (RequestDelegate)unapplied.ListAsync).RequireAuthorization(Operator);
         group.MapPost("/stripe/webhook", (RequestDelegate)stripeWebhook.HandleAsync).AllowAnonymous(); // signed by Stripe, not a Qlaud key
+        group.MapPost("/accounts", (RequestDelegate)accounts.CreateAsync).RequireAuthorization(Operator);
+        group.MapGet("/accounts", (RequestDelegate)accounts.ListAsync).RequireAuthorization(Operator);
+        group.MapGet("/accounts/{id}", (RequestDelegate)accounts.GetAsync).RequireAuthorization(Operator);
+        group.MapPatch("/accounts/{id}", (RequestDelegate)accounts.PatchAsync).RequireAuthorization(Operator);
+        group.MapPost("/accounts/{id}/disable", (RequestDelegate)accounts.DisableAsync).RequireAuthorization(Operator);
         return group;
     }
 }

@@ -3,34 +3,17 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Qlaud.Dialects;
 using Qlaud.Forwarding;
-using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Shared pieces of the /v1 handlers: key extraction, body reading, error writing.</summary>
+/// <summary>Shared pieces of the /v1 handlers: the presented key, body reading, error writing.</summary>
 internal static class QlaudHttp
 {
     /// <summary>The largest request body accepted (images in base64 make chat bodies large).</summary>
     public const int MaxRequestBody = 32 * 1024 * 1024;
 
-    /// <summary>Authenticates the request's key (<c>Authorization: Bearer</c> or <c>x-api-key</c>), or produces the 401 error.</summary>
-    /// <remarks>Completes synchronously for the master key and for minted keys this node has seen.</remarks>
-    public static ValueTask<KeyAuthentication> AuthenticateAsync(HttpContext context, KeyAuthenticator authenticator)
-    {
-        var key = PresentedKey(context.Request.Headers);
-        if (key.IsEmpty)
-        {
-            return ValueTask.FromResult(new KeyAuthentication(null, new QlaudError(QlaudErrorKind.Authentication,
-                authenticator.HasKeys
-                    ? "Missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
-                    : "This gateway has no keys configured. Set Qlaud:Bootstrap:MasterKey.",
-                "missing_api_key")));
-        }
-
-        return authenticator.AuthenticateAsync(key, context.RequestAborted);
-    }
-
-    private static ReadOnlySpan<char> PresentedKey(IHeaderDictionary headers)
+    /// <summary>The key the request presents (<c>x-api-key</c>, else <c>Authorization: Bearer</c>), trimmed; empty when none.</summary>
+    public static ReadOnlySpan<char> PresentedKey(IHeaderDictionary headers)
     {
         if (headers.TryGetValue("x-api-key", out StringValues apiKey) && !StringValues.IsNullOrEmpty(apiKey))
         {

@@ -8,22 +8,12 @@ namespace Qlaud.AspNetCore;
 /// <summary>Handler for <c>GET /v1/wallet/unapplied</c>: external payments (Stripe top-ups and refunds) that named no existing
 /// account, for the operator. Bootstrap master key only: the list spans every account.</summary>
 /// <remarks>Query: <c>status</c> = <c>unapplied</c> (default: still waiting for their account), <c>applied</c> or <c>all</c>;
-/// <c>limit</c> 1 to 1000 (default 100). Newest first.</remarks>
-internal sealed class UnappliedPaymentEndpoints(UnappliedPaymentService payments, KeyAuthenticator authenticator)
+/// <c>limit</c> 1 to 1000 (default 100). Newest first. Mapped with the operator policy
+/// (<c>Qlaud.Operator</c>).</remarks>
+internal sealed class UnappliedPaymentEndpoints(UnappliedPaymentService payments)
 {
     public async Task ListAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
-
-        if (caller.KeyId != QlaudCallerExtensions.MasterKeyId)
-        {
-            await QlaudHttp.WriteErrorAsync(context, AdminHttp.Errors, new QlaudError(QlaudErrorKind.Permission,
-                "Unapplied payments span every account: only the bootstrap master key (Qlaud:Bootstrap) may list them.", "insufficient_permissions")).ConfigureAwait(false);
-            return;
-        }
 
         var query = context.Request.Query;
         string status = query["status"].ToString() is { Length: > 0 } s ? s : "unapplied";

@@ -1,24 +1,24 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Qlaud.AspNetCore.Authentication;
 using Qlaud.Metering;
 using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
 /// <summary>Handler for <c>GET /v1/usage?from_ms=&amp;to_ms=[&amp;format=csv][&amp;key_id=]</c>: rollups from the ledger.</summary>
-/// <remarks>The master key and admin-scope keys see the whole account (or one key with <c>key_id</c>); a standard key sees its own usage only.
+/// <remarks>Policy <see cref="QlaudAuthorizationPolicies.AnyKey"/>. The master key and admin-scope keys see the whole account (or one
+/// key with <c>key_id</c>); a standard key sees its own usage only (403 when it names another key).
 /// The range is [from_ms, to_ms) in Unix milliseconds; default: the last 30 days.</remarks>
-internal sealed class UsageEndpoints(UsageService usage, KeyAuthenticator authenticator, TimeProvider time)
+internal sealed class UsageEndpoints(UsageService usage, TimeProvider time)
 {
     private const long DefaultRangeMs = 30L * 86_400_000;
 
     public async Task GetAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: false).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
+        var key = QlaudKeyFeature.Of(context);
+        var caller = key.Caller;
 
         var query = context.Request.Query;
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -35,7 +35,14 @@ internal sealed class UsageEndpoints(UsageService usage, KeyAuthenticator authen
             return;
         }
 
-        string? keyId = caller.IsMaster ? query["key_id"].ToString() is { Length: > 0 } k ? k : null : caller.KeyId;
+        string? named = query["key_id"].ToString() is { Length: > 0 } k ? k : null;
+        if (key.Scope == KeyScope.Standard && named is not null && named != caller.KeyId)
+        {
+            await AdminHttp.ForbiddenAsync(context, "An end-user key sees only its own usage; leave out 'key_id' or name its own key.").ConfigureAwait(false);
+            return;
+        }
+
+        string? keyId = key.Scope == KeyScope.Standard ? caller.KeyId : named;
         if (format == "csv")
         {
             var lines = await usage.GetLinesAsync(caller.AccountId, keyId, from, to, context.RequestAborted).ConfigureAwait(false);

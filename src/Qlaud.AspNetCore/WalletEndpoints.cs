@@ -1,23 +1,22 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Qlaud.AspNetCore.Authentication;
 using Qlaud.Metering;
-using Qlaud.Security;
 using Qlaud.Storage;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Handlers for <c>GET /v1/wallet</c> and <c>POST /v1/wallet/credit</c>. Master key or admin-scope keys only.</summary>
-internal sealed class WalletEndpoints(WalletService wallets, KeyAuthenticator authenticator)
+/// <summary>Handlers for <c>GET /v1/wallet</c> (policy <see cref="QlaudAuthorizationPolicies.AccountAdmin"/>) and
+/// <c>POST /v1/wallet/credit</c> (policy <see cref="QlaudAuthorizationPolicies.Operator"/>: money enters an account only through
+/// the operator or a Stripe payment).</summary>
+internal sealed class WalletEndpoints(WalletService wallets)
 {
     private const decimal MaxAmountUsd = 1_000_000m;
 
     public async Task GetAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
+        var caller = QlaudKeyFeature.Of(context).Caller;
 
         int recent = 20;
         if (context.Request.Query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out recent) || recent is < 0 or > 1000))
@@ -51,14 +50,12 @@ internal sealed class WalletEndpoints(WalletService wallets, KeyAuthenticator au
         }).ConfigureAwait(false);
     }
 
-    /// <summary><c>POST /v1/wallet/credit {amount_usd, note?, kind?}</c>: an operator's credit (positive) or adjustment (either sign).
+    /// <summary><c>POST /v1/wallet/credit {amount_usd, note?, kind?, account_id?}</c>: an operator's credit (positive) or adjustment
+    /// (either sign) to the default account or the account named.
     /// An <c>Idempotency-Key</c> header makes retries apply once.</summary>
     public async Task CreditAsync(HttpContext context)
     {
-        if (await AdminHttp.AuthorizeAsync(context, authenticator, adminOnly: true).ConfigureAwait(false) is not { } caller)
-        {
-            return;
-        }
+        var caller = QlaudKeyFeature.Of(context).Caller;
 
         using var body = await AdminHttp.ReadObjectAsync(context).ConfigureAwait(false);
         if (body is null)
@@ -100,11 +97,24 @@ internal sealed class WalletEndpoints(WalletService wallets, KeyAuthenticator au
             return;
         }
 
-        string? idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 200 } k ? "idempotency:" + caller.AccountId + ":" + k : null;
-        var result = await wallets.ApplyAsync(new WalletChange(caller.AccountId, kind, micros, note, ExternalEventId: idempotencyKey), context.RequestAborted).ConfigureAwait(false);
+        // The operator credits its own (default) account unless the body names another.
+        string accountId = caller.AccountId;
+        if (root.TryGetProperty("account_id", out var accountValue))
+        {
+            if (accountValue.ValueKind != JsonValueKind.String || accountValue.GetString() is not { Length: > 0 and <= 64 } named)
+            {
+                await AdminHttp.BadRequestAsync(context, "'account_id' must be an account id (see GET /v1/accounts).").ConfigureAwait(false);
+                return;
+            }
+
+            accountId = named;
+        }
+
+        string? idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 200 } k ? "idempotency:" + accountId + ":" + k : null;
+        var result = await wallets.ApplyAsync(new WalletChange(accountId, kind, micros, note, ExternalEventId: idempotencyKey), context.RequestAborted).ConfigureAwait(false);
         if (result is null)
         {
-            await AdminHttp.NotFoundAsync(context, $"The account '{caller.AccountId}' has no wallet.").ConfigureAwait(false);
+            await AdminHttp.NotFoundAsync(context, $"The account '{accountId}' has no wallet.").ConfigureAwait(false);
             return;
         }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Qlaud.AspNetCore.Authentication;
 using Qlaud.Billing.Stripe;
 using Qlaud.Security;
 using Stripe.Checkout;
@@ -8,45 +9,18 @@ namespace Qlaud.AspNetCore;
 
 /// <summary>
 /// Handlers for <c>POST /v1/wallet/topup</c> (create a Stripe Checkout Session), <c>GET /v1/wallet/topup/options</c>
-/// (limits and preset amounts) and <c>GET /v1/wallet/topup/{id}</c> (a session's state). Master key only.
+/// (limits and preset amounts) and <c>GET /v1/wallet/topup/{id}</c> (a session's state). Policy
+/// <see cref="QlaudAuthorizationPolicies.AccountMaster"/>.
 /// </summary>
 /// <remarks>Creating a session changes no balance: the wallet is credited by the signed webhook once Stripe reports the payment.</remarks>
-internal sealed class WalletTopUpEndpoints(StripeTopUps topUps, KeyAuthenticator authenticator)
+internal sealed class WalletTopUpEndpoints(StripeTopUps topUps)
 {
     private const int MaxUrlLength = 2048;
     private const int MaxIdempotencyKeyLength = 255;
 
     public async Task CreateAsync(HttpContext context)
     {
-        if (await BillingHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false) is { } caller)
-        {
-            await CreateAsync(context, caller).ConfigureAwait(false);
-        }
-    }
-
-    public async Task OptionsAsync(HttpContext context)
-    {
-        if (await BillingHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false) is { } caller)
-        {
-            await OptionsAsync(context, caller).ConfigureAwait(false);
-        }
-    }
-
-    public async Task GetAsync(HttpContext context)
-    {
-        if (await BillingHttp.AuthenticateAsync(context, authenticator).ConfigureAwait(false) is { } caller)
-        {
-            await GetAsync(context, caller, context.Request.RouteValues["id"] as string ?? "").ConfigureAwait(false);
-        }
-    }
-
-    internal async Task CreateAsync(HttpContext context, QlaudCaller caller)
-    {
-        if (!await BillingHttp.RequireMasterAsync(context, caller).ConfigureAwait(false))
-        {
-            return;
-        }
-
+        var caller = QlaudKeyFeature.Of(context).Caller;
         if (topUps.UnavailableReason is { } unavailable)
         {
             await BillingHttp.NotConfiguredAsync(context, unavailable).ConfigureAwait(false);
@@ -127,13 +101,8 @@ internal sealed class WalletTopUpEndpoints(StripeTopUps topUps, KeyAuthenticator
         await BillingHttp.WriteJsonAsync(context, StatusCodes.Status200OK, (session, caller.AccountId), static (w, s) => WriteSession(w, s.session, s.AccountId)).ConfigureAwait(false);
     }
 
-    internal async Task OptionsAsync(HttpContext context, QlaudCaller caller)
+    public async Task OptionsAsync(HttpContext context)
     {
-        if (!await BillingHttp.RequireMasterAsync(context, caller).ConfigureAwait(false))
-        {
-            return;
-        }
-
         if (topUps.UnavailableReason is { } unavailable)
         {
             await BillingHttp.NotConfiguredAsync(context, unavailable).ConfigureAwait(false);
@@ -157,13 +126,10 @@ internal sealed class WalletTopUpEndpoints(StripeTopUps topUps, KeyAuthenticator
         }).ConfigureAwait(false);
     }
 
-    internal async Task GetAsync(HttpContext context, QlaudCaller caller, string sessionId)
+    public async Task GetAsync(HttpContext context)
     {
-        if (!await BillingHttp.RequireMasterAsync(context, caller).ConfigureAwait(false))
-        {
-            return;
-        }
-
+        var caller = QlaudKeyFeature.Of(context).Caller;
+        string sessionId = context.Request.RouteValues["id"] as string ?? "";
         if (topUps.UnavailableReason is { } unavailable)
         {
             await BillingHttp.NotConfiguredAsync(context, unavailable).ConfigureAwait(false);

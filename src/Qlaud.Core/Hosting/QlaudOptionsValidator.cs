@@ -44,6 +44,11 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Metering:KeyCacheSeconds must be 0 or more.");
         }
 
+        if (options.Limits.FailedAuthPerMinute < 0)
+        {
+            errors.Add("Qlaud:Limits:FailedAuthPerMinute must be 0 (no limit) or more.");
+        }
+
         CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)
         {

@@ -103,7 +103,22 @@ public static class QlaudServiceCollectionExtensions
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();
         StripeServiceRegistration.AddStripeTopUps(services);
+        AddHttpSurface(services);
         return builder;
+    }
+
+    /// <summary>The assembly-qualified name of the HTTP surface's registration (Qlaud.AspNetCore).</summary>
+    private const string HttpSurfaceRegistration = "Qlaud.AspNetCore.Authentication.QlaudAuthenticationRegistration, Qlaud.AspNetCore";
+
+    /// <summary>Registers the HTTP surface's key authentication scheme and authorization policies when the app ships
+    /// Qlaud.AspNetCore. Core does not reference ASP.NET Core, and <c>AddQlaud()</c> stays the one registration call: the
+    /// authentication and authorization middleware must see these services before the app is built, earlier than <c>MapQlaud()</c>.</summary>
+    [System.Diagnostics.CodeAnalysis.DynamicDependency("Register", "Qlaud.AspNetCore.Authentication.QlaudAuthenticationRegistration", "Qlaud.AspNetCore")]
+    private static void AddHttpSurface(IServiceCollection services)
+    {
+        var registration = Type.GetType(HttpSurfaceRegistration, throwOnError: false);
+        registration?.GetMethod("Register", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+            ?.Invoke(null, [services]);
     }
 
     private static void AddStorageAndMetering(IServiceCollection services)
@@ -124,6 +139,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<SpendGuard>();
         services.TryAddSingleton<ISpendGuard>(static sp => sp.GetRequiredService<SpendGuard>());
         services.TryAddSingleton<KeyService>();
+        services.TryAddSingleton<Qlaud.Accounts.AccountService>();
         services.TryAddSingleton<WalletService>();
         services.TryAddSingleton<Qlaud.Billing.IWalletLedger, WalletLedger>();
         services.TryAddSingleton<Qlaud.Billing.UnappliedPaymentService>();

@@ -10,7 +10,8 @@ namespace Qlaud.Security;
 /// <summary>Resolves a presented API key to a <see cref="QlaudCaller"/>: the bootstrap master key or a minted key.</summary>
 /// <remarks>
 /// Keys are identified by their SHA-256 hash only; the secret is never stored or logged. The bootstrap master key
-/// (<c>Qlaud:Bootstrap:MasterKey</c>) is compared in constant time and administers the default account. Minted keys are
+/// (<c>Qlaud:Bootstrap:MasterKey</c>) is compared in constant time; it is the gateway's operator and administers the default
+/// account (<see cref="KeyScope.Operator"/>). Minted keys are
 /// looked up in the <see cref="KeyRegistry"/>, an in-memory index: a known key costs no database round trip, and a key
 /// revoked, disabled or changed on this node takes effect at once.
 /// </remarks>
@@ -38,8 +39,14 @@ internal sealed class KeyAuthenticator
     /// <summary>Whether a master key is configured (without one no key can be minted either).</summary>
     public bool HasKeys => _masterKeyHash is not null;
 
-    /// <summary>Authenticates <paramref name="key"/>; completes synchronously for the master key and keys this node has seen.</summary>
+    /// <summary>Authenticates <paramref name="key"/>; completes synchronously for the master key, keys this node has seen and
+    /// unknown keys it recently looked up.</summary>
     public ValueTask<KeyAuthentication> AuthenticateAsync(ReadOnlySpan<char> key, CancellationToken cancellationToken)
+        => AuthenticateAsync(key, allowStorageLookup: true, cancellationToken);
+
+    /// <summary>Authenticates <paramref name="key"/>; with <paramref name="allowStorageLookup"/> false a key this node cannot
+    /// decide from memory is <see cref="KeyAuthentication.Undecided"/> instead of a database lookup.</summary>
+    public ValueTask<KeyAuthentication> AuthenticateAsync(ReadOnlySpan<char> key, bool allowStorageLookup, CancellationToken cancellationToken)
     {
         if (key.IsEmpty || key.Length > 512)
         {
@@ -50,7 +57,7 @@ internal sealed class KeyAuthenticator
         HashInto(key, hash);
         if (_masterKeyHash is not null && CryptographicOperations.FixedTimeEquals(hash, _masterKeyHash))
         {
-            return ValueTask.FromResult(new KeyAuthentication(MasterCaller, null));
+            return ValueTask.FromResult(new KeyAuthentication(MasterCaller, null, KeyScope.Operator));
         }
 
         if (!key.StartsWith("qlk_", StringComparison.Ordinal))
@@ -60,6 +67,11 @@ internal sealed class KeyAuthenticator
 
         Span<char> hex = stackalloc char[HashHexLength];
         Convert.TryToHexStringLower(hash, hex, out _);
+        if (!allowStorageLookup)
+        {
+            return ValueTask.FromResult(_keys.TryFindInMemory(hex, out var cached) ? Resolve(cached) : KeyAuthentication.Undecided);
+        }
+
         var lookup = _keys.FindByHashAsync(hex, cancellationToken);
         return lookup.IsCompletedSuccessfully ? ValueTask.FromResult(Resolve(lookup.Result)) : AwaitAsync(lookup);
     }
@@ -79,7 +91,7 @@ internal sealed class KeyAuthenticator
             return new KeyAuthentication(null, error);
         }
 
-        return new KeyAuthentication(new QlaudCaller(record.AccountId, record.Id, record.EndUserId, record.Scope == KeyScope.Admin), null);
+        return new KeyAuthentication(new QlaudCaller(record.AccountId, record.Id, record.EndUserId, IsMaster: record.Scope >= KeyScope.Master), null, record.Scope);
     }
 
     /// <summary>The SHA-256 of a key's UTF-8 bytes: all that is kept of a key.</summary>

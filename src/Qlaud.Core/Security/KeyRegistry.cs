@@ -12,13 +12,23 @@ namespace Qlaud.Security;
 /// <remarks>
 /// Authentication of a known key is a dictionary lookup. Changes made on this node (patch, revoke) update the cached
 /// entry at once; settings changed by another node sharing the database are picked up after
-/// <c>Qlaud:Metering:KeyCacheSeconds</c> (re-read in the background). Unknown keys are not cached (nothing to grow from
-/// guessing), so each unknown key costs one indexed lookup.
+/// <c>Qlaud:Metering:KeyCacheSeconds</c> (re-read in the background). An unknown key's hash is remembered for
+/// <see cref="UnknownKeySeconds"/> seconds in a set of at most <see cref="MaxUnknownKeys"/> entries, so repeating a wrong key
+/// costs no database lookup; a key minted on this node leaves that set at once, one minted by another node sharing the database
+/// authenticates here after at most that time.
 /// </remarks>
 internal sealed partial class KeyRegistry : IDisposable
 {
+    /// <summary>How long an unknown key's hash answers "unknown" from memory.</summary>
+    public const int UnknownKeySeconds = 30;
+
+    /// <summary>The most unknown hashes remembered; when full, the set starts over (it is a cost saver, not a record).</summary>
+    public const int MaxUnknownKeys = 10_000;
+
     private readonly ConcurrentDictionary<string, KeyState> _byHash = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyState>.AlternateLookup<ReadOnlySpan<char>> _byHashSpan;
+    private readonly ConcurrentDictionary<string, long> _unknown = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _unknownSpan;
     private readonly ConcurrentDictionary<string, KeyState> _byId = new(StringComparer.Ordinal);
     private readonly IDbContextFactory<QlaudDbContext> _db;
     private readonly StorageInitializer _storage;
@@ -34,6 +44,7 @@ internal sealed partial class KeyRegistry : IDisposable
         _time = time;
         _refreshMs = (long)options.Value.Metering.KeyCacheSeconds * 1000;
         _byHashSpan = _byHash.GetAlternateLookup<ReadOnlySpan<char>>();
+        _unknownSpan = _unknown.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>Finds a key by the lower-case hex SHA-256 of its secret.</summary>
@@ -41,13 +52,53 @@ internal sealed partial class KeyRegistry : IDisposable
     /// background, so the request path never waits for the database for a key this node knows.</remarks>
     public ValueTask<KeyState?> FindByHashAsync(ReadOnlySpan<char> hash, CancellationToken cancellationToken)
     {
-        if (_byHashSpan.TryGetValue(hash, out var state))
+        if (TryFindInMemory(hash, out var state))
         {
-            RefreshIfStale(state);
-            return ValueTask.FromResult<KeyState?>(state);
+            return ValueTask.FromResult(state);
         }
 
-        return LoadAsync(hash.ToString(), byHash: true, cancellationToken);
+        return LoadByHashAsync(hash.ToString(), cancellationToken);
+    }
+
+    /// <summary>Answers from memory: true with the key, or true with null for a hash recently found unknown; false when only the
+    /// database can tell.</summary>
+    public bool TryFindInMemory(ReadOnlySpan<char> hash, out KeyState? state)
+    {
+        if (_byHashSpan.TryGetValue(hash, out var known))
+        {
+            RefreshIfStale(known);
+            state = known;
+            return true;
+        }
+
+        state = null;
+        if (_unknownSpan.TryGetValue(hash, out long expiresMs))
+        {
+            if (_time.GetUtcNow().ToUnixTimeMilliseconds() < expiresMs)
+            {
+                return true;
+            }
+
+            _unknownSpan.TryRemove(hash, out _);
+        }
+
+        return false;
+    }
+
+    private async ValueTask<KeyState?> LoadByHashAsync(string hash, CancellationToken cancellationToken)
+    {
+        var state = await LoadAsync(hash, byHash: true, cancellationToken).ConfigureAwait(false);
+        if (state is null)
+        {
+            if (_unknown.Count >= MaxUnknownKeys)
+            {
+                _unknown.Clear();
+            }
+
+            _unknown[hash] = _time.GetUtcNow().ToUnixTimeMilliseconds() + (UnknownKeySeconds * 1000L);
+        }
+
+        return state;
     }
 
     /// <summary>Finds a key by id.</summary>
@@ -75,15 +126,33 @@ internal sealed partial class KeyRegistry : IDisposable
     public KeyState? TryGetCached(string id) => _byId.TryGetValue(id, out var state) ? state : null;
 
     /// <summary>Adds or refreshes the cached key from its row; counters of a key already cached are kept.</summary>
-    public KeyState Upsert(ApiKeyEntity entity)
+    /// <param name="entity">The key's row.</param>
+    /// <param name="accountDisabled">Whether its account is disabled; null keeps what this node knows (false for a new key).</param>
+    public KeyState Upsert(ApiKeyEntity entity, bool? accountDisabled = null)
     {
-        var record = ApiKeyRecord.From(entity);
+        ArgumentNullException.ThrowIfNull(entity);
+        bool disabled = accountDisabled ?? (_byId.TryGetValue(entity.Id, out var cached) && cached.Record.AccountDisabled);
+        var record = ApiKeyRecord.From(entity, disabled);
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var state = _byId.GetOrAdd(entity.Id, static (_, e) => new KeyState(ApiKeyRecord.From(e), e.KeyHash, e.SpendMicros, e.PeriodSpendMicros, e.PeriodStartMs, e.LastUsedAtMs), entity);
+        var state = _byId.GetOrAdd(entity.Id, static (_, s) => new KeyState(s.record, s.entity.KeyHash, s.entity.SpendMicros, s.entity.PeriodSpendMicros, s.entity.PeriodStartMs, s.entity.LastUsedAtMs), (entity, record));
         state.Update(record);
         state.MarkRefreshed(now);
         _byHash[state.KeyHash] = state;
+        _unknown.TryRemove(state.KeyHash, out _);
         return state;
+    }
+
+    /// <summary>Marks every cached key of <paramref name="accountId"/> as belonging to a disabled (or re-enabled) account.</summary>
+    public void SetAccountDisabled(string accountId, bool disabled)
+    {
+        foreach (var state in _byId.Values)
+        {
+            var record = state.Record;
+            if (record.AccountId == accountId && record.AccountDisabled != disabled)
+            {
+                state.Update(record with { AccountDisabled = disabled });
+            }
+        }
     }
 
     private void RefreshIfStale(KeyState state)
@@ -122,7 +191,14 @@ internal sealed partial class KeyRegistry : IDisposable
             var entity = byHash
                 ? await query.FirstOrDefaultAsync(k => k.KeyHash == value, cancellationToken).ConfigureAwait(false)
                 : await query.FirstOrDefaultAsync(k => k.Id == value, cancellationToken).ConfigureAwait(false);
-            return entity is null ? null : Upsert(entity);
+            if (entity is null)
+            {
+                return null;
+            }
+
+            string accountId = entity.AccountId;
+            bool accountDisabled = await db.Accounts.AsNoTracking().AnyAsync(a => a.Id == accountId && a.DisabledAtMs != null, cancellationToken).ConfigureAwait(false);
+            return Upsert(entity, accountDisabled);
         }
     }
 

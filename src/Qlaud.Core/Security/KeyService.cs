@@ -23,7 +23,7 @@ internal sealed class KeyService(IDbContextFactory<QlaudDbContext> dbFactory, St
             Id = NewId(),
             AccountId = accountId,
             Name = key.Name,
-            Scope = key.Scope == KeyScope.Admin ? "admin" : "standard",
+            Scope = KeyScopes.ToWire(key.Scope),
             EndUserId = key.EndUserId,
             KeyHash = KeyAuthenticator.HashHex(secret),
             Prefix = secret[..PrefixLength],

@@ -11,4 +11,7 @@ internal sealed class AccountEntity
     public required string Name { get; set; }
 
     public long CreatedAtMs { get; set; }
+
+    /// <summary>When the operator disabled the account (Unix ms); null while it is active. A disabled account's keys authenticate nothing.</summary>
+    public long? DisabledAtMs { get; set; }
 }

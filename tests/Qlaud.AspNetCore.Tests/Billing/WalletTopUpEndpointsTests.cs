@@ -211,18 +211,17 @@ public sealed class WalletTopUpEndpointsTests : IAsyncLifetime
         Assert.Empty(_g.Stripe.Requests);
     }
 
-    [Fact]
-    public async Task TopUp_NonMasterCaller_403()
+    [Theory]
+    [InlineData("standard")]
+    [InlineData("admin")]
+    public async Task TopUp_NonMasterKey_403(string scope)
     {
-        // Today only the master key authenticates over HTTP; an end-user caller (as minted keys will give) is passed directly.
-        var endpoints = ActivatorUtilities.CreateInstance<WalletTopUpEndpoints>(_g.Gateway.Services);
-        var context = new DefaultHttpContext();
-        context.Response.Body = new MemoryStream();
+        var (_, secret) = await _g.Gateway.MintKeyAsync($$"""{"scope":"{{scope}}","end_user_id":"user_1"}""");
 
-        await endpoints.CreateAsync(context, new QlaudCaller(StripeGateway.AccountId, "key_enduser", "user_1", IsMaster: false));
+        using var response = await _g.TopUpAsync(GoodBody, key: secret);
 
-        Assert.Equal(StatusCodes.Status403Forbidden, context.Response.StatusCode);
-        Assert.Contains("master key", System.Text.Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray()), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("master key", (await ErrorAsync(response)).Message, StringComparison.Ordinal);
         Assert.Empty(_g.Stripe.Requests);
     }
 

@@ -60,8 +60,10 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <param name="owned">More fakes to dispose with the gateway.</param>
     /// <param name="middleware">Middleware added before <c>MapQlaud()</c>, for example to see when a request's handling ended.</param>
     /// <param name="disposeFake">Whether disposing the gateway disposes <paramref name="fake"/> (false to restart on the same fake).</param>
+    /// <param name="map">Maps the endpoints instead of a plain <c>app.MapQlaud()</c>, for example to add the app's own authorization.</param>
     public static async Task<GatewayHost> StartAsync(FakeProviderServer? fake = null, IDictionary<string, string?>? settings = null, bool configureFake2 = false,
-        Action<IServiceCollection>? services = null, IAsyncDisposable[]? owned = null, Func<HttpContext, RequestDelegate, Task>? middleware = null, bool disposeFake = true)
+        Action<IServiceCollection>? services = null, IAsyncDisposable[]? owned = null, Func<HttpContext, RequestDelegate, Task>? middleware = null, bool disposeFake = true,
+        Action<WebApplication>? map = null)
     {
         fake ??= await FakeProviderServer.StartAsync();
         var builder = WebApplication.CreateSlimBuilder();
@@ -120,7 +122,15 @@ public sealed class GatewayHost : IAsyncDisposable
             app.Use(middleware);
         }
 
-        app.MapQlaud();
+        if (map is null)
+        {
+            app.MapQlaud();
+        }
+        else
+        {
+            map(app);
+        }
+
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new GatewayHost(app, fake, new Uri(address), owned ?? [], ownedDatabase) { _disposeFake = disposeFake };

@@ -172,4 +172,42 @@ public sealed class KeyEndpointsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteJsonAsync("/v1/keys/key_nope")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetJsonAsync("/v1/keys/key_nope/usage")).Status);
     }
+
+    [Fact]
+    public async Task Patch_AdminScopeKeyRaisesItsOwnCap_Answers403AndTheCapStays()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync("""{"name":"ops","scope":"admin","max_spend_usd":5}""");
+        using var ops = _gateway.Http(secret);
+
+        var (status, body) = await ops.PatchJsonAsync($"/v1/keys/{id}", """{"max_spend_usd":1000000}""");
+
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("insufficient_permissions", body.GetProperty("error").GetProperty("code").GetString());
+        using var admin = _gateway.Http();
+        Assert.Equal(5m, (await admin.GetJsonAsync($"/v1/keys/{id}")).Body.GetProperty("max_spend_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task Keys_AdminScopeKeyMintsAnAdminKey_Answers403()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"name":"ops","scope":"admin"}""");
+        using var ops = _gateway.Http(secret);
+
+        var (status, _) = await ops.PostJsonAsync("/v1/keys", """{"scope":"admin"}""");
+
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+    }
+
+    [Fact]
+    public async Task Keys_AdminScopeKeyChangesAStandardKey_Succeeds()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"name":"ops","scope":"admin"}""");
+        var (userId, _) = await _gateway.MintKeyAsync();
+        using var ops = _gateway.Http(secret);
+
+        var (status, key) = await ops.PatchJsonAsync($"/v1/keys/{userId}", """{"max_spend_usd":2}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(2m, key.GetProperty("max_spend_usd").GetDecimal());
+    }
 }

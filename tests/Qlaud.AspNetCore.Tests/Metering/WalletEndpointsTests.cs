@@ -109,4 +109,34 @@ public sealed class WalletEndpointsTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetJsonAsync("/v1/wallet")).Status);
     }
+
+    [Fact]
+    public async Task Credit_WithAnAdminScopeKey_Answers403AndTheBalanceStays()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"name":"ops","scope":"admin"}""");
+        using var ops = _gateway.Http(secret);
+
+        var (status, body) = await ops.PostJsonAsync("/v1/wallet/credit", """{"amount_usd":1000000}""");
+
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("insufficient_permissions", body.GetProperty("error").GetProperty("code").GetString());
+        using var admin = _gateway.Http();
+        Assert.Equal(0, (await admin.GetJsonAsync("/v1/wallet")).Body.GetProperty("balance_micros").GetInt64());
+    }
+
+    [Fact]
+    public async Task Credit_BootstrapKeyNamesAnotherAccount_CreditsOnlyThatWallet()
+    {
+        using var admin = _gateway.Http();
+        var (_, account) = await admin.PostJsonAsync("/v1/accounts", """{"name":"tenant"}""");
+        string tenantId = account.GetProperty("id").GetString()!;
+
+        var (status, credit) = await admin.PostJsonAsync("/v1/wallet/credit", $$"""{"amount_usd":3,"account_id":"{{tenantId}}"}""");
+
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(3_000_000, credit.GetProperty("balance_micros").GetInt64());
+        using var tenant = _gateway.Http(account.GetProperty("master_key").GetProperty("secret").GetString());
+        Assert.Equal(3_000_000, (await tenant.GetJsonAsync("/v1/wallet")).Body.GetProperty("balance_micros").GetInt64());
+        Assert.Equal(0, (await admin.GetJsonAsync("/v1/wallet")).Body.GetProperty("balance_micros").GetInt64());
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Qlaud.Core.Tests.Infrastructure;
 using Qlaud.Security;
 using Qlaud.Storage;
@@ -35,11 +36,48 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AuthenticateAsync_AdminScopeKey_IsMaster()
+    public async Task AuthenticateAsync_AdminScopeKey_IsAdminNotMaster()
     {
         var (_, secret) = await _h.Keys.CreateAsync(AccountEntity.DefaultId, new NewKey("ops", KeyScope.Admin, null, null, default, null, null, null), default);
 
-        Assert.True((await _h.Authenticator.AuthenticateAsync(secret, default)).Caller!.IsMaster);
+        var result = await _h.Authenticator.AuthenticateAsync(secret, default);
+
+        Assert.False(result.Caller!.IsMaster);
+        Assert.Equal(KeyScope.Admin, result.Scope);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_BootstrapKey_IsOperator()
+        => Assert.Equal(KeyScope.Operator, (await _h.Authenticator.AuthenticateAsync(MeteringHarness.MasterKey, default)).Scope);
+
+    [Fact]
+    public async Task AuthenticateAsync_UnknownKeyAskedAgain_AnswersFromMemoryUntilTheKeyIsMinted()
+    {
+        string secret = KeyAuthenticator.Generate();
+        Assert.Equal("invalid_api_key", (await _h.Authenticator.AuthenticateAsync(secret, default)).Error!.Code);
+
+        // Remembered as unknown: decided without storage.
+        var remembered = await _h.Authenticator.AuthenticateAsync(secret, allowStorageLookup: false, default);
+        Assert.Equal("invalid_api_key", remembered.Error!.Code);
+
+        // A key minted on this node with that secret leaves the set at once.
+        _h.Services.GetRequiredService<KeyRegistry>().Upsert(new ApiKeyEntity
+        {
+            Id = "key_minted", AccountId = AccountEntity.DefaultId, Scope = "standard", KeyHash = KeyAuthenticator.HashHex(secret),
+            Prefix = secret[..15], LimitReset = "none",
+        });
+        Assert.Equal("key_minted", (await _h.Authenticator.AuthenticateAsync(secret, allowStorageLookup: false, default)).Caller!.KeyId);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_UnknownKeyAfterTheMemoryExpires_LooksItUpAgain()
+    {
+        string secret = KeyAuthenticator.Generate();
+        await _h.Authenticator.AuthenticateAsync(secret, default);
+
+        _h.Time.Advance(TimeSpan.FromSeconds(KeyRegistry.UnknownKeySeconds + 1));
+
+        Assert.True((await _h.Authenticator.AuthenticateAsync(secret, allowStorageLookup: false, default)).IsUndecided);
     }
 
     [Fact]

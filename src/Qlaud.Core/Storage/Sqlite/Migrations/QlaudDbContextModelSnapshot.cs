@@ -25,6 +25,9 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.Property<long>("CreatedAtMs")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("DisabledAtMs")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)

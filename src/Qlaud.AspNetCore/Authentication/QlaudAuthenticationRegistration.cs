@@ -1,0 +1,47 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Qlaud.Security;
+
+namespace Qlaud.AspNetCore.Authentication;
+
+/// <summary>Registers the Qlaud key scheme and the policies of <see cref="QlaudAuthorizationPolicies"/>; called by <c>AddQlaud()</c>.</summary>
+internal static class QlaudAuthenticationRegistration
+{
+    private const string Scheme = QlaudAuthenticationDefaults.AuthenticationScheme;
+
+    private static readonly QlaudError NeedsAdmin = new(QlaudErrorKind.Permission,
+        "This endpoint needs the account's master key or an admin-scope key.", "insufficient_permissions");
+
+    private static readonly QlaudError NeedsMaster = new(QlaudErrorKind.Permission,
+        "This endpoint needs the account's master key.", "insufficient_permissions");
+
+    private static readonly QlaudError NeedsOperator = new(QlaudErrorKind.Permission,
+        "This endpoint needs the gateway's bootstrap key (Qlaud:Bootstrap:MasterKey).", "insufficient_permissions");
+
+    /// <summary>Adds authentication (without choosing a default scheme), the Qlaud key scheme, authorization and the policies.</summary>
+    public static void Register(IServiceCollection services)
+    {
+        services.TryAddSingleton<FailedAuthenticationLimiter>();
+        services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, QlaudKeyAuthenticationHandler>(Scheme, displayName: null, static _ => { });
+        services.AddAuthorization(static options =>
+        {
+            // A scope claim, not just any authenticated user: an app's own scheme may have authenticated the request too.
+            options.AddPolicy(QlaudAuthorizationPolicies.AnyKey, static p => p.AddAuthenticationSchemes(Scheme).RequireClaim(QlaudClaimTypes.Scope));
+            options.AddPolicy(QlaudAuthorizationPolicies.AccountAdmin, static p => p.AddAuthenticationSchemes(Scheme).RequireClaim(QlaudClaimTypes.Scope, "operator", "master", "admin"));
+            options.AddPolicy(QlaudAuthorizationPolicies.AccountMaster, static p => p.AddAuthenticationSchemes(Scheme).RequireClaim(QlaudClaimTypes.Scope, "operator", "master"));
+            options.AddPolicy(QlaudAuthorizationPolicies.Operator, static p => p.AddAuthenticationSchemes(Scheme).RequireClaim(QlaudClaimTypes.Scope, "operator"));
+        });
+    }
+
+    /// <summary>The 403 of a Qlaud <paramref name="policy"/> that <paramref name="scope"/> does not meet; null when it is not a
+    /// Qlaud policy or the scope meets it (then another policy of the app refused).</summary>
+    public static QlaudError? Forbidden(string? policy, KeyScope scope) => policy switch
+    {
+        QlaudAuthorizationPolicies.AccountAdmin when scope < KeyScope.Admin => NeedsAdmin,
+        QlaudAuthorizationPolicies.AccountMaster when scope < KeyScope.Master => NeedsMaster,
+        QlaudAuthorizationPolicies.Operator when scope < KeyScope.Operator => NeedsOperator,
+        _ => null,
+    };
+}

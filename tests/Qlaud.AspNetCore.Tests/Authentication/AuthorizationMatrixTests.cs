@@ -1,0 +1,155 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Qlaud.AspNetCore.Tests.Infrastructure;
+
+namespace Qlaud.AspNetCore.Tests.Authentication;
+
+/// <summary>The README's authorization matrix, cell by cell over real HTTP: every endpoint × {bootstrap key, admin-scope key,
+/// end-user key of the same account, master key of another account, no key}.</summary>
+/// <remarks>One row per endpoint: a new endpoint is one more line in <see cref="Rows"/> (and <see cref="Rows_CoverEveryMappedEndpoint"/>
+/// fails until it has one). Paths name the actors' resources: <c>{user}</c> the end-user key, <c>{admin}</c> the admin-scope key,
+/// <c>{victim}</c> a key to revoke, <c>{tenant}</c> the other account, <c>{spare}</c> an account to disable. Stripe is not
+/// configured here, so a caller allowed to top up gets 501 where one that is not gets 401/403.</remarks>
+public sealed class AuthorizationMatrixTests : IAsyncLifetime
+{
+    private const string Chat = """{"model":"fake-gpt","messages":[{"role":"user","content":"hi"}]}""";
+    private const string Message = """{"model":"fake-claude","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}""";
+
+    /// <summary>The expected status per column: bootstrap, admin-scope, end user, other account, no key.</summary>
+    private static readonly Row[] Rows =
+    [
+        new("POST", "/v1/chat/completions", Chat, [200, 200, 200, 200, 401]),
+        new("POST", "/v1/messages", Message, [200, 200, 200, 200, 401], Anthropic: true),
+        new("POST", "/v1/messages/count_tokens", Message, [200, 200, 200, 200, 401], Anthropic: true),
+        new("GET", "/v1/models", null, [200, 200, 200, 200, 401]),
+        new("GET", "/v1/catalog", null, [200, 200, 200, 200, 200]),
+        new("POST", "/v1/keys", """{"end_user_id":"matrix"}""", [201, 201, 403, 201, 401]),
+        new("POST", "/v1/keys", """{"scope":"admin"}""", [201, 403, 403, 201, 401]),
+        new("GET", "/v1/keys", null, [200, 200, 403, 200, 401]),
+        new("GET", "/v1/keys/{user}", null, [200, 200, 403, 404, 401]),
+        new("PATCH", "/v1/keys/{user}", """{"name":"renamed"}""", [200, 200, 403, 404, 401]),
+        new("PATCH", "/v1/keys/{admin}", """{"max_spend_usd":1000000}""", [200, 403, 403, 404, 401]),
+        new("DELETE", "/v1/keys/{victim}", null, [200, 200, 403, 404, 401]),
+        new("GET", "/v1/keys/{user}/usage", null, [200, 200, 403, 404, 401]),
+        new("GET", "/v1/wallet", null, [200, 200, 403, 200, 401]),
+        new("POST", "/v1/wallet/credit", """{"amount_usd":1}""", [201, 403, 403, 403, 401]),
+        new("GET", "/v1/usage", null, [200, 200, 200, 200, 401]),
+        new("GET", "/v1/usage?key_id={admin}", null, [200, 200, 403, 200, 401]),
+        new("POST", "/v1/wallet/topup", """{"amount_usd":20,"success_url":"https://app.invalid/ok","cancel_url":"https://app.invalid/no"}""", [501, 403, 403, 501, 401]),
+        new("GET", "/v1/wallet/topup/options", null, [501, 403, 403, 501, 401]),
+        new("GET", "/v1/wallet/topup/{id}", null, [501, 403, 403, 501, 401], Pattern: "/v1/wallet/topup/{id}"),
+        new("GET", "/v1/wallet/unapplied", null, [200, 403, 403, 403, 401]),
+        new("POST", "/v1/stripe/webhook", "{}", [501, 501, 501, 501, 501]),
+        new("POST", "/v1/accounts", """{"name":"matrix"}""", [201, 403, 403, 403, 401]),
+        new("GET", "/v1/accounts", null, [200, 403, 403, 403, 401]),
+        new("GET", "/v1/accounts/{tenant}", null, [200, 403, 403, 403, 401]),
+        new("PATCH", "/v1/accounts/{tenant}", """{"name":"renamed"}""", [200, 403, 403, 403, 401]),
+        new("POST", "/v1/accounts/{spare}/disable", null, [200, 403, 403, 403, 401]),
+    ];
+
+    private static readonly string[] Columns = ["bootstrap key", "admin-scope key", "end-user key", "other account's key", "no key"];
+
+    private GatewayHost _gateway = null!;
+    private string?[] _keys = null!;
+    private Dictionary<string, string> _ids = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gateway = await GatewayHost.StartAsync();
+        var (adminId, adminSecret) = await _gateway.MintKeyAsync("""{"name":"ops","scope":"admin"}""");
+        var (userId, userSecret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice"}""");
+        var (victimId, _) = await _gateway.MintKeyAsync("""{"end_user_id":"victim"}""");
+        using var operatorHttp = _gateway.Http();
+        var (_, tenant) = await operatorHttp.PostJsonAsync("/v1/accounts", """{"name":"tenant"}""");
+        var (_, spare) = await operatorHttp.PostJsonAsync("/v1/accounts", """{"name":"spare"}""");
+        _keys = [GatewayHost.MasterKey, adminSecret, userSecret, tenant.GetProperty("master_key").GetProperty("secret").GetString(), null];
+        _ids = new()
+        {
+            ["{user}"] = userId,
+            ["{admin}"] = adminId,
+            ["{victim}"] = victimId,
+            ["{tenant}"] = tenant.GetProperty("id").GetString()!,
+            ["{spare}"] = spare.GetProperty("id").GetString()!,
+            ["{id}"] = "cs_test_matrix",
+        };
+    }
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task Matrix_EveryEndpointAndCaller_AnswersTheDocumentedStatusInItsSurfacesShape()
+    {
+        var failures = new List<string>();
+        foreach (var row in Rows)
+        {
+            string path = row.Path;
+            foreach (var (placeholder, id) in _ids)
+            {
+                path = path.Replace(placeholder, id, StringComparison.Ordinal);
+            }
+
+            for (int column = 0; column < Columns.Length; column++)
+            {
+                using var http = _gateway.Http(_keys[column]);
+                using var request = new HttpRequestMessage(new HttpMethod(row.Method), path);
+                if (row.Body is not null)
+                {
+                    request.Content = new StringContent(row.Body, Encoding.UTF8, "application/json");
+                }
+
+                using var response = await http.SendAsync(request);
+                int status = (int)response.StatusCode;
+                string text = await response.Content.ReadAsStringAsync();
+                if (status != row.Expected[column])
+                {
+                    failures.Add($"{row.Method} {row.Path} with {Columns[column]}: {status}, expected {row.Expected[column]} ({text})");
+                }
+                else if (status is 401 or 403 && !InSurfaceShape(text, row.Anthropic))
+                {
+                    failures.Add($"{row.Method} {row.Path} with {Columns[column]}: {status} not in the {(row.Anthropic ? "Anthropic" : "OpenAI")} error shape ({text})");
+                }
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    [Fact]
+    public void Rows_CoverEveryMappedEndpoint()
+    {
+        var mapped = _gateway.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(static e => e.RoutePattern.RawText?.StartsWith("/v1", StringComparison.Ordinal) == true)
+            .SelectMany(static e => e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Select(m => $"{m} {e.RoutePattern.RawText}"));
+        var covered = Rows.Select(static r => $"{r.Method} {r.Pattern ?? Pattern(r.Path)}").ToHashSet();
+
+        var missing = mapped.Where(m => !covered.Contains(m)).ToList();
+        Assert.True(missing.Count == 0, "Endpoints without a row in the matrix: " + string.Join(", ", missing));
+    }
+
+    private static string Pattern(string path)
+    {
+        int query = path.IndexOf('?', StringComparison.Ordinal);
+        path = query < 0 ? path : path[..query];
+        foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}"])
+        {
+            path = path.Replace(placeholder, "{id}", StringComparison.Ordinal);
+        }
+
+        return path;
+    }
+
+    private static bool InSurfaceShape(string text, bool anthropic)
+    {
+        using var body = JsonDocument.Parse(text);
+        var root = body.RootElement;
+        return anthropic
+            ? root.GetProperty("type").GetString() == "error" && root.GetProperty("error").GetProperty("type").GetString() is "authentication_error" or "permission_error"
+            : root.GetProperty("error").GetProperty("type").GetString() is { Length: > 0 } && root.GetProperty("error").TryGetProperty("message", out _);
+    }
+
+    private sealed record Row(string Method, string Path, string? Body, int[] Expected, bool Anthropic = false, string? Pattern = null);
+}
