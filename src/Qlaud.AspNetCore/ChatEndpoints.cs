@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Qlaud.Dialects;
+using Qlaud.Embeddings;
 using Qlaud.Forwarding;
 using Qlaud.Providers;
 using Qlaud.Routing;
@@ -9,7 +10,7 @@ using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Handlers for <c>POST /v1/chat/completions</c> and <c>POST /v1/messages</c>: authenticate, scan, forward.</summary>
+/// <summary>Handlers for <c>POST /v1/chat/completions</c>, <c>POST /v1/messages</c> and <c>POST /v1/embeddings</c>: authenticate, scan, forward.</summary>
 internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenticator authenticator, IHostApplicationLifetime lifetime, ILogger<ChatEndpoints> logger)
 {
     public Task ChatCompletionsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"));
@@ -18,7 +19,9 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
 
     public Task CountTokensAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"), countTokens: true);
 
-    private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false)
+    public Task EmbeddingsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"), embeddings: true);
+
+    private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false, bool embeddings = false)
     {
         // Every answer, errors included, names the request, and its ledger entry carries the same id.
         string requestId = Qlaud.Diagnostics.RequestIds.New();
@@ -49,6 +52,12 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
                 return;
             }
 
+            if (embeddings && EmbeddingRequestValidator.Validate(body.WrittenSpan) is { } embeddingsError)
+            {
+                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, embeddingsError)).ConfigureAwait(false);
+                return;
+            }
+
             RoutingRequest? routing = null;
             if (info.HasRoutingFields
                 && RoutingRequest.Parse(info.ModelsMember.Value(body.WrittenSpan), info.ProviderMember.Value(body.WrittenSpan), out routing) is { } routingError)
@@ -72,6 +81,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
                 Caller = caller,
                 RequestId = requestId,
                 Routing = routing,
+                Embeddings = embeddings,
                 Headers = new ForwardedHeaders(NullIfEmpty(headers["anthropic-version"].ToString()), NullIfEmpty(headers["anthropic-beta"].ToString())),
             };
             var sink = new HttpResponseSink(context.Response);

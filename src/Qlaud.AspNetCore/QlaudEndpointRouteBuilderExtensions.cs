@@ -10,7 +10,7 @@ public static class QlaudEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the <c>/v1</c> endpoints: OpenAI <c>POST /v1/chat/completions</c>, Anthropic <c>POST /v1/messages</c> and
-    /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
+    /// <c>/v1/messages/count_tokens</c>, OpenAI <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
     /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
     /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
     /// and the signed <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials).
@@ -41,6 +41,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
         group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync);
         group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync);
+        group.MapPost("/embeddings", (RequestDelegate)chat.EmbeddingsAsync);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync);
         group.MapPost("/keys", (RequestDelegate)keys.CreateAsync);
