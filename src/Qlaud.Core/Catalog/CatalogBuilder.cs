@@ -296,6 +296,12 @@ internal static class CatalogBuilder
                 continue;
             }
 
+            if (embedding && provider.Name == EchoProvider)
+            {
+                errors.Add($"{routeKey}:Provider '{EchoProvider}' is the offline echo provider, which serves chat only, not embeddings.");
+                continue;
+            }
+
             // An embedding model bills input tokens only: its output price is optional and 0 when not given.
             long? input = Price(route.InputPerMTok, $"{routeKey}:InputPerMTok", required: true, errors);
             long? output = embedding && route.OutputPerMTok is null ? 0 : Price(route.OutputPerMTok, $"{routeKey}:OutputPerMTok", required: true, errors);

@@ -134,6 +134,20 @@ public sealed class CatalogBuilderTests
     }
 
     [Fact]
+    public void Build_EmbeddingModelOnTheEchoProvider_ErrorNamesTheRoute()
+    {
+        var options = new QlaudOptions
+        {
+            Models = [new ModelOptions { Id = "embed-x", Capabilities = ["embeddings"], Routes = [new RouteOptions { Provider = CatalogBuilder.EchoProvider, InputPerMTok = 0 }] }],
+        };
+
+        var (catalog, errors) = CatalogBuilder.Build(options, NoEnvironment);
+
+        Assert.Null(catalog);
+        Assert.Contains(errors, static e => e.StartsWith("Qlaud:Models:0:Routes:0:Provider 'qlaud'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Build_EmbeddingModelWithChatCapabilities_ErrorNamesTheKey()
     {
         var options = new QlaudOptions
