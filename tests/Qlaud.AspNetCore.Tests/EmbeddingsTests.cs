@@ -77,6 +77,25 @@ public sealed class EmbeddingsTests : IAsyncLifetime
         Assert.Equal(body.Replace("\"fake-embed\"", "\"upstream-embed\"", StringComparison.Ordinal), Encoding.UTF8.GetString(sent.Body.Span));
     }
 
+    [Theory]
+    [InlineData("base64")]
+    [InlineData("float")]
+    public async Task Embeddings_EncodingFormat_ResponseBodyIsTheUpstreamsBytes(string format)
+    {
+        string body = $$"""{"model":"fake-embed","input":["hello world","again"],"encoding_format":"{{format}}"}""";
+        using var http = _gateway.Http();
+
+        using var response = await http.PostAsync("/v1/embeddings", new StringContent(body, Encoding.UTF8, "application/json"));
+        byte[] relayed = await response.Content.ReadAsByteArrayAsync();
+
+        // The same request straight to the fake upstream: its deterministic answer is what the client must get.
+        using var direct = new HttpClient { BaseAddress = _gateway.Fake.BaseUri };
+        using var upstream = await direct.PostAsync("/v1/embeddings", new ByteArrayContent(Assert.Single(_gateway.Fake.Requests).Body.ToArray()));
+        Assert.Equal(await upstream.Content.ReadAsByteArrayAsync(), relayed);
+        Assert.Equal(format == "base64" ? JsonValueKind.String : JsonValueKind.Array,
+            JsonDocument.Parse(relayed).RootElement.GetProperty("data")[0].GetProperty("embedding").ValueKind);
+    }
+
     [Fact]
     public async Task Embeddings_StringAndTokenArrayInputs_ArePassedThrough()
     {
