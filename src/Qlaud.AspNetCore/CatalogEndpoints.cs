@@ -7,7 +7,8 @@ using Qlaud.Routing;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Handlers for <c>GET /v1/models</c> (OpenAI or Anthropic list shape) and <c>GET /v1/catalog</c>.</summary>
+/// <summary>Handlers for <c>GET /v1/models</c> (OpenAI or Anthropic list shape) and <c>GET /v1/catalog</c>; both name each model's
+/// <c>kind</c> (<c>chat</c> or <c>embedding</c>) next to the provider's own fields.</summary>
 /// <remarks>
 /// The catalog is immutable after start-up, so each document is rendered once and served as bytes. With
 /// <c>?include_latency=true</c> the catalog is rendered per request with each route's live statistics and circuit state.
@@ -88,6 +89,7 @@ internal sealed class CatalogEndpoints
             writer.WriteString("object", "model");
             writer.WriteNumber("created", created);
             writer.WriteString("owned_by", model.Owner);
+            writer.WriteString("kind", Kind(model));
             writer.WriteEndObject();
         }
 
@@ -135,10 +137,11 @@ internal sealed class CatalogEndpoints
             writer.WriteString("id", model.Id);
             writer.WriteString("name", model.Name);
             writer.WriteString("owner", model.Owner);
+            writer.WriteString("kind", Kind(model));
             writer.WriteNumber("context_length", model.ContextLength);
             writer.WriteNumber("max_output_tokens", model.MaxOutputTokens);
             writer.WriteStartArray("capabilities");
-            foreach (var capability in (ReadOnlySpan<ModelCapabilities>)[ModelCapabilities.Tools, ModelCapabilities.Vision, ModelCapabilities.Json, ModelCapabilities.Reasoning])
+            foreach (var capability in (ReadOnlySpan<ModelCapabilities>)[ModelCapabilities.Tools, ModelCapabilities.Vision, ModelCapabilities.Json, ModelCapabilities.Reasoning, ModelCapabilities.Embeddings])
             {
                 if (model.Capabilities.HasFlag(capability))
                 {
@@ -177,6 +180,9 @@ internal sealed class CatalogEndpoints
         writer.WriteEndArray();
         writer.WriteEndObject();
     }
+
+    /// <summary>What a model serves: <c>chat</c> (the chat endpoints) or <c>embedding</c> (<c>POST /v1/embeddings</c>).</summary>
+    private static string Kind(CatalogModel model) => model.IsEmbedding ? "embedding" : "chat";
 
     /// <summary>A route's live statistics over the sliding window; numbers are null until the route has served requests.</summary>
     private static void WriteLatency(Utf8JsonWriter writer, RouteHealth health)

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Qlaud.Dialects;
+using Qlaud.Embeddings;
 using Qlaud.Forwarding;
 using Qlaud.Providers;
 using Qlaud.Routing;
@@ -9,8 +10,8 @@ using Qlaud.AspNetCore.Authentication;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Handlers for <c>POST /v1/chat/completions</c> and <c>POST /v1/messages</c>: scan, forward (policy
-/// <see cref="QlaudAuthorizationPolicies.AnyKey"/>).</summary>
+/// <summary>Handlers for <c>POST /v1/chat/completions</c>, <c>POST /v1/messages</c> and <c>POST /v1/embeddings</c>: scan,
+/// forward (policy <see cref="QlaudAuthorizationPolicies.AnyKey"/>).</summary>
 internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplicationLifetime lifetime, ILogger<ChatEndpoints> logger)
 {
     public Task ChatCompletionsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"));
@@ -19,7 +20,9 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
 
     public Task CountTokensAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"), countTokens: true);
 
-    private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false)
+    public Task EmbeddingsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"), embeddings: true);
+
+    private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false, bool embeddings = false)
     {
         // Every answer, errors included, names the request, and its ledger entry carries the same id.
         string requestId = Qlaud.Diagnostics.RequestIds.New();
@@ -42,6 +45,12 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
             if (WireRequestScanner.Scan(body!.WrittenSpan, out var info) is { } scanError)
             {
                 await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, scanError)).ConfigureAwait(false);
+                return;
+            }
+
+            if (embeddings && EmbeddingRequestValidator.Validate(body.WrittenSpan) is { } embeddingsError)
+            {
+                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, embeddingsError)).ConfigureAwait(false);
                 return;
             }
 
@@ -68,6 +77,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
                 Caller = caller,
                 RequestId = requestId,
                 Routing = routing,
+                Embeddings = embeddings,
                 Headers = new ForwardedHeaders(NullIfEmpty(headers["anthropic-version"].ToString()), NullIfEmpty(headers["anthropic-beta"].ToString())),
             };
             var sink = new HttpResponseSink(context.Response);

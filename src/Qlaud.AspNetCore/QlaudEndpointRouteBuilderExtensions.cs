@@ -11,7 +11,7 @@ public static class QlaudEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the <c>/v1</c> endpoints: OpenAI <c>POST /v1/chat/completions</c>, Anthropic <c>POST /v1/messages</c> and
-    /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
+    /// <c>/v1/messages/count_tokens</c>, OpenAI <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
     /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
     /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
     /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key), the signed
@@ -59,6 +59,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
         group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapPost("/embeddings", (RequestDelegate)chat.EmbeddingsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.ByHeader);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync); // public: prices and capabilities
         group.MapPost("/keys", (RequestDelegate)keys.CreateAsync).RequireAuthorization(AccountAdmin);

@@ -266,7 +266,13 @@ internal static class CatalogBuilder
         }
 
         var capabilities = Capabilities(model.Capabilities, $"{key}:Capabilities", errors);
-        int contextLength = model.ContextLength ?? 128_000;
+        bool embedding = (capabilities & ModelCapabilities.Embeddings) != 0;
+        if (embedding && (capabilities & ~ModelCapabilities.Embeddings) != 0)
+        {
+            errors.Add($"{key}:Capabilities: an embedding model ('embeddings') has no chat capabilities (tools, vision, json, reasoning).");
+        }
+
+        int contextLength = model.ContextLength ?? (embedding ? 8_192 : 128_000);
 
         if (model.Routes.Count == 0)
         {
@@ -284,8 +290,21 @@ internal static class CatalogBuilder
                 continue;
             }
 
+            if (embedding && provider.Dialect != "openai")
+            {
+                errors.Add($"{routeKey}:Provider '{provider.Name}' speaks the {provider.Dialect} dialect, which has no embeddings endpoint; an embedding model needs an OpenAI-dialect provider (POST /embeddings).");
+                continue;
+            }
+
+            if (embedding && provider.Name == EchoProvider)
+            {
+                errors.Add($"{routeKey}:Provider '{EchoProvider}' is the offline echo provider, which serves chat only, not embeddings.");
+                continue;
+            }
+
+            // An embedding model bills input tokens only: its output price is optional and 0 when not given.
             long? input = Price(route.InputPerMTok, $"{routeKey}:InputPerMTok", required: true, errors);
-            long? output = Price(route.OutputPerMTok, $"{routeKey}:OutputPerMTok", required: true, errors);
+            long? output = embedding && route.OutputPerMTok is null ? 0 : Price(route.OutputPerMTok, $"{routeKey}:OutputPerMTok", required: true, errors);
             long? cacheRead = Price(route.CacheReadPerMTok, $"{routeKey}:CacheReadPerMTok", required: false, errors);
             long? cacheWrite = Price(route.CacheWritePerMTok, $"{routeKey}:CacheWritePerMTok", required: false, errors);
             if (input is null || output is null)
@@ -300,6 +319,11 @@ internal static class CatalogBuilder
             }
 
             var routeCapabilities = route.Capabilities is null ? capabilities : Capabilities(route.Capabilities, $"{routeKey}:Capabilities", errors);
+            if (((routeCapabilities ^ capabilities) & ModelCapabilities.Embeddings) != 0)
+            {
+                errors.Add($"{routeKey}:Capabilities: 'embeddings' is the model's kind and cannot differ between its routes; set it in {key}:Capabilities.");
+            }
+
             routes.Add(new CatalogRoute(id, provider, string.IsNullOrWhiteSpace(route.UpstreamModel) ? id : route.UpstreamModel,
                 new ModelPrice(input.Value, output.Value, cacheRead ?? input.Value, cacheWrite ?? input.Value))
             {
@@ -314,8 +338,9 @@ internal static class CatalogBuilder
             return null;
         }
 
+        // An embedding model generates no tokens: its output allowance is 0 whatever is configured.
         return new CatalogModel(id, model.Name ?? id, model.Owner ?? routes[0].Provider.Name,
-            contextLength, model.MaxOutputTokens ?? 4_096, capabilities, routes.ToImmutable());
+            contextLength, embedding ? 0 : model.MaxOutputTokens ?? 4_096, capabilities, routes.ToImmutable());
     }
 
     private static ModelCapabilities Capabilities(List<string>? names, string key, List<string> errors)
@@ -329,7 +354,7 @@ internal static class CatalogBuilder
             }
             else
             {
-                errors.Add($"{key} '{name}' is not one of tools, vision, json, reasoning.");
+                errors.Add($"{key} '{name}' is not one of tools, vision, json, reasoning, embeddings.");
             }
         }
 

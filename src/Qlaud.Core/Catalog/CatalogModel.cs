@@ -13,6 +13,9 @@ namespace Qlaud.Catalog;
 public sealed record CatalogModel(string Id, string Name, string Owner, int ContextLength, int MaxOutputTokens,
     ModelCapabilities Capabilities, ImmutableArray<CatalogRoute> Routes)
 {
+    /// <summary>Whether this is an embedding model (capability <c>embeddings</c>): it serves embeddings requests and no chat.</summary>
+    public bool IsEmbedding => (Capabilities & ModelCapabilities.Embeddings) != 0;
+
     /// <summary>Whether any route's provider is available.</summary>
     public bool IsAvailable
     {

@@ -14,4 +14,6 @@ public enum ModelCapabilities
     Json = 4,
     /// <summary>Reasoning (thinking) tokens.</summary>
     Reasoning = 8,
+    /// <summary>An embedding model: served on <c>POST /v1/embeddings</c> and by the in-process embedding generator, never as a chat model.</summary>
+    Embeddings = 16,
 }

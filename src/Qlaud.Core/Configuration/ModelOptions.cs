@@ -22,7 +22,8 @@ public sealed class ModelOptions
     /// <summary>The maximum output tokens; used for the worst-case cost when a request sets no limit.</summary>
     public int? MaxOutputTokens { get; set; }
 
-    /// <summary>Capabilities: any of <c>tools</c>, <c>vision</c>, <c>json</c>, <c>reasoning</c>.</summary>
+    /// <summary>Capabilities: any of <c>tools</c>, <c>vision</c>, <c>json</c>, <c>reasoning</c>; or <c>embeddings</c> alone for an
+    /// embedding model (served on <c>POST /v1/embeddings</c>, input tokens billed, output price optional).</summary>
     public List<string>? Capabilities { get; set; }
 
     /// <summary>The routes (hosts) serving the model, in priority order.</summary>

@@ -16,7 +16,8 @@ namespace Qlaud.Forwarding;
 /// Forwards a wire chat request: routes the model (and its fallback <c>models</c> and <c>provider</c> preferences), runs the
 /// attempt policy over the candidate routes, and relays the answer. Same dialect on both sides is passthrough (raw body, only
 /// <c>model</c> rewritten and Qlaud's routing fields removed, upstream bytes relayed as they arrive); a different dialect is
-/// translated through the canonical model.
+/// translated through the canonical model. An embeddings request (<see cref="InboundChat.Embeddings"/>) takes the same path to
+/// an embedding model's routes: reserved on its input estimate, passed through to <c>/embeddings</c>, settled on its usage.
 /// </summary>
 /// <remarks>
 /// An attempt may be retried or move to the next route only before anything was written to the client: a retryable status
@@ -59,7 +60,10 @@ internal sealed partial class ChatForwarder
     /// <summary>Forwards <paramref name="inbound"/> and writes the answer to <paramref name="sink"/>.</summary>
     public async ValueTask<ForwardOutcome> ForwardAsync(InboundChat inbound, ResponseSink sink, CancellationToken cancellationToken)
     {
-        var selection = _router.Select(inbound.Info.Model, inbound.Routing, RequestTraits.FromWire(inbound.Body.Length, inbound.Info));
+        var traits = inbound.Embeddings
+            ? RequestTraits.ForEmbeddings(SpendEstimator.EstimateInputTokens(inbound.Body.Length))
+            : RequestTraits.FromWire(inbound.Body.Length, inbound.Info);
+        var selection = _router.Select(inbound.Info.Model, inbound.Routing, traits);
         if (selection.Error is { } routingError)
         {
             return new ForwardOutcome(routingError, false, null, null, 0);
@@ -154,7 +158,7 @@ internal sealed partial class ChatForwarder
     }
 
     private ValueTask<AttemptResult> AttemptAsync(ForwardScope scope, CancellationToken cancellationToken)
-        => scope.Route.Provider.Dialect == scope.Inbound.Surface.Name
+        => scope.Inbound.Embeddings || scope.Route.Provider.Dialect == scope.Inbound.Surface.Name
             ? PassthroughAsync(scope, cancellationToken)
             : TranslateAsync(scope, cancellationToken);
 
@@ -164,11 +168,14 @@ internal sealed partial class ChatForwarder
         var route = scope.Route;
         var sink = scope.Sink;
         bool anthropic = inbound.Surface.Name == "anthropic";
+        bool embeddings = inbound.Embeddings;
         using var body = new PooledBufferWriter(inbound.Body.Length + 64);
-        WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: !anthropic && inbound.Info.Stream, body);
+        WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: !anthropic && !embeddings && inbound.Info.Stream, body);
 
         using var deadline = new UpstreamDeadline(_time, cancellationToken);
-        using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, deadline).ConfigureAwait(false);
+        using var result = embeddings
+            ? await _upstream.SendEmbeddingsAsync(route, body.WrittenMemory, deadline).ConfigureAwait(false)
+            : await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, deadline).ConfigureAwait(false);
         if (result.Failure is { } failure)
         {
             return AttemptResult.Retry(new QlaudError(failure.Kind, failure.Message), failure.ErrorType);
@@ -199,7 +206,7 @@ internal sealed partial class ChatForwarder
             return AttemptResult.Answered(error, UpstreamStatus.StatusText(status));
         }
 
-        if (!inbound.Info.Stream || !contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase))
+        if (embeddings || !inbound.Info.Stream || !contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase))
         {
             using var whole = new PooledBufferWriter(16 * 1024);
             if (await ReadWholeAsync(stream, whole, scope, deadline, route).ConfigureAwait(false) is { } broken)

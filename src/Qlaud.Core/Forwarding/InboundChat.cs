@@ -4,7 +4,7 @@ using Qlaud.Routing;
 
 namespace Qlaud.Forwarding;
 
-/// <summary>A chat request as it arrived on a wire surface: its dialect, raw body, the fields scanned from it, and the caller.</summary>
+/// <summary>A chat (or embeddings) request as it arrived on a wire surface: its dialect, raw body, the fields scanned from it, and the caller.</summary>
 internal sealed class InboundChat
 {
     public required IChatDialect Surface { get; init; }
@@ -22,6 +22,9 @@ internal sealed class InboundChat
 
     /// <summary>The request's fallback <c>models</c> and <c>provider</c> preferences, when it carries them.</summary>
     public RoutingRequest? Routing { get; init; }
+
+    /// <summary>An OpenAI <c>POST /v1/embeddings</c> request: routed to embedding models only, always passthrough, never streamed.</summary>
+    public bool Embeddings { get; init; }
 
     /// <summary>The body decoded to the canonical model, once a translated attempt needed it.</summary>
     public CanonicalChatRequest? Canonical { get; set; }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Qlaud;
 using Qlaud.Catalog;
 using Qlaud.Configuration;
+using Qlaud.Embeddings;
 using Qlaud.Forwarding;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -31,8 +32,10 @@ public static class QlaudServiceCollectionExtensions
 
     /// <summary>
     /// Adds the Qlaud gateway: options bound from the <c>Qlaud</c> configuration section and validated at start-up,
-    /// the model catalog, the router, provider HTTP clients, and an <see cref="IChatClient"/> that routes by
-    /// <see cref="ChatOptions.ModelId"/>.
+    /// the model catalog, the router, provider HTTP clients, an <see cref="IChatClient"/> that routes by
+    /// <see cref="ChatOptions.ModelId"/> and an <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> of strings to
+    /// <see cref="Embedding{T}"/> of <see cref="float"/> that routes by <see cref="EmbeddingGenerationOptions.ModelId"/> to embedding
+    /// models; both metered when <c>Qlaud:Metering:Enabled</c>. Either is registered only when the app has not registered its own.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Optional code configuration, applied after the configuration section.</param>
@@ -83,6 +86,11 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Metering.Enabled
             ? new MeteringChatClient(sp.GetRequiredService<QlaudChatClient>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>())
             : sp.GetRequiredService<QlaudChatClient>());
+        services.TryAddSingleton<QlaudEmbeddingGenerator>();
+        // The same composition for embeddings; an app's own IEmbeddingGenerator registered before AddQlaud() wins.
+        services.TryAddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Metering.Enabled
+            ? new MeteringEmbeddingGenerator(sp.GetRequiredService<QlaudEmbeddingGenerator>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>())
+            : sp.GetRequiredService<QlaudEmbeddingGenerator>());
 
         services.AddHttpClient(UpstreamHttpClient)
             .ConfigurePrimaryHttpMessageHandler(static sp => new SocketsHttpHandler

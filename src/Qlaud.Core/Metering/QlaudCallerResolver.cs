@@ -3,7 +3,7 @@ using Qlaud.Security;
 
 namespace Qlaud.Metering;
 
-/// <summary>Finds the caller of an in-process <see cref="IChatClient"/> call: <see cref="QlaudChatOptionKeys.ApiKey"/> or
+/// <summary>Finds the caller of an in-process <see cref="IChatClient"/> (or embedding generator) call: <see cref="QlaudChatOptionKeys.ApiKey"/> or
 /// <see cref="QlaudChatOptionKeys.EndUser"/> in the options, else the ambient <see cref="QlaudCallScope"/>, else
 /// <see cref="QlaudCaller.InProcess"/>.</summary>
 /// <remarks>An unknown, revoked, disabled or expired key is an error (401 kind): an in-process call never falls back to the
@@ -11,8 +11,11 @@ namespace Qlaud.Metering;
 internal sealed class QlaudCallerResolver(KeyAuthenticator authenticator)
 {
     public ValueTask<KeyAuthentication> ResolveAsync(ChatOptions? options, CancellationToken cancellationToken)
+        => ResolvePropertiesAsync(options?.AdditionalProperties, cancellationToken);
+
+    /// <summary>The same from the <c>AdditionalProperties</c> of any options (chat or embedding generation).</summary>
+    public ValueTask<KeyAuthentication> ResolvePropertiesAsync(AdditionalPropertiesDictionary? properties, CancellationToken cancellationToken)
     {
-        var properties = options?.AdditionalProperties;
         string? apiKey = properties?.TryGetValue(QlaudChatOptionKeys.ApiKey, out var k) == true ? k as string : null;
         string? endUser = properties?.TryGetValue(QlaudChatOptionKeys.EndUser, out var u) == true ? u as string : null;
         if (apiKey is null && endUser is null)
@@ -31,9 +34,13 @@ internal sealed class QlaudCallerResolver(KeyAuthenticator authenticator)
     }
 
     /// <summary>Resolves the caller or throws the <see cref="QlaudException"/> the HTTP surface would answer with a 401.</summary>
-    public async ValueTask<QlaudCaller> ResolveOrThrowAsync(ChatOptions? options, CancellationToken cancellationToken)
+    public ValueTask<QlaudCaller> ResolveOrThrowAsync(ChatOptions? options, CancellationToken cancellationToken)
+        => ResolvePropertiesOrThrowAsync(options?.AdditionalProperties, cancellationToken);
+
+    /// <summary>Resolves the caller from options' <c>AdditionalProperties</c> or throws the <see cref="QlaudException"/> of a 401.</summary>
+    public async ValueTask<QlaudCaller> ResolvePropertiesOrThrowAsync(AdditionalPropertiesDictionary? properties, CancellationToken cancellationToken)
     {
-        var result = await ResolveAsync(options, cancellationToken).ConfigureAwait(false);
+        var result = await ResolvePropertiesAsync(properties, cancellationToken).ConfigureAwait(false);
         return result.Caller ?? throw new QlaudException(result.Error!);
     }
 }

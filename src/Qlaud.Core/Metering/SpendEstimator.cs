@@ -58,9 +58,15 @@ internal static class SpendEstimator
         return overhead + ((bytes + BytesPerToken - 1) / BytesPerToken);
     }
 
-    /// <summary>The output allowance: <paramref name="requested"/> capped at the model's maximum, else the model's maximum.</summary>
+    /// <summary>The output allowance: <paramref name="requested"/> capped at the model's maximum, else the model's maximum;
+    /// 0 for an embedding model, which generates no tokens.</summary>
     public static long MaxOutputTokens(long? requested, CatalogModel? model)
     {
+        if (model is { IsEmbedding: true })
+        {
+            return 0;
+        }
+
         long modelMax = model?.MaxOutputTokens > 0 ? model.MaxOutputTokens : 0;
         return requested switch
         {

@@ -8,7 +8,8 @@ namespace Qlaud.Providers;
 /// <summary>Sends requests to providers: one pooled <see cref="HttpClient"/> per provider, auth and headers applied.</summary>
 /// <remarks>
 /// Providers are configuration, not code: an OpenAI-dialect provider gets <c>Authorization: Bearer</c> and the path
-/// <c>/chat/completions</c>; an Anthropic-dialect provider gets <c>x-api-key</c>, <c>anthropic-version</c> and <c>/v1/messages</c>.
+/// <c>/chat/completions</c> (and <c>/embeddings</c>); an Anthropic-dialect provider gets <c>x-api-key</c>, <c>anthropic-version</c>
+/// and <c>/v1/messages</c>.
 /// </remarks>
 internal sealed class UpstreamClient
 {
@@ -34,7 +35,8 @@ internal sealed class UpstreamClient
             string baseUrl = provider.BaseUrl.AbsoluteUri.TrimEnd('/');
             var chat = new Uri(anthropic ? baseUrl + "/v1/messages" : baseUrl + "/chat/completions");
             var countTokens = new Uri(baseUrl + "/v1/messages/count_tokens");
-            endpoints[provider.Name] = new Endpoint(provider, client, chat, countTokens, anthropic,
+            var embeddings = new Uri(baseUrl + "/embeddings");
+            endpoints[provider.Name] = new Endpoint(provider, client, chat, countTokens, embeddings, anthropic,
                 !anthropic && provider.ApiKey is { } key ? new AuthenticationHeaderValue("Bearer", key) : null);
         }
 
@@ -46,10 +48,25 @@ internal sealed class UpstreamClient
     /// Transport failures and the first-byte timeout (armed on <paramref name="deadline"/>) come back as an
     /// <see cref="UpstreamFailure"/> value, not an exception; the caller's cancellation throws.
     /// </summary>
-    public async ValueTask<UpstreamResult> SendChatAsync(CatalogRoute route, ReadOnlyMemory<byte> body, ForwardedHeaders forwarded, bool countTokens, UpstreamDeadline deadline)
+    public ValueTask<UpstreamResult> SendChatAsync(CatalogRoute route, ReadOnlyMemory<byte> body, ForwardedHeaders forwarded, bool countTokens, UpstreamDeadline deadline)
     {
         var endpoint = _endpoints[route.Provider.Name];
-        var request = new HttpRequestMessage(HttpMethod.Post, countTokens ? endpoint.CountTokensUri : endpoint.ChatUri)
+        return SendAsync(route, endpoint, countTokens ? endpoint.CountTokensUri : endpoint.ChatUri, body, forwarded, deadline);
+    }
+
+    /// <summary>
+    /// Sends an OpenAI embeddings request body to <paramref name="route"/>'s provider (<c>POST {BaseUrl}/embeddings</c>), with
+    /// the same transport contract as <see cref="SendChatAsync"/>. Embedding routes are OpenAI-dialect by catalog validation.
+    /// </summary>
+    public ValueTask<UpstreamResult> SendEmbeddingsAsync(CatalogRoute route, ReadOnlyMemory<byte> body, UpstreamDeadline deadline)
+    {
+        var endpoint = _endpoints[route.Provider.Name];
+        return SendAsync(route, endpoint, endpoint.EmbeddingsUri, body, default, deadline);
+    }
+
+    private static async ValueTask<UpstreamResult> SendAsync(CatalogRoute route, Endpoint endpoint, Uri uri, ReadOnlyMemory<byte> body, ForwardedHeaders forwarded, UpstreamDeadline deadline)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, uri)
         {
             Version = HttpVersion.Version11,
             Content = new ReadOnlyMemoryContent(body),
@@ -115,7 +132,7 @@ internal sealed class UpstreamClient
         _ => (ex.InnerException?.Message ?? ex.Message).TrimEnd('.') + ".",
     };
 
-    private sealed record Endpoint(CatalogProvider Provider, HttpClient Client, Uri ChatUri, Uri CountTokensUri, bool Anthropic, AuthenticationHeaderValue? Authorization);
+    private sealed record Endpoint(CatalogProvider Provider, HttpClient Client, Uri ChatUri, Uri CountTokensUri, Uri EmbeddingsUri, bool Anthropic, AuthenticationHeaderValue? Authorization);
 }
 
 /// <summary>Client headers that travel to the upstream: Anthropic's version and beta flags, as the client sent them.</summary>

@@ -145,7 +145,7 @@ internal sealed partial class AttemptPolicy
         if (activity is { IsAllDataRequested: true })
         {
             var route = health.Route;
-            activity.SetTag(QlaudDiagnostics.OperationName, "chat");
+            activity.SetTag(QlaudDiagnostics.OperationName, health.OperationName);
             activity.SetTag(QlaudDiagnostics.System, route.Provider.Name);
             activity.SetTag(QlaudDiagnostics.RequestModel, route.UpstreamModel);
             activity.SetTag(QlaudDiagnostics.ServerAddress, route.Provider.BaseUrl.Host);
@@ -194,7 +194,7 @@ internal sealed partial class AttemptPolicy
                 break;
         }
 
-        RecordMetrics(route, scope, result, elapsed, usage);
+        RecordMetrics(health, scope, result, elapsed, usage);
         if (scope.Activity is { } activity)
         {
             activity.SetTag(QlaudDiagnostics.ResponseModel, scope.ResponseModel ?? route.UpstreamModel);
@@ -215,11 +215,11 @@ internal sealed partial class AttemptPolicy
         }
     }
 
-    private static void RecordMetrics(CatalogRoute route, AttemptScope scope, AttemptResult result, TimeSpan elapsed, Metering.TokenUsage? usage)
+    private static void RecordMetrics(RouteHealth health, AttemptScope scope, AttemptResult result, TimeSpan elapsed, Metering.TokenUsage? usage)
     {
         if (QlaudDiagnostics.OperationDuration.Enabled)
         {
-            var tags = Tags(route, scope);
+            var tags = Tags(health, scope);
             if (result.ErrorType is { } errorType)
             {
                 tags.Add(QlaudDiagnostics.ErrorType, errorType);
@@ -230,22 +230,27 @@ internal sealed partial class AttemptPolicy
 
         if (usage is { } u && QlaudDiagnostics.TokenUsage.Enabled)
         {
-            var tags = Tags(route, scope);
+            var tags = Tags(health, scope);
             tags.Add(QlaudDiagnostics.TokenType, "input");
             QlaudDiagnostics.TokenUsage.Record(u.Input, tags);
-            tags = Tags(route, scope);
+            if (health.OperationName == "embeddings")
+            {
+                return; // embeddings generate no tokens
+            }
+
+            tags = Tags(health, scope);
             tags.Add(QlaudDiagnostics.TokenType, "output");
             QlaudDiagnostics.TokenUsage.Record(u.Output, tags);
         }
     }
 
-    private static TagList Tags(CatalogRoute route, AttemptScope scope) => new()
+    private static TagList Tags(RouteHealth health, AttemptScope scope) => new()
     {
-        { QlaudDiagnostics.OperationName, "chat" },
-        { QlaudDiagnostics.System, route.Provider.Name },
-        { QlaudDiagnostics.RequestModel, route.UpstreamModel },
-        { QlaudDiagnostics.ResponseModel, scope.ResponseModel ?? route.UpstreamModel },
-        { QlaudDiagnostics.ServerAddress, route.Provider.BaseUrl.Host },
+        { QlaudDiagnostics.OperationName, health.OperationName },
+        { QlaudDiagnostics.System, health.Route.Provider.Name },
+        { QlaudDiagnostics.RequestModel, health.Route.UpstreamModel },
+        { QlaudDiagnostics.ResponseModel, scope.ResponseModel ?? health.Route.UpstreamModel },
+        { QlaudDiagnostics.ServerAddress, health.Route.Provider.BaseUrl.Host },
     };
 
     /// <summary>The caller's error when no route answered: the last failure's kind, every route's reason in the message.</summary>

@@ -9,7 +9,8 @@ namespace Qlaud.Routing;
 /// <param name="MinimumInputTokens">A deliberately low estimate (6 bytes per token) for the context-length check, so only
 /// requests that cannot fit are turned away before sending; a provider's own context error moves on as well.</param>
 /// <param name="MaxOutputTokens">The request's <c>max_tokens</c>, when set.</param>
-internal readonly record struct RequestTraits(bool HasTools, long EstimatedInputTokens, long MinimumInputTokens, long? MaxOutputTokens)
+/// <param name="Embeddings">An embeddings request: only embedding models serve it, and they serve nothing else.</param>
+internal readonly record struct RequestTraits(bool HasTools, long EstimatedInputTokens, long MinimumInputTokens, long? MaxOutputTokens, bool Embeddings = false)
 {
     /// <summary>Tokens charged for one inline image or file when estimating (inline data is counted apart from its base64 size).</summary>
     internal const int TokensPerMedia = 1_600;
@@ -21,6 +22,9 @@ internal readonly record struct RequestTraits(bool HasTools, long EstimatedInput
         long media = (long)info.MediaCount * TokensPerMedia;
         return new RequestTraits(info.HasTools, (text / 4) + media, (text / 6) + media, info.MaxTokens);
     }
+
+    /// <summary>Traits of an embeddings request whose input is estimated at <paramref name="inputTokens"/>.</summary>
+    public static RequestTraits ForEmbeddings(long inputTokens) => new(false, inputTokens, 0, null, Embeddings: true);
 
     /// <summary>Traits of an in-process request.</summary>
     public static RequestTraits FromCanonical(CanonicalChatRequest request)

@@ -71,6 +71,11 @@ internal sealed class Router
             return new RouteSelection([], first.Error);
         }
 
+        if (KindMismatch(first.Model, traits.Embeddings, null) is { } kindError)
+        {
+            return new RouteSelection([], kindError);
+        }
+
         // The common case: no preferences, priority order, every route able to serve. The precomputed list is the answer.
         if (routing is null && first.Variant == RoutingVariant.Default && first.Error is null && AllSuitable(first.Candidates, traits))
         {
@@ -96,6 +101,11 @@ internal sealed class Router
                 {
                     return new RouteSelection([], new QlaudError(QlaudErrorKind.InvalidRequest,
                         $"models[{(m - 1).ToString(CultureInfo.InvariantCulture)}]: the model '{slug}' does not exist in the Qlaud catalog.", "model_not_found"));
+                }
+
+                if (KindMismatch(plan.Model, traits.Embeddings, $"models[{(m - 1).ToString(CultureInfo.InvariantCulture)}]: ") is { } fallbackKindError)
+                {
+                    return new RouteSelection([], fallbackKindError);
                 }
             }
 
@@ -126,6 +136,22 @@ internal sealed class Router
 
         return new RouteSelection([], new QlaudError(QlaudErrorKind.InvalidRequest, message.Append('.').ToString(), RouteSelection.UnsuitableCode));
     }
+
+    /// <summary>The error when a chat request names an embedding model or an embeddings request names a chat model; null when the kinds match.</summary>
+    internal static QlaudError? KindMismatch(CatalogModel model, bool embeddings, string? prefix)
+    {
+        if (model.IsEmbedding == embeddings)
+        {
+            return null;
+        }
+
+        return new QlaudError(QlaudErrorKind.InvalidRequest, embeddings
+            ? $"{prefix}The model '{model.Id}' is a chat model, not an embedding model. GET /v1/models marks embedding models with \"kind\": \"embedding\"."
+            : $"{prefix}The model '{model.Id}' is an embedding model: send it to POST /v1/embeddings, not to a chat endpoint.", ModelKindCode);
+    }
+
+    /// <summary>The error code of <see cref="KindMismatch"/>.</summary>
+    internal const string ModelKindCode = "model_not_supported";
 
     /// <summary>Why <paramref name="route"/> cannot serve a request with <paramref name="traits"/>, or null when it can.</summary>
     internal static string? Unsuitability(CatalogRoute route, in RequestTraits traits)

@@ -52,9 +52,15 @@ internal sealed class RoutingRequest
 
     /// <summary>Reads <see cref="QlaudChatOptions.Models"/> and <see cref="QlaudChatOptions.Provider"/>; null when neither is set.</summary>
     /// <exception cref="ArgumentException">A value of the wrong type.</exception>
-    public static RoutingRequest? FromChatOptions(ChatOptions? options)
+    public static RoutingRequest? FromChatOptions(ChatOptions? options) => FromProperties(options?.AdditionalProperties, "ChatOptions");
+
+    /// <summary>Reads the same keys from <c>EmbeddingGenerationOptions.AdditionalProperties</c>; null when neither is set.</summary>
+    /// <exception cref="ArgumentException">A value of the wrong type.</exception>
+    public static RoutingRequest? FromEmbeddingOptions(EmbeddingGenerationOptions? options) => FromProperties(options?.AdditionalProperties, "EmbeddingGenerationOptions");
+
+    private static RoutingRequest? FromProperties(AdditionalPropertiesDictionary? options, string owner)
     {
-        if (options?.AdditionalProperties is not { Count: > 0 } properties)
+        if (options is not { Count: > 0 } properties)
         {
             return null;
         }
@@ -72,8 +78,8 @@ internal sealed class RoutingRequest
             string single => [single],
             IEnumerable<string> many => [.. many],
             JsonElement { ValueKind: JsonValueKind.Array } json => ReadJson(json, static (ref Utf8JsonReader r) => ReadStrings(ref r))
-                ?? throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{QlaudChatOptions.Models}\"] must be an array of model ids.", nameof(options)),
-            _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{QlaudChatOptions.Models}\"] must be a sequence of model ids.", nameof(options)),
+                ?? throw new ArgumentException($"{owner}.AdditionalProperties[\"{QlaudChatOptions.Models}\"] must be an array of model ids.", nameof(options)),
+            _ => throw new ArgumentException($"{owner}.AdditionalProperties[\"{QlaudChatOptions.Models}\"] must be a sequence of model ids.", nameof(options)),
         };
 
         ProviderPreferences? provider = providerValue switch
@@ -82,7 +88,7 @@ internal sealed class RoutingRequest
             ProviderPreferences typed => typed,
             JsonElement { ValueKind: JsonValueKind.Object } json => ReadJson(json, static (ref Utf8JsonReader r) =>
                 ReadProvider(ref r, out var p) is { } error ? throw new ArgumentException(error, nameof(options)) : p),
-            _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{QlaudChatOptions.Provider}\"] must be a {nameof(ProviderPreferences)} or a JSON object.", nameof(options)),
+            _ => throw new ArgumentException($"{owner}.AdditionalProperties[\"{QlaudChatOptions.Provider}\"] must be a {nameof(ProviderPreferences)} or a JSON object.", nameof(options)),
         };
 
         return new RoutingRequest { Models = models, Provider = provider };

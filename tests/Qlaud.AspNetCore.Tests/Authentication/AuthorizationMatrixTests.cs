@@ -18,6 +18,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
 {
     private const string Chat = """{"model":"fake-gpt","messages":[{"role":"user","content":"hi"}]}""";
     private const string Message = """{"model":"fake-claude","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}""";
+    private const string Embedding = """{"model":"fake-embed","input":"hi"}""";
 
     /// <summary>The expected status per column: bootstrap, admin-scope, end user, other account, no key.</summary>
     private static readonly Row[] Rows =
@@ -25,6 +26,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("POST", "/v1/chat/completions", Chat, [200, 200, 200, 200, 401]),
         new("POST", "/v1/messages", Message, [200, 200, 200, 200, 401], Anthropic: true),
         new("POST", "/v1/messages/count_tokens", Message, [200, 200, 200, 200, 401], Anthropic: true),
+        new("POST", "/v1/embeddings", Embedding, [200, 200, 200, 200, 401]),
         new("GET", "/v1/models", null, [200, 200, 200, 200, 401]),
         new("GET", "/v1/catalog", null, [200, 200, 200, 200, 200]),
         new("POST", "/v1/keys", """{"end_user_id":"matrix"}""", [201, 201, 403, 201, 401]),
@@ -59,7 +61,14 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _gateway = await GatewayHost.StartAsync();
+        _gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Qlaud:Models:2:Id"] = "fake-embed",
+            ["Qlaud:Models:2:Capabilities:0"] = "embeddings",
+            ["Qlaud:Models:2:Routes:0:Provider"] = "fake",
+            ["Qlaud:Models:2:Routes:0:UpstreamModel"] = "upstream-embed",
+            ["Qlaud:Models:2:Routes:0:InputPerMTok"] = "1",
+        });
         var (adminId, adminSecret) = await _gateway.MintKeyAsync("""{"name":"ops","scope":"admin"}""");
         var (userId, userSecret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice"}""");
         var (victimId, _) = await _gateway.MintKeyAsync("""{"end_user_id":"victim"}""");

@@ -102,4 +102,75 @@ public sealed class CatalogBuilderTests
         Assert.Contains(errors, static e => e.StartsWith("Qlaud:Models:2:Routes must name at least one route", StringComparison.Ordinal));
         Assert.DoesNotContain(errors, static e => e.StartsWith("Qlaud:Models:0", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Build_BuiltIn_HasEmbeddingModelsWithInputPricesOnly()
+    {
+        var (catalog, _) = CatalogBuilder.Build(new QlaudOptions(), NoEnvironment);
+
+        Assert.True(catalog!.TryGetModel("text-embedding-3-small", out var small));
+        Assert.True(catalog.TryGetModel("text-embedding-3-large", out var large));
+        Assert.True(small.IsEmbedding && large.IsEmbedding);
+        Assert.Equal((20_000L, 0L), (small.Routes[0].Price.InputMicrosPerMTok, small.Routes[0].Price.OutputMicrosPerMTok));
+        Assert.Equal(130_000L, large.Routes[0].Price.InputMicrosPerMTok);
+        Assert.Equal(0, small.MaxOutputTokens);
+        Assert.True(catalog.Models.Count(static m => m.IsEmbedding) >= 3);
+        Assert.All(catalog.Models.Where(static m => m.IsEmbedding), static m => Assert.All(m.Routes, static r => Assert.Equal("openai", r.Provider.Dialect)));
+        Assert.False(catalog.Models.Single(static m => m.Id == "gpt-4o-mini").IsEmbedding);
+    }
+
+    [Fact]
+    public void Build_EmbeddingModelOnAnthropicProvider_ErrorNamesTheRoute()
+    {
+        var options = new QlaudOptions
+        {
+            Models = [new ModelOptions { Id = "embed-x", Capabilities = ["embeddings"], Routes = [new RouteOptions { Provider = "anthropic", InputPerMTok = 1 }] }],
+        };
+
+        var (catalog, errors) = CatalogBuilder.Build(options, NoEnvironment);
+
+        Assert.Null(catalog);
+        Assert.Contains(errors, static e => e.StartsWith("Qlaud:Models:0:Routes:0:Provider 'anthropic'", StringComparison.Ordinal) && e.Contains("embeddings", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Build_EmbeddingModelOnTheEchoProvider_ErrorNamesTheRoute()
+    {
+        var options = new QlaudOptions
+        {
+            Models = [new ModelOptions { Id = "embed-x", Capabilities = ["embeddings"], Routes = [new RouteOptions { Provider = CatalogBuilder.EchoProvider, InputPerMTok = 0 }] }],
+        };
+
+        var (catalog, errors) = CatalogBuilder.Build(options, NoEnvironment);
+
+        Assert.Null(catalog);
+        Assert.Contains(errors, static e => e.StartsWith("Qlaud:Models:0:Routes:0:Provider 'qlaud'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Build_EmbeddingModelWithChatCapabilities_ErrorNamesTheKey()
+    {
+        var options = new QlaudOptions
+        {
+            Models = [new ModelOptions { Id = "embed-x", Capabilities = ["embeddings", "tools"], Routes = [new RouteOptions { Provider = "openai", InputPerMTok = 1 }] }],
+        };
+
+        var (catalog, errors) = CatalogBuilder.Build(options, NoEnvironment);
+
+        Assert.Null(catalog);
+        Assert.Contains(errors, static e => e.StartsWith("Qlaud:Models:0:Capabilities", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Build_ChatModelWithoutOutputPrice_StillAnError()
+    {
+        var options = new QlaudOptions
+        {
+            Models = [new ModelOptions { Id = "chat-x", Routes = [new RouteOptions { Provider = "openai", InputPerMTok = 1 }] }],
+        };
+
+        var (_, errors) = CatalogBuilder.Build(options, NoEnvironment);
+
+        Assert.Contains("Qlaud:Models:0:Routes:0:OutputPerMTok is required (USD per million tokens, for example 0.15).", errors);
+    }
 }

@@ -30,6 +30,7 @@ public sealed class RouterTests
                     ],
                 },
                 new ModelOptions { Id = "dark", Routes = [new RouteOptions { Provider = "off", InputPerMTok = 0, OutputPerMTok = 0 }] },
+                new ModelOptions { Id = "e", Capabilities = ["embeddings"], Routes = [new RouteOptions { Provider = "a", UpstreamModel = "e-a", InputPerMTok = 1 }] },
             ],
         };
         var (catalog, errors) = CatalogBuilder.Build(options, static _ => null);
@@ -65,4 +66,36 @@ public sealed class RouterTests
         Assert.Equal(QlaudErrorKind.Unavailable, plan.Error!.Kind);
         Assert.Contains("off", plan.Error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Select_EmbeddingModelForChat_InvalidRequestNamingTheEmbeddingsEndpoint()
+    {
+        var selection = CreateRouter().Select("e", null, default);
+
+        Assert.Empty(selection.Candidates);
+        Assert.Equal((QlaudErrorKind.InvalidRequest, Router.ModelKindCode), (selection.Error!.Kind, selection.Error.Code));
+        Assert.Contains("POST /v1/embeddings", selection.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Select_ChatModelForEmbeddings_InvalidRequest()
+    {
+        var selection = CreateRouter().Select("m", null, RequestTraits.ForEmbeddings(10));
+
+        Assert.Equal(Router.ModelKindCode, selection.Error!.Code);
+        Assert.Contains("not an embedding model", selection.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Select_ChatModelAsEmbeddingsFallback_InvalidRequestNamingTheFallback()
+    {
+        var selection = CreateRouter().Select("e", new RoutingRequest { Models = ["m"] }, RequestTraits.ForEmbeddings(10));
+
+        Assert.Equal(Router.ModelKindCode, selection.Error!.Code);
+        Assert.StartsWith("models[0]: ", selection.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Select_EmbeddingModelForEmbeddings_ItsRoutes()
+        => Assert.Equal(["a/e-a"], CreateRouter().Select("e", null, RequestTraits.ForEmbeddings(10)).Candidates.Select(static r => r.Name));
 }

@@ -39,6 +39,7 @@ internal sealed class FakeRequestHandler
         Messages,
         CountTokens,
         Models,
+        Embeddings,
     }
 
     public async Task HandleAsync(HttpContext http)
@@ -65,7 +66,7 @@ internal sealed class FakeRequestHandler
             }
 
             var endpoint = Route(request.Method, request.Path.Value);
-            var fields = endpoint is Endpoint.ChatCompletions or Endpoint.Messages or Endpoint.CountTokens
+            var fields = endpoint is Endpoint.ChatCompletions or Endpoint.Messages or Endpoint.CountTokens or Endpoint.Embeddings
                 ? ChatRequestFields.Parse(body.Span)
                 : default;
 
@@ -90,6 +91,7 @@ internal sealed class FakeRequestHandler
             "/v1/messages" when isPost => Endpoint.Messages,
             "/v1/messages/count_tokens" when isPost => Endpoint.CountTokens,
             "/v1/models" when HttpMethods.IsGet(method) => Endpoint.Models,
+            "/v1/embeddings" when isPost => Endpoint.Embeddings,
             _ => Endpoint.NotFound,
         };
     }
@@ -137,6 +139,9 @@ internal sealed class FakeRequestHandler
             case Endpoint.CountTokens:
                 await CountTokensAsync(http, body, fields);
                 break;
+            case Endpoint.Embeddings:
+                await EmbeddingsAsync(http, body, fields, recorded);
+                break;
             case Endpoint.Models:
                 var models = DialectOf(http.Request) == Dialect.Anthropic ? _anthropicModels : _openAIModels;
                 await FakeHttp.WriteJsonAsync(http, StatusCodes.Status200OK, models, http.RequestAborted);
@@ -159,6 +164,69 @@ internal sealed class FakeRequestHandler
         AnthropicWire.WriteTokenCount(w, ResolvedUsage.EstimateInputTokens(body.Length));
         w.Flush();
         await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+    }
+
+    /// <summary>
+    /// Answers an OpenAI embeddings request. It takes the next scripted reply like a chat request: an error or hang reply
+    /// acts as for chat, a cut-off reply sends headers and drops the body, any other reply is the embeddings list.
+    /// </summary>
+    private async Task EmbeddingsAsync(HttpContext http, RequestBody body, ChatRequestFields fields, RecordedRequest? recorded)
+    {
+        var parsed = OpenAIEmbeddingsWire.Parse(body.Span);
+        if (parsed.Error is { } invalid)
+        {
+            await WriteErrorAsync(http, Dialect.OpenAI, StatusCodes.Status400BadRequest, invalid);
+            return;
+        }
+
+        var reply = NextReply(http, body, fields, recorded);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, _stopping);
+        var cancellation = linked.Token;
+        try
+        {
+            var latency = reply.Latency ?? _options.Latency;
+            if (latency > TimeSpan.Zero)
+            {
+                await Task.Delay(latency, _options.TimeProvider, cancellation);
+            }
+
+            FakeHttp.AddHeaders(http.Response, reply.Headers);
+            switch (reply.Kind)
+            {
+                case FakeReplyKind.Hang:
+                    await Task.Delay(Timeout.InfiniteTimeSpan, _options.TimeProvider, cancellation);
+                    return;
+                case FakeReplyKind.Error:
+                    await WriteScriptedErrorAsync(http, Dialect.OpenAI, reply);
+                    return;
+            }
+
+            if (reply.CutOffAfterChunks is not null)
+            {
+                http.Response.ContentType = FakeHttp.JsonContentType;
+                await http.Response.StartAsync(cancellation);
+                throw new InvalidOperationException("The fake provider cut the response off as scripted.");
+            }
+
+            using var buffer = new PooledBufferWriter(1024);
+            using (var w = new Utf8JsonWriter(buffer, FakeHttp.WriterOptions))
+            {
+                OpenAIEmbeddingsWire.Write(w, parsed, reply.Usage?.InputTokens ?? parsed.Tokens);
+            }
+
+            await FakeHttp.WriteJsonAsync(http, StatusCodes.Status200OK, buffer.WrittenSpan.ToArray(), cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            if (http.RequestAborted.IsCancellationRequested)
+            {
+                recorded?.MarkCancelled();
+            }
+            else
+            {
+                http.Abort();
+            }
+        }
     }
 
     /// <summary>Answers the documented 401/400 errors of the Messages API; true when the request was rejected.</summary>
