@@ -195,6 +195,265 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Equal(QlaudErrorKind.PaymentRequired, ex.Error.Kind);
         Assert.Empty(_gateway.Fake.Requests);
     }
+
+    [Fact]
+    public async Task InProcessChatClient_ModelsOptionOnly_ReservedCappedAndRecorded()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        _gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { MaxOutputTokens = 10, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-gpt" } } };
+
+        await client.GetResponseAsync("hello", options);
+
+        var entry = await SingleEntryAsync(id);
+        Assert.Equal((12L, 5L, 25L, "fake/upstream-gpt"), (entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("output_tokens").GetInt64(),
+            entry.GetProperty("cost_micros").GetInt64(), entry.GetProperty("route").GetString()));
+    }
+
+    [Fact]
+    public async Task InProcessChatClient_ModelsOptionOnlyOverCap_ThrowsPaymentRequiredBeforeAnyUpstreamCall()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0}""");
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { MaxOutputTokens = 10, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-gpt" } } };
+
+        var ex = await Assert.ThrowsAsync<QlaudException>(() => client.GetResponseAsync("hello", options));
+
+        Assert.Equal(QlaudErrorKind.PaymentRequired, ex.Error.Kind);
+        Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InProcessChatClient_AnsweredByFallbackModel_ChargedAtTheFallbackRoute(bool stream)
+    {
+        // fake-claude ($3/$15) fails, the fallback model fake-gpt ($1/$2) answers: 12 × 1 + 5 × 2 = 22 upstream, 25 with markup.
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Error(500));
+        _gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions
+        {
+            ModelId = "fake-claude",
+            MaxOutputTokens = 10,
+            AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-gpt" } },
+        };
+
+        if (stream)
+        {
+            await foreach (var _ in client.GetStreamingResponseAsync("hello", options))
+            {
+            }
+        }
+        else
+        {
+            await client.GetResponseAsync("hello", options);
+        }
+
+        var entry = await SingleEntryAsync(id);
+        Assert.Equal(("fake/upstream-gpt", 22L, 25L), (entry.GetProperty("route").GetString(), entry.GetProperty("upstream_cost_micros").GetInt64(), entry.GetProperty("cost_micros").GetInt64()));
+    }
+
+    [Fact]
+    public async Task ChatCompletions_ClientGoneWhileTheWholeAnswerIsWritten_ChargesTheUpstreamsUsage()
+    {
+        // A whole answer larger than what the sockets buffer: the client reads the headers and leaves while the body is written.
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Text(new string('x', 24 * 1024 * 1024)) with { Usage = Usage12In5Out });
+        using var http = _gateway.Http(secret);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"fake-gpt","messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"),
+        };
+        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        http.CancelPendingRequests();
+        http.Dispose();
+
+        var entry = await SingleEntryAsync(id);
+        Assert.Equal((12L, 5L, 25L, false), (entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("output_tokens").GetInt64(),
+            entry.GetProperty("cost_micros").GetInt64(), entry.GetProperty("estimated").GetBoolean()));
+        await AssertNothingReservedAsync();
+    }
+
+    [Fact]
+    public async Task ChatCompletions_ClientGoneDuringGeneration_ChargesTheInputEstimate()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Hang());
+        using var http = _gateway.Http(secret);
+        using var cancel = new CancellationTokenSource();
+        var call = http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"fake-gpt","max_tokens":50,"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"), cancel.Token);
+        await WaitForAsync(() => _gateway.Fake.Requests.Count == 1);
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        var entry = await SingleEntryAsync(id);
+        Assert.True(entry.GetProperty("estimated").GetBoolean());
+        Assert.True(entry.GetProperty("input_tokens").GetInt64() > 0);
+        Assert.Equal(0, entry.GetProperty("output_tokens").GetInt64());
+        Assert.True(entry.GetProperty("cost_micros").GetInt64() > 0);
+        await AssertNothingReservedAsync();
+    }
+
+    [Fact]
+    public async Task InProcessChatClient_CallerCancelsDuringGeneration_ChargesTheInputEstimate()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Hang());
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { ModelId = "fake-gpt", MaxOutputTokens = 50, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret } };
+        using var cancel = new CancellationTokenSource();
+        var call = client.GetResponseAsync("hello", options, cancel.Token);
+        await WaitForAsync(() => _gateway.Fake.Requests.Count == 1);
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        var entry = await SingleEntryAsync(id);
+        Assert.True(entry.GetProperty("estimated").GetBoolean());
+        Assert.True(entry.GetProperty("input_tokens").GetInt64() > 0);
+        Assert.Equal(0, entry.GetProperty("output_tokens").GetInt64());
+        await AssertNothingReservedAsync();
+    }
+
+    [Fact]
+    public async Task ChatCompletions_Upstream400Relayed_NothingChargedOrReserved()
+    {
+        // An upstream error status relayed as is carries no output: released, nothing charged.
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Error(400));
+        using var http = _gateway.Http(secret);
+
+        using var response = await http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"fake-gpt","messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var admin = _gateway.Http();
+        Assert.Equal(0, (await admin.GetJsonAsync($"/v1/keys/{id}/usage")).Body.GetProperty("data").GetArrayLength());
+        await AssertNothingReservedAsync();
+    }
+
+    private async Task<JsonElement> SingleEntryAsync(string keyId)
+    {
+        using var admin = _gateway.Http();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var (_, usage) = await admin.GetJsonAsync($"/v1/keys/{keyId}/usage");
+            var data = usage.GetProperty("data");
+            if (data.GetArrayLength() > 0 || DateTime.UtcNow > deadline)
+            {
+                return Assert.Single(data.EnumerateArray());
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private async Task AssertNothingReservedAsync()
+    {
+        using var admin = _gateway.Http();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        long reserved;
+        while ((reserved = (await admin.GetJsonAsync("/v1/wallet")).Body.GetProperty("reserved_micros").GetInt64()) != 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(0, reserved);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+}
+
+/// <summary>
+/// A component that throws between the reservation and the settle (here the upstream HTTP pipeline faults with an
+/// exception that is not a transport failure): every exit path releases or settles, so nothing stays reserved.
+/// </summary>
+public sealed class ThrowingComponentTests : IAsyncLifetime
+{
+    private GatewayHost _gateway = null!;
+
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync(services: static services => services
+        .AddHttpClient(Microsoft.Extensions.DependencyInjection.QlaudServiceCollectionExtensions.UpstreamHttpClient)
+        .AddHttpMessageHandler(static () => new ThrowingHandler()));
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Theory]
+    [InlineData("/v1/chat/completions", "fake-gpt", false)]
+    [InlineData("/v1/chat/completions", "fake-gpt", true)]
+    [InlineData("/v1/chat/completions", "fake-claude", false)]
+    [InlineData("/v1/messages", "fake-claude", false)]
+    [InlineData("/v1/messages", "fake-gpt", true)]
+    public async Task Post_ComponentThrows_500InTheSurfacesShapeAndNothingStaysReserved(string path, string model, bool stream)
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        using var http = _gateway.Http(secret);
+
+        using var response = await http.PostAsync(path, new StringContent(
+            $$"""{"model":"{{model}}","max_tokens":50,"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(path == "/v1/messages" ? "api_error" : "server_error", body.RootElement.GetProperty("error").GetProperty("type").GetString());
+        await AssertNothingReservedAsync();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InProcessChatClient_ComponentThrows_NothingStaysReserved(bool stream)
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { ModelId = "fake-gpt", MaxOutputTokens = 50, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret } };
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            if (stream)
+            {
+                await foreach (var _ in client.GetStreamingResponseAsync("hello", options))
+                {
+                }
+            }
+            else
+            {
+                await client.GetResponseAsync("hello", options);
+            }
+        });
+
+        await AssertNothingReservedAsync();
+    }
+
+    private async Task AssertNothingReservedAsync()
+    {
+        using var admin = _gateway.Http();
+        var (_, wallet) = await admin.GetJsonAsync("/v1/wallet");
+        Assert.Equal(0, wallet.GetProperty("reserved_micros").GetInt64());
+        Assert.Equal(0, wallet.GetProperty("recent_entries").GetArrayLength());
+    }
+
+    private sealed class ThrowingHandler : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A component of the upstream pipeline failed.");
+    }
 }
 
 /// <summary><c>Qlaud:Metering:Enabled=false</c>: a pure router — keys authenticate, nothing is reserved, capped or billed.</summary>
