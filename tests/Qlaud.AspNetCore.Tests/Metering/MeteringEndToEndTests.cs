@@ -1,7 +1,10 @@
 using System.ClientModel;
+using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
@@ -256,29 +259,29 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         Assert.Equal(("fake/upstream-gpt", 22L, 25L), (entry.GetProperty("route").GetString(), entry.GetProperty("upstream_cost_micros").GetInt64(), entry.GetProperty("cost_micros").GetInt64()));
     }
 
-    [Fact]
-    public async Task ChatCompletions_ClientGoneWhileTheWholeAnswerIsWritten_ChargesTheUpstreamsUsage()
+    [Theory]
+    [InlineData("fake-gpt")] // passthrough
+    [InlineData("fake-claude")] // translated
+    public async Task ChatCompletions_ClientGoneWhileTheWholeAnswerIsWritten_ChargesTheUpstreamsUsage(string model)
     {
-        // A whole answer larger than what the sockets buffer: the client reads the headers and leaves while the body is written.
-        var (id, secret) = await _gateway.MintKeyAsync();
-        _gateway.Fake.Enqueue(FakeReply.Text(new string('x', 24 * 1024 * 1024)) with { Usage = Usage12In5Out });
-        using var http = _gateway.Http(secret);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
-        {
-            Content = new StringContent("""{"model":"fake-gpt","messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"),
-        };
-        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
-        {
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        }
+        // The upstream's whole answer (and its usage) was read; the client leaves as the gateway writes it to them.
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "10" },
+            middleware: static (context, next) =>
+            {
+                context.Features.Set<IHttpResponseBodyFeature>(new LeavingBodyFeature(context.Features.Get<IHttpResponseBodyFeature>()!, context));
+                return next(context);
+            });
+        var (id, secret) = await gateway.MintKeyAsync();
+        gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+        using var http = gateway.Http(secret);
 
-        http.CancelPendingRequests();
-        http.Dispose();
+        await Assert.ThrowsAnyAsync<Exception>(() => http.PostAsync("/v1/chat/completions",
+            new StringContent($$"""{"model":"{{model}}","max_tokens":50,"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json")));
 
-        var entry = await SingleEntryAsync(id);
-        Assert.Equal((12L, 5L, 25L, false), (entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("output_tokens").GetInt64(),
-            entry.GetProperty("cost_micros").GetInt64(), entry.GetProperty("estimated").GetBoolean()));
-        await AssertNothingReservedAsync();
+        var entry = await SingleEntryAsync(gateway, id);
+        Assert.Equal((12L, 5L, false), (entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("output_tokens").GetInt64(), entry.GetProperty("estimated").GetBoolean()));
+        Assert.Equal(model == "fake-gpt" ? 25 : 123, entry.GetProperty("cost_micros").GetInt64()); // 22 × 1.1, 111 × 1.1, rounded up
+        await AssertNothingReservedAsync(gateway);
     }
 
     [Fact]
@@ -339,9 +342,13 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         await AssertNothingReservedAsync();
     }
 
-    private async Task<JsonElement> SingleEntryAsync(string keyId)
+    private Task<JsonElement> SingleEntryAsync(string keyId) => SingleEntryAsync(_gateway, keyId);
+
+    private Task AssertNothingReservedAsync() => AssertNothingReservedAsync(_gateway);
+
+    private static async Task<JsonElement> SingleEntryAsync(GatewayHost gateway, string keyId)
     {
-        using var admin = _gateway.Http();
+        using var admin = gateway.Http();
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {
@@ -356,9 +363,9 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         }
     }
 
-    private async Task AssertNothingReservedAsync()
+    private static async Task AssertNothingReservedAsync(GatewayHost gateway)
     {
-        using var admin = _gateway.Http();
+        using var admin = gateway.Http();
         var deadline = DateTime.UtcNow.AddSeconds(20);
         long reserved;
         while ((reserved = (await admin.GetJsonAsync("/v1/wallet")).Body.GetProperty("reserved_micros").GetInt64()) != 0 && DateTime.UtcNow < deadline)
@@ -378,6 +385,49 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         }
 
         Assert.True(condition());
+    }
+}
+
+/// <summary>A response body whose first flush is the client leaving: the connection is aborted and the write cancelled.</summary>
+internal sealed class LeavingBodyFeature(IHttpResponseBodyFeature inner, HttpContext context) : IHttpResponseBodyFeature
+{
+    private readonly LeavingWriter _writer = new(inner.Writer, context);
+
+    public Stream Stream => inner.Stream;
+
+    public PipeWriter Writer => _writer;
+
+    public void DisableBuffering() => inner.DisableBuffering();
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) => inner.SendFileAsync(path, offset, count, cancellationToken);
+
+    public Task CompleteAsync() => inner.CompleteAsync();
+
+    private sealed class LeavingWriter(PipeWriter inner, HttpContext context) : PipeWriter
+    {
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            context.Abort();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!cancellationToken.IsCancellationRequested && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5, CancellationToken.None);
+            }
+
+            throw new OperationCanceledException(cancellationToken);
+        }
     }
 }
 
