@@ -166,7 +166,7 @@ internal sealed partial class ChatForwarder
             }
 
             // The upstream's own error body reaches the client intact, with its status.
-            var error = UpstreamStatusError(route, status);
+            var error = UpstreamStatus.KindError(route, status);
             scope.Meter?.ErrorRelayed();
             StartResponse(sink, status, contentType, route, scope.Attempts, errorBody.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, errorBody.WrittenMemory, cancellationToken).ConfigureAwait(false);
@@ -431,20 +431,6 @@ internal sealed partial class ChatForwarder
         encoder.Fail(error, writer);
         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    internal static bool IsRetryable(int status) => UpstreamStatus.IsRetryable(status);
-
-    internal static QlaudError UpstreamStatusError(CatalogRoute route, int status) => new(
-        status switch
-        {
-            429 => QlaudErrorKind.RateLimited,
-            408 or 504 => QlaudErrorKind.Timeout,
-            503 => QlaudErrorKind.Unavailable,
-            >= 500 or 401 or 403 => QlaudErrorKind.UpstreamError, // a bad provider key is the gateway's fault, not the caller's
-            404 => QlaudErrorKind.NotFound,
-            _ => QlaudErrorKind.InvalidRequest,
-        },
-        $"The provider '{route.Provider.Name}' answered {status}.");
 
     /// <summary>How an upstream stream ended.</summary>
     internal enum PumpEnd

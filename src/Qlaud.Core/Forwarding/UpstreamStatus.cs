@@ -49,11 +49,24 @@ internal static class UpstreamStatus
         return false;
     }
 
+    /// <summary>The error kind for an upstream status, with a message naming the provider and the status.</summary>
+    public static QlaudError KindError(CatalogRoute route, int status) => new(
+        status switch
+        {
+            429 => QlaudErrorKind.RateLimited,
+            408 or 504 => QlaudErrorKind.Timeout,
+            503 => QlaudErrorKind.Unavailable,
+            >= 500 or 401 or 403 => QlaudErrorKind.UpstreamError, // a bad provider key is the gateway's fault, not the caller's
+            404 => QlaudErrorKind.NotFound,
+            _ => QlaudErrorKind.InvalidRequest,
+        },
+        $"The provider '{route.Provider.Name}' answered {status}.");
+
     /// <summary>The error for an upstream status, with the upstream's own message appended when it has one; it keeps the
     /// upstream's identity (status, error type, code), which the client gets in its own dialect.</summary>
     public static QlaudError Error(CatalogRoute route, int status, ReadOnlySpan<byte> body)
     {
-        var error = ChatForwarder.UpstreamStatusError(route, status);
+        var error = KindError(route, status);
         var (detail, type, code) = UpstreamErrorMessage.Read(body);
         string dialect = route.Provider.Dialect;
         return error with
