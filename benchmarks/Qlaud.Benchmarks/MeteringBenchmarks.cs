@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Qlaud.Catalog;
 using Qlaud.Metering;
 using Qlaud.Security;
 using Qlaud.Storage;
@@ -19,7 +20,9 @@ namespace Qlaud.Benchmarks;
 /// measurement, amortized over the batch as it is under load.</para>
 /// <para>Baseline: reserve and release (what a failed upstream call costs): the in-memory guard with no ledger entry.
 /// <c>ReserveSettle_MasterKey</c> is the gateway serving its own account (the load benchmark's traffic);
-/// <c>ReserveSettle_EndUserKey</c> adds a minted key's cap and spend counters.</para>
+/// <c>ReserveSettle_EndUserKey</c> adds a minted key's cap and spend counters. <c>MeteredCall_MasterKey</c> is the request
+/// path's own sequence through <see cref="MeteredCall"/> (estimate over the candidate routes, reserve, the attempt's reports,
+/// close by the settle table), as the HTTP forwarder and the in-process client run it.</para>
 /// </remarks>
 [MemoryDiagnoser]
 [MinColumn, MedianColumn]
@@ -34,6 +37,8 @@ public class MeteringBenchmarks
     private LedgerWriter _ledger = null!;
     private QlaudCaller _master = null!;
     private QlaudCaller _endUser = null!;
+    private ModelCatalog _catalog = null!;
+    private IReadOnlyList<CatalogRoute> _routes = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -64,6 +69,8 @@ public class MeteringBenchmarks
         var (_, secret) = _services.GetRequiredService<KeyService>().CreateAsync(AccountEntity.DefaultId,
             new NewKey("bench", KeyScope.Standard, "user-1", 1_000_000_000_000, LimitReset.None, null, null, null), CancellationToken.None).GetAwaiter().GetResult();
         _endUser = authenticator.AuthenticateAsync(secret, CancellationToken.None).AsTask().GetAwaiter().GetResult().Caller!;
+        _catalog = _services.GetRequiredService<ModelCatalog>();
+        _routes = _catalog.Models.Single(static m => m.Id == "bench-model").Routes;
     }
 
     [GlobalCleanup]
@@ -93,6 +100,22 @@ public class MeteringBenchmarks
 
     [Benchmark(OperationsPerInvoke = Requests)]
     public Task ReserveSettle_EndUserKey() => MeterAsync(_endUser);
+
+    [Benchmark(OperationsPerInvoke = Requests)]
+    public async Task MeteredCall_MasterKey()
+    {
+        var usage = new TokenUsage(427, 30);
+        for (int i = 0; i < Requests; i++)
+        {
+            var (call, _) = await MeteredCall.ReserveAsync(_guard, _master, _routes, _catalog, 500, 1000, "req-bench", null, CancellationToken.None);
+            call!.Sent(_routes[0]);
+            call.ReportUsage(usage);
+            call.Delivered();
+            call.Close(CallEnd.Completed);
+        }
+
+        await _ledger.FlushAsync();
+    }
 
     private async Task MeterAsync(QlaudCaller caller)
     {

@@ -94,6 +94,22 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
             // The client disconnected or the host is stopping: the upstream call was cancelled with it.
             Log.RequestCancelled(logger, context.Request.Path);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A fault inside the gateway (the request's reservation was already settled or released on the way out): the
+            // client hears it in its own dialect, or, when its answer had started, the response is aborted, not ended cleanly.
+            Log.RequestFailed(logger, context.Request.Path, ex);
+            if (context.Response.HasStarted)
+            {
+                context.Abort();
+            }
+            else
+            {
+                context.Response.Headers.Remove("x-qlaud-route");
+                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.Internal, "The gateway failed while handling this request.", "internal_error"))
+                    .ConfigureAwait(false);
+            }
+        }
         finally
         {
             body?.Dispose();
@@ -106,5 +122,8 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
     {
         [LoggerMessage(1, LogLevel.Debug, "Request to {Path} cancelled by the client or shutdown")]
         public static partial void RequestCancelled(ILogger logger, PathString path);
+
+        [LoggerMessage(2, LogLevel.Error, "Request to {Path} failed inside the gateway")]
+        public static partial void RequestFailed(ILogger logger, PathString path, Exception exception);
     }
 }

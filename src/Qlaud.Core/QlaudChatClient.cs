@@ -39,7 +39,7 @@ internal sealed class QlaudChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (candidates, request) = Prepare(messages, options, stream: false);
-        var scope = new ChatScope(this, request);
+        var scope = new ChatScope(this, request) { Meter = MeteredCall.Current };
         var summary = await _policy.RunAsync(scope, candidates, static (s, ct) => s.Client.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
         if (!summary.Completed)
         {
@@ -60,7 +60,7 @@ internal sealed class QlaudChatClient : IChatClient
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var (candidates, request) = Prepare(messages, options, stream: true);
-        var scope = new ChatScope(this, request);
+        var scope = new ChatScope(this, request) { Meter = MeteredCall.Current };
         var summary = await _policy.RunAsync(scope, candidates, static (s, ct) => s.Client.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
         if (!summary.Completed)
         {
@@ -204,6 +204,7 @@ internal sealed class QlaudChatClient : IChatClient
         bool handedOver = false;
         try
         {
+            scope.MarkSent();
             result = await _upstream.SendChatAsync(route, body.WrittenMemory, default, countTokens: false, deadline).ConfigureAwait(false);
             if (result.Failure is { } failure)
             {

@@ -34,8 +34,20 @@ public sealed record QlaudError(QlaudErrorKind Kind, string Message, string? Cod
     /// <summary>For <see cref="QlaudErrorKind.RateLimited"/>: how long to wait before trying again (the HTTP surface sends it as <c>retry-after</c>).</summary>
     public TimeSpan? RetryAfter { get; init; }
 
-    /// <summary>The HTTP status for <see cref="Kind"/>.</summary>
-    public int StatusCode => Kind switch
+    /// <summary>The HTTP status an upstream answered with, when this error is an upstream's error answer (after retries and
+    /// fallbacks were exhausted); null for Qlaud's own failures (connection refused, timeouts, no usable route).</summary>
+    /// <remarks>The HTTP surface answers with this status (a 529 stays 529) and the upstream's error type in the client's
+    /// dialect; <see cref="Kind"/> still says how to react to it.</remarks>
+    public int? UpstreamStatus { get; init; }
+
+    /// <summary>The upstream's own error type (for example <c>overloaded_error</c>), in <see cref="UpstreamDialect"/>.</summary>
+    public string? UpstreamType { get; init; }
+
+    /// <summary>The dialect of the upstream that answered with <see cref="UpstreamStatus"/>: <c>openai</c> or <c>anthropic</c>.</summary>
+    public string? UpstreamDialect { get; init; }
+
+    /// <summary>The HTTP status: <see cref="UpstreamStatus"/> when set, else the status for <see cref="Kind"/>.</summary>
+    public int StatusCode => UpstreamStatus ?? Kind switch
     {
         QlaudErrorKind.InvalidRequest => 400,
         QlaudErrorKind.Authentication => 401,

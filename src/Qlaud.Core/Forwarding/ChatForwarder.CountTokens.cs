@@ -40,9 +40,9 @@ internal sealed partial class ChatForwarder
             }
 
             int status = (int)result.Response!.StatusCode;
-            if (IsRetryable(status) && i < plan.Candidates.Count - 1)
+            if (UpstreamStatus.IsRetryable(status) && i < plan.Candidates.Count - 1)
             {
-                lastError = UpstreamStatusError(route, status);
+                lastError = UpstreamStatus.KindError(route, status);
                 continue;
             }
 
@@ -50,7 +50,7 @@ internal sealed partial class ChatForwarder
             await answer.ReadFromAsync(await result.Response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), MaxBufferedBody, cancellationToken).ConfigureAwait(false);
             StartResponse(sink, status, result.Response.Content.Headers.ContentType?.ToString() ?? "application/json", route, i + 1, answer.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, answer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            return new ForwardOutcome(status >= 400 ? UpstreamStatusError(route, status) : null, true, route, null, i + 1);
+            return new ForwardOutcome(status >= 400 ? UpstreamStatus.KindError(route, status) : null, true, route, null, i + 1);
         }
 
         return new ForwardOutcome(lastError, false, null, null, plan.Candidates.Count);

@@ -49,6 +49,7 @@ internal sealed partial class ChatForwarder
         }
 
         using var deadline = new UpstreamDeadline(_time, cancellationToken);
+        scope.MarkSent();
         using var result = await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, deadline).ConfigureAwait(false);
         if (result.Failure is { } failure)
         {
@@ -74,6 +75,7 @@ internal sealed partial class ChatForwarder
 
             // Another dialect's error body would confuse the client's SDK: keep the status and message, re-wrap in the surface's envelope.
             var error = UpstreamStatus.Error(route, status, errorBody.WrittenSpan);
+            scope.Meter?.ErrorRelayed();
             using var rewrapped = new PooledBufferWriter();
             WriteJson(rewrapped, (inbound.Surface, error), static (w, s) => s.Surface.WriteError(w, s.error));
             StartResponse(sink, status, "application/json", route, scope.Attempts, rewrapped.WrittenCount);
@@ -114,6 +116,7 @@ internal sealed partial class ChatForwarder
             WriteJson(answer, (inbound.Surface, chat, model), static (w, s) => s.Surface.WriteResponse(w, s.chat, s.model));
             StartResponse(sink, 200, "application/json", route, scope.Attempts, answer.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, answer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            scope.Meter?.Delivered();
             scope.Outcome = new ForwardOutcome(null, true, route, usage, scope.Attempts);
             return AttemptResult.Success();
         }

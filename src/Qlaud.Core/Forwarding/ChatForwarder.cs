@@ -78,42 +78,46 @@ internal sealed partial class ChatForwarder
             return result.Completed ? unmetered.Outcome : Failed(sink, result);
         }
 
-        var estimate = _spend.Estimate(selection.Candidates, _router.Catalog, SpendEstimator.EstimateInputTokens(inbound.Body.Length), inbound.Info.MaxTokens);
-        var decision = await _spend.ReserveAsync(inbound.Caller, estimate, cancellationToken).ConfigureAwait(false);
-        if (decision.Reservation is not { } reservation)
+        var (call, refusal) = await MeteredCall.ReserveAsync(_spend, inbound.Caller, selection.Candidates, _router.Catalog,
+            SpendEstimator.EstimateInputTokens(inbound.Body.Length), inbound.Info.MaxTokens, inbound.RequestId, inbound.Caller.EndUserId, cancellationToken).ConfigureAwait(false);
+        if (call is null)
         {
-            return new ForwardOutcome(decision.Error, false, null, null, 0);
+            return new ForwardOutcome(refusal, false, null, null, 0);
         }
 
-        var scope = new ForwardScope(this, inbound, sink);
-        ForwardOutcome outcome;
+        // From here every exit settles or releases the reservation (MeteredCall's table), exceptions included.
+        var scope = new ForwardScope(this, inbound, sink) { Meter = call };
+        var end = CallEnd.Faulted;
         try
         {
             var summary = await _policy.RunAsync(scope, selection.Candidates, static (s, ct) => s.Forwarder.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
-            outcome = summary.Completed ? scope.Outcome : Failed(sink, summary);
-        }
-        catch (OperationCanceledException)
-        {
-            // The client went away (or the host stops): a stream already relayed is charged for what was generated.
-            Settle(reservation, scope, scope.Stream is not null ? new ForwardOutcome(null, true, scope.Route, scope.Stream.Usage, scope.Attempts) : default);
-            throw;
-        }
+            var outcome = summary.Completed ? scope.Outcome : Failed(sink, summary);
 
-        // After the attempts: charge what the serving route reported, or release the reservation when nothing billable came back.
-        // The client's answer is ended first, so settling is not part of its wait.
-        try
-        {
+            // The client's answer is ended first, so settling is not part of its wait.
             if (outcome.ResponseWritten)
             {
                 await sink.CompleteAsync().ConfigureAwait(false);
             }
+
+            end = CallEnd.Completed;
+            return outcome;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away (or the host stops): what the provider reported or generated is still charged.
+            end = CallEnd.Cancelled;
+            throw;
         }
         finally
         {
-            Settle(reservation, scope, outcome);
-        }
+            if (scope.Stream is { } relayed)
+            {
+                call.ReportUsage(relayed.Usage);
+                call.GeneratedOutputTokens = relayed.EventsRelayed;
+            }
 
-        return outcome;
+            call.Close(end);
+        }
     }
 
     private static ForwardOutcome Failed(ResponseSink sink, in AttemptSummary summary)
@@ -128,33 +132,6 @@ internal sealed partial class ChatForwarder
         }
 
         return new ForwardOutcome(summary.Error, false, null, null, summary.Attempts);
-    }
-
-    /// <summary>The settle-or-release table of <see cref="ISpendGuard"/>.</summary>
-    /// <remarks>
-    /// Usage reported (whole, or partial from a cut stream) is charged as reported. A stream that ended without usage is
-    /// charged its input estimate plus one output token per relayed event (providers stream about one token per event), and
-    /// logged as an error by the guard. A whole answer without usage is charged the reservation's estimate. Nothing relayed,
-    /// or an upstream error status relayed as is: released, nothing charged.
-    /// </remarks>
-    private void Settle(SpendReservation reservation, ForwardScope scope, ForwardOutcome outcome)
-    {
-        var route = outcome.Route;
-        if (!outcome.ResponseWritten || route is null)
-        {
-            _spend.Release(reservation);
-            return;
-        }
-
-        var usage = outcome.Usage ?? scope.Stream?.Usage;
-        if (usage is not null || scope.Stream is not null || outcome.Error is null)
-        {
-            string? endUser = scope.Inbound.Caller.EndUserId;
-            _spend.Settle(reservation, SettledUsage.FromRoute(route, usage, reservation, scope.Stream?.EventsRelayed, scope.Inbound.RequestId, endUser));
-            return;
-        }
-
-        _spend.Release(reservation);
     }
 
     private ValueTask<AttemptResult> AttemptAsync(ForwardScope scope, CancellationToken cancellationToken)
@@ -173,6 +150,7 @@ internal sealed partial class ChatForwarder
         WireRequestScanner.Rewrite(inbound.Body.Span, inbound.Info, route.UpstreamModelJson, forceIncludeUsage: !anthropic && !embeddings && inbound.Info.Stream, body);
 
         using var deadline = new UpstreamDeadline(_time, cancellationToken);
+        scope.MarkSent();
         using var result = embeddings
             ? await _upstream.SendEmbeddingsAsync(route, body.WrittenMemory, deadline).ConfigureAwait(false)
             : await _upstream.SendChatAsync(route, body.WrittenMemory, inbound.Headers, countTokens: false, deadline).ConfigureAwait(false);
@@ -199,7 +177,8 @@ internal sealed partial class ChatForwarder
             }
 
             // The upstream's own error body reaches the client intact, with its status.
-            var error = UpstreamStatusError(route, status);
+            var error = UpstreamStatus.KindError(route, status);
+            scope.Meter?.ErrorRelayed();
             StartResponse(sink, status, contentType, route, scope.Attempts, errorBody.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, errorBody.WrittenMemory, cancellationToken).ConfigureAwait(false);
             scope.Outcome = new ForwardOutcome(error, true, route, null, scope.Attempts);
@@ -218,6 +197,7 @@ internal sealed partial class ChatForwarder
             scope.SetUsage(usage);
             StartResponse(sink, status, contentType, route, scope.Attempts, whole.WrittenCount);
             await WriteAndFlushAsync(sink.Writer, whole.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            scope.Meter?.Delivered();
             scope.Outcome = new ForwardOutcome(null, true, route, usage, scope.Attempts);
             return AttemptResult.Success();
         }
@@ -462,20 +442,6 @@ internal sealed partial class ChatForwarder
         encoder.Fail(error, writer);
         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    internal static bool IsRetryable(int status) => UpstreamStatus.IsRetryable(status);
-
-    internal static QlaudError UpstreamStatusError(CatalogRoute route, int status) => new(
-        status switch
-        {
-            429 => QlaudErrorKind.RateLimited,
-            408 or 504 => QlaudErrorKind.Timeout,
-            503 => QlaudErrorKind.Unavailable,
-            >= 500 or 401 or 403 => QlaudErrorKind.UpstreamError, // a bad provider key is the gateway's fault, not the caller's
-            404 => QlaudErrorKind.NotFound,
-            _ => QlaudErrorKind.InvalidRequest,
-        },
-        $"The provider '{route.Provider.Name}' answered {status}.");
 
     /// <summary>How an upstream stream ended.</summary>
     internal enum PumpEnd

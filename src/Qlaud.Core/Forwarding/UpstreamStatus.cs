@@ -49,22 +49,65 @@ internal static class UpstreamStatus
         return false;
     }
 
-    /// <summary>The error for an upstream status, with the upstream's own message appended when it has one.</summary>
+    /// <summary>The error kind for an upstream status, with a message naming the provider and the status.</summary>
+    public static QlaudError KindError(CatalogRoute route, int status) => new(
+        status switch
+        {
+            429 => QlaudErrorKind.RateLimited,
+            408 or 504 => QlaudErrorKind.Timeout,
+            503 => QlaudErrorKind.Unavailable,
+            >= 500 or 401 or 403 => QlaudErrorKind.UpstreamError, // a bad provider key is the gateway's fault, not the caller's
+            404 => QlaudErrorKind.NotFound,
+            _ => QlaudErrorKind.InvalidRequest,
+        },
+        $"The provider '{route.Provider.Name}' answered {status}.");
+
+    /// <summary>The error for an upstream status, with the upstream's own message appended when it has one; it keeps the
+    /// upstream's identity (status, error type, code), which the client gets in its own dialect.</summary>
     public static QlaudError Error(CatalogRoute route, int status, ReadOnlySpan<byte> body)
     {
-        var error = ChatForwarder.UpstreamStatusError(route, status);
-        return UpstreamErrorMessage.Extract(body) is { } detail ? error with { Message = $"{error.Message} {detail}" } : error;
+        var error = KindError(route, status);
+        var (detail, type, code) = UpstreamErrorMessage.Read(body);
+        string dialect = route.Provider.Dialect;
+        return error with
+        {
+            Message = detail is null ? error.Message : $"{error.Message} {detail}",
+            Code = dialect == "openai" ? code : null,
+            UpstreamStatus = status,
+            UpstreamType = type,
+            UpstreamDialect = dialect,
+        };
     }
 
     /// <summary>
-    /// Judges an upstream error status: a retryable failure, a route that cannot serve this request (only when another
-    /// candidate follows), or null when the caller receives the error as is.
+    /// A provider's 401/403: the gateway's own key for that provider was refused. Never the caller's authentication error:
+    /// a 502 naming the provider, a failure of the route (counted against its health), and the next route is tried.
+    /// </summary>
+    public static QlaudError ProviderAuthentication(CatalogRoute route, int status, ReadOnlySpan<byte> body)
+    {
+        var (detail, type, _) = UpstreamErrorMessage.Read(body);
+        string what = type is null ? StatusText(status) : $"{StatusText(status)} {type}";
+        return new QlaudError(QlaudErrorKind.UpstreamError,
+            $"The provider '{route.Provider.Name}' rejected the gateway's credentials ({what}); check Qlaud:Providers:{route.Provider.Name}:ApiKey.{(detail is null ? "" : " " + detail)}",
+            "provider_authentication_failed");
+    }
+
+    /// <summary>
+    /// Judges an upstream error status: a retryable failure, a refused provider key (a failure of the route, moving on), a
+    /// route that cannot serve this request (only when another candidate follows), or null when the caller receives the
+    /// error as is.
     /// </summary>
     public static AttemptResult? Judge(CatalogRoute route, int status, ReadOnlySpan<byte> body, HttpResponseMessage response, bool hasMoreCandidates, TimeProvider time)
     {
         if (IsRetryable(status))
         {
             return AttemptResult.Retry(Error(route, status, body), StatusText(status), RetryAfter(response, time), IsHealthFailure(status));
+        }
+
+        if (status is 401 or 403)
+        {
+            // Retrying the same key is pointless: move on to the next route at once.
+            return AttemptResult.Retry(ProviderAuthentication(route, status, body), StatusText(status), healthFailure: true).MovingOn();
         }
 
         if (hasMoreCandidates && MeansUnsuitable(status, body))

@@ -1,22 +1,26 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
-using Qlaud.Catalog;
+using Qlaud.Dialects;
 using Qlaud.Routing;
 
 namespace Qlaud.Metering;
 
 /// <summary>
 /// Meters in-process <see cref="IChatClient"/> calls: resolves the caller (<see cref="QlaudChatOptionKeys"/> or
-/// <see cref="QlaudCallScope"/>), reserves the worst case before calling the inner client, and settles the answer's real
-/// usage at the route it reports in <see cref="QlaudResponseProperties.Route"/>.
+/// <see cref="QlaudCallScope"/>), reserves the worst case of the same routing selection the HTTP surface uses (the model,
+/// its <see cref="QlaudChatOptions.Models"/> fallbacks and provider preferences) before calling the inner client, and settles
+/// through <see cref="MeteredCall"/>, the HTTP forwarder's settle table, at the route that answered.
 /// </summary>
 /// <remarks>
 /// <para>Over a cap, an empty enforced wallet or a rate limit, <see cref="QlaudException"/> is thrown before the inner
 /// client is called (<see cref="QlaudErrorKind.PaymentRequired"/>, <see cref="QlaudErrorKind.RateLimited"/>).</para>
-/// <para>Billing: an answer is charged for the usage it reports. The inner client failing before anything was returned
-/// releases the reservation. A stream that fails or is abandoned after it produced output is charged for what was
-/// generated: its reported usage if any arrived, else the input estimate plus the streamed text at 4 characters per token
-/// (logged as estimated).</para>
+/// <para>Billing (<see cref="MeteredCall"/>): an answer is charged for the usage it reports, at the route that served it (a
+/// fallback model's route included). Every attempt failing, an upstream error, or a fault inside the gateway releases the
+/// reservation. Cancelled by the caller while a provider was generating: the input estimate (providers bill the prompt).
+/// A stream that fails or is abandoned after it produced output is charged for what was generated: its reported usage if
+/// any arrived, else the input estimate plus the streamed text at 4 characters per token (logged as estimated). The inner
+/// Qlaud client reports its attempts to the call; another inner client is charged at the route its answer names in
+/// <see cref="QlaudResponseProperties.Route"/>, else at the dearest candidate.</para>
 /// <para>Each metered call gets a request id (<see cref="QlaudResponseProperties.RequestId"/>, on the response and on the
 /// first streamed update), the <c>request_id</c> of its ledger entry, as the HTTP surface's <c>x-qlaud-request-id</c>.</para>
 /// <para><c>AddQlaud()</c> registers it as the outermost decorator of the <see cref="IChatClient"/> when metering is on.</para>
@@ -28,38 +32,48 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
 
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (plan, reservation) = await ReserveAsync(messages, options, cancellationToken).ConfigureAwait(false);
-        if (reservation is null)
+        ArgumentNullException.ThrowIfNull(messages);
+        var list = messages as IList<ChatMessage> ?? [.. messages];
+        var call = await ReserveAsync(list, options, stream: false, cancellationToken).ConfigureAwait(false);
+        if (call is null)
         {
-            return await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+            return await base.GetResponseAsync(list, options, cancellationToken).ConfigureAwait(false);
         }
 
-        ChatResponse response;
+        var outer = MeteredCall.Current;
+        MeteredCall.Current = call;
+        var end = CallEnd.Faulted;
         try
         {
-            response = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+            var response = await base.GetResponseAsync(list, options, cancellationToken).ConfigureAwait(false);
+            (response.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = call.RequestId;
+            call.ReportUsage(response.Usage is { } details ? TokenUsage.From(details) : null);
+            call.GeneratedOutputTokens = (response.Text.Length + CharsPerOutputToken - 1) / CharsPerOutputToken;
+            call.Delivered(RouteName(response.AdditionalProperties));
+            end = CallEnd.Completed;
+            return response;
         }
-        catch
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            guard.Release(reservation);
+            end = CallEnd.Cancelled;
             throw;
         }
-
-        string requestId = Diagnostics.RequestIds.New();
-        (response.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = requestId;
-        var usage = response.Usage is { } details ? TokenUsage.From(details) : (TokenUsage?)null;
-        long generated = (response.Text.Length + CharsPerOutputToken - 1) / CharsPerOutputToken;
-        Settle(reservation, plan!, response.AdditionalProperties, usage, generated, requestId, options);
-        return response;
+        finally
+        {
+            MeteredCall.Current = outer;
+            call.Close(end);
+        }
     }
 
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (plan, reservation) = await ReserveAsync(messages, options, cancellationToken).ConfigureAwait(false);
-        if (reservation is null)
+        ArgumentNullException.ThrowIfNull(messages);
+        var list = messages as IList<ChatMessage> ?? [.. messages];
+        var call = await ReserveAsync(list, options, stream: true, cancellationToken).ConfigureAwait(false);
+        if (call is null)
         {
-            await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            await foreach (var update in base.GetStreamingResponseAsync(list, options, cancellationToken).ConfigureAwait(false))
             {
                 yield return update;
             }
@@ -68,26 +82,47 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
         }
 
         TokenUsage? usage = null;
-        AdditionalPropertiesDictionary? annotations = null;
-        string requestId = Diagnostics.RequestIds.New();
         long chars = 0;
         bool produced = false;
+        var end = CallEnd.Faulted;
+        var outer = MeteredCall.Current;
+        MeteredCall.Current = call;
         try
         {
-            await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            await using var updates = base.GetStreamingResponseAsync(list, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            while (true)
             {
-                if (!produced)
+                bool more;
+                try
                 {
-                    (update.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = requestId;
+                    more = await updates.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    end = CallEnd.Cancelled;
+                    throw;
                 }
 
-                produced = true;
+                if (!more)
+                {
+                    break;
+                }
+
+                var update = updates.Current;
+                if (!produced)
+                {
+                    (update.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = call.RequestId;
+                    call.StreamStarted(RouteName(update.AdditionalProperties));
+                    produced = true;
+                }
+
                 foreach (var content in update.Contents)
                 {
                     switch (content)
                     {
                         case UsageContent u:
                             usage = TokenUsage.Combine(usage, TokenUsage.From(u.Details));
+                            call.ReportUsage(usage);
                             break;
                         case TextContent t:
                             chars += t.Text?.Length ?? 0;
@@ -98,68 +133,51 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
                     }
                 }
 
-                if (update.AdditionalProperties?.ContainsKey(QlaudResponseProperties.Route) == true)
+                call.GeneratedOutputTokens = (chars + CharsPerOutputToken - 1) / CharsPerOutputToken;
+                if (RouteName(update.AdditionalProperties) is { } routeName)
                 {
-                    annotations = update.AdditionalProperties;
+                    call.Delivered(routeName);
                 }
 
                 yield return update;
             }
+
+            end = CallEnd.Completed;
         }
         finally
         {
-            // Completed, failed part-way or abandoned by the consumer: charge what was produced, release what was not.
-            if (produced)
-            {
-                Settle(reservation, plan!, annotations, usage, (chars + CharsPerOutputToken - 1) / CharsPerOutputToken, requestId, options);
-            }
-            else
-            {
-                guard.Release(reservation);
-            }
+            // Completed, failed part-way or abandoned by the consumer (the finally runs on dispose): a stream that produced
+            // output is charged for it by the call's table, whatever the end.
+            MeteredCall.Current = outer;
+            call.Close(end);
         }
     }
 
-    /// <summary>Resolves the caller and reserves; null reservation when the model cannot be routed (the inner client reports that).</summary>
-    private async ValueTask<(RoutePlan? Plan, SpendReservation? Reservation)> ReserveAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resolves the caller and reserves the worst case of the routing selection the inner client will run; null when the
+    /// request cannot be routed (the inner client reports why).
+    /// </summary>
+    private async ValueTask<MeteredCall?> ReserveAsync(IList<ChatMessage> messages, ChatOptions? options, bool stream, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(messages);
         var caller = await callers.ResolveOrThrowAsync(options, cancellationToken).ConfigureAwait(false);
-        if (string.IsNullOrWhiteSpace(options?.ModelId) || router.Resolve(options.ModelId) is not { Error: null } plan)
+        var routing = RoutingRequest.FromChatOptions(options);
+        if (options is null || string.IsNullOrWhiteSpace(options.ModelId) && routing is not { Models.Count: > 0 })
         {
-            return (null, null);
+            return null;
         }
 
-        var estimate = guard.Estimate(plan, SpendEstimator.EstimateInputTokens(messages, options), options.MaxOutputTokens);
-        var decision = await guard.ReserveAsync(caller, estimate, cancellationToken).ConfigureAwait(false);
-        return (plan, decision.ReservationOrThrow());
-    }
-
-    private void Settle(SpendReservation reservation, RoutePlan plan, AdditionalPropertiesDictionary? annotations, TokenUsage? usage, long generatedOutputTokens,
-        string? requestId, ChatOptions? options)
-    {
-        var route = FindRoute(plan, annotations?.TryGetValue(QlaudResponseProperties.Route, out var name) == true ? name as string : null);
-        string? endUser = options?.AdditionalProperties?.TryGetValue(QlaudChatOptionKeys.EndUser, out var user) == true ? user as string : null;
-        guard.Settle(reservation, SettledUsage.FromRoute(route, usage, reservation, generatedOutputTokens, requestId, endUser));
-    }
-
-    /// <summary>The route that answered; the dearest candidate when the answer does not say (never under-charges).</summary>
-    private static CatalogRoute FindRoute(RoutePlan plan, string? name)
-    {
-        CatalogRoute? dearest = null;
-        foreach (var route in plan.Candidates)
+        var selection = router.Select(options.ModelId, routing, RequestTraits.FromCanonical(new CanonicalChatRequest(messages, options, stream)));
+        if (selection.Error is not null)
         {
-            if (route.Name == name)
-            {
-                return route;
-            }
-
-            if (dearest is null || route.Price.OutputMicrosPerMTok + route.Price.InputMicrosPerMTok > dearest.Price.OutputMicrosPerMTok + dearest.Price.InputMicrosPerMTok)
-            {
-                dearest = route;
-            }
+            return null;
         }
 
-        return dearest!;
+        string? endUser = options.AdditionalProperties?.TryGetValue(QlaudChatOptionKeys.EndUser, out var user) == true ? user as string : null;
+        var (call, refusal) = await MeteredCall.ReserveAsync(guard, caller, selection.Candidates, router.Catalog, SpendEstimator.EstimateInputTokens(messages, options),
+            options.MaxOutputTokens, Diagnostics.RequestIds.New(), endUser, cancellationToken).ConfigureAwait(false);
+        return call ?? throw new QlaudException(refusal!);
     }
+
+    private static string? RouteName(AdditionalPropertiesDictionary? properties)
+        => properties?.TryGetValue(QlaudResponseProperties.Route, out var name) == true ? name as string : null;
 }

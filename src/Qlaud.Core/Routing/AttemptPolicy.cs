@@ -121,6 +121,11 @@ internal sealed partial class AttemptPolicy
             return Outcome.FromException<AttemptResult>(ex);
         }
 
+        if (result.Status != AttemptStatus.Completed)
+        {
+            scope.AttemptFailed();
+        }
+
         if (result is { Status: AttemptStatus.Retryable, RetryAfter: { } retryAfter } && retryAfter > _maxRetryDelay)
         {
             result = result.MovingOn();

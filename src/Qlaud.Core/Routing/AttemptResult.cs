@@ -65,7 +65,8 @@ internal readonly struct AttemptResult
 
     /// <summary>The route cannot serve this request; another route may.</summary>
     public static AttemptResult Unsuitable(QlaudError error)
-        => new(AttemptStatus.Unsuitable, error with { Kind = QlaudErrorKind.InvalidRequest, Code = RouteSelection.UnsuitableCode }, "unsuitable_route", null, false, false);
+        => new(AttemptStatus.Unsuitable, error with { Kind = QlaudErrorKind.InvalidRequest, Code = RouteSelection.UnsuitableCode, UpstreamStatus = null, UpstreamType = null, UpstreamDialect = null },
+            "unsuitable_route", null, false, false);
 }
 
 /// <summary>How a run over the candidate routes ended.</summary>

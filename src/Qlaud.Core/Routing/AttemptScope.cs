@@ -39,11 +39,18 @@ internal abstract class AttemptScope
     /// <summary>Whether the answer is streamed: throughput then counts from the first byte, not from the request.</summary>
     internal bool Streamed { get; private set; }
 
+    /// <summary>The request's metering, when it is metered: told what each attempt sent, read and delivered.</summary>
+    internal MeteredCall? Meter { get; set; }
+
+    /// <summary>Marks the request as handed to the current route's provider (which may bill its prompt from now on).</summary>
+    public void MarkSent() => Meter?.Sent(Route);
+
     /// <summary>Marks the answer as a stream whose first byte arrived.</summary>
     public void MarkStreamStarted()
     {
         Streamed = true;
         MarkFirstByte();
+        Meter?.StreamStarted();
     }
 
     /// <summary>Marks the first byte of the answer body (time to first token); later calls are ignored.</summary>
@@ -56,7 +63,14 @@ internal abstract class AttemptScope
     }
 
     /// <summary>Records the usage the upstream reported.</summary>
-    public void SetUsage(TokenUsage? usage) => Usage = usage;
+    public void SetUsage(TokenUsage? usage)
+    {
+        Usage = usage;
+        Meter?.ReportUsage(usage);
+    }
+
+    /// <summary>The current attempt failed before anything reached the caller (it is retried or moves on).</summary>
+    internal void AttemptFailed() => Meter?.AttemptFailed();
 
     /// <summary>Records the model the upstream says answered.</summary>
     public void SetResponseModel(string? model) => ResponseModel = model;

@@ -97,7 +97,8 @@ internal sealed class KeyService(IDbContextFactory<QlaudDbContext> dbFactory, St
         bool periodChanges = patch.LimitReset.IsSet && patch.LimitReset.Value != current.Record.LimitReset;
         if (periodChanges)
         {
-            // The spend of the new period is recounted from the ledger, so everything settled must be in it first.
+            // The new period is recounted from the ledger: once this flush is done, whatever the ledger still lacks was settled
+            // after it, so it belongs to the period that is current now.
             await ledger.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -141,27 +142,45 @@ internal sealed class KeyService(IDbContextFactory<QlaudDbContext> dbFactory, St
                 entity.TpmLimit = patch.TpmLimit.Value;
             }
 
-            long periodSpend = 0;
-            if (periodChanges)
+            if (!periodChanges)
             {
-                var reset = patch.LimitReset.Value;
-                long start = LimitResetPeriods.Start(reset, now);
-                periodSpend = await db.LedgerEntries.Where(e => e.KeyId == id && e.Kind == LedgerEntryKind.Usage && e.CreatedAtMs >= start)
-                    .SumAsync(static e => e.CostMicros, cancellationToken).ConfigureAwait(false);
-                entity.LimitReset = LimitResetPeriods.ToWire(reset);
-                entity.PeriodStartMs = start;
-                entity.PeriodSpendMicros = periodSpend;
+                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                return View(registry.Upsert(entity), now);
             }
 
+            var reset = patch.LimitReset.Value;
+            long start = LimitResetPeriods.Start(reset, now);
+            entity.LimitReset = LimitResetPeriods.ToWire(reset);
+            var written = await WrittenSpendAsync(db, id, start, cancellationToken).ConfigureAwait(false);
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-            var state = registry.Upsert(entity);
-            if (periodChanges)
+
+            // Charges keep settling in memory ahead of the ledger writer. The new period's spend is what the ledger holds for it
+            // plus everything settled since the flush and not yet written (the key's lifetime spend in memory less the ledger's),
+            // taken under the key's gate together with the new reset, so no charge falls between the count and the overwrite.
+            var state = current;
+            long periodSpend;
+            bool moved;
+            lock (state.Gate)
             {
-                lock (state.Gate)
+                moved = state.PeriodStartMs != start;
+                if (moved)
                 {
-                    state.PeriodStartMs = entity.PeriodStartMs;
-                    state.PeriodSpentMicros = periodSpend;
+                    state.PeriodStartMs = start;
+                    state.PeriodSpentMicros = written.Period + Math.Max(0, state.LifetimeSpentMicros - written.Lifetime);
                 }
+
+                periodSpend = state.PeriodSpentMicros;
+                state.Update(ApiKeyRecord.From(entity));
+            }
+
+            state = registry.Upsert(entity);
+            if (moved)
+            {
+                // Entries still queued for the old period are ignored by the writer once the row is in the new period (they are
+                // counted above); entries of the new period the writer applied since the count are kept on top.
+                await db.ApiKeys.Where(k => k.Id == id).ExecuteUpdateAsync(u => u
+                    .SetProperty(k => k.PeriodSpendMicros, k => k.PeriodStartMs == start ? k.PeriodSpendMicros + periodSpend : periodSpend)
+                    .SetProperty(k => k.PeriodStartMs, start), cancellationToken).ConfigureAwait(false);
             }
 
             return View(state, now);
@@ -204,6 +223,16 @@ internal sealed class KeyService(IDbContextFactory<QlaudDbContext> dbFactory, St
             return await db.LedgerEntries.AsNoTracking().Where(e => e.KeyId == id && e.AccountId == accountId)
                 .OrderByDescending(static e => e.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The key's usage in the ledger, in all and since <paramref name="periodStartMs"/>, read in one statement (one snapshot).</summary>
+    private static async Task<(long Lifetime, long Period)> WrittenSpendAsync(QlaudDbContext db, string keyId, long periodStartMs, CancellationToken cancellationToken)
+    {
+        var sums = await db.LedgerEntries.Where(e => e.KeyId == keyId && e.Kind == LedgerEntryKind.Usage)
+            .GroupBy(static e => 1)
+            .Select(g => new { Lifetime = g.Sum(static e => e.CostMicros), Period = g.Sum(e => e.CreatedAtMs >= periodStartMs ? e.CostMicros : 0) })
+            .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        return sums is null ? (0, 0) : (sums.Lifetime, sums.Period);
     }
 
     private KeyView View(ApiKeyEntity entity, long now)

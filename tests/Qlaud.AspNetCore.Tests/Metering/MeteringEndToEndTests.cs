@@ -1,7 +1,10 @@
 using System.ClientModel;
+using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
@@ -194,6 +197,312 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
 
         Assert.Equal(QlaudErrorKind.PaymentRequired, ex.Error.Kind);
         Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task InProcessChatClient_ModelsOptionOnly_ReservedCappedAndRecorded()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        _gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { MaxOutputTokens = 10, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-gpt" } } };
+
+        await client.GetResponseAsync("hello", options);
+
+        var entry = await SingleEntryAsync(id);
+        Assert.Equal((12L, 5L, 25L, "fake/upstream-gpt"), (entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("output_tokens").GetInt64(),
+            entry.GetProperty("cost_micros").GetInt64(), entry.GetProperty("route").GetString()));
+    }
+
+    [Fact]
+    public async Task InProcessChatClient_ModelsOptionOnlyOverCap_ThrowsPaymentRequiredBeforeAnyUpstreamCall()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0}""");
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { MaxOutputTokens = 10, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-gpt" } } };
+
+        var ex = await Assert.ThrowsAsync<QlaudException>(() => client.GetResponseAsync("hello", options));
+
+        Assert.Equal(QlaudErrorKind.PaymentRequired, ex.Error.Kind);
+        Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InProcessChatClient_AnsweredByFallbackModel_ChargedAtTheFallbackRoute(bool stream)
+    {
+        // fake-claude ($3/$15) fails, the fallback model fake-gpt ($1/$2) answers: 12 × 1 + 5 × 2 = 22 upstream, 25 with markup.
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Error(500));
+        _gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions
+        {
+            ModelId = "fake-claude",
+            MaxOutputTokens = 10,
+            AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-gpt" } },
+        };
+
+        if (stream)
+        {
+            await foreach (var _ in client.GetStreamingResponseAsync("hello", options))
+            {
+            }
+        }
+        else
+        {
+            await client.GetResponseAsync("hello", options);
+        }
+
+        var entry = await SingleEntryAsync(id);
+        Assert.Equal(("fake/upstream-gpt", 22L, 25L), (entry.GetProperty("route").GetString(), entry.GetProperty("upstream_cost_micros").GetInt64(), entry.GetProperty("cost_micros").GetInt64()));
+    }
+
+    [Theory]
+    [InlineData("fake-gpt")] // passthrough
+    [InlineData("fake-claude")] // translated
+    public async Task ChatCompletions_ClientGoneWhileTheWholeAnswerIsWritten_ChargesTheUpstreamsUsage(string model)
+    {
+        // The upstream's whole answer (and its usage) was read; the client leaves as the gateway writes it to them.
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "10" },
+            middleware: static (context, next) =>
+            {
+                context.Features.Set<IHttpResponseBodyFeature>(new LeavingBodyFeature(context.Features.Get<IHttpResponseBodyFeature>()!, context));
+                return next(context);
+            });
+        var (id, secret) = await gateway.MintKeyAsync();
+        gateway.Fake.Enqueue(FakeReply.Text("hi") with { Usage = Usage12In5Out });
+        using var http = gateway.Http(secret);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => http.PostAsync("/v1/chat/completions",
+            new StringContent($$"""{"model":"{{model}}","max_tokens":50,"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json")));
+
+        var entry = await SingleEntryAsync(gateway, id);
+        Assert.Equal((12L, 5L, false), (entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("output_tokens").GetInt64(), entry.GetProperty("estimated").GetBoolean()));
+        Assert.Equal(model == "fake-gpt" ? 25 : 123, entry.GetProperty("cost_micros").GetInt64()); // 22 × 1.1, 111 × 1.1, rounded up
+        await AssertNothingReservedAsync(gateway);
+    }
+
+    [Fact]
+    public async Task ChatCompletions_ClientGoneDuringGeneration_ChargesTheInputEstimate()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Hang());
+        using var http = _gateway.Http(secret);
+        using var cancel = new CancellationTokenSource();
+        var call = http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"fake-gpt","max_tokens":50,"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"), cancel.Token);
+        await WaitForAsync(() => _gateway.Fake.Requests.Count == 1);
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        var entry = await SingleEntryAsync(id);
+        Assert.True(entry.GetProperty("estimated").GetBoolean());
+        Assert.True(entry.GetProperty("input_tokens").GetInt64() > 0);
+        Assert.Equal(0, entry.GetProperty("output_tokens").GetInt64());
+        Assert.True(entry.GetProperty("cost_micros").GetInt64() > 0);
+        await AssertNothingReservedAsync();
+    }
+
+    [Fact]
+    public async Task InProcessChatClient_CallerCancelsDuringGeneration_ChargesTheInputEstimate()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Hang());
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { ModelId = "fake-gpt", MaxOutputTokens = 50, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret } };
+        using var cancel = new CancellationTokenSource();
+        var call = client.GetResponseAsync("hello", options, cancel.Token);
+        await WaitForAsync(() => _gateway.Fake.Requests.Count == 1);
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        var entry = await SingleEntryAsync(id);
+        Assert.True(entry.GetProperty("estimated").GetBoolean());
+        Assert.True(entry.GetProperty("input_tokens").GetInt64() > 0);
+        Assert.Equal(0, entry.GetProperty("output_tokens").GetInt64());
+        await AssertNothingReservedAsync();
+    }
+
+    [Fact]
+    public async Task ChatCompletions_Upstream400Relayed_NothingChargedOrReserved()
+    {
+        // An upstream error status relayed as is carries no output: released, nothing charged.
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Error(400));
+        using var http = _gateway.Http(secret);
+
+        using var response = await http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"fake-gpt","messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var admin = _gateway.Http();
+        Assert.Equal(0, (await admin.GetJsonAsync($"/v1/keys/{id}/usage")).Body.GetProperty("data").GetArrayLength());
+        await AssertNothingReservedAsync();
+    }
+
+    private Task<JsonElement> SingleEntryAsync(string keyId) => SingleEntryAsync(_gateway, keyId);
+
+    private Task AssertNothingReservedAsync() => AssertNothingReservedAsync(_gateway);
+
+    private static async Task<JsonElement> SingleEntryAsync(GatewayHost gateway, string keyId)
+    {
+        using var admin = gateway.Http();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var (_, usage) = await admin.GetJsonAsync($"/v1/keys/{keyId}/usage");
+            var data = usage.GetProperty("data");
+            if (data.GetArrayLength() > 0 || DateTime.UtcNow > deadline)
+            {
+                return Assert.Single(data.EnumerateArray());
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task AssertNothingReservedAsync(GatewayHost gateway)
+    {
+        using var admin = gateway.Http();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        long reserved;
+        while ((reserved = (await admin.GetJsonAsync("/v1/wallet")).Body.GetProperty("reserved_micros").GetInt64()) != 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(0, reserved);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+}
+
+/// <summary>A response body whose first flush is the client leaving: the connection is aborted and the write cancelled.</summary>
+internal sealed class LeavingBodyFeature(IHttpResponseBodyFeature inner, HttpContext context) : IHttpResponseBodyFeature
+{
+    private readonly LeavingWriter _writer = new(inner.Writer, context);
+
+    public Stream Stream => inner.Stream;
+
+    public PipeWriter Writer => _writer;
+
+    public void DisableBuffering() => inner.DisableBuffering();
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) => inner.SendFileAsync(path, offset, count, cancellationToken);
+
+    public Task CompleteAsync() => inner.CompleteAsync();
+
+    private sealed class LeavingWriter(PipeWriter inner, HttpContext context) : PipeWriter
+    {
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            context.Abort();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!cancellationToken.IsCancellationRequested && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5, CancellationToken.None);
+            }
+
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+}
+
+/// <summary>
+/// A component that throws between the reservation and the settle (here the upstream HTTP pipeline faults with an
+/// exception that is not a transport failure): every exit path releases or settles, so nothing stays reserved.
+/// </summary>
+public sealed class ThrowingComponentTests : IAsyncLifetime
+{
+    private GatewayHost _gateway = null!;
+
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync(services: static services => services
+        .AddHttpClient(Microsoft.Extensions.DependencyInjection.QlaudServiceCollectionExtensions.UpstreamHttpClient)
+        .AddHttpMessageHandler(static () => new ThrowingHandler()));
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Theory]
+    [InlineData("/v1/chat/completions", "fake-gpt", false)]
+    [InlineData("/v1/chat/completions", "fake-gpt", true)]
+    [InlineData("/v1/chat/completions", "fake-claude", false)]
+    [InlineData("/v1/messages", "fake-claude", false)]
+    [InlineData("/v1/messages", "fake-gpt", true)]
+    public async Task Post_ComponentThrows_500InTheSurfacesShapeAndNothingStaysReserved(string path, string model, bool stream)
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        using var http = _gateway.Http(secret);
+
+        using var response = await http.PostAsync(path, new StringContent(
+            $$"""{"model":"{{model}}","max_tokens":50,"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(path == "/v1/messages" ? "api_error" : "server_error", body.RootElement.GetProperty("error").GetProperty("type").GetString());
+        await AssertNothingReservedAsync();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InProcessChatClient_ComponentThrows_NothingStaysReserved(bool stream)
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        var client = _gateway.Services.GetRequiredService<IChatClient>();
+        var options = new ChatOptions { ModelId = "fake-gpt", MaxOutputTokens = 50, AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret } };
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            if (stream)
+            {
+                await foreach (var _ in client.GetStreamingResponseAsync("hello", options))
+                {
+                }
+            }
+            else
+            {
+                await client.GetResponseAsync("hello", options);
+            }
+        });
+
+        await AssertNothingReservedAsync();
+    }
+
+    private async Task AssertNothingReservedAsync()
+    {
+        using var admin = _gateway.Http();
+        var (_, wallet) = await admin.GetJsonAsync("/v1/wallet");
+        Assert.Equal(0, wallet.GetProperty("reserved_micros").GetInt64());
+        Assert.Equal(0, wallet.GetProperty("recent_entries").GetArrayLength());
+    }
+
+    private sealed class ThrowingHandler : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            => throw new InvalidOperationException("A component of the upstream pipeline failed.");
     }
 }
 

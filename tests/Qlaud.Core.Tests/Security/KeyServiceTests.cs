@@ -102,6 +102,40 @@ public sealed class KeyServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PatchAsync_LimitResetWhileChargesSettle_KeepsEveryChargeInThePeriodSpend()
+    {
+        var (key, _, caller) = await _h.MintAsync(capMicros: 1_000_000_000);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        long settled = 0;
+        int charges = 0;
+        var settling = Task.Run(() =>
+        {
+            // Charges keep settling in memory (ahead of the ledger writer) while the period is recounted.
+            while (!stop.IsCancellationRequested && charges < 200_000)
+            {
+                var reservation = _h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(10), default).AsTask().GetAwaiter().GetResult().Reservation!;
+                _h.Guard.Settle(reservation, MeteringHarness.Used(7));
+                settled += 7;
+                charges++;
+            }
+        });
+
+        await Task.Delay(20);
+        var daily = await _h.Keys.PatchAsync(AccountEntity.DefaultId, key.Record.Id, new KeyPatch { LimitReset = LimitReset.Daily }, default);
+        await stop.CancelAsync();
+        await settling;
+        await _h.Ledger.FlushAsync();
+
+        Assert.Equal(LimitReset.Daily, daily!.Record.LimitReset);
+        var view = await _h.Keys.GetAsync(AccountEntity.DefaultId, key.Record.Id, default);
+        Assert.Equal(settled, view!.LifetimeSpendMicros);
+        Assert.Equal(settled, view.PeriodSpendMicros); // every charge was made today
+        await using var db = _h.Db();
+        Assert.Equal(settled, await db.LedgerEntries.Where(e => e.KeyId == key.Record.Id).SumAsync(static e => e.CostMicros));
+        Assert.Equal(settled, (await db.ApiKeys.SingleAsync(k => k.Id == key.Record.Id)).PeriodSpendMicros);
+    }
+
+    [Fact]
     public async Task RecentUsageAsync_ReturnsTheKeysEntriesNewestFirst()
     {
         var (key, _, caller) = await _h.MintAsync();

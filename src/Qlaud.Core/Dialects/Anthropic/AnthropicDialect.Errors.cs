@@ -8,7 +8,8 @@ internal sealed partial class AnthropicDialect
     /// <inheritdoc />
     /// <remarks>The error type follows Anthropic's documented types for the status: 402 is <c>billing_error</c> and 504
     /// <c>timeout_error</c> (both in Anthropic's error type list), 503 <c>overloaded_error</c>, 500 and 502
-    /// <c>api_error</c>. Anthropic's envelope has no code field, so <see cref="QlaudError.Code"/> is not written.</remarks>
+    /// <c>api_error</c>; an upstream's error answer keeps its own type, or the Anthropic type for it
+    /// (<see cref="UpstreamErrorTypes"/>). Anthropic's envelope has no code field, so <see cref="QlaudError.Code"/> is not written.</remarks>
     public void WriteError(Utf8JsonWriter writer, QlaudError error)
     {
         ArgumentNullException.ThrowIfNull(writer);
@@ -23,7 +24,7 @@ internal sealed partial class AnthropicDialect
         writer.WriteString("type", "error");
         writer.WritePropertyName("error");
         writer.WriteStartObject();
-        writer.WriteString("type", ErrorType(error.Kind));
+        writer.WriteString("type", error.UpstreamStatus is { } status ? UpstreamErrorTypes.ForAnthropic(status, error.UpstreamType, error.UpstreamDialect) : ErrorType(error.Kind));
         writer.WriteString("message", error.Message);
         writer.WriteEndObject();
         writer.WriteEndObject();

@@ -18,7 +18,7 @@ internal sealed partial class OpenAIDialect
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("message", error.Message);
-        writer.WriteString("type", ErrorType(error.Kind));
+        writer.WriteString("type", error.UpstreamStatus is { } status ? UpstreamErrorTypes.ForOpenAI(status, error.UpstreamType, error.UpstreamDialect) : ErrorType(error.Kind));
         writer.WriteNull("param");
         if ((error.Code ?? DefaultErrorCode(error.Kind)) is { } code)
         {
