@@ -14,4 +14,6 @@ public enum ModelCapabilities
     Json = 4,
     /// <summary>Reasoning (thinking) tokens.</summary>
     Reasoning = 8,
+    /// <summary>The provider's own structured outputs: Anthropic <c>output_config.format</c> (configured as <c>structured_outputs</c>).</summary>
+    StructuredOutputs = 16,
 }

@@ -31,10 +31,11 @@ internal sealed partial class ChatForwarder
         }
 
         var upstreamDialect = DialectRegistry.Get(route.Provider.Dialect);
+        var structured = Dialects.Anthropic.AnthropicStructuredOutput.For(canonical, route);
         using var body = new PooledBufferWriter(inbound.Body.Length + 256);
         using (var writer = new Utf8JsonWriter(body))
         {
-            upstreamDialect.WriteRequest(writer, canonical, route.UpstreamModel);
+            upstreamDialect.WriteRequest(writer, structured?.Request ?? canonical, route.UpstreamModel);
         }
 
         using var deadline = new UpstreamDeadline(_time, cancellationToken);
@@ -84,6 +85,7 @@ internal sealed partial class ChatForwarder
             try
             {
                 chat = upstreamDialect.ReadResponse(whole.WrittenSpan);
+                structured?.Apply(chat);
             }
             catch (DialectException ex)
             {
@@ -102,7 +104,8 @@ internal sealed partial class ChatForwarder
             return AttemptResult.Success();
         }
 
-        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, model));
+        var decoder = upstreamDialect.CreateStreamDecoder();
+        var translator = new TranslatingStreamHandler(structured?.Wrap(decoder) ?? decoder, CreateEncoder(inbound, model));
         var (end, notStarted) = await RelayStreamAsync(upstreamStream, 200, translator, scope, deadline, cancellationToken).ConfigureAwait(false);
         if (notStarted is { } beforeFirstByte)
         {
