@@ -70,7 +70,7 @@ internal sealed partial class ChatForwarder
             return result.Completed ? unmetered.Outcome : Failed(sink, result);
         }
 
-        var estimate = _spend.Estimate(selection.Candidates, _router.Catalog, SpendEstimator.EstimateInputTokens(inbound.Body.Length), inbound.Info.MaxTokens);
+        var estimate = _spend.Estimate(selection.Candidates, _router.Catalog, SpendEstimator.EstimateInputTokens(inbound.Body.Span, inbound.Info, selection.Candidates), inbound.Info.MaxTokens);
         var decision = await _spend.ReserveAsync(inbound.Caller, estimate, cancellationToken).ConfigureAwait(false);
         if (decision.Reservation is not { } reservation)
         {
