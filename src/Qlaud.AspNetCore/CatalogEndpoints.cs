@@ -141,11 +141,11 @@ internal sealed class CatalogEndpoints
             writer.WriteNumber("context_length", model.ContextLength);
             writer.WriteNumber("max_output_tokens", model.MaxOutputTokens);
             writer.WriteStartArray("capabilities");
-            foreach (var capability in (ReadOnlySpan<ModelCapabilities>)[ModelCapabilities.Tools, ModelCapabilities.Vision, ModelCapabilities.Json, ModelCapabilities.Reasoning, ModelCapabilities.Embeddings])
+            foreach (var capability in (ReadOnlySpan<ModelCapabilities>)[ModelCapabilities.Tools, ModelCapabilities.Vision, ModelCapabilities.Json, ModelCapabilities.Reasoning, ModelCapabilities.StructuredOutputs, ModelCapabilities.Embeddings])
             {
                 if (model.Capabilities.HasFlag(capability))
                 {
-                    writer.WriteStringValue(capability.ToString().ToLowerInvariant());
+                    writer.WriteStringValue(capability == ModelCapabilities.StructuredOutputs ? "structured_outputs" : capability.ToString().ToLowerInvariant());
                 }
             }
 

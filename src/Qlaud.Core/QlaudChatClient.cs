@@ -78,6 +78,11 @@ internal sealed class QlaudChatClient : IChatClient
         try
         {
             var decoder = DialectRegistry.Get(route.Provider.Dialect).CreateStreamDecoder();
+            if (Dialects.Anthropic.AnthropicStructuredOutput.For(scope.Request, route) is { } structured)
+            {
+                decoder = structured.Wrap(decoder);
+            }
+
             var accumulator = new ToolCallAccumulator();
             var updates = new List<ChatResponseUpdate>();
             TokenUsage? usage = null;
@@ -193,10 +198,11 @@ internal sealed class QlaudChatClient : IChatClient
     {
         var route = scope.Route;
         var dialect = DialectRegistry.Get(route.Provider.Dialect);
+        var structured = Dialects.Anthropic.AnthropicStructuredOutput.For(scope.Request, route);
         using var body = new PooledBufferWriter();
         using (var writer = new Utf8JsonWriter(body))
         {
-            dialect.WriteRequest(writer, scope.Request, route.UpstreamModel);
+            dialect.WriteRequest(writer, structured?.Request ?? scope.Request, route.UpstreamModel);
         }
 
         var deadline = new UpstreamDeadline(_policy.Health.Time, cancellationToken);
@@ -236,6 +242,7 @@ internal sealed class QlaudChatClient : IChatClient
                 try
                 {
                     scope.Response = dialect.ReadResponse(whole.WrittenSpan);
+                    structured?.Apply(scope.Response);
                 }
                 catch (DialectException ex)
                 {

@@ -200,6 +200,31 @@ public sealed class AnthropicMessagesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CountTokens_OpenAIModelRoute_CountsWithItsTokenizer()
+    {
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Qlaud:Models:2:Id"] = "fake-4o",
+            ["Qlaud:Models:2:Routes:0:Provider"] = "fake",
+            ["Qlaud:Models:2:Routes:0:UpstreamModel"] = "gpt-4o",
+            ["Qlaud:Models:2:Routes:0:InputPerMTok"] = "1",
+            ["Qlaud:Models:2:Routes:0:OutputPerMTok"] = "2",
+        });
+
+        var count = await gateway.AnthropicClient().Messages.CountTokens(new MessageCountTokensParams
+        {
+            Model = "fake-4o",
+            System = "Be brief.",
+            Messages = [new UserMessageParam("Hello, world")],
+        });
+
+        // o200k: "Be brief." 3 + "Hello, world" 3, plus 3 per message and 1 for its role, plus 3 priming the reply
+        // (what OpenAI reports as prompt_tokens for it); the old 4-characters-per-token estimate said 14.
+        Assert.Equal(17, count.InputTokens);
+        Assert.Empty(gateway.Fake.Requests);
+    }
+
+    [Fact]
     public async Task Create_OpenAIRoute_CachedTokensBecomeCacheRead()
     {
         _gateway.Fake.Enqueue(FakeReply.Text("ok") with { Usage = new FakeUsage { InputTokens = 1000, OutputTokens = 2, CachedTokens = 800 } });

@@ -348,13 +348,13 @@ internal static class CatalogBuilder
         var capabilities = ModelCapabilities.None;
         foreach (var name in names ?? [])
         {
-            if (Enum.TryParse<ModelCapabilities>(name, ignoreCase: true, out var c) && c != ModelCapabilities.None)
+            if (Enum.TryParse<ModelCapabilities>(name?.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var c) && c != ModelCapabilities.None)
             {
                 capabilities |= c;
             }
             else
             {
-                errors.Add($"{key} '{name}' is not one of tools, vision, json, reasoning, embeddings.");
+                errors.Add($"{key} '{name}' is not one of tools, vision, json, reasoning, structured_outputs, embeddings.");
             }
         }
 

@@ -14,6 +14,8 @@ public enum ModelCapabilities
     Json = 4,
     /// <summary>Reasoning (thinking) tokens.</summary>
     Reasoning = 8,
+    /// <summary>The provider's own structured outputs: Anthropic <c>output_config.format</c> (configured as <c>structured_outputs</c>).</summary>
+    StructuredOutputs = 16,
     /// <summary>An embedding model: served on <c>POST /v1/embeddings</c> and by the in-process embedding generator, never as a chat model.</summary>
-    Embeddings = 16,
+    Embeddings = 32,
 }

@@ -73,7 +73,7 @@ internal sealed partial class ChatForwarder
         using (var writer = new Utf8JsonWriter(sink.Writer))
         {
             writer.WriteStartObject();
-            writer.WriteNumber("input_tokens", AnthropicTokenEstimator.EstimateInputTokens(request));
+            writer.WriteNumber("input_tokens", AnthropicTokenEstimator.EstimateInputTokens(request, route.UpstreamModel));
             writer.WriteEndObject();
         }
 

@@ -35,16 +35,18 @@ internal sealed partial class ChatForwarder
         }
 
         var upstreamDialect = DialectRegistry.Get(route.Provider.Dialect);
+        var structured = Dialects.Anthropic.AnthropicStructuredOutput.For(canonical, route);
         using var body = new PooledBufferWriter(inbound.Body.Length + 256);
         using (var writer = new Utf8JsonWriter(body))
         {
+            var request = structured?.Request ?? canonical;
             if (upstreamDialect is AnthropicDialect anthropic && _autoPromptCache)
             {
-                anthropic.WriteRequest(writer, canonical, route.UpstreamModel, AnthropicPromptCache.ShouldPlaceBreakpoints(canonical, route.UpstreamModel));
+                anthropic.WriteRequest(writer, request, route.UpstreamModel, AnthropicPromptCache.ShouldPlaceBreakpoints(request, route.UpstreamModel));
             }
             else
             {
-                upstreamDialect.WriteRequest(writer, canonical, route.UpstreamModel);
+                upstreamDialect.WriteRequest(writer, request, route.UpstreamModel);
             }
         }
 
@@ -97,6 +99,7 @@ internal sealed partial class ChatForwarder
             try
             {
                 chat = upstreamDialect.ReadResponse(whole.WrittenSpan);
+                structured?.Apply(chat);
             }
             catch (DialectException ex)
             {
@@ -121,7 +124,8 @@ internal sealed partial class ChatForwarder
             return AttemptResult.Success();
         }
 
-        var translator = new TranslatingStreamHandler(upstreamDialect.CreateStreamDecoder(), CreateEncoder(inbound, canonical, model, signer));
+        var decoder = upstreamDialect.CreateStreamDecoder();
+        var translator = new TranslatingStreamHandler(structured?.Wrap(decoder) ?? decoder, CreateEncoder(inbound, canonical, model, signer));
         var (end, notStarted) = await RelayStreamAsync(upstreamStream, 200, translator, scope, deadline, cancellationToken).ConfigureAwait(false);
         if (notStarted is { } beforeFirstByte)
         {

@@ -79,7 +79,7 @@ internal sealed partial class ChatForwarder
         }
 
         var (call, refusal) = await MeteredCall.ReserveAsync(_spend, inbound.Caller, selection.Candidates, _router.Catalog,
-            SpendEstimator.EstimateInputTokens(inbound.Body.Length), inbound.Info.MaxTokens, inbound.RequestId, inbound.Caller.EndUserId, cancellationToken).ConfigureAwait(false);
+            SpendEstimator.EstimateInputTokens(inbound.Body.Span, inbound.Info, selection.Candidates), inbound.Info.MaxTokens, inbound.RequestId, inbound.Caller.EndUserId, cancellationToken).ConfigureAwait(false);
         if (call is null)
         {
             return new ForwardOutcome(refusal, false, null, null, 0);

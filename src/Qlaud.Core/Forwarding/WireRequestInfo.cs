@@ -39,6 +39,13 @@ internal struct WireRequestInfo
     /// <summary>The number of inline media values counted in <see cref="MediaBytes"/>.</summary>
     public int MediaCount;
 
+    /// <summary>Input tokens estimated for the inline media (<see cref="Tokenization.MediaTokens"/>) and linked images (by URL).</summary>
+    public long MediaTokens;
+
+    /// <summary>Where the inline media values sit in the body (offset and length of each string token), so their text is not
+    /// counted as text; null when there are none.</summary>
+    public List<(int Start, int Length)>? MediaSpans;
+
     /// <summary>The <c>models</c> member (fallback models), consumed by Qlaud and removed before passthrough.</summary>
     public MemberSpan ModelsMember;
 

@@ -442,8 +442,16 @@ internal static class WireRequestScanner
             if (reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length >= MediaThreshold
                 && (mediaName || reader.ValueSpan.StartsWith("data:"u8)))
             {
-                info.MediaBytes += reader.ValueSpan.Length;
+                var value = reader.ValueSpan;
+                info.MediaBytes += value.Length;
                 info.MediaCount++;
+                info.MediaTokens += reader.ValueIsEscaped || value.StartsWith("http"u8) ? Tokenization.MediaTokens.ImageAllowance : Tokenization.MediaTokens.FromBase64(value);
+                (info.MediaSpans ??= []).Add(((int)reader.TokenStartIndex, value.Length + 2));
+            }
+            else if (mediaName && reader.TokenType == JsonTokenType.String && reader.ValueSpan.StartsWith("http"u8))
+            {
+                // A linked image or document: its size is unknown without fetching it.
+                info.MediaTokens += Tokenization.MediaTokens.ImageAllowance;
             }
 
             mediaName = false;

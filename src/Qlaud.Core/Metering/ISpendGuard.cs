@@ -29,8 +29,8 @@ internal interface ISpendGuard
     /// <summary>The worst-case estimate for a request routed by <paramref name="plan"/>: every candidate route (a fallback
     /// may land on any), <paramref name="inputTokens"/> at the route's dearest input rate, the output allowance
     /// (<paramref name="maxOutputTokens"/> capped at the model's maximum, else the model's maximum), plus
-    /// <c>Qlaud:Pricing:MarkupPercent</c>. Input tokens come from <see cref="SpendEstimator.EstimateInputTokens(int)"/>
-    /// (wire body size) or <see cref="SpendEstimator.EstimateInputTokens(IEnumerable{Microsoft.Extensions.AI.ChatMessage}, Microsoft.Extensions.AI.ChatOptions?)"/> (in-process).</summary>
+    /// <c>Qlaud:Pricing:MarkupPercent</c>. Input tokens come from <see cref="SpendEstimator.EstimateInputTokens(ReadOnlySpan{byte}, in Forwarding.WireRequestInfo, IReadOnlyList{Catalog.CatalogRoute})"/>
+    /// (the wire body, tokenized) or <see cref="SpendEstimator.EstimateInputTokens(IEnumerable{Microsoft.Extensions.AI.ChatMessage}, Microsoft.Extensions.AI.ChatOptions?)"/> (in-process).</summary>
     SpendEstimate Estimate(Routing.RoutePlan plan, long inputTokens, long? maxOutputTokens);
 
     /// <summary>The same for the candidate routes of a selection, which may span several models (the <c>models</c> fallback):

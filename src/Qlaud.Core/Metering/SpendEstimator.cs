@@ -1,61 +1,73 @@
-using System.Text;
 using Microsoft.Extensions.AI;
 using Qlaud.Catalog;
+using Qlaud.Forwarding;
+using Qlaud.Tokenization;
 
 namespace Qlaud.Metering;
 
 /// <summary>Computes a request's worst-case cost before the upstream call.</summary>
 /// <remarks>
-/// Input tokens are estimated from the request size at <see cref="BytesPerToken"/> bytes per token: byte-level BPE
-/// tokenizers average about 4 bytes per token for English and about 3 for code and most other scripts, and the JSON
-/// around the text adds bytes but few tokens, so this errs high for text. Images sent by URL are the known case where
-/// it errs low; a request that costs more than its reservation is billed only up to what the cap and wallet allow, and
-/// the rest is recorded as written off. Output tokens are the request's <c>max_tokens</c> (capped at the model's
-/// maximum), else the model's maximum, else <see cref="DefaultMaxOutputTokens"/>.
+/// Input tokens are counted by <see cref="TokenBound"/>, one pass over the text that stays at or above what OpenAI's
+/// tokenizers count (running the tokenizer itself costs about 90 µs per KB, too much for every request; it serves
+/// <c>count_tokens</c>), plus <see cref="TokenCounter.NonOpenAIReservationPercent"/> percent when a candidate route is not
+/// an OpenAI model, since Claude's tokenizers count more. A wire body is counted as it is, JSON syntax included, which
+/// stands in for the per-message framing; inline images, documents and audio are counted apart by <see cref="MediaTokens"/>
+/// (a 4 MB image is about 1,600 tokens, not its base64 size as text). Output tokens are the request's <c>max_tokens</c>
+/// (capped at the model's maximum), else the model's maximum, else <see cref="DefaultMaxOutputTokens"/>. A request that
+/// costs more than its reservation is billed only up to what the cap and wallet allow, and the rest is recorded as written off.
 /// </remarks>
 internal static class SpendEstimator
 {
-    /// <summary>Request bytes counted as one input token.</summary>
+    /// <summary>Request bytes counted as one input token when only the body's size is known.</summary>
     public const int BytesPerToken = 3;
 
     /// <summary>The output allowance when neither the request nor the catalog gives one.</summary>
     public const int DefaultMaxOutputTokens = 32_768;
 
-    /// <summary>Per-message overhead tokens (role and separators) in in-process estimates.</summary>
-    private const int MessageOverheadTokens = 8;
-
+    /// <summary>The estimate from the body's size alone (3 bytes per token), for callers that do not have the body.</summary>
     public static long EstimateInputTokens(int bodyBytes) => bodyBytes <= 0 ? 0 : ((long)bodyBytes + BytesPerToken - 1) / BytesPerToken;
 
-    /// <summary>Estimates input tokens of an in-process request from the UTF-8 size of its text, arguments, results and data.</summary>
-    public static long EstimateInputTokens(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    /// <summary>Estimates the input tokens of a raw wire body for the routes it may be served by.</summary>
+    /// <param name="body">The request body (JSON).</param>
+    /// <param name="info">What <see cref="WireRequestScanner.Scan"/> read from it: the inline media and its estimate.</param>
+    /// <param name="candidates">The candidate routes; a model that is not OpenAI's adds the margin.</param>
+    public static long EstimateInputTokens(ReadOnlySpan<byte> body, in WireRequestInfo info, IReadOnlyList<CatalogRoute> candidates)
     {
-        ArgumentNullException.ThrowIfNull(messages);
-        long bytes = Encoding.UTF8.GetByteCount(options?.Instructions ?? "");
-        long overhead = 0;
-        foreach (var message in messages)
+        ArgumentNullException.ThrowIfNull(candidates);
+        long text = 0;
+        int at = 0;
+        if (info.MediaSpans is { } spans)
         {
-            overhead += MessageOverheadTokens;
-            foreach (var content in message.Contents)
+            for (int i = 0; i < spans.Count; i++)
             {
-                bytes += content switch
-                {
-                    TextContent text => Encoding.UTF8.GetByteCount(text.Text ?? ""),
-                    TextReasoningContent reasoning => Encoding.UTF8.GetByteCount(reasoning.Text ?? ""),
-                    DataContent data => data.Data.Length,
-                    UriContent uri => uri.Uri.OriginalString.Length + 4096, // a linked image: a generous fixed allowance
-                    FunctionCallContent call => 64 + (call.Arguments?.Count ?? 0) * 64,
-                    FunctionResultContent result => Encoding.UTF8.GetByteCount(result.Result?.ToString() ?? ""),
-                    _ => 64,
-                };
+                text += TokenBound.Count(body[at..spans[i].Start]);
+                at = spans[i].Start + spans[i].Length;
             }
         }
 
-        foreach (var tool in options?.Tools ?? [])
+        text += TokenBound.Count(body[at..]);
+        return (AllOpenAI(candidates) ? text : TokenCounter.WithNonOpenAIMargin(text)) + info.MediaTokens;
+    }
+
+    /// <summary>Estimates input tokens of an in-process request (<see cref="ConversationTokens.Bound"/>, the margin unless <see cref="ChatOptions.ModelId"/> is an OpenAI model).</summary>
+    public static long EstimateInputTokens(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        long tokens = ConversationTokens.Bound(messages, options);
+        return TokenCounter.IsOpenAIFamily(options?.ModelId) ? tokens : TokenCounter.WithNonOpenAIMargin(tokens);
+    }
+
+    private static bool AllOpenAI(IReadOnlyList<CatalogRoute> candidates)
+    {
+        for (int i = 0; i < candidates.Count; i++)
         {
-            bytes += 256 + Encoding.UTF8.GetByteCount(tool.Description ?? "");
+            if (!TokenCounter.IsOpenAIFamily(candidates[i].UpstreamModel))
+            {
+                return false;
+            }
         }
 
-        return overhead + ((bytes + BytesPerToken - 1) / BytesPerToken);
+        return true;
     }
 
     /// <summary>The output allowance: <paramref name="requested"/> capped at the model's maximum, else the model's maximum;

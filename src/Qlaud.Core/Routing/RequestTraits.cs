@@ -1,5 +1,4 @@
 using Qlaud.Dialects;
-using Qlaud.Dialects.Anthropic;
 
 namespace Qlaud.Routing;
 
@@ -12,25 +11,23 @@ namespace Qlaud.Routing;
 /// <param name="Embeddings">An embeddings request: only embedding models serve it, and they serve nothing else.</param>
 internal readonly record struct RequestTraits(bool HasTools, long EstimatedInputTokens, long MinimumInputTokens, long? MaxOutputTokens, bool Embeddings = false)
 {
-    /// <summary>Tokens charged for one inline image or file when estimating (inline data is counted apart from its base64 size).</summary>
-    internal const int TokensPerMedia = 1_600;
-
-    /// <summary>Traits of a raw wire body: its size without inline media, plus a flat cost per inline image or file.</summary>
+    /// <summary>Traits of a raw wire body: its size without inline media, plus the media's own estimate (<see cref="Tokenization.MediaTokens"/>).</summary>
     public static RequestTraits FromWire(int bodyLength, in Forwarding.WireRequestInfo info)
     {
         long text = Math.Max(0, bodyLength - info.MediaBytes);
-        long media = (long)info.MediaCount * TokensPerMedia;
+        long media = info.MediaTokens;
         return new RequestTraits(info.HasTools, (text / 4) + media, (text / 6) + media, info.MaxTokens);
     }
 
     /// <summary>Traits of an embeddings request whose input is estimated at <paramref name="inputTokens"/>.</summary>
     public static RequestTraits ForEmbeddings(long inputTokens) => new(false, inputTokens, 0, null, Embeddings: true);
 
-    /// <summary>Traits of an in-process request.</summary>
+    /// <summary>Traits of an in-process request: <see cref="Tokenization.ConversationTokens.Bound"/>, which is one to three times
+    /// the real count, so a third of it is the low estimate.</summary>
     public static RequestTraits FromCanonical(CanonicalChatRequest request)
     {
-        long tokens = AnthropicTokenEstimator.EstimateInputTokens(request);
-        return new RequestTraits(request.Options.Tools is { Count: > 0 }, tokens, tokens * 2 / 3, request.Options.MaxOutputTokens);
+        long tokens = Tokenization.ConversationTokens.Bound(request.Messages, request.Options);
+        return new RequestTraits(request.Options.Tools is { Count: > 0 }, tokens, tokens / 3, request.Options.MaxOutputTokens);
     }
 }
 

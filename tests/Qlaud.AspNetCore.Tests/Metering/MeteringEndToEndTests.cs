@@ -61,6 +61,44 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ChatCompletions_FourMegabyteImageWithinCap_IsAdmittedAndReservesItsImageCost()
+    {
+        // A 1024×1024 PNG padded to 4 MB: about 1,400 tokens as an image. Counted as base64 text (5.6 MB at 3 bytes per token)
+        // it reserved 1.9 M tokens × $1/MTok = $1.9, and a $0.01 cap answered 402.
+        var png = new byte[4 * 1024 * 1024];
+        ReadOnlySpan<byte> header = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0x04, 0x00, 0, 0, 0x04, 0x00];
+        header.CopyTo(png);
+        var (id, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":0.01}""");
+        _gateway.Fake.Enqueue(FakeReply.Text("A black square.") with { Usage = new FakeUsage { InputTokens = 1_410, OutputTokens = 4 } });
+        var chat = _gateway.OpenAIChat("fake-gpt", secret);
+        List<OpenAI.Chat.ChatMessage> messages = [new UserChatMessage(ChatMessageContentPart.CreateTextPart("What is in this image?"), ChatMessageContentPart.CreateImagePart(BinaryData.FromBytes(png), "image/png"))];
+
+        ChatCompletion completion = await chat.CompleteChatAsync(messages, new ChatCompletionOptions { MaxOutputTokenCount = 100 });
+
+        Assert.Equal("A black square.", completion.Content[0].Text);
+        Assert.Single(_gateway.Fake.Requests);
+        using var admin = _gateway.Http();
+        var (_, key) = await admin.GetJsonAsync($"/v1/keys/{id}");
+        var (_, wallet) = await admin.GetJsonAsync("/v1/wallet");
+        // 1410 × $1/MTok + 4 × $2/MTok = 1418 micro-USD, +10 % = 1560; nothing left reserved.
+        Assert.Equal(0.00156m, key.GetProperty("spend_usd").GetDecimal());
+        Assert.Equal(0, wallet.GetProperty("reserved_micros").GetInt64());
+
+        // The reservation itself: the image at 1399 tokens (Anthropic's formula, the larger), the JSON around it, 35 % on the
+        // text for a route whose model is not an OpenAI model, and 100 output tokens; well under the cap.
+        var guard = _gateway.Services.GetRequiredService<Qlaud.Metering.ISpendGuard>();
+        var router = _gateway.Services.GetRequiredService<Qlaud.Routing.Router>();
+        string body = $$$"""{"model":"fake-gpt","max_tokens":100,"messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,{{{Convert.ToBase64String(png)}}}"}}]}]}""";
+        byte[] utf8 = Encoding.UTF8.GetBytes(body);
+        Assert.Null(Qlaud.Forwarding.WireRequestScanner.Scan(utf8, out var info));
+        var candidates = router.Select("fake-gpt", null, default).Candidates;
+        long input = Qlaud.Metering.SpendEstimator.EstimateInputTokens(utf8, info, candidates);
+        Assert.InRange(input, 1_399 + 20, 1_399 + 200);
+        var estimate = guard.Estimate(candidates, router.Catalog, input, 100);
+        Assert.InRange(estimate.WorstCaseMicros, 1_560, 10_000);
+    }
+
+    [Fact]
     public async Task ChatCompletions_WithinCap_WalletAndUsageDecreaseByExactlyTheChargedCost()
     {
         var (id, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":1}""");

@@ -127,6 +127,16 @@ internal sealed partial class AnthropicDialect
                 case "output_config":
                     outputConfig = value;
                     additional[Key("output_config")] = value;
+                    if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("format", out var format))
+                    {
+                        options.ResponseFormat = ReadOutputFormat(format, "output_config.format");
+                    }
+
+                    break;
+                case "output_format":
+                    // The structured-outputs beta's field, still accepted by Anthropic; output_config.format wins when both are sent.
+                    additional[Key("output_format")] = value;
+                    options.ResponseFormat ??= ReadOutputFormat(value, "output_format");
                     break;
                 default:
                     // service_tier, container, mcp_servers, context_management, … and fields newer than this code.
@@ -241,6 +251,31 @@ internal sealed partial class AnthropicDialect
             // Fields beyond a string user_id travel verbatim; the end user is still read from user_id.
             additional[Key("metadata")] = value;
         }
+    }
+
+    /// <summary>
+    /// Reads structured outputs' <c>{"type":"json_schema","schema":{…}}</c> into <see cref="ChatOptions.ResponseFormat"/>, so
+    /// an OpenAI-dialect upstream gets it as <c>response_format</c> <c>json_schema</c> (strictness left to the upstream's default:
+    /// OpenAI's strict mode also requires every property to be listed in <c>required</c>, which Anthropic does not).
+    /// </summary>
+    private static ChatResponseFormat? ReadOutputFormat(JsonElement format, string path)
+    {
+        if (format.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out var type) || !type.ValueEquals("json_schema"u8))
+        {
+            throw Invalid($"{path}.type must be json_schema.");
+        }
+
+        if (!format.TryGetProperty("schema", out var schema) || schema.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid($"{path}.schema is required and must be an object.");
+        }
+
+        return ChatResponseFormat.ForJsonSchema(schema);
     }
 
     private static ReasoningOptions ReadReasoning(JsonElement thinking, JsonElement outputConfig)

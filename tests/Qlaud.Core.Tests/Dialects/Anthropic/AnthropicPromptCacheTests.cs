@@ -20,7 +20,7 @@ public sealed class AnthropicPromptCacheTests
     [Fact]
     public void ShouldPlaceBreakpoints_LongFinalTurnShortPrefix_False()
     {
-        var request = new CanonicalChatRequest([new ChatMessage(ChatRole.System, "Be brief."), new ChatMessage(ChatRole.User, new string('x', 20_000))], new ChatOptions(), false);
+        var request = new CanonicalChatRequest([new ChatMessage(ChatRole.System, "Be brief."), new ChatMessage(ChatRole.User, Prose(600))], new ChatOptions(), false);
 
         Assert.False(AnthropicPromptCache.ShouldPlaceBreakpoints(request, "claude-sonnet-4-5"));
     }
@@ -28,7 +28,7 @@ public sealed class AnthropicPromptCacheTests
     [Fact]
     public void ShouldPlaceBreakpoints_LongSystemPrompt_True()
     {
-        var request = new CanonicalChatRequest([new ChatMessage(ChatRole.System, new string('x', 8_000)), new ChatMessage(ChatRole.User, "Hi")], new ChatOptions(), false);
+        var request = new CanonicalChatRequest([new ChatMessage(ChatRole.System, Prose(250)), new ChatMessage(ChatRole.User, "Hi")], new ChatOptions(), false);
 
         Assert.True(AnthropicPromptCache.ShouldPlaceBreakpoints(request, "claude-sonnet-4-5"));
         Assert.False(AnthropicPromptCache.ShouldPlaceBreakpoints(request, "claude-haiku-4-5"));
@@ -37,9 +37,12 @@ public sealed class AnthropicPromptCacheTests
     [Fact]
     public void ShouldPlaceBreakpoints_ClientPlacedItsOwn_False()
     {
-        var text = new TextContent(new string('x', 8_000)) { AdditionalProperties = new() { [CanonicalKeys.CacheControl] = "ephemeral" } };
+        var text = new TextContent(Prose(250)) { AdditionalProperties = new() { [CanonicalKeys.CacheControl] = "ephemeral" } };
         var request = new CanonicalChatRequest([new ChatMessage(ChatRole.System, [text]), new ChatMessage(ChatRole.User, "Hi")], new ChatOptions(), false);
 
         Assert.False(AnthropicPromptCache.ShouldPlaceBreakpoints(request, "claude-sonnet-4-5"));
     }
+
+    /// <summary>English prose of about ten tokens a sentence (a repeated letter would compress to few tokens).</summary>
+    private static string Prose(int sentences) => string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. ", sentences));
 }

@@ -1,22 +1,38 @@
 using Microsoft.Extensions.AI;
 using Qlaud.Dialects;
 using Qlaud.Dialects.Anthropic;
+using Qlaud.Tokenization;
 using static Qlaud.Core.Tests.Dialects.Anthropic.AnthropicTestJson;
 
 namespace Qlaud.Core.Tests.Dialects.Anthropic;
 
 public sealed class AnthropicTokenEstimatorTests
 {
-    [Fact]
-    public void EstimateInputTokens_TextMessages_CountsCharactersOverFourRoundedUpPlusOverhead()
-    {
-        var request = new CanonicalChatRequest(
-            [new ChatMessage(ChatRole.System, new string('s', 40)), new ChatMessage(ChatRole.User, new string('u', 21))],
-            new ChatOptions(),
-            Stream: false);
+    private static int O200k(string text) => TokenCounter.Count(text, TokenEncoding.O200k);
 
-        // (40 + 21) / 4 rounded up = 16, plus 2 messages × 4.
-        Assert.Equal(16 + (2 * AnthropicTokenEstimator.PerMessageOverhead), AnthropicTokenEstimator.EstimateInputTokens(request));
+    private static int Cl100k(string text) => TokenCounter.Count(text, TokenEncoding.Cl100k);
+
+    [Fact]
+    public void EstimateInputTokens_OpenAIModel_CountsO200kTokensPlusMessageOverheadAndPriming()
+    {
+        var request = AnthropicDialect.Instance.ReadCountTokensRequest(Utf8("""
+            {"model":"gpt-4o","system":"Be brief.","messages":[{"role":"user","content":"Hello, world"}]}
+            """));
+
+        // 3 + 3 text tokens, 3 per message and 1 for its role, 3 priming the reply: 17, as the OpenAI cookbook counts it (the old
+        // 4-characters-per-token estimate said 14).
+        Assert.Equal(O200k("Be brief.") + O200k("Hello, world") + (2 * (TokenCounter.TokensPerMessage + 1)) + TokenCounter.ReplyPriming, AnthropicTokenEstimator.EstimateInputTokens(request));
+        Assert.Equal(17, AnthropicTokenEstimator.EstimateInputTokens(request));
+    }
+
+    [Fact]
+    public void EstimateInputTokens_RouteModel_ChoosesTheTokenizer()
+    {
+        string text = string.Concat(Enumerable.Repeat("Grüße aus Köln und 東京, ", 40));
+        var request = new CanonicalChatRequest([new ChatMessage(ChatRole.User, text)], new ChatOptions { ModelId = "anything" }, Stream: false);
+
+        Assert.Equal(O200k(text) + 7, AnthropicTokenEstimator.EstimateInputTokens(request, "gpt-4.1"));
+        Assert.Equal(Cl100k(text) + 7, AnthropicTokenEstimator.EstimateInputTokens(request, "deepseek-chat"));
     }
 
     [Fact]
@@ -25,18 +41,18 @@ public sealed class AnthropicTokenEstimatorTests
         var schema = Parse("""{"type":"object","properties":{"q":{"type":"string"}}}""");
         var request = new CanonicalChatRequest(
             [
-                new ChatMessage(ChatRole.User, [new TextContent("find"), new DataContent(new byte[] { 1 }, "image/png")]),
+                new ChatMessage(ChatRole.User, [new TextContent("find"), new DataContent(Tokenization.MediaTokensTests.Png(1000, 1000), "image/png")]),
                 new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", "search", new Dictionary<string, object?> { ["q"] = "cats" })]),
                 new ChatMessage(ChatRole.Tool, [new FunctionResultContent("c1", "result text")]),
             ],
-            new ChatOptions { Tools = [AIFunctionFactory.CreateDeclaration("search", "Search the web", schema)] },
+            new ChatOptions { ModelId = "gpt-4o", Tools = [AIFunctionFactory.CreateDeclaration("search", "Search the web", schema)] },
             Stream: false);
 
-        long characters = "find".Length
-            + "search".Length + "q".Length + 4 + "cats".Length
-            + "result text".Length
-            + "search".Length + "Search the web".Length + schema.GetRawText().Length;
-        int expected = (int)((characters + 3) / 4) + (3 * AnthropicTokenEstimator.PerMessageOverhead) + AnthropicTokenEstimator.PerImage;
+        long expected = O200k("find") + 1334 // a 1000×1000 image: Anthropic's 1334 is larger than OpenAI's 765
+            + O200k("search") + O200k("q") + 2 + O200k("cats")
+            + O200k("result text")
+            + (3 * (TokenCounter.TokensPerMessage + 1)) + TokenCounter.ReplyPriming
+            + TokenCounter.ToolsOverhead + TokenCounter.TokensPerTool + O200k("search") + O200k("Search the web") + O200k(schema.GetRawText());
 
         Assert.Equal(expected, AnthropicTokenEstimator.EstimateInputTokens(request));
     }
@@ -50,17 +66,6 @@ public sealed class AnthropicTokenEstimatorTests
 
         int characters = AnthropicFixtures.CodingAgentRequest.Length;
         Assert.InRange(tokens, characters / 8, characters / 3);
-    }
-
-    [Fact]
-    public void ReadCountTokensRequest_WithoutMaxTokens_IsAccepted()
-    {
-        var request = AnthropicDialect.Instance.ReadCountTokensRequest(Utf8("""
-            {"model":"claude-sonnet-4-5","system":"Be brief.","messages":[{"role":"user","content":"Hello, world"}]}
-            """));
-
-        Assert.Null(request.Options.MaxOutputTokens);
-        Assert.Equal(((9 + 12 + 3) / 4) + (2 * AnthropicTokenEstimator.PerMessageOverhead), AnthropicTokenEstimator.EstimateInputTokens(request));
     }
 
     [Fact]
