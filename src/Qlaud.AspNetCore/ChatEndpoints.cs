@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
 using Qlaud.Dialects;
 using Qlaud.Forwarding;
 using Qlaud.Providers;
@@ -10,8 +12,10 @@ using Qlaud.Security;
 namespace Qlaud.AspNetCore;
 
 /// <summary>Handlers for <c>POST /v1/chat/completions</c> and <c>POST /v1/messages</c>: authenticate, scan, forward.</summary>
-internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenticator authenticator, IHostApplicationLifetime lifetime, ILogger<ChatEndpoints> logger)
+internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenticator authenticator, IHostApplicationLifetime lifetime, IOptions<QlaudOptions> options, ILogger<ChatEndpoints> logger)
 {
+    private readonly int _maxRequestBytes = options.Value.Limits.MaxRequestBytes;
+
     public Task ChatCompletionsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"));
 
     public Task MessagesAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"));
@@ -36,7 +40,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, KeyAuthenti
         PooledBufferWriter? body = null;
         try
         {
-            (body, var bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, cancellationToken).ConfigureAwait(false);
+            (body, var bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, _maxRequestBytes, cancellationToken, QlaudHttp.LimitKey).ConfigureAwait(false);
             if (bodyError is not null)
             {
                 await QlaudHttp.WriteErrorAsync(context, surface, bodyError).ConfigureAwait(false);

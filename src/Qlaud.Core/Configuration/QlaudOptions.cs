@@ -20,6 +20,9 @@ public sealed class QlaudOptions
     /// <summary>Spend metering: wallet enforcement, the ledger writer, the key cache.</summary>
     public MeteringOptions Metering { get; set; } = new();
 
+    /// <summary>Bounds on request bodies, stream events, the ledger queue and storage waits.</summary>
+    public LimitsOptions Limits { get; set; } = new();
+
     /// <summary>Credentials the gateway starts with.</summary>
     public BootstrapOptions Bootstrap { get; set; } = new();
 

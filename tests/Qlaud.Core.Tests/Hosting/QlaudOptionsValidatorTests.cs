@@ -22,4 +22,22 @@ public sealed class QlaudOptionsValidatorTests
     [Fact]
     public void Validate_MeteringDefaults_Succeed()
         => Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, new QlaudOptions { UseBuiltInCatalog = false }).Succeeded);
+
+    [Fact]
+    public void Validate_LimitsOutOfRange_FailsNamingEachKey()
+    {
+        var options = new QlaudOptions
+        {
+            UseBuiltInCatalog = false,
+            Limits = new LimitsOptions { MaxRequestBytes = 10, MaxEventBytes = 1024, LedgerQueueCapacity = 0, StorageTimeoutSeconds = 0 },
+        };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Limits:MaxRequestBytes", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Limits:MaxEventBytes", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Limits:LedgerQueueCapacity", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Limits:StorageTimeoutSeconds", result.FailureMessage, StringComparison.Ordinal);
+    }
 }
