@@ -1,6 +1,9 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
 using Qlaud.AspNetCore;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -16,6 +19,9 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// and the signed <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials).
     /// </summary>
     /// <param name="endpoints">The app or a route group.</param>
+    /// <remarks>The account endpoints (keys, wallet, usage) answer 503 <c>storage_unavailable</c> when the database
+    /// cannot serve them within <c>Qlaud:Limits:StorageTimeoutSeconds</c> or cannot be written. Liveness and readiness are
+    /// mapped by <see cref="QlaudHealthCheckEndpointRouteBuilderExtensions.MapQlaudHealthChecks"/>.</remarks>
     /// <returns>The <c>/v1</c> route group, so the app can add authorization or rate limiting.</returns>
     /// <exception cref="InvalidOperationException"><c>AddQlaud()</c> was not called.</exception>
     public static RouteGroupBuilder MapQlaud(this IEndpointRouteBuilder endpoints)
@@ -37,21 +43,25 @@ public static class QlaudEndpointRouteBuilderExtensions
         var topUps = ActivatorUtilities.CreateInstance<WalletTopUpEndpoints>(services);
         var stripeWebhook = ActivatorUtilities.CreateInstance<StripeWebhookEndpoints>(services);
 
+        var bounded = new StorageTimeouts(
+            TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger<StorageTimeouts>());
+
         var group = endpoints.MapGroup("/v1");
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
         group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync);
         group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync);
-        group.MapPost("/keys", (RequestDelegate)keys.CreateAsync);
-        group.MapGet("/keys", (RequestDelegate)keys.ListAsync);
-        group.MapGet("/keys/{id}", (RequestDelegate)keys.GetAsync);
-        group.MapPatch("/keys/{id}", (RequestDelegate)keys.PatchAsync);
-        group.MapDelete("/keys/{id}", (RequestDelegate)keys.RevokeAsync);
-        group.MapGet("/keys/{id}/usage", (RequestDelegate)keys.UsageAsync);
-        group.MapGet("/wallet", (RequestDelegate)wallet.GetAsync);
-        group.MapPost("/wallet/credit", (RequestDelegate)wallet.CreditAsync);
-        group.MapGet("/usage", (RequestDelegate)usage.GetAsync);
+        group.MapPost("/keys", bounded.Bound(keys.CreateAsync));
+        group.MapGet("/keys", bounded.Bound(keys.ListAsync));
+        group.MapGet("/keys/{id}", bounded.Bound(keys.GetAsync));
+        group.MapPatch("/keys/{id}", bounded.Bound(keys.PatchAsync));
+        group.MapDelete("/keys/{id}", bounded.Bound(keys.RevokeAsync));
+        group.MapGet("/keys/{id}/usage", bounded.Bound(keys.UsageAsync));
+        group.MapGet("/wallet", bounded.Bound(wallet.GetAsync));
+        group.MapPost("/wallet/credit", bounded.Bound(wallet.CreditAsync));
+        group.MapGet("/usage", bounded.Bound(usage.GetAsync));
         group.MapPost("/wallet/topup", (RequestDelegate)topUps.CreateAsync);
         group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync);
         group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync);

@@ -121,6 +121,7 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         app.MapQlaud();
+        app.MapQlaudHealthChecks();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new GatewayHost(app, fake, new Uri(address), owned ?? [], ownedDatabase) { _disposeFake = disposeFake };
