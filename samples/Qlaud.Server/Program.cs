@@ -24,6 +24,7 @@ if (string.IsNullOrEmpty(builder.Configuration["Qlaud:Bootstrap:MasterKey"]))
 builder.Services.AddQlaud();
 var app = builder.Build();
 app.MapQlaud();
+app.MapQlaudHealthChecks(); // GET /healthz (live), GET /readyz (database and ledger writer)
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

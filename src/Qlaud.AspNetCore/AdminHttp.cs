@@ -28,7 +28,7 @@ internal static class AdminHttp
     /// <summary>Reads a JSON object body; writes the 400 and returns null when the body is not one.</summary>
     public static async ValueTask<JsonDocument?> ReadObjectAsync(HttpContext context)
     {
-        var (body, error) = await QlaudHttp.ReadBodyAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
+        var (body, error) = await QlaudHttp.ReadBodyAsync(context.Request, MaxBody, context.RequestAborted).ConfigureAwait(false);
         if (error is not null)
         {
             await QlaudHttp.WriteErrorAsync(context, Errors, error).ConfigureAwait(false);
@@ -37,15 +37,9 @@ internal static class AdminHttp
 
         using (body)
         {
-            if (body!.WrittenCount > MaxBody)
-            {
-                await BadRequestAsync(context, $"The request body is larger than {MaxBody / 1024} KiB.", "request_too_large").ConfigureAwait(false);
-                return null;
-            }
-
             try
             {
-                var document = JsonDocument.Parse(body.WrittenMemory);
+                var document = JsonDocument.Parse(body!.WrittenMemory);
                 if (document.RootElement.ValueKind == JsonValueKind.Object)
                 {
                     return document;

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
 using Qlaud.Dialects;
 using Qlaud.Embeddings;
 using Qlaud.Forwarding;
@@ -12,8 +14,10 @@ namespace Qlaud.AspNetCore;
 
 /// <summary>Handlers for <c>POST /v1/chat/completions</c>, <c>POST /v1/messages</c> and <c>POST /v1/embeddings</c>: scan,
 /// forward (policy <see cref="QlaudAuthorizationPolicies.AnyKey"/>).</summary>
-internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplicationLifetime lifetime, ILogger<ChatEndpoints> logger)
+internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplicationLifetime lifetime, IOptions<QlaudOptions> options, ILogger<ChatEndpoints> logger)
 {
+    private readonly int _maxRequestBytes = options.Value.Limits.MaxRequestBytes;
+
     public Task ChatCompletionsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"));
 
     public Task MessagesAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"));
@@ -35,7 +39,7 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
         PooledBufferWriter? body = null;
         try
         {
-            (body, var bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, cancellationToken).ConfigureAwait(false);
+            (body, var bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, _maxRequestBytes, cancellationToken, QlaudHttp.LimitKey).ConfigureAwait(false);
             if (bodyError is not null)
             {
                 await QlaudHttp.WriteErrorAsync(context, surface, bodyError).ConfigureAwait(false);

@@ -1,6 +1,9 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
 using Qlaud.AspNetCore;
 using Qlaud.AspNetCore.Authentication;
 
@@ -22,6 +25,9 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// except the public <c>GET /v1/catalog</c> and the webhook; an app's <c>RequireAuthorization(...)</c> on the returned group
     /// adds its own policy on top.</remarks>
     /// <param name="endpoints">The app or a route group.</param>
+    /// <remarks>The account endpoints (keys, wallet, usage) answer 503 <c>storage_unavailable</c> when the database
+    /// cannot serve them within <c>Qlaud:Limits:StorageTimeoutSeconds</c> or cannot be written. Liveness and readiness are
+    /// mapped by <see cref="QlaudHealthCheckEndpointRouteBuilderExtensions.MapQlaudHealthChecks"/>.</remarks>
     /// <returns>The <c>/v1</c> route group, so the app can add authorization or rate limiting.</returns>
     /// <exception cref="InvalidOperationException"><c>AddQlaud()</c> was not called.</exception>
     public static RouteGroupBuilder MapQlaud(this IEndpointRouteBuilder endpoints)
@@ -51,6 +57,10 @@ public static class QlaudEndpointRouteBuilderExtensions
         var unapplied = ActivatorUtilities.CreateInstance<UnappliedPaymentEndpoints>(services);
         var accounts = ActivatorUtilities.CreateInstance<AccountEndpoints>(services);
 
+        var bounded = new StorageTimeouts(
+            TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger<StorageTimeouts>());
+
         // Each endpoint states its policy once (QlaudAuthorizationPolicies; the README's authorization matrix). Authentication
         // and authorization failures are written by the Qlaud key scheme in the envelope its QlaudErrorSurface names.
         const string AnyKey = QlaudAuthorizationPolicies.AnyKey, AccountAdmin = QlaudAuthorizationPolicies.AccountAdmin,
@@ -62,15 +72,15 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/embeddings", (RequestDelegate)chat.EmbeddingsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.ByHeader);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync); // public: prices and capabilities
-        group.MapPost("/keys", (RequestDelegate)keys.CreateAsync).RequireAuthorization(AccountAdmin);
-        group.MapGet("/keys", (RequestDelegate)keys.ListAsync).RequireAuthorization(AccountAdmin);
-        group.MapGet("/keys/{id}", (RequestDelegate)keys.GetAsync).RequireAuthorization(AccountAdmin);
-        group.MapPatch("/keys/{id}", (RequestDelegate)keys.PatchAsync).RequireAuthorization(AccountAdmin);
-        group.MapDelete("/keys/{id}", (RequestDelegate)keys.RevokeAsync).RequireAuthorization(AccountAdmin);
-        group.MapGet("/keys/{id}/usage", (RequestDelegate)keys.UsageAsync).RequireAuthorization(AccountAdmin);
-        group.MapGet("/wallet", (RequestDelegate)wallet.GetAsync).RequireAuthorization(AccountAdmin);
-        group.MapPost("/wallet/credit", (RequestDelegate)wallet.CreditAsync).RequireAuthorization(Operator);
-        group.MapGet("/usage", (RequestDelegate)usage.GetAsync).RequireAuthorization(AnyKey);
+        group.MapPost("/keys", bounded.Bound(keys.CreateAsync)).RequireAuthorization(AccountAdmin);
+        group.MapGet("/keys", bounded.Bound(keys.ListAsync)).RequireAuthorization(AccountAdmin);
+        group.MapGet("/keys/{id}", bounded.Bound(keys.GetAsync)).RequireAuthorization(AccountAdmin);
+        group.MapPatch("/keys/{id}", bounded.Bound(keys.PatchAsync)).RequireAuthorization(AccountAdmin);
+        group.MapDelete("/keys/{id}", bounded.Bound(keys.RevokeAsync)).RequireAuthorization(AccountAdmin);
+        group.MapGet("/keys/{id}/usage", bounded.Bound(keys.UsageAsync)).RequireAuthorization(AccountAdmin);
+        group.MapGet("/wallet", bounded.Bound(wallet.GetAsync)).RequireAuthorization(AccountAdmin);
+        group.MapPost("/wallet/credit", bounded.Bound(wallet.CreditAsync)).RequireAuthorization(Operator);
+        group.MapGet("/usage", bounded.Bound(usage.GetAsync)).RequireAuthorization(AnyKey);
         group.MapPost("/wallet/topup", (RequestDelegate)topUps.CreateAsync).RequireAuthorization(AccountMaster);
         group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync).RequireAuthorization(AccountMaster);
         group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync).RequireAuthorization(AccountMaster);

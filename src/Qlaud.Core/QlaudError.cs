@@ -23,6 +23,8 @@ public enum QlaudErrorKind
     Unavailable,
     /// <summary>504: the upstream did not answer in time.</summary>
     Timeout,
+    /// <summary>413: the request body is larger than the gateway accepts (<c>Qlaud:Limits:MaxRequestBytes</c>).</summary>
+    PayloadTooLarge,
 }
 
 /// <summary>An error as Qlaud reports it on any surface.</summary>
@@ -54,6 +56,7 @@ public sealed record QlaudError(QlaudErrorKind Kind, string Message, string? Cod
         QlaudErrorKind.PaymentRequired => 402,
         QlaudErrorKind.Permission => 403,
         QlaudErrorKind.NotFound => 404,
+        QlaudErrorKind.PayloadTooLarge => 413,
         QlaudErrorKind.RateLimited => 429,
         QlaudErrorKind.UpstreamError => 502,
         QlaudErrorKind.Unavailable => 503,

@@ -20,6 +20,9 @@ public sealed class QlaudOptions
     /// <summary>Spend metering: wallet enforcement, the ledger writer, the key cache.</summary>
     public MeteringOptions Metering { get; set; } = new();
 
+    /// <summary>Bounds on request bodies, stream events, the ledger queue, storage waits and failed authentications.</summary>
+    public LimitsOptions Limits { get; set; } = new();
+
     /// <summary>Credentials the gateway starts with.</summary>
     public BootstrapOptions Bootstrap { get; set; } = new();
 
@@ -35,8 +38,6 @@ public sealed class QlaudOptions
     /// <summary>Whether the built-in catalog file is loaded (default <see langword="true"/>). Set to false to serve only configured models.</summary>
     public bool UseBuiltInCatalog { get; set; } = true;
 
-    /// <summary>Bounds on what clients may cost the gateway (failed authentications per address).</summary>
-    public LimitsOptions Limits { get; set; } = new();
 
     /// <summary>Stripe Checkout top-ups of the prepaid wallet and the signed webhook that credits them.</summary>
     public StripeOptions Stripe { get; set; } = new();

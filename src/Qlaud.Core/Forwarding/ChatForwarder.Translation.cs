@@ -132,7 +132,7 @@ internal sealed partial class ChatForwarder
             return beforeFirstByte;
         }
 
-        var outcomeError = translator.Finish(sink.Writer, translator.DecoderCompleted ? null : Truncated(route, end));
+        var outcomeError = translator.Finish(sink.Writer, translator.DecoderCompleted && end != PumpEnd.EventTooLarge ? null : Truncated(route, end));
         await sink.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         scope.SetUsage(translator.Usage);
         scope.Outcome = new ForwardOutcome(outcomeError, true, route, translator.Usage, scope.Attempts);

@@ -42,11 +42,15 @@ internal sealed partial class ChatForwarder
     private readonly bool _metered;
     private readonly bool _autoPromptCache;
 
+    /// <summary><c>Qlaud:Limits:MaxEventBytes</c>: the largest upstream event the relay buffers.</summary>
+    private readonly int _maxEventBytes;
+
     public ChatForwarder(Router router, UpstreamClient upstream, AttemptPolicy policy, ISpendGuard spend, Security.ThinkingSignatures signatures, IOptions<QlaudOptions> options, ILogger<ChatForwarder> logger)
     {
         _signatures = signatures;
         _metered = options.Value.Metering.Enabled;
         _autoPromptCache = options.Value.Routing.AutoPromptCache;
+        _maxEventBytes = options.Value.Limits.MaxEventBytes;
         _router = router;
         _upstream = upstream;
         _policy = policy;
@@ -211,13 +215,14 @@ internal sealed partial class ChatForwarder
 
         scope.SetUsage(inspector.Usage);
 
-        if (!inspector.Completed && inspector.UpstreamError is null)
+        if (end == PumpEnd.EventTooLarge || (!inspector.Completed && inspector.UpstreamError is null))
         {
-            // The upstream closed or stalled without its end event: tell the client in its own dialect instead of ending cleanly.
+            // The upstream closed or stalled without its end event, or sent an event past the limit: tell the client in its own
+            // dialect instead of ending cleanly.
             var truncated = Truncated(route, end);
             await WriteStreamErrorAsync(inbound.Surface, inbound.Info.Model ?? route.ModelId, truncated, sink.Writer, cancellationToken).ConfigureAwait(false);
             scope.Outcome = new ForwardOutcome(truncated, true, route, inspector.Usage, scope.Attempts);
-            return AttemptResult.Broken(truncated, end == PumpEnd.IdleTimeout ? "idle_timeout" : "stream_truncated");
+            return AttemptResult.Broken(truncated, end == PumpEnd.IdleTimeout ? "idle_timeout" : truncated.Code!);
         }
 
         if (inspector.UpstreamError is { } message)
@@ -235,12 +240,17 @@ internal sealed partial class ChatForwarder
     {
         if (end != PumpEnd.Completed)
         {
-            Log.StreamBroken(_logger, route.Name, end == PumpEnd.IdleTimeout ? "stalled" : "broke");
+            Log.StreamBroken(_logger, route.Name, end switch { PumpEnd.IdleTimeout => "stalled", PumpEnd.EventTooLarge => "sent an oversized event", _ => "broke" });
         }
 
-        return end == PumpEnd.IdleTimeout
-            ? new QlaudError(QlaudErrorKind.Timeout, $"The provider '{route.Provider.Name}' sent nothing for {route.Provider.IdleTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s; the stream was ended.", "stream_timeout")
-            : new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before it was complete.", "stream_truncated");
+        return end switch
+        {
+            PumpEnd.IdleTimeout => new QlaudError(QlaudErrorKind.Timeout,
+                $"The provider '{route.Provider.Name}' sent nothing for {route.Provider.IdleTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s; the stream was ended.", "stream_timeout"),
+            PumpEnd.EventTooLarge => new QlaudError(QlaudErrorKind.UpstreamError,
+                $"The provider '{route.Provider.Name}' sent a stream event larger than {_maxEventBytes} bytes (Qlaud:Limits:MaxEventBytes); the stream was ended.", "event_too_large"),
+            _ => new QlaudError(QlaudErrorKind.UpstreamError, $"The provider '{route.Provider.Name}' ended the stream before it was complete.", "stream_truncated"),
+        };
     }
 
     /// <summary>
@@ -302,7 +312,7 @@ internal sealed partial class ChatForwarder
         StartResponse(scope.Sink, status, "text/event-stream", route, scope.Attempts);
         scope.Sink.SetHeader("cache-control", "no-cache");
         scope.Stream = handler;
-        var end = await PumpAsync(upstream, buffer, filled, scope.Sink.Writer, handler, deadline, route.Provider.IdleTimeout, cancellationToken).ConfigureAwait(false);
+        var end = await PumpAsync(upstream, buffer, filled, scope.Sink.Writer, handler, deadline, route.Provider.IdleTimeout, scope.Forwarder._maxEventBytes, cancellationToken).ConfigureAwait(false);
         return (end, null);
     }
 
@@ -330,11 +340,13 @@ internal sealed partial class ChatForwarder
     /// <summary>
     /// Pumps server-sent events from <paramref name="upstream"/> through <paramref name="handler"/> to <paramref name="client"/> as
     /// they arrive, one flush per read, starting with the <paramref name="filled"/> bytes already in <paramref name="buffer"/>
-    /// (rented from the shared pool; the pump returns it). Every read must arrive within <paramref name="idleTimeout"/>.
+    /// (rented from the shared pool; the pump returns it). Every read must arrive within <paramref name="idleTimeout"/>. The
+    /// buffer holds one incomplete event at a time and grows with it up to <paramref name="maxEventBytes"/>; an event that
+    /// grows past that ends the pump (<see cref="PumpEnd.EventTooLarge"/>) instead of the buffer growing without bound.
     /// </summary>
     /// <returns>How the upstream stream ended; the handler then decides how the client's stream ends.</returns>
     internal static async ValueTask<PumpEnd> PumpAsync(Stream upstream, byte[] buffer, int filled, PipeWriter client, SseEventHandler handler,
-        UpstreamDeadline deadline, TimeSpan idleTimeout, CancellationToken cancellationToken)
+        UpstreamDeadline deadline, TimeSpan idleTimeout, int maxEventBytes, CancellationToken cancellationToken)
     {
         try
         {
@@ -355,10 +367,17 @@ internal sealed partial class ChatForwarder
                     }
                 }
 
+                if (filled >= maxEventBytes)
+                {
+                    // What is left is the start of one event already past the limit: relayed so far, and no further.
+                    await client.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    return PumpEnd.EventTooLarge;
+                }
+
                 if (filled == buffer.Length)
                 {
                     // One event larger than the buffer: grow, keeping what was read.
-                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, maxEventBytes));
                     buffer.AsSpan(0, filled).CopyTo(larger);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
@@ -454,6 +473,9 @@ internal sealed partial class ChatForwarder
 
         /// <summary>The upstream sent nothing for the idle timeout.</summary>
         IdleTimeout,
+
+        /// <summary>One upstream event grew past <c>Qlaud:Limits:MaxEventBytes</c>; the rest of the stream was not read.</summary>
+        EventTooLarge,
     }
 
     /// <summary>One wire request's run over its routes: the request, where the answer goes, and how it ended.</summary>

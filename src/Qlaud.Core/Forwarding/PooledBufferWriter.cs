@@ -38,7 +38,14 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         while (true)
         {
+            // Never more than one byte past the limit: a server that enforces the same limit (Kestrel's MaxRequestBodySize) must
+            // not see it exceeded before this method can answer.
             var memory = GetMemory(4096);
+            if (memory.Length > limit - _written + 1)
+            {
+                memory = memory[..(limit - _written + 1)];
+            }
+
             int read = await stream.ReadAsync(memory, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {

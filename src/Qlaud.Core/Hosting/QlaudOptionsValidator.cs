@@ -44,11 +44,7 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Metering:KeyCacheSeconds must be 0 or more.");
         }
 
-        if (options.Limits.FailedAuthPerMinute < 0)
-        {
-            errors.Add("Qlaud:Limits:FailedAuthPerMinute must be 0 (no limit) or more.");
-        }
-
+        ValidateLimits(options.Limits, errors);
         CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)
         {
@@ -56,6 +52,34 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateLimits(LimitsOptions limits, List<string> errors)
+    {
+        if (limits.MaxRequestBytes is < 1024 or > 1024 * 1024 * 1024)
+        {
+            errors.Add("Qlaud:Limits:MaxRequestBytes must be between 1024 (1 KiB) and 1073741824 (1 GiB).");
+        }
+
+        if (limits.MaxEventBytes is < 64 * 1024 or > 256 * 1024 * 1024)
+        {
+            errors.Add("Qlaud:Limits:MaxEventBytes must be between 65536 (64 KiB) and 268435456 (256 MiB).");
+        }
+
+        if (limits.LedgerQueueCapacity is < 100 or > 10_000_000)
+        {
+            errors.Add("Qlaud:Limits:LedgerQueueCapacity must be between 100 and 10000000.");
+        }
+
+        if (!(limits.StorageTimeoutSeconds is >= 0.1 and <= 300))
+        {
+            errors.Add("Qlaud:Limits:StorageTimeoutSeconds must be between 0.1 and 300 seconds.");
+        }
+
+        if (limits.FailedAuthPerMinute < 0)
+        {
+            errors.Add("Qlaud:Limits:FailedAuthPerMinute must be 0 (no limit) or more.");
+        }
     }
 
     /// <summary>

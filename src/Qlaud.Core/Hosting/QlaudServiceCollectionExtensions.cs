@@ -27,6 +27,15 @@ public static class QlaudServiceCollectionExtensions
     /// <summary>The named <see cref="HttpClient"/> used for real providers.</summary>
     internal const string UpstreamHttpClient = "Qlaud.Upstream";
 
+    /// <summary>The tag of Qlaud's readiness checks (the database answers, the ledger writer keeps up).</summary>
+    public const string ReadyTag = "ready";
+
+    /// <summary>The name of the health check that reads the database.</summary>
+    public const string StorageHealthCheckName = "qlaud_storage";
+
+    /// <summary>The name of the health check of the ledger writer.</summary>
+    public const string LedgerHealthCheckName = "qlaud_ledger";
+
     /// <summary>The named <see cref="HttpClient"/> of the built-in offline provider.</summary>
     internal const string EchoHttpClient = "Qlaud.Echo";
 
@@ -154,6 +163,11 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Billing.UnappliedPaymentSweep>();
         services.TryAddSingleton<UsageService>();
         services.TryAddSingleton<QlaudCallerResolver>();
+
+        // Readiness (GET /readyz with MapQlaudHealthChecks(), or any MapHealthChecks of the app): tagged "ready".
+        services.AddHealthChecks()
+            .AddCheck<Qlaud.Health.StorageHealthCheck>(StorageHealthCheckName, tags: [ReadyTag])
+            .AddCheck<Qlaud.Health.LedgerHealthCheck>(LedgerHealthCheckName, tags: [ReadyTag]);
 
         // Start order: migrations before anything reads the store; the ledger writer stops after the server drained
         // (hosted services stop in reverse order, and the web server is registered after these).

@@ -25,6 +25,12 @@ namespace Qlaud.Metering;
 /// <para>On a clean shutdown the writer stops after the web server has drained and commits everything still queued. A
 /// failed commit is retried (never dropped) until shutdown. A process crash loses only entries that were settled but not
 /// yet committed, normally the last few tens of milliseconds; with WAL a committed batch survives a process crash.</para>
+/// <para>Bounded and fail-safe: while a commit is failing (the database is read-only, full, gone) or
+/// <c>Qlaud:Limits:LedgerQueueCapacity</c> entries wait, <see cref="AdmissionError"/> refuses new metered requests (503), so
+/// no money is spent that cannot be recorded; requests already admitted still queue their entries, which stay in memory, in
+/// order, and are committed by the retries once the database accepts writes again (their charges already count in the
+/// in-memory caps and balances). <see cref="FlushAsync"/> fails at once while the writer is failing and otherwise waits at
+/// most <c>Qlaud:Limits:StorageTimeoutSeconds</c>.</para>
 /// </remarks>
 internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
 {
@@ -34,6 +40,8 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly int _batchSize;
+    private readonly int _capacity;
+    private readonly TimeSpan _flushTimeout;
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
 
@@ -53,6 +61,18 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     private int _queued, _flushesQueued;
     private bool _completing;
 
+    /// <summary>Entries enqueued and not yet committed: the queue plus the batch being written (or retried).</summary>
+    private int _uncommitted;
+
+    /// <summary>When the current run of failed commits began (Unix ms), or 0 while commits succeed.</summary>
+    private long _failingSinceMs;
+
+    /// <summary>The exception type and message of the last failed commit, for readiness and error messages.</summary>
+    private volatile string? _lastFailure;
+
+    /// <summary>The longest wait between two attempts of a failing commit.</summary>
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
+
     /// <summary>How many full batches may wait behind the one being written before the writer stops yielding its core.</summary>
     internal const int BehindBatches = 4;
 
@@ -70,6 +90,44 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         _time = time;
         _logger = logger;
         _batchSize = options.Value.Metering.LedgerBatchSize;
+        _capacity = options.Value.Limits.LedgerQueueCapacity;
+        _flushTimeout = TimeSpan.FromSeconds(options.Value.Limits.StorageTimeoutSeconds);
+    }
+
+    /// <summary>Entries waiting to be committed (queued, or in the batch being written).</summary>
+    public int Queued => Volatile.Read(ref _uncommitted);
+
+    /// <summary><c>Qlaud:Limits:LedgerQueueCapacity</c>.</summary>
+    public int Capacity => _capacity;
+
+    /// <summary>When the current run of failed commits began, or null while the ledger is being written.</summary>
+    public DateTimeOffset? FailingSince => Volatile.Read(ref _failingSinceMs) is > 0 and var ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+
+    /// <summary>Why the last commit failed (exception type and message), while commits are failing.</summary>
+    public string? LastFailure => FailingSince is null ? null : _lastFailure;
+
+    /// <summary>
+    /// The 503 for a new metered request that the ledger cannot take now, or null: refused while <see cref="Capacity"/> entries
+    /// wait, and, for a request that may cost money (<paramref name="worstCaseMicros"/> above 0), while commits are failing.
+    /// </summary>
+    /// <remarks>Two reads of plain fields: it runs before every metered request.</remarks>
+    public QlaudError? AdmissionError(long worstCaseMicros)
+    {
+        if (Volatile.Read(ref _uncommitted) >= _capacity)
+        {
+            return new QlaudError(QlaudErrorKind.Unavailable,
+                $"Usage cannot be recorded right now: {_capacity} ledger entries are waiting to be written (Qlaud:Limits:LedgerQueueCapacity). Metered requests are refused until the ledger catches up; try again shortly.",
+                "ledger_queue_full");
+        }
+
+        if (worstCaseMicros > 0 && Volatile.Read(ref _failingSinceMs) != 0)
+        {
+            return new QlaudError(QlaudErrorKind.Unavailable,
+                "Usage cannot be recorded right now: the ledger database is not accepting writes. Metered requests are refused until it recovers, so nothing is spent unrecorded; try again shortly.",
+                "ledger_unavailable");
+        }
+
+        return null;
     }
 
     /// <summary>Queues a usage entry. <paramref name="keyPeriodStartMs"/> is the key's cap period the charge counts in (null without a minted key).</summary>
@@ -78,6 +136,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         EnsureStarted();
         if (_queue.Writer.TryWrite(new Pending(entry, keyPeriodStartMs, null)))
         {
+            Interlocked.Increment(ref _uncommitted);
             int queued = Interlocked.Increment(ref _queued);
             if (queued == 1)
             {
@@ -97,7 +156,28 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     }
 
     /// <summary>Completes when everything queued before the call is committed.</summary>
-    public Task FlushAsync(CancellationToken cancellationToken = default)
+    /// <exception cref="StorageUnavailableException">Commits are failing, or the writer did not catch up within
+    /// <c>Qlaud:Limits:StorageTimeoutSeconds</c>.</exception>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (FailingSince is { } since)
+        {
+            throw new StorageUnavailableException(
+                $"The ledger has not been written since {since.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)} ({_lastFailure}); queued entries are kept and written when the database accepts writes again.");
+        }
+
+        try
+        {
+            await FlushCoreAsync(cancellationToken).WaitAsync(_flushTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new StorageUnavailableException(
+                $"The ledger writer did not catch up within {_flushTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (Qlaud:Limits:StorageTimeoutSeconds); {Queued} entries are waiting.");
+        }
+    }
+
+    private Task FlushCoreAsync(CancellationToken cancellationToken)
     {
         EnsureStarted();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -286,24 +366,34 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
             {
                 // Synchronous on this thread: SQLite's calls complete synchronously, so this does not block on other work.
                 WriteBatchAsync(batch, shared: true, yieldCore, CancellationToken.None).GetAwaiter().GetResult();
+                Interlocked.Add(ref _uncommitted, -batch.Count);
+                if (Interlocked.Exchange(ref _failingSinceMs, 0) != 0)
+                {
+                    Log.Recovered(_logger, batch.Count, attempt, Volatile.Read(ref _queued));
+                }
+
                 return;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 // Whatever failed (database locked, disk full, a bug), the loop must live on: settled usage is never dropped while running.
+                // New metered requests are refused (AdmissionError) until a commit succeeds again.
+                _lastFailure = $"{ex.GetType().Name}: {ex.Message}";
+                Interlocked.CompareExchange(ref _failingSinceMs, Math.Max(1, _time.GetUtcNow().ToUnixTimeMilliseconds()), 0);
                 Log.BatchFailed(_logger, ex, batch.Count, attempt);
 
                 // A disposed container cannot give a database connection again (the host was disposed without being stopped,
                 // and StopAsync is what flushes): retrying could only hang the disposal.
                 if (_stopping.IsCancellationRequested || ex is ObjectDisposedException)
                 {
+                    Interlocked.Add(ref _uncommitted, -batch.Count);
                     Log.EntriesLost(_logger, batch.Count);
                     return;
                 }
 
                 try
                 {
-                    Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 * attempt)), _time, _stopping.Token).GetAwaiter().GetResult();
+                    Task.Delay(TimeSpan.FromMilliseconds(Math.Min(MaxRetryDelay.TotalMilliseconds, 100 * attempt)), _time, _stopping.Token).GetAwaiter().GetResult();
                 }
                 catch (OperationCanceledException)
                 {
@@ -379,5 +469,8 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
 
         [LoggerMessage(3, LogLevel.Error, "Shutdown timed out with {Count} ledger entries still queued")]
         public static partial void ShutdownTimedOut(ILogger logger, int count);
+
+        [LoggerMessage(4, LogLevel.Warning, "The ledger is written again: {Count} entries committed on attempt {Attempt}, {Queued} still queued")]
+        public static partial void Recovered(ILogger logger, int count, int attempt, int queued);
     }
 }

@@ -61,6 +61,12 @@ internal sealed partial class SpendGuard : ISpendGuard
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentOutOfRangeException.ThrowIfNegative(estimate.WorstCaseMicros);
+        if (_ledger.AdmissionError(estimate.WorstCaseMicros) is { } ledgerError)
+        {
+            // Nothing may be spent that the ledger cannot record: refused before any upstream call (503).
+            return SpendDecision.Refuse(ledgerError);
+        }
+
         var account = _accounts.TryGetCached(caller.AccountId) ?? await _accounts.FindAsync(caller.AccountId, cancellationToken).ConfigureAwait(false);
         if (account is null)
         {

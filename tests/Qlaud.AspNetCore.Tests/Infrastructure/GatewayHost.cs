@@ -125,6 +125,7 @@ public sealed class GatewayHost : IAsyncDisposable
         if (map is null)
         {
             app.MapQlaud();
+            app.MapQlaudHealthChecks();
         }
         else
         {

@@ -41,4 +41,23 @@ public sealed class QlaudOptionsValidatorTests
 
         Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
     }
+
+    [Fact]
+    public void Validate_LimitsOutOfRange_FailsNamingEachKey()
+    {
+        var options = new QlaudOptions
+        {
+            UseBuiltInCatalog = false,
+            Limits = new LimitsOptions { MaxRequestBytes = 10, MaxEventBytes = 1024, LedgerQueueCapacity = 0, StorageTimeoutSeconds = 0, FailedAuthPerMinute = -1 },
+        };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Limits:MaxRequestBytes", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Limits:MaxEventBytes", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Limits:LedgerQueueCapacity", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Limits:StorageTimeoutSeconds", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Limits:FailedAuthPerMinute", result.FailureMessage, StringComparison.Ordinal);
+    }
 }

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Qlaud.Core.Tests.Infrastructure;
 using Qlaud.Metering;
 using Qlaud.Storage;
+using Qlaud;
 
 namespace Qlaud.Core.Tests.Metering;
 
@@ -95,6 +96,93 @@ public sealed class LedgerWriterTests : IAsyncLifetime
         Assert.Equal([5, 7, 7, 7], await db.LedgerEntries.OrderBy(static e => e.Id).Select(static e => e.CostMicros).ToListAsync());
         Assert.Equal(-26, (await db.Wallets.SingleAsync()).BalanceMicros);
         Assert.Equal(26, (await db.ApiKeys.SingleAsync()).SpendMicros);
+    }
+
+    [Fact]
+    public async Task AdmissionError_WhileCommitsFail_RefusesCostlyRequestsAdmitsFreeOnesAndRecovers()
+    {
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var h = await MeteringHarness.StartAsync(logs: new LogSink((_, _, id, _) =>
+        {
+            if (id.Name == "BatchFailed")
+            {
+                failed.TrySetResult();
+            }
+        }));
+        var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
+        await MoveLedgerTableAsync(h, away: true);
+        try
+        {
+            h.Guard.Settle((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!, MeteringHarness.Used(7));
+            await failed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+            var refused = await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default);
+            var free = await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(0), default);
+            var flush = await Record.ExceptionAsync(() => h.Ledger.FlushAsync());
+
+            Assert.Equal("ledger_unavailable", refused.Error?.Code);
+            Assert.Equal(QlaudErrorKind.Unavailable, refused.Error!.Kind);
+            Assert.True(free.IsAdmitted);
+            h.Guard.Release(free.Reservation!);
+            Assert.IsType<StorageUnavailableException>(flush);
+            Assert.NotNull(h.Ledger.FailingSince);
+        }
+        finally
+        {
+            await MoveLedgerTableAsync(h, away: false); // else the harness's shutdown would wait for the writer forever
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (h.Ledger.FailingSince is not null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20); // the writer retries with a back-off of 100 ms, 200 ms, …
+        }
+
+        Assert.True((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).IsAdmitted);
+        await h.Ledger.FlushAsync();
+        await using var db = h.Db();
+        Assert.Equal(7, (await db.LedgerEntries.SingleAsync()).CostMicros);
+    }
+
+    [Fact]
+    public async Task AdmissionError_QueueAtCapacity_RefusesEveryMeteredRequestButQueuesWhatWasAdmitted()
+    {
+        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Limits:LedgerQueueCapacity"] = "100" });
+        var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
+        await MoveLedgerTableAsync(h, away: true);
+        try
+        {
+            var admitted = new List<SpendReservation>();
+            for (int i = 0; i < 101; i++)
+            {
+                admitted.Add((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(0), default)).Reservation!);
+            }
+
+            foreach (var reservation in admitted)
+            {
+                h.Guard.Settle(reservation, MeteringHarness.Used(0));
+            }
+
+            var refused = await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(0), default);
+
+            Assert.Equal("ledger_queue_full", refused.Error?.Code);
+            Assert.Equal(QlaudErrorKind.Unavailable, refused.Error!.Kind);
+            Assert.True(h.Ledger.Queued >= 100);
+        }
+        finally
+        {
+            await MoveLedgerTableAsync(h, away: false);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (h.Ledger.Queued > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        await h.Ledger.FlushAsync();
+        await using var db = h.Db();
+        Assert.Equal(101, await db.LedgerEntries.CountAsync());
     }
 
     /// <summary>Takes the ledger table away (every write to it fails) or puts it back.</summary>

@@ -113,7 +113,13 @@ public sealed class KeyServiceTests : IAsyncLifetime
             // Charges keep settling in memory (ahead of the ledger writer) while the period is recounted.
             while (!stop.IsCancellationRequested && charges < 200_000)
             {
-                var reservation = _h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(10), default).AsTask().GetAwaiter().GetResult().Reservation!;
+                // The ledger queue is bounded (Qlaud:Limits:LedgerQueueCapacity): while the writer catches up, a request is refused.
+                if (_h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(10), default).AsTask().GetAwaiter().GetResult().Reservation is not { } reservation)
+                {
+                    Thread.Sleep(1);
+                    continue;
+                }
+
                 _h.Guard.Settle(reservation, MeteringHarness.Used(7));
                 settled += 7;
                 charges++;

@@ -38,6 +38,7 @@ internal sealed partial class AnthropicDialect
         QlaudErrorKind.PaymentRequired => "billing_error",
         QlaudErrorKind.Permission => "permission_error",
         QlaudErrorKind.NotFound => "not_found_error",
+        QlaudErrorKind.PayloadTooLarge => "request_too_large",
         QlaudErrorKind.RateLimited => "rate_limit_error",
         QlaudErrorKind.Unavailable => "overloaded_error",
         QlaudErrorKind.Timeout => "timeout_error",

@@ -37,11 +37,11 @@ internal sealed partial class OpenAIDialect
     /// <remarks>
     /// OpenAI answers a bad key (401) and an unknown model (404) with <c>invalid_request_error</c>, a refused region (403) with
     /// <c>request_forbidden</c>, an exhausted quota with <c>insufficient_quota</c> (Qlaud's 402), a request-rate limit with
-    /// <c>requests</c>, and its own faults (500, 503) with <c>server_error</c>; Qlaud's upstream failures (502, 504) use that too.
+    /// <c>requests</c>, a body over the size limit (413) with <c>invalid_request_error</c>, and its own faults (500, 503) with <c>server_error</c>; Qlaud's upstream failures (502, 504) use that too.
     /// </remarks>
     internal static string ErrorType(QlaudErrorKind kind) => kind switch
     {
-        QlaudErrorKind.InvalidRequest or QlaudErrorKind.Authentication or QlaudErrorKind.NotFound => "invalid_request_error",
+        QlaudErrorKind.InvalidRequest or QlaudErrorKind.Authentication or QlaudErrorKind.NotFound or QlaudErrorKind.PayloadTooLarge => "invalid_request_error",
         QlaudErrorKind.PaymentRequired => "insufficient_quota",
         QlaudErrorKind.Permission => "request_forbidden",
         QlaudErrorKind.RateLimited => "requests",
