@@ -13,7 +13,8 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// <c>/v1/messages/count_tokens</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
     /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
     /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
-    /// and the signed <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials).
+    /// the signed <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials), managed
+    /// threads (<c>/v1/threads</c>, <c>/v1/threads/{id}/messages</c>) and <c>DELETE /v1/end_users/{end_user_id}</c>.
     /// </summary>
     /// <param name="endpoints">The app or a route group.</param>
     /// <returns>The <c>/v1</c> route group, so the app can add authorization or rate limiting.</returns>
@@ -36,6 +37,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         var usage = ActivatorUtilities.CreateInstance<UsageEndpoints>(services);
         var topUps = ActivatorUtilities.CreateInstance<WalletTopUpEndpoints>(services);
         var stripeWebhook = ActivatorUtilities.CreateInstance<StripeWebhookEndpoints>(services);
+        var threads = ActivatorUtilities.CreateInstance<ThreadEndpoints>(services);
 
         var group = endpoints.MapGroup("/v1");
         group.MapPost("/chat/completions", (RequestDelegate)chat.ChatCompletionsAsync);
@@ -56,6 +58,14 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapGet("/wallet/topup/options", (RequestDelegate)topUps.OptionsAsync);
         group.MapGet("/wallet/topup/{id}", (RequestDelegate)topUps.GetAsync);
         group.MapPost("/stripe/webhook", (RequestDelegate)stripeWebhook.HandleAsync).AllowAnonymous(); // signed by Stripe, not a Qlaud key
+        group.MapPost("/threads", (RequestDelegate)threads.CreateAsync);
+        group.MapGet("/threads", (RequestDelegate)threads.ListAsync);
+        group.MapGet("/threads/{id}", (RequestDelegate)threads.GetAsync);
+        group.MapPatch("/threads/{id}", (RequestDelegate)threads.PatchAsync);
+        group.MapDelete("/threads/{id}", (RequestDelegate)threads.DeleteAsync);
+        group.MapPost("/threads/{id}/messages", (RequestDelegate)threads.PostMessageAsync);
+        group.MapGet("/threads/{id}/messages", (RequestDelegate)threads.ListMessagesAsync);
+        group.MapDelete("/end_users/{end_user_id}", (RequestDelegate)threads.EraseEndUserAsync);
         return group;
     }
 }

@@ -127,6 +127,10 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Billing.IWalletLedger, WalletLedger>();
         services.TryAddSingleton<UsageService>();
         services.TryAddSingleton<QlaudCallerResolver>();
+        services.TryAddSingleton<Qlaud.Threads.IThreadStore, Qlaud.Threads.EfThreadStore>();
+        services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock, Qlaud.Threads.InProcessThreadTurnLock>();
+        services.TryAddSingleton<Qlaud.Threads.ThreadTurnEngine>();
+        services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
 
         // Start order: migrations before anything reads the store; the ledger writer stops after the server drained
         // (hosted services stop in reverse order, and the web server is registered after these).
