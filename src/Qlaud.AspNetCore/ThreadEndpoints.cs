@@ -220,10 +220,11 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
             response.Headers["x-qlaud-idempotent-replay"] = "true";
         }
 
+        byte[] answer = outcome.ReplayAsStream ? ReplayStream.Write(result.Response) : outcome.ResultJson!;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
-        response.ContentLength = outcome.ResultJson!.Length;
-        await response.Body.WriteAsync(outcome.ResultJson, context.RequestAborted).ConfigureAwait(false);
+        response.ContentType = outcome.ReplayAsStream ? "text/event-stream" : "application/json";
+        response.ContentLength = answer.Length;
+        await response.Body.WriteAsync(answer, context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>Authenticates (any key), runs the handler, and answers a <see cref="QlaudException"/> in the Anthropic envelope.</summary>

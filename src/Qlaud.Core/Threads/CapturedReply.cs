@@ -13,6 +13,40 @@ namespace Qlaud.Threads;
 /// <param name="Complete">Whether the whole reply arrived (a stream up to <c>message_stop</c>).</param>
 internal sealed record CapturedReply(string ContentJson, string? StopReason, TokenUsage? Usage, bool Complete)
 {
+    /// <summary>The upstream message id (<c>message_start</c>), when a stream carried one.</summary>
+    public string? MessageId { get; init; }
+
+    /// <summary>The model the stream named, when it did.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>The reply as a whole Anthropic Messages response, for a stream that was relayed event by event.</summary>
+    public byte[] ToMessageJson(string fallbackModel)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(ContentJson.Length + 256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("id", MessageId ?? "msg_unknown");
+            writer.WriteString("type", "message");
+            writer.WriteString("role", "assistant");
+            writer.WriteString("model", Model ?? fallbackModel);
+            writer.WritePropertyName("content");
+            writer.WriteRawValue(ContentJson, skipInputValidation: true);
+            writer.WriteString("stop_reason", StopReason);
+            writer.WriteNull("stop_sequence");
+            var usage = Usage ?? default;
+            writer.WriteStartObject("usage");
+            writer.WriteNumber("input_tokens", usage.Input - usage.CacheRead - usage.CacheWrite);
+            writer.WriteNumber("cache_creation_input_tokens", usage.CacheWrite);
+            writer.WriteNumber("cache_read_input_tokens", usage.CacheRead);
+            writer.WriteNumber("output_tokens", usage.Output);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>Reads a whole (non-streamed) Anthropic Messages response; null when the body is not one.</summary>
     public static CapturedReply? FromMessage(ReadOnlySpan<byte> body)
     {
@@ -44,6 +78,7 @@ internal sealed record CapturedReply(string ContentJson, string? StopReason, Tok
         string? stop = null;
         TokenUsage? usage = null;
         bool complete = false;
+        string? messageId = null, model = null;
         int consumed = 0;
         while (consumed < events.Length)
         {
@@ -68,6 +103,8 @@ internal sealed record CapturedReply(string ContentJson, string? StopReason, Tok
             switch ((string?)node?["type"])
             {
                 case "message_start":
+                    messageId = (string?)node!["message"]?["id"];
+                    model = (string?)node["message"]?["model"];
                     if (node!["message"]?["usage"] is JsonObject startUsage)
                     {
                         usage = ReadUsage(startUsage, usage);
@@ -109,7 +146,7 @@ internal sealed record CapturedReply(string ContentJson, string? StopReason, Tok
             }
         }
 
-        return new CapturedReply(content.ToJsonString(), stop, usage, complete);
+        return new CapturedReply(content.ToJsonString(), stop, usage, complete) { MessageId = messageId, Model = model };
     }
 
     /// <summary>Anthropic usage: <c>message_start</c> carries the input counts, <c>message_delta</c> the cumulative output

@@ -55,7 +55,10 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
         {
             var json = System.Text.Encoding.UTF8.GetBytes(record.ResponseJson);
             using var replay = JsonDocument.Parse(json);
-            return new TurnOutcome(null, new ThreadTurnResult(replay.RootElement.Clone(), thread.Id, record.UserMessageId, record.AssistantMessageId, null, Replayed: true), json, null, false);
+            return new TurnOutcome(null, new ThreadTurnResult(replay.RootElement.Clone(), thread.Id, record.UserMessageId, record.AssistantMessageId, null, Replayed: true), json, null, false)
+            {
+                ReplayAsStream = stream,
+            };
         }
 
         // History, then the new user message; an incomplete reply that kept no content is not sent.
@@ -159,7 +162,10 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
                 streamed = streamed with { Complete = false };
             }
 
-            await PersistAsync(turnIds, streamed, route, outcome.Usage, null, CancellationToken.None).ConfigureAwait(false);
+            // The stored answer of an idempotent turn is the whole message the events made up.
+            byte[]? whole = input.IdempotencyKey is null ? null
+                : Augment(streamed.ToMessageJson(model), thread.Id, userId, replyId, context);
+            await PersistAsync(turnIds, streamed, route, outcome.Usage, whole, CancellationToken.None).ConfigureAwait(false);
             return new TurnOutcome(null, null, null, null, Streamed: true);
         }
 

@@ -15,5 +15,8 @@ internal sealed record TurnInput(QlaudCaller Caller, string ThreadId, JsonElemen
 /// <param name="Streamed">Whether the answer was streamed to the client already.</param>
 internal sealed record TurnOutcome(QlaudError? Error, ThreadTurnResult? Result, byte[]? ResultJson, (int Status, string ContentType, ReadOnlyMemory<byte> Body)? UpstreamAnswer, bool Streamed)
 {
+    /// <summary>Whether a replayed answer is to be sent as the stream events of its message (the retried post asked for a stream).</summary>
+    public bool ReplayAsStream { get; init; }
+
     public static TurnOutcome Failed(QlaudError error) => new(error, null, null, null, false);
 }

@@ -208,6 +208,32 @@ public sealed class ThreadEndpointsTests : IAsyncLifetime
         Assert.Equal(2, (await http.MessagesAsync(id)).Count);
     }
 
+    [Theory]
+    [InlineData("fake-claude")]
+    [InlineData("fake-gpt")]
+    public async Task PostMessage_StreamedTurnRetriedWithItsIdempotencyKey_ReplaysTheSameEventsWithoutATurn(string model)
+    {
+        using var http = _gateway.Http();
+        string id = await http.CreateThreadAsync();
+        _gateway.Fake.Enqueue(FakeReply.ToolCall("get_weather", "{\"city\":\"Oslo\"}", "toolu_9") with { ChunkSize = 3 }, FakeReply.Text("A second turn."));
+
+        var (_, _, first) = await http.PostTurnAsync(id, ThreadTestClient.Turn("Weather?", model, stream: true), idempotencyKey: "stream-1");
+        var (status, again, second) = await http.PostTurnAsync(id, ThreadTestClient.Turn("Weather?", model, stream: true), idempotencyKey: "stream-1");
+        Message original = await ThreadTestClient.AggregateStreamAsync(first);
+        Message replayed = await ThreadTestClient.AggregateStreamAsync(second);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("true", again.Headers.GetValues("x-qlaud-idempotent-replay").Single());
+        Assert.StartsWith("text/event-stream", again.Content.Headers.ContentType!.ToString());
+        Assert.Equal(StopReason.ToolUse, replayed.StopReason!.Value());
+        Assert.True(replayed.Content.Single().TryPickToolUse(out var call));
+        Assert.Equal("toolu_9", call.ID);
+        Assert.Equal("Oslo", call.Input["city"].GetString());
+        Assert.Equal(original.ID, replayed.ID);
+        Assert.Single(_gateway.Fake.Requests);
+        Assert.Equal(2, (await http.MessagesAsync(id)).Count);
+    }
+
     [Fact]
     public async Task PostMessage_ThreeConcurrentPosts_SerializedInArrivalOrderNoneLost()
     {
