@@ -118,7 +118,8 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             Surface = DialectRegistry.Get("anthropic"),
             Body = body.WrittenMemory,
             Info = info,
-            Caller = input.Caller,
+            // A turn on an end user's thread is that end user's usage, also when an account-wide key takes it.
+            Caller = input.Caller.EndUserId is null && thread.EndUserId is not null ? input.Caller with { EndUserId = thread.EndUserId } : input.Caller,
             RequestId = input.RequestId,
             Headers = input.Headers,
         };

@@ -55,21 +55,22 @@ public sealed class ThreadPersistenceTests
         await aliceHttp.PostTurnAsync(aliceThread, ThreadTestClient.Turn("Alice's secret"));
         await bobHttp.PostTurnAsync(bobThread, ThreadTestClient.Turn("Bob's note"));
         using var admin = gateway.Http();
+        await admin.PostTurnAsync(aliceThread, ThreadTestClient.Turn("The master key on Alice's thread")); // attributed to Alice
 
         var (status, erased) = await admin.DeleteJsonAsync("/v1/end_users/alice");
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("alice", erased.GetProperty("end_user_id").GetString());
         Assert.Equal(2, erased.GetProperty("threads_deleted").GetInt32());
-        Assert.Equal(2, erased.GetProperty("messages_deleted").GetInt32());
-        Assert.Equal(1, erased.GetProperty("ledger_entries_unlinked").GetInt32());
+        Assert.Equal(4, erased.GetProperty("messages_deleted").GetInt32());
+        Assert.Equal(2, erased.GetProperty("ledger_entries_unlinked").GetInt32());
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetJsonAsync($"/v1/threads/{aliceThread}")).Status);
         Assert.Equal(2, (await bobHttp.MessagesAsync(bobThread)).Count);
         await using var connection = new SqliteConnection(gateway.Services.GetConnectionString());
         await connection.OpenAsync();
         Assert.Equal(0L, await ScalarAsync(connection, "SELECT COUNT(*) FROM thread_messages WHERE ContentJson LIKE '%Alice%'"));
         Assert.Equal(0L, await ScalarAsync(connection, "SELECT COUNT(*) FROM LedgerEntries WHERE EndUserId = 'alice'"));
-        Assert.Equal(2L, await ScalarAsync(connection, "SELECT COUNT(*) FROM LedgerEntries WHERE Kind = 'Usage'")); // the money stays
+        Assert.Equal(3L, await ScalarAsync(connection, "SELECT COUNT(*) FROM LedgerEntries WHERE Kind = 'Usage'")); // the money stays
         Assert.Equal(1L, await ScalarAsync(connection, "SELECT COUNT(*) FROM LedgerEntries WHERE EndUserId = 'bob'"));
     }
 
