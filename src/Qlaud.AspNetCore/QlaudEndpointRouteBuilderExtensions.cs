@@ -18,8 +18,9 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
     /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
     /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key), the signed
-    /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials) and the
-    /// operator's <c>/v1/accounts</c>.
+    /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials), the operator's
+    /// <c>/v1/accounts</c>, managed threads (<c>/v1/threads</c>, <c>/v1/threads/{id}/messages</c>) and
+    /// <c>DELETE /v1/end_users/{end_user_id}</c>.
     /// </summary>
     /// <remarks>Each endpoint requires one of <see cref="QlaudAuthorizationPolicies"/> (authenticated with the Qlaud key scheme),
     /// except the public <c>GET /v1/catalog</c> and the webhook; an app's <c>RequireAuthorization(...)</c> on the returned group
@@ -56,6 +57,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         var stripeWebhook = ActivatorUtilities.CreateInstance<StripeWebhookEndpoints>(services);
         var unapplied = ActivatorUtilities.CreateInstance<UnappliedPaymentEndpoints>(services);
         var accounts = ActivatorUtilities.CreateInstance<AccountEndpoints>(services);
+        var threads = ActivatorUtilities.CreateInstance<ThreadEndpoints>(services);
 
         var bounded = new StorageTimeouts(
             TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
@@ -91,6 +93,14 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapGet("/accounts/{id}", (RequestDelegate)accounts.GetAsync).RequireAuthorization(Operator);
         group.MapPatch("/accounts/{id}", (RequestDelegate)accounts.PatchAsync).RequireAuthorization(Operator);
         group.MapPost("/accounts/{id}/disable", (RequestDelegate)accounts.DisableAsync).RequireAuthorization(Operator);
+        group.MapPost("/threads", (RequestDelegate)threads.CreateAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/threads", (RequestDelegate)threads.ListAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/threads/{id}", (RequestDelegate)threads.GetAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapPatch("/threads/{id}", (RequestDelegate)threads.PatchAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapDelete("/threads/{id}", (RequestDelegate)threads.DeleteAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapPost("/threads/{id}/messages", (RequestDelegate)threads.PostMessageAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/threads/{id}/messages", (RequestDelegate)threads.ListMessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapDelete("/end_users/{end_user_id}", (RequestDelegate)threads.EraseEndUserAsync).RequireAuthorization(AccountAdmin);
         return group;
     }
 }

@@ -7,6 +7,14 @@ namespace Qlaud;
 /// <param name="IsMaster">Whether the key administers the account.</param>
 public sealed record QlaudCaller(string AccountId, string? KeyId, string? EndUserId, bool IsMaster)
 {
+    /// <summary>Whether the key is an admin-scope key: it administers the account's end-user keys and sees the account's
+    /// threads, without being the account's master.</summary>
+    public bool IsAdminScope { get; init; }
+
+    /// <summary>Whether the caller sees the whole account rather than one end user's data: a master key, an admin-scope key,
+    /// or an in-process call without a key.</summary>
+    public bool SeesAccount => IsMaster || IsAdminScope;
+
     /// <summary>The caller of in-process requests that name no key: the default account.</summary>
     public static QlaudCaller InProcess { get; } = new("default", null, null, IsMaster: true);
 }

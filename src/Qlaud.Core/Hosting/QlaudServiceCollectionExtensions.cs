@@ -163,6 +163,10 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Billing.UnappliedPaymentSweep>();
         services.TryAddSingleton<UsageService>();
         services.TryAddSingleton<QlaudCallerResolver>();
+        services.TryAddSingleton<Qlaud.Threads.IThreadStore, Qlaud.Threads.EfThreadStore>();
+        services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock, Qlaud.Threads.InProcessThreadTurnLock>();
+        services.TryAddSingleton<Qlaud.Threads.ThreadTurnEngine>();
+        services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
 
         // Readiness (GET /readyz with MapQlaudHealthChecks(), or any MapHealthChecks of the app): tagged "ready".
         services.AddHealthChecks()

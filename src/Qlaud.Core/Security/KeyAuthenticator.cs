@@ -91,7 +91,9 @@ internal sealed class KeyAuthenticator
             return new KeyAuthentication(null, error);
         }
 
-        return new KeyAuthentication(new QlaudCaller(record.AccountId, record.Id, record.EndUserId, IsMaster: record.Scope >= KeyScope.Master), null, record.Scope);
+        return new KeyAuthentication(
+            new QlaudCaller(record.AccountId, record.Id, record.EndUserId, IsMaster: record.Scope >= KeyScope.Master) { IsAdminScope = record.Scope == KeyScope.Admin },
+            null, record.Scope);
     }
 
     /// <summary>The SHA-256 of a key's UTF-8 bytes: all that is kept of a key.</summary>

@@ -3,8 +3,8 @@ using Microsoft.EntityFrameworkCore;
 namespace Qlaud.Storage;
 
 /// <summary>
-/// The gateway's store: accounts, API keys, wallets, the ledger, payments waiting for their account and the gateway's own
-/// secrets.
+/// The gateway's store: accounts, API keys, wallets, the ledger, payments waiting for their account, the gateway's own
+/// secrets and managed threads.
 /// </summary>
 /// <remarks>
 /// The model is provider-neutral: times are Unix milliseconds (<see langword="long"/>), money is micro-USD
@@ -24,6 +24,12 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
     public DbSet<GatewaySecretEntity> GatewaySecrets => Set<GatewaySecretEntity>();
 
     public DbSet<UnappliedPaymentEntity> UnappliedPayments => Set<UnappliedPaymentEntity>();
+
+    public DbSet<ThreadEntity> Threads => Set<ThreadEntity>();
+
+    public DbSet<ThreadMessageEntity> ThreadMessages => Set<ThreadMessageEntity>();
+
+    public DbSet<ThreadTurnRecordEntity> ThreadTurnRecords => Set<ThreadTurnRecordEntity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -104,6 +110,55 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
             payment.Property(static p => p.ChargeId).HasMaxLength(255);
             payment.HasIndex(static p => p.ExternalId).IsUnique();
             payment.HasIndex(static p => new { p.AccountId, p.AppliedAtMs });
+        });
+
+        ConfigureThreads(modelBuilder);
+    }
+
+    private static void ConfigureThreads(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<ThreadEntity>(static thread =>
+        {
+            thread.ToTable("threads");
+            thread.HasKey(static t => t.Id);
+            thread.Property(static t => t.Id).HasMaxLength(64);
+            thread.Property(static t => t.AccountId).HasMaxLength(64);
+            thread.Property(static t => t.EndUserId).HasMaxLength(256);
+            thread.Property(static t => t.KeyId).HasMaxLength(64);
+            thread.Property(static t => t.Title).HasMaxLength(512);
+            thread.Property(static t => t.Model).HasMaxLength(200);
+            thread.HasIndex(static t => new { t.AccountId, t.CreatedAtMs, t.Id });
+            thread.HasIndex(static t => new { t.AccountId, t.EndUserId, t.CreatedAtMs, t.Id });
+            thread.HasOne<AccountEntity>().WithMany().HasForeignKey(static t => t.AccountId);
+        });
+
+        modelBuilder.Entity<ThreadMessageEntity>(static message =>
+        {
+            message.ToTable("thread_messages");
+            message.HasKey(static m => m.Id);
+            message.Property(static m => m.Id).HasMaxLength(64);
+            message.Property(static m => m.ThreadId).HasMaxLength(64);
+            message.Property(static m => m.Role).HasMaxLength(16);
+            message.Property(static m => m.Model).HasMaxLength(200);
+            message.Property(static m => m.Route).HasMaxLength(300);
+            message.Property(static m => m.RequestId).HasMaxLength(200);
+            message.Property(static m => m.StopReason).HasMaxLength(64);
+            message.Property(static m => m.Status).HasMaxLength(16);
+            message.HasIndex(static m => new { m.ThreadId, m.Seq }).IsUnique();
+            message.HasOne<ThreadEntity>().WithMany().HasForeignKey(static m => m.ThreadId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ThreadTurnRecordEntity>(static record =>
+        {
+            record.ToTable("thread_turn_records");
+            record.HasKey(static r => r.Id);
+            record.Property(static r => r.Id).ValueGeneratedOnAdd();
+            record.Property(static r => r.ThreadId).HasMaxLength(64);
+            record.Property(static r => r.IdempotencyKey).HasMaxLength(256);
+            record.Property(static r => r.UserMessageId).HasMaxLength(64);
+            record.Property(static r => r.AssistantMessageId).HasMaxLength(64);
+            record.HasIndex(static r => new { r.ThreadId, r.IdempotencyKey }).IsUnique();
+            record.HasOne<ThreadEntity>().WithMany().HasForeignKey(static r => r.ThreadId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }

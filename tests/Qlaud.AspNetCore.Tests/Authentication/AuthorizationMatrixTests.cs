@@ -51,6 +51,14 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("GET", "/v1/accounts/{tenant}", null, [200, 403, 403, 403, 401]),
         new("PATCH", "/v1/accounts/{tenant}", """{"name":"renamed"}""", [200, 403, 403, 403, 401]),
         new("POST", "/v1/accounts/{spare}/disable", null, [200, 403, 403, 403, 401]),
+        new("POST", "/v1/threads", """{"title":"matrix"}""", [201, 201, 201, 201, 401], Anthropic: true),
+        new("GET", "/v1/threads", null, [200, 200, 200, 200, 401], Anthropic: true),
+        new("GET", "/v1/threads/{thread}", null, [200, 200, 200, 404, 401], Anthropic: true),
+        new("PATCH", "/v1/threads/{thread}", """{"title":"renamed"}""", [200, 200, 200, 404, 401], Anthropic: true),
+        new("DELETE", "/v1/threads/{fresh_thread}", null, [200, 200, 200, 404, 401], Anthropic: true),
+        new("POST", "/v1/threads/{thread}/messages", """{"model":"fake-claude","max_tokens":16,"content":"hi"}""", [200, 200, 200, 404, 401], Anthropic: true),
+        new("GET", "/v1/threads/{thread}/messages", null, [200, 200, 200, 404, 401], Anthropic: true),
+        new("DELETE", "/v1/end_users/erase-me", null, [200, 200, 403, 200, 401], Pattern: "/v1/end_users/{end_user_id}"),
     ];
 
     private static readonly string[] Columns = ["bootstrap key", "admin-scope key", "end-user key", "other account's key", "no key"];
@@ -58,6 +66,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
     private GatewayHost _gateway = null!;
     private string?[] _keys = null!;
     private Dictionary<string, string> _ids = null!;
+    private string _userKey = null!;
 
     public async Task InitializeAsync()
     {
@@ -75,6 +84,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         using var operatorHttp = _gateway.Http();
         var (_, tenant) = await operatorHttp.PostJsonAsync("/v1/accounts", """{"name":"tenant"}""");
         var (_, spare) = await operatorHttp.PostJsonAsync("/v1/accounts", """{"name":"spare"}""");
+        _userKey = userSecret;
         _keys = [GatewayHost.MasterKey, adminSecret, userSecret, tenant.GetProperty("master_key").GetProperty("secret").GetString(), null];
         _ids = new()
         {
@@ -84,6 +94,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             ["{tenant}"] = tenant.GetProperty("id").GetString()!,
             ["{spare}"] = spare.GetProperty("id").GetString()!,
             ["{id}"] = "cs_test_matrix",
+            ["{thread}"] = await CreateUserThreadAsync(),
         };
     }
 
@@ -104,7 +115,11 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             for (int column = 0; column < Columns.Length; column++)
             {
                 using var http = _gateway.Http(_keys[column]);
-                using var request = new HttpRequestMessage(new HttpMethod(row.Method), path);
+                // {fresh_thread}: each caller gets a thread of the end user's own (a delete must not see the previous caller's).
+                string cellPath = path.Contains("{fresh_thread}", StringComparison.Ordinal)
+                    ? path.Replace("{fresh_thread}", await CreateUserThreadAsync(), StringComparison.Ordinal)
+                    : path;
+                using var request = new HttpRequestMessage(new HttpMethod(row.Method), cellPath);
                 if (row.Body is not null)
                 {
                     request.Content = new StringContent(row.Body, Encoding.UTF8, "application/json");
@@ -139,11 +154,20 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         Assert.True(missing.Count == 0, "Endpoints without a row in the matrix: " + string.Join(", ", missing));
     }
 
+    /// <summary>A thread of the end user's (the end-user key's <c>alice</c>).</summary>
+    private async Task<string> CreateUserThreadAsync()
+    {
+        using var http = _gateway.Http(_userKey);
+        var (status, thread) = await http.PostJsonAsync("/v1/threads", """{"title":"alice"}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        return thread.GetProperty("id").GetString()!;
+    }
+
     private static string Pattern(string path)
     {
         int query = path.IndexOf('?', StringComparison.Ordinal);
         path = query < 0 ? path : path[..query];
-        foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}"])
+        foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}", "{thread}", "{fresh_thread}"])
         {
             path = path.Replace(placeholder, "{id}", StringComparison.Ordinal);
         }

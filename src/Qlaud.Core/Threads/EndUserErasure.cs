@@ -1,0 +1,8 @@
+namespace Qlaud.Threads;
+
+/// <summary>What erasing an end user removed.</summary>
+/// <param name="EndUserId">The end user.</param>
+/// <param name="ThreadsDeleted">Threads deleted.</param>
+/// <param name="MessagesDeleted">Messages deleted.</param>
+/// <param name="LedgerEntriesUnlinked">Ledger rows whose end-user id was cleared (their amounts stay).</param>
+public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int MessagesDeleted, int LedgerEntriesUnlinked);
