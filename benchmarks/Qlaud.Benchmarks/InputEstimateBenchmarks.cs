@@ -27,6 +27,7 @@ public class InputEstimateBenchmarks
 
     private byte[] _body = [];
     private byte[] _imageBody = [];
+    private string _text = "";
     private WireRequestInfo _info;
     private CatalogRoute[] _openAI = [];
     private CatalogRoute[] _claude = [];
@@ -48,6 +49,8 @@ public class InputEstimateBenchmarks
         header.CopyTo(png);
         _imageBody = Encoding.UTF8.GetBytes($$$"""{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,{{{Convert.ToBase64String(png)}}}"}}]}]}""");
         _ = TokenCounter.CountUtf8(_body, TokenEncoding.O200k) + TokenCounter.CountUtf8(_body, TokenEncoding.Cl100k);
+        _text = Encoding.UTF8.GetString(_body);
+        _ = TokenCounter.Count(_text, TokenEncoding.Cl100k);
     }
 
     [Benchmark(Baseline = true)]
@@ -64,6 +67,11 @@ public class InputEstimateBenchmarks
 
     [Benchmark]
     public long Tokenizer_Cl100k() => TokenCounter.CountUtf8(_body, TokenEncoding.Cl100k);
+
+    /// <summary>The same text counted again, as an agent loop's repeated system prompt, tools and earlier turns are:
+    /// <see cref="CountCache"/> answers it (a fresh string each time, so the lookup hashes the whole text).</summary>
+    [Benchmark]
+    public long Tokenizer_Cl100k_CountedBefore() => TokenCounter.Count(new string(_text), TokenEncoding.Cl100k);
 
     [Benchmark]
     public long Scan_ImageBody()

@@ -74,8 +74,24 @@ internal static class TokenCounter
     public static int Count(ReadOnlySpan<char> text, TokenEncoding encoding)
         => text.IsEmpty ? 0 : Get(encoding).CountTokens(text);
 
-    /// <summary>Counts the tokens of <paramref name="text"/>.</summary>
-    public static int Count(string? text, TokenEncoding encoding) => Count(text.AsSpan(), encoding);
+    /// <summary>Counts the tokens of <paramref name="text"/>; long texts are remembered (see <see cref="CountCache"/>).</summary>
+    public static int Count(string? text, TokenEncoding encoding)
+    {
+        if (text is null || text.Length < CountCache.MinChars)
+        {
+            return Count(text.AsSpan(), encoding);
+        }
+
+        var cache = encoding == TokenEncoding.O200k ? s_o200kCounts : s_cl100kCounts;
+        if (cache.TryGet(text, out int tokens))
+        {
+            return tokens;
+        }
+
+        tokens = Count(text.AsSpan(), encoding);
+        cache.Add(text, tokens);
+        return tokens;
+    }
 
     /// <summary>Counts the tokens of UTF-8 <paramref name="utf8"/>, transcoded through a pooled buffer.</summary>
     public static int CountUtf8(ReadOnlySpan<byte> utf8, TokenEncoding encoding)
@@ -104,6 +120,8 @@ internal static class TokenCounter
 
     /// <summary><paramref name="tokens"/> with <see cref="NonOpenAIReservationPercent"/> added, rounded up.</summary>
     public static long WithNonOpenAIMargin(long tokens) => tokens + ((tokens * NonOpenAIReservationPercent) + 99) / 100;
+
+    private static readonly CountCache s_o200kCounts = new(), s_cl100kCounts = new();
 
     private static Tokenizer Get(TokenEncoding encoding) => encoding == TokenEncoding.O200k ? s_o200k.Value : s_cl100k.Value;
 

@@ -54,4 +54,30 @@ public sealed class TokenCounterTests
         Assert.Equal(2, TokenCounter.WithNonOpenAIMargin(1));
         Assert.Equal(0, TokenCounter.WithNonOpenAIMargin(0));
     }
+
+    [Fact]
+    public void Count_LongTextCountedAgainFromAnotherInstance_SameCountAsTheTokenizer()
+    {
+        string text = string.Concat(Enumerable.Repeat("Tools and system prompts come back on every turn of an agent loop. ", 40));
+
+        int first = TokenCounter.Count(text, TokenEncoding.Cl100k);
+        int again = TokenCounter.Count(new string(text.AsSpan()), TokenEncoding.Cl100k);
+
+        Assert.Equal(TokenCounter.Count(text.AsSpan(), TokenEncoding.Cl100k), first);
+        Assert.Equal(first, again);
+        Assert.Equal(TokenCounter.Count(text.AsSpan(), TokenEncoding.O200k), TokenCounter.Count(text, TokenEncoding.O200k)); // each encoding has its own entries
+    }
+
+    [Fact]
+    public void CountCache_OverItsCharacterBudget_StartsAfreshAndKeepsAnswering()
+    {
+        var cache = new CountCache();
+        string big = new('a', (int)(CountCache.MaxChars / 2) + 1);
+        cache.Add(big, 1);
+        cache.Add(big + "b", 2);
+
+        Assert.False(cache.TryGet(big, out _));
+        Assert.True(cache.TryGet(big + "b", out int tokens));
+        Assert.Equal(2, tokens);
+    }
 }
