@@ -51,20 +51,14 @@ internal sealed class QlaudEmbeddingGenerator : IEmbeddingGenerator<string, Embe
             return new GeneratedEmbeddings<Embedding<float>>();
         }
 
-        long bytes = 0;
-        for (int i = 0; i < inputs.Count; i++)
-        {
-            bytes += Encoding.UTF8.GetByteCount(inputs[i] ?? throw new ArgumentException("The values must not contain null.", nameof(values)));
-        }
-
-        var selection = _router.Select(options!.ModelId, routing, RequestTraits.ForEmbeddings(bytes / 4));
+        var selection = _router.Select(options!.ModelId, routing, Traits(inputs));
         if (selection.Error is { } error)
         {
             throw new QlaudException(error);
         }
 
         string? user = options.AdditionalProperties?.TryGetValue(QlaudChatOptionKeys.EndUser, out var u) == true ? u as string : null;
-        var scope = new EmbeddingScope(this, inputs, options.Dimensions, user);
+        var scope = new EmbeddingScope(this, inputs, options.Dimensions, user) { Meter = Metering.MeteredCall.Current };
         var summary = await _policy.RunAsync(scope, selection.Candidates, static (s, ct) => s.Generator.AttemptAsync(s, ct), cancellationToken).ConfigureAwait(false);
         if (!summary.Completed)
         {
@@ -99,6 +93,19 @@ internal sealed class QlaudEmbeddingGenerator : IEmbeddingGenerator<string, Embe
         // Owned by the DI container; nothing to release per generator.
     }
 
+    /// <summary>What the router weighs for <paramref name="values"/>: an embeddings request of their UTF-8 size at 4 bytes a token.</summary>
+    /// <exception cref="ArgumentException">A value is null.</exception>
+    internal static RequestTraits Traits(IReadOnlyList<string> values)
+    {
+        long bytes = 0;
+        for (int i = 0; i < values.Count; i++)
+        {
+            bytes += Encoding.UTF8.GetByteCount(values[i] ?? throw new ArgumentException("The values must not contain null.", nameof(values)));
+        }
+
+        return RequestTraits.ForEmbeddings(bytes / 4);
+    }
+
     /// <summary>One attempt: send the request to the route's <c>/embeddings</c>, judge the status, read the whole answer.</summary>
     private async ValueTask<AttemptResult> AttemptAsync(EmbeddingScope scope, CancellationToken cancellationToken)
     {
@@ -110,6 +117,7 @@ internal sealed class QlaudEmbeddingGenerator : IEmbeddingGenerator<string, Embe
         }
 
         using var deadline = new UpstreamDeadline(_policy.Health.Time, cancellationToken);
+        scope.MarkSent();
         using var result = await _upstream.SendEmbeddingsAsync(route, body.WrittenMemory, deadline).ConfigureAwait(false);
         if (result.Failure is { } failure)
         {

@@ -21,7 +21,7 @@ namespace Qlaud.Metering;
 /// <para>The invariant: the billed spend of a key never exceeds its cap in the current period, and with
 /// <c>Qlaud:Metering:EnforceWallet</c> an account's billed spend never exceeds its balance, also under any number of
 /// concurrent requests. Settled usage is counted in memory at once and written to the ledger in batches off the request path.</para>
-/// <para>Both request paths (the HTTP forwarder and <see cref="MeteringChatClient"/>) follow this protocol through one type,
+/// <para>Every request path (the HTTP forwarder, <see cref="MeteringChatClient"/> and <see cref="Embeddings.MeteringEmbeddingGenerator"/>) follows this protocol through one type,
 /// <see cref="MeteredCall"/>, which holds the settle-or-release table for every exit path, exceptions included.</para>
 /// </remarks>
 internal interface ISpendGuard

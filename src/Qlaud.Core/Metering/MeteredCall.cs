@@ -1,10 +1,11 @@
+using Microsoft.Extensions.AI;
 using Qlaud.Catalog;
 
 namespace Qlaud.Metering;
 
 /// <summary>
 /// One metered request from its reservation to its settlement: the one settle-or-release table of Qlaud, shared by the
-/// HTTP forwarder and the in-process <see cref="MeteringChatClient"/>.
+/// HTTP forwarder, the in-process <see cref="MeteringChatClient"/> and the in-process <see cref="Embeddings.MeteringEmbeddingGenerator"/>.
 /// </summary>
 /// <remarks>
 /// <para>The request engine reports each step as it happens, through the run's <see cref="Routing.AttemptScope"/>: a request
@@ -38,7 +39,7 @@ internal sealed class MeteredCall
         EndUserId = endUserId;
     }
 
-    /// <summary>The call an in-process engine run reports to: set by <see cref="MeteringChatClient"/> around its inner call.</summary>
+    /// <summary>The call an in-process engine run reports to: set by <see cref="RunAsync"/> around the decorator's inner call.</summary>
     internal static MeteredCall? Current
     {
         get => Ambient.Value;
@@ -79,6 +80,40 @@ internal sealed class MeteredCall
             ? (new MeteredCall(guard, reservation, candidates, requestId, endUserId), null)
             : (null, decision.Error);
     }
+
+    /// <summary>
+    /// Runs an in-process decorator's inner call as this call's engine run: the call is <see cref="Current"/> while it runs (so
+    /// the Qlaud engine reports its attempts to it), <paramref name="answered"/> reports the whole answer, and <see cref="Close"/>
+    /// runs on every exit: completed, cancelled by <paramref name="cancellationToken"/>, or faulted.
+    /// </summary>
+    public async Task<TResult> RunAsync<TState, TResult>(TState state, Func<TState, CancellationToken, Task<TResult>> inner, Action<MeteredCall, TResult> answered,
+        CancellationToken cancellationToken)
+    {
+        var outer = Current;
+        Current = this;
+        var end = CallEnd.Faulted;
+        try
+        {
+            var result = await inner(state, cancellationToken).ConfigureAwait(false);
+            answered(this, result);
+            end = CallEnd.Completed;
+            return result;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            end = CallEnd.Cancelled;
+            throw;
+        }
+        finally
+        {
+            Current = outer;
+            Close(end);
+        }
+    }
+
+    /// <summary>The route an in-process answer names in <see cref="QlaudResponseProperties.Route"/>, if any.</summary>
+    public static string? AnsweringRoute(AdditionalPropertiesDictionary? properties)
+        => properties?.TryGetValue(QlaudResponseProperties.Route, out var name) == true ? name as string : null;
 
     /// <summary>The request was handed to <paramref name="route"/>'s provider: from now on it may bill the prompt.</summary>
     public void Sent(CatalogRoute route)

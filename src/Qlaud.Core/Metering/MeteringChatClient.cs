@@ -40,29 +40,14 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
             return await base.GetResponseAsync(list, options, cancellationToken).ConfigureAwait(false);
         }
 
-        var outer = MeteredCall.Current;
-        MeteredCall.Current = call;
-        var end = CallEnd.Faulted;
-        try
-        {
-            var response = await base.GetResponseAsync(list, options, cancellationToken).ConfigureAwait(false);
-            (response.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = call.RequestId;
-            call.ReportUsage(response.Usage is { } details ? TokenUsage.From(details) : null);
-            call.GeneratedOutputTokens = (response.Text.Length + CharsPerOutputToken - 1) / CharsPerOutputToken;
-            call.Delivered(RouteName(response.AdditionalProperties));
-            end = CallEnd.Completed;
-            return response;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            end = CallEnd.Cancelled;
-            throw;
-        }
-        finally
-        {
-            MeteredCall.Current = outer;
-            call.Close(end);
-        }
+        return await call.RunAsync((Client: this, Messages: list, Options: options), static (s, ct) => s.Client.InnerGetResponseAsync(s.Messages, s.Options, ct),
+            static (call, response) =>
+            {
+                (response.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = call.RequestId;
+                call.ReportUsage(response.Usage is { } details ? TokenUsage.From(details) : null);
+                call.GeneratedOutputTokens = (response.Text.Length + CharsPerOutputToken - 1) / CharsPerOutputToken;
+                call.Delivered(MeteredCall.AnsweringRoute(response.AdditionalProperties));
+            }, cancellationToken).ConfigureAwait(false);
     }
 
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
@@ -112,7 +97,7 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
                 if (!produced)
                 {
                     (update.AdditionalProperties ??= [])[QlaudResponseProperties.RequestId] = call.RequestId;
-                    call.StreamStarted(RouteName(update.AdditionalProperties));
+                    call.StreamStarted(MeteredCall.AnsweringRoute(update.AdditionalProperties));
                     produced = true;
                 }
 
@@ -134,7 +119,7 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
                 }
 
                 call.GeneratedOutputTokens = (chars + CharsPerOutputToken - 1) / CharsPerOutputToken;
-                if (RouteName(update.AdditionalProperties) is { } routeName)
+                if (MeteredCall.AnsweringRoute(update.AdditionalProperties) is { } routeName)
                 {
                     call.Delivered(routeName);
                 }
@@ -178,6 +163,6 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
         return call ?? throw new QlaudException(refusal!);
     }
 
-    private static string? RouteName(AdditionalPropertiesDictionary? properties)
-        => properties?.TryGetValue(QlaudResponseProperties.Route, out var name) == true ? name as string : null;
+    private Task<ChatResponse> InnerGetResponseAsync(IList<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+        => base.GetResponseAsync(messages, options, cancellationToken);
 }

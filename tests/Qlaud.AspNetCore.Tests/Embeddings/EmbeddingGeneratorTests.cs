@@ -10,7 +10,8 @@ namespace Qlaud.AspNetCore.Tests.Embeddings;
 /// The in-process <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> that <c>AddQlaud()</c> registers (<c>QlaudEmbeddingGenerator</c>
 /// inside <c>MeteringEmbeddingGenerator</c>), against the fake provider over real HTTP: routing, fallback, metering and DI.
 /// </summary>
-/// <remarks><c>fake-embed</c>: $1 per million input tokens, routes <c>fake/upstream-embed</c> then <c>fake2/upstream-embed-2</c>.</remarks>
+/// <remarks><c>fake-embed</c>: $1 per million input tokens, routes <c>fake/upstream-embed</c> then <c>fake2/upstream-embed-2</c>;
+/// <c>fake-embed-dear</c>: $5 per million input tokens, route <c>fake2/upstream-embed-dear</c>.</remarks>
 public sealed class EmbeddingGeneratorTests : IAsyncLifetime
 {
     private GatewayHost _gateway = null!;
@@ -26,6 +27,11 @@ public sealed class EmbeddingGeneratorTests : IAsyncLifetime
         ["Qlaud:Models:2:Routes:1:Provider"] = "fake2",
         ["Qlaud:Models:2:Routes:1:UpstreamModel"] = "upstream-embed-2",
         ["Qlaud:Models:2:Routes:1:InputPerMTok"] = "1",
+        ["Qlaud:Models:3:Id"] = "fake-embed-dear",
+        ["Qlaud:Models:3:Capabilities:0"] = "embeddings",
+        ["Qlaud:Models:3:Routes:0:Provider"] = "fake2",
+        ["Qlaud:Models:3:Routes:0:UpstreamModel"] = "upstream-embed-dear",
+        ["Qlaud:Models:3:Routes:0:InputPerMTok"] = "5",
     });
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
@@ -87,6 +93,81 @@ public sealed class EmbeddingGeneratorTests : IAsyncLifetime
 
         Assert.Equal(QlaudErrorKind.PaymentRequired, ex.Error.Kind);
         Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ModelsOptionOnly_ReservedCappedAndRecorded()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        var options = new EmbeddingGenerationOptions
+        {
+            AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-embed" } },
+        };
+
+        var result = await Generator.GenerateAsync(["hello world", "again"], options);
+
+        var entry = await _gateway.SingleUsageEntryAsync(id);
+        Assert.Equal(result.AdditionalProperties![QlaudResponseProperties.RequestId], entry.GetProperty("request_id").GetString());
+        Assert.Equal(("fake-embed", "fake/upstream-embed", 3L, 3L), (entry.GetProperty("model").GetString(), entry.GetProperty("route").GetString(),
+            entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("cost_micros").GetInt64()));
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ModelsOptionOnlyOverCap_ThrowsPaymentRequiredWithoutAnUpstreamRequest()
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":0}""");
+        var options = new EmbeddingGenerationOptions
+        {
+            AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-embed" } },
+        };
+
+        var ex = await Assert.ThrowsAsync<QlaudException>(() => Generator.GenerateAsync(["hello world"], options));
+
+        Assert.Equal(QlaudErrorKind.PaymentRequired, ex.Error.Kind);
+        Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_AnsweredByFallbackModel_ChargedAtTheFallbackRoute()
+    {
+        // fake-embed-dear ($5) fails, the fallback model fake-embed ($1) answers: 3 tokens × $1 per million = 3 micro-USD.
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Error(503));
+        var options = new EmbeddingGenerationOptions
+        {
+            ModelId = "fake-embed-dear",
+            AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-embed" } },
+        };
+
+        var result = await Generator.GenerateAsync(["hello world", "again"], options);
+
+        Assert.Equal("fake/upstream-embed", result.AdditionalProperties![QlaudResponseProperties.Route]);
+        var entry = await _gateway.SingleUsageEntryAsync(id);
+        Assert.Equal(("fake-embed", "fake/upstream-embed", 3L, 3L), (entry.GetProperty("model").GetString(), entry.GetProperty("route").GetString(),
+            entry.GetProperty("upstream_cost_micros").GetInt64(), entry.GetProperty("cost_micros").GetInt64()));
+    }
+
+    [Fact]
+    public async Task GenerateAsync_CallerCancelsWhileTheProviderWorks_ChargesTheInputEstimate()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync();
+        _gateway.Fake.Enqueue(FakeReply.Hang());
+        var options = new EmbeddingGenerationOptions { ModelId = "fake-embed", AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret } };
+        using var cancel = new CancellationTokenSource();
+        var call = Generator.GenerateAsync(["hello world", "again"], options, cancel.Token);
+        await _gateway.Fake.WaitForRequestAsync(timeout: TimeSpan.FromSeconds(20));
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        var entry = await _gateway.SingleUsageEntryAsync(id);
+        Assert.True(entry.GetProperty("estimated").GetBoolean());
+        Assert.Equal("fake/upstream-embed", entry.GetProperty("route").GetString());
+        long input = entry.GetProperty("input_tokens").GetInt64();
+        Assert.True(input > 0);
+        Assert.Equal((0L, input), (entry.GetProperty("output_tokens").GetInt64(), entry.GetProperty("cost_micros").GetInt64()));
+        using var admin = _gateway.Http();
+        Assert.Equal(0, (await admin.GetJsonAsync("/v1/wallet")).Body.GetProperty("reserved_micros").GetInt64());
     }
 
     [Fact]

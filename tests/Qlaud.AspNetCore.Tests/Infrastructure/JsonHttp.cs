@@ -45,4 +45,22 @@ public static class JsonHttp
         Assert.Equal(HttpStatusCode.Created, status);
         return (body.GetProperty("id").GetString()!, body.GetProperty("secret").GetString()!);
     }
+
+    /// <summary>The key's one ledger entry (<c>GET /v1/keys/{id}/usage</c>), waiting up to 20 seconds for the writer to flush it.</summary>
+    public static async Task<JsonElement> SingleUsageEntryAsync(this GatewayHost gateway, string keyId)
+    {
+        using var admin = gateway.Http();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var (_, usage) = await admin.GetJsonAsync($"/v1/keys/{keyId}/usage");
+            var data = usage.GetProperty("data");
+            if (data.GetArrayLength() > 0 || DateTime.UtcNow > deadline)
+            {
+                return Assert.Single(data.EnumerateArray());
+            }
+
+            await Task.Delay(20);
+        }
+    }
 }

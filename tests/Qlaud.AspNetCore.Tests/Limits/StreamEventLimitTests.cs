@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using System.Text.Json;
 using Qlaud.AspNetCore.Tests.Infrastructure;
 using Qlaud.FakeProvider;
 
@@ -60,28 +59,11 @@ public sealed class StreamEventLimitTests : IAsyncLifetime
 
         Assert.Contains("Qlaud:Limits:MaxEventBytes", lastEvent, StringComparison.Ordinal);
         using var admin = _gateway.Http();
-        var entry = await SettledEntryAsync(admin, id);
+        var entry = await _gateway.SingleUsageEntryAsync(id);
         // Charged for what was relayed: the usage the upstream reported before the event (Anthropic's message_start), else the estimate.
         Assert.True(entry.GetProperty("cost_micros").GetInt64() > 0);
         var (_, wallet) = await admin.GetJsonAsync("/v1/wallet");
         Assert.Equal(0, wallet.GetProperty("reserved_micros").GetInt64());
         Assert.Equal(-entry.GetProperty("cost_micros").GetInt64(), wallet.GetProperty("balance_micros").GetInt64());
-    }
-
-    /// <summary>The key's one ledger entry; the settle follows the end of the response, so it is waited for (at most 5 s).</summary>
-    private static async Task<JsonElement> SettledEntryAsync(HttpClient admin, string keyId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (true)
-        {
-            var (_, usage) = await admin.GetJsonAsync($"/v1/keys/{keyId}/usage");
-            var data = usage.GetProperty("data");
-            if (data.GetArrayLength() > 0 || DateTime.UtcNow > deadline)
-            {
-                return Assert.Single(data.EnumerateArray());
-            }
-
-            await Task.Delay(20);
-        }
     }
 }

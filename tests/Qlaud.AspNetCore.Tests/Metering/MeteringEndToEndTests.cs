@@ -316,7 +316,7 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<Exception>(() => http.PostAsync("/v1/chat/completions",
             new StringContent($$"""{"model":"{{model}}","max_tokens":50,"messages":[{"role":"user","content":"hello"}]}""", Encoding.UTF8, "application/json")));
 
-        var entry = await SingleEntryAsync(gateway, id);
+        var entry = await gateway.SingleUsageEntryAsync(id);
         Assert.Equal((12L, 5L, false), (entry.GetProperty("input_tokens").GetInt64(), entry.GetProperty("output_tokens").GetInt64(), entry.GetProperty("estimated").GetBoolean()));
         Assert.Equal(model == "fake-gpt" ? 25 : 123, entry.GetProperty("cost_micros").GetInt64()); // 22 × 1.1, 111 × 1.1, rounded up
         await AssertNothingReservedAsync(gateway);
@@ -380,26 +380,9 @@ public sealed class MeteringEndToEndTests : IAsyncLifetime
         await AssertNothingReservedAsync();
     }
 
-    private Task<JsonElement> SingleEntryAsync(string keyId) => SingleEntryAsync(_gateway, keyId);
+    private Task<JsonElement> SingleEntryAsync(string keyId) => _gateway.SingleUsageEntryAsync(keyId);
 
     private Task AssertNothingReservedAsync() => AssertNothingReservedAsync(_gateway);
-
-    private static async Task<JsonElement> SingleEntryAsync(GatewayHost gateway, string keyId)
-    {
-        using var admin = gateway.Http();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var (_, usage) = await admin.GetJsonAsync($"/v1/keys/{keyId}/usage");
-            var data = usage.GetProperty("data");
-            if (data.GetArrayLength() > 0 || DateTime.UtcNow > deadline)
-            {
-                return Assert.Single(data.EnumerateArray());
-            }
-
-            await Task.Delay(20);
-        }
-    }
 
     private static async Task AssertNothingReservedAsync(GatewayHost gateway)
     {
@@ -477,9 +460,18 @@ public sealed class ThrowingComponentTests : IAsyncLifetime
 {
     private GatewayHost _gateway = null!;
 
-    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync(services: static services => services
-        .AddHttpClient(Microsoft.Extensions.DependencyInjection.QlaudServiceCollectionExtensions.UpstreamHttpClient)
-        .AddHttpMessageHandler(static () => new ThrowingHandler()));
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync(
+        settings: new Dictionary<string, string?>
+        {
+            ["Qlaud:Models:2:Id"] = "fake-embed",
+            ["Qlaud:Models:2:Capabilities:0"] = "embeddings",
+            ["Qlaud:Models:2:Routes:0:Provider"] = "fake",
+            ["Qlaud:Models:2:Routes:0:UpstreamModel"] = "upstream-embed",
+            ["Qlaud:Models:2:Routes:0:InputPerMTok"] = "1",
+        },
+        services: static services => services
+            .AddHttpClient(Microsoft.Extensions.DependencyInjection.QlaudServiceCollectionExtensions.UpstreamHttpClient)
+            .AddHttpMessageHandler(static () => new ThrowingHandler()));
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
@@ -525,6 +517,24 @@ public sealed class ThrowingComponentTests : IAsyncLifetime
                 await client.GetResponseAsync("hello", options);
             }
         });
+
+        await AssertNothingReservedAsync();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InProcessEmbeddingGenerator_ComponentThrows_NothingStaysReserved(bool modelsOptionOnly)
+    {
+        var (_, secret) = await _gateway.MintKeyAsync("""{"max_spend_usd":1}""");
+        var generator = _gateway.Services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();
+        var options = new EmbeddingGenerationOptions
+        {
+            ModelId = modelsOptionOnly ? null : "fake-embed",
+            AdditionalProperties = new() { [QlaudChatOptionKeys.ApiKey] = secret, [QlaudChatOptions.Models] = new[] { "fake-embed" } },
+        };
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => generator.GenerateAsync(["hello"], options));
 
         await AssertNothingReservedAsync();
     }
