@@ -27,7 +27,9 @@ public sealed class LimitsOptions
     public int LedgerQueueCapacity { get; set; } = 100_000;
 
     /// <summary>How long an account endpoint waits for the ledger writer to catch up and for the database to answer, in
-    /// seconds (default 5, 0.1 to 300); past it the endpoint answers 503 instead of hanging. The readiness check uses the same bound.</summary>
+    /// seconds (default 5, 0.1 to 300); past it the endpoint answers 503 instead of hanging. The readiness check uses the same
+    /// bound, and so does a metered request waiting at admission while <c>Qlaud:Metering:MaxUnwrittenEntries</c> entries are
+    /// uncommitted (then 503 <c>ledger_queue_full</c>).</summary>
     public double StorageTimeoutSeconds { get; set; } = 5;
 
     /// <summary>

@@ -27,6 +27,20 @@ public sealed class MeteringOptions
     /// </remarks>
     public int LedgerBatchSize { get; set; } = 256;
 
+    /// <summary>The most settled usage entries that may wait for the ledger writer before new metered requests wait to be
+    /// admitted (default 256, one full batch; 1 to 10000000). This bounds what a process crash can lose.</summary>
+    /// <remarks>
+    /// <para>While this many entries are settled but not yet committed, a new metered request waits at its reservation
+    /// (asynchronously, before any upstream call) until the writer has committed below the bound; after
+    /// <c>Qlaud:Limits:StorageTimeoutSeconds</c> of waiting it is answered 503 (<c>ledger_queue_full</c>). Requests already
+    /// admitted settle normally. A crash (<c>kill -9</c>, power loss) therefore loses at most this many entries plus one per
+    /// request admitted but not yet settled at the last admission before it.</para>
+    /// <para>The writer commits a batch when <c>LedgerBatchSize</c> entries wait or 50 ms after the first, so the default holds
+    /// what one linger window collects. While the writer keeps up the backlog stays below it and admission costs one read of
+    /// a counter. The writer stops giving up its core every few rows while the backlog is at or over this bound.</para>
+    /// </remarks>
+    public int MaxUnwrittenEntries { get; set; } = 256;
+
     /// <summary>How long a minted key's settings are trusted before they are read from the database again, in seconds
     /// (default 60; 0 = never re-read). Changes made through this node apply at once; this bounds how long a change made
     /// by another node sharing the database takes to arrive.</summary>

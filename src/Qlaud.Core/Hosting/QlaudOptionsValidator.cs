@@ -39,6 +39,11 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Metering:LedgerBatchSize must be between 1 and 10000.");
         }
 
+        if (options.Metering.MaxUnwrittenEntries is < 1 or > 10_000_000)
+        {
+            errors.Add("Qlaud:Metering:MaxUnwrittenEntries must be between 1 and 10000000.");
+        }
+
         if (options.Metering.KeyCacheSeconds < 0)
         {
             errors.Add("Qlaud:Metering:KeyCacheSeconds must be 0 or more.");

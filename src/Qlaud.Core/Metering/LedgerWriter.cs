@@ -19,12 +19,18 @@ namespace Qlaud.Metering;
 /// millisecond or more), and every wake-up of an idle pool worker also pays the pool's spin-wait. It wakes once per batch (the
 /// first entry after an empty queue), lingers in a plain timed wait, and writes synchronously.</para>
 /// <para>The writer gives up its core every few rows while it keeps up (see <see cref="LedgerSession"/>), and stops doing so
-/// while <see cref="BehindBatches"/> or more batches wait behind the one it writes: on a saturated machine (64 connections,
+/// while <c>Qlaud:Metering:MaxUnwrittenEntries</c> or more entries wait to be committed: on a saturated machine (64 connections,
 /// an instant upstream, both cores busy) the yielding writer got so little CPU that its queue grew by thousands of entries a
 /// second; without the yields there it keeps up.</para>
+/// <para>Backpressure at admission: while <c>Qlaud:Metering:MaxUnwrittenEntries</c> entries are settled but not committed,
+/// <see cref="AdmitAsync"/> makes a new metered request wait (asynchronously, before any upstream call) until a commit brings
+/// the backlog below the bound, and refuses it (503, <c>ledger_queue_full</c>) after <c>Qlaud:Limits:StorageTimeoutSeconds</c>.
+/// So the entries a crash can lose are bounded: every entry not committed at a crash belongs to a request that was admitted
+/// while fewer than the bound were unwritten, so at most the bound minus one plus the requests admitted and not yet settled
+/// at the last admission.</para>
 /// <para>On a clean shutdown the writer stops after the web server has drained and commits everything still queued. A
 /// failed commit is retried (never dropped) until shutdown. A process crash loses only entries that were settled but not
-/// yet committed, normally the last few tens of milliseconds; with WAL a committed batch survives a process crash.</para>
+/// yet committed (bounded as above); with WAL a committed batch survives a process crash.</para>
 /// <para>Bounded and fail-safe: while a commit is failing (the database is read-only, full, gone) or
 /// <c>Qlaud:Limits:LedgerQueueCapacity</c> entries wait, <see cref="AdmissionError"/> refuses new metered requests (503), so
 /// no money is spent that cannot be recorded; requests already admitted still queue their entries, which stay in memory, in
@@ -41,6 +47,10 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly int _batchSize;
     private readonly int _capacity;
+    private readonly int _maxUnwritten;
+
+    /// <summary>The backlog below which a request is admitted at once: the smaller of the bound and the queue capacity.</summary>
+    private readonly int _admitBelow;
     private readonly TimeSpan _flushTimeout;
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -73,8 +83,9 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     /// <summary>The longest wait between two attempts of a failing commit.</summary>
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
 
-    /// <summary>How many full batches may wait behind the one being written before the writer stops yielding its core.</summary>
-    internal const int BehindBatches = 4;
+    /// <summary>Completed (and cleared) by the writer after each commit attempt; created by the first request that waits at
+    /// admission, so nothing is allocated while the writer keeps up.</summary>
+    private TaskCompletionSource? _committed;
 
     /// <summary>How long the writer waits for more entries before committing a batch that is not full. A real-time wait on
     /// purpose (not the injected clock): it only groups writes, and a flush or shutdown ends it at once.</summary>
@@ -91,6 +102,8 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         _logger = logger;
         _batchSize = options.Value.Metering.LedgerBatchSize;
         _capacity = options.Value.Limits.LedgerQueueCapacity;
+        _maxUnwritten = options.Value.Metering.MaxUnwrittenEntries;
+        _admitBelow = Math.Min(_maxUnwritten, _capacity);
         _flushTimeout = TimeSpan.FromSeconds(options.Value.Limits.StorageTimeoutSeconds);
     }
 
@@ -99,6 +112,9 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
 
     /// <summary><c>Qlaud:Limits:LedgerQueueCapacity</c>.</summary>
     public int Capacity => _capacity;
+
+    /// <summary><c>Qlaud:Metering:MaxUnwrittenEntries</c>.</summary>
+    public int MaxUnwritten => _maxUnwritten;
 
     /// <summary>When the current run of failed commits began, or null while the ledger is being written.</summary>
     public DateTimeOffset? FailingSince => Volatile.Read(ref _failingSinceMs) is > 0 and var ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
@@ -129,6 +145,71 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
 
         return null;
     }
+
+    /// <summary>
+    /// Admits a new metered request: null at once while fewer than <see cref="MaxUnwritten"/> entries wait and commits succeed;
+    /// otherwise waits until a commit brings the backlog below the bound, or answers the 503 of <see cref="AdmissionError"/>
+    /// (at once), or <c>ledger_queue_full</c> after <c>Qlaud:Limits:StorageTimeoutSeconds</c> of waiting.
+    /// </summary>
+    /// <remarks>The path taken while the writer keeps up is two volatile reads, no lock and no allocation. While commits fail,
+    /// a request that cannot cost money (<paramref name="worstCaseMicros"/> 0) is admitted up to <see cref="Capacity"/>.</remarks>
+    public ValueTask<QlaudError?> AdmitAsync(long worstCaseMicros, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _uncommitted) < _admitBelow && Volatile.Read(ref _failingSinceMs) == 0)
+        {
+            return default;
+        }
+
+        return AdmitSlowAsync(worstCaseMicros, cancellationToken);
+    }
+
+    private async ValueTask<QlaudError?> AdmitSlowAsync(long worstCaseMicros, CancellationToken cancellationToken)
+    {
+        long started = _time.GetTimestamp();
+        while (true)
+        {
+            // Take the signal before looking at the backlog: a commit after the look completes this very signal.
+            var committed = Volatile.Read(ref _committed);
+            if (committed is null)
+            {
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                committed = Interlocked.CompareExchange(ref _committed, created, null) ?? created;
+            }
+
+            if (AdmissionError(worstCaseMicros) is { } error)
+            {
+                return error;
+            }
+
+            if (Volatile.Read(ref _uncommitted) < _maxUnwritten || Volatile.Read(ref _failingSinceMs) != 0)
+            {
+                // Below the bound, or a request that cannot cost money while commits fail (AdmissionError let it through).
+                return null;
+            }
+
+            var remaining = _flushTimeout - _time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return BacklogError();
+            }
+
+            try
+            {
+                await committed.Task.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return BacklogError();
+            }
+        }
+    }
+
+    private QlaudError BacklogError() => new(QlaudErrorKind.Unavailable,
+        $"Usage cannot be recorded right now: {Queued} ledger entries are waiting to be written and the writer did not get below {_maxUnwritten} (Qlaud:Metering:MaxUnwrittenEntries) within {_flushTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (Qlaud:Limits:StorageTimeoutSeconds). Metered requests wait or are refused until the ledger catches up; try again shortly.",
+        "ledger_queue_full");
+
+    /// <summary>Wakes the requests waiting at admission, if any: they look at the backlog again.</summary>
+    private void SignalCommitted() => Interlocked.Exchange(ref _committed, null)?.TrySetResult();
 
     /// <summary>Queues a usage entry. <paramref name="keyPeriodStartMs"/> is the key's cap period the charge counts in (null without a minted key).</summary>
     public void Enqueue(LedgerEntryEntity entry, long? keyPeriodStartMs)
@@ -305,7 +386,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                 // full batch, a flush or shutdown ends it early.
                 Linger();
                 Drain(reader, batch, flushes);
-                CommitWithRetry(batch, yieldCore: Volatile.Read(ref _queued) < BehindBatches * _batchSize);
+                CommitWithRetry(batch, yieldCore: Volatile.Read(ref _uncommitted) < _maxUnwritten);
                 batch.Clear();
                 foreach (var flush in flushes)
                 {
@@ -317,6 +398,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         }
         finally
         {
+            SignalCommitted();
             if (_session is { } session)
             {
                 _session = null;
@@ -367,6 +449,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                 // Synchronous on this thread: SQLite's calls complete synchronously, so this does not block on other work.
                 WriteBatchAsync(batch, shared: true, yieldCore, CancellationToken.None).GetAwaiter().GetResult();
                 Interlocked.Add(ref _uncommitted, -batch.Count);
+                SignalCommitted();
                 if (Interlocked.Exchange(ref _failingSinceMs, 0) != 0)
                 {
                     Log.Recovered(_logger, batch.Count, attempt, Volatile.Read(ref _queued));
@@ -380,6 +463,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                 // New metered requests are refused (AdmissionError) until a commit succeeds again.
                 _lastFailure = $"{ex.GetType().Name}: {ex.Message}";
                 Interlocked.CompareExchange(ref _failingSinceMs, Math.Max(1, _time.GetUtcNow().ToUnixTimeMilliseconds()), 0);
+                SignalCommitted(); // waiting requests that may cost money are refused now rather than at their timeout
                 Log.BatchFailed(_logger, ex, batch.Count, attempt);
 
                 // A disposed container cannot give a database connection again (the host was disposed without being stopped,
@@ -387,6 +471,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                 if (_stopping.IsCancellationRequested || ex is ObjectDisposedException)
                 {
                     Interlocked.Add(ref _uncommitted, -batch.Count);
+                    SignalCommitted();
                     Log.EntriesLost(_logger, batch.Count);
                     return;
                 }

@@ -61,9 +61,10 @@ internal sealed partial class SpendGuard : ISpendGuard
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentOutOfRangeException.ThrowIfNegative(estimate.WorstCaseMicros);
-        if (_ledger.AdmissionError(estimate.WorstCaseMicros) is { } ledgerError)
+        if (await _ledger.AdmitAsync(estimate.WorstCaseMicros, cancellationToken).ConfigureAwait(false) is { } ledgerError)
         {
-            // Nothing may be spent that the ledger cannot record: refused before any upstream call (503).
+            // Nothing may be spent that the ledger cannot record, and no more may wait unwritten than a crash may lose:
+            // refused before any upstream call (503) when the ledger cannot take it.
             return SpendDecision.Refuse(ledgerError);
         }
 

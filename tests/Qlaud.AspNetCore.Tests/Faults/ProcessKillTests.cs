@@ -12,20 +12,28 @@ namespace Qlaud.AspNetCore.Tests.Faults;
 /// <summary>
 /// <c>kill -9</c> of a real <c>Qlaud.Server</c> process under load with many capped keys, then a restart on the same database:
 /// every key's spend and every wallet's balance equal the sums of their ledger rows, nothing is charged twice, no reservation
-/// survives, and the requests answered 200 but missing from the ledger are at most what the ledger queue may hold.
+/// survives, and the requests answered 200 but missing from the ledger are at most <c>Qlaud:Metering:MaxUnwrittenEntries</c>
+/// minus one plus the number of clients.
 /// </summary>
 /// <remarks>
-/// Bounded: one 3 s burst of 4 or 16 concurrent clients on loopback with an instant fake upstream in this process. That
-/// saturates this two-core machine, and the ledger writer runs behind by several batches (it gives up its core every two rows
-/// until <c>LedgerWriter.BehindBatches</c> batches wait): a kill then loses that backlog, measured at 0 to 1345 requests
-/// (up to 0.7 s of traffic) over six runs, not the one 50 ms linger window the writer loses when it keeps up. The hard bound is admission:
-/// with <c>Qlaud:Limits:LedgerQueueCapacity</c> at 2000 no more than 2000 entries (plus one per client in flight) can wait.
-/// The test prints the measured numbers.
+/// <para>Bounded: one 3 s burst of 4 or 16 concurrent clients on loopback with an instant fake upstream in this process, which
+/// saturates a two-core machine. The gateway runs with the default <c>Qlaud:Metering:MaxUnwrittenEntries</c> (one ledger
+/// batch, what one 50 ms linger window collects before it commits early).</para>
+/// <para>Why that bound: an answered request is missing from the ledger after the kill when its entry was queued but not
+/// committed, or when it was answered but not yet settled. Take the last admission before the kill: it saw fewer than
+/// <c>MaxUnwrittenEntries</c> entries uncommitted. Every entry queued after it, and every request answered but not settled at
+/// the kill, belongs to a request admitted by then and not yet settled then, and each client has at most one request in
+/// flight. Commits only shrink the backlog. So at most <c>MaxUnwrittenEntries - 1 + clients</c> answered requests can be
+/// missing.</para>
+/// <para>The test prints the measured numbers.</para>
 /// </remarks>
 public sealed class ProcessKillTests(ITestOutputHelper output)
 {
     private const int Keys = 24;
     private const int QueueCapacity = 2000;
+
+    /// <summary>The default <c>Qlaud:Metering:MaxUnwrittenEntries</c>, which the server runs with.</summary>
+    private static readonly int MaxUnwrittenEntries = new Qlaud.Configuration.MeteringOptions().MaxUnwrittenEntries;
     private static readonly TimeSpan LoadTime = TimeSpan.FromSeconds(3);
 
     /// <summary>How long the ledger writer gathers settled entries before a commit (<c>LedgerWriter.LingerTime</c>).</summary>
@@ -34,7 +42,7 @@ public sealed class ProcessKillTests(ITestOutputHelper output)
     [Theory]
     [InlineData(4)]
     [InlineData(16)]
-    public async Task Server_KilledUnderLoad_RestartsWithBalancesEqualToLedgerAndLossWithinTheQueueCapacity(int clients)
+    public async Task Server_KilledUnderLoad_RestartsWithBalancesEqualToLedgerAndLossWithinMaxUnwrittenEntries(int clients)
     {
         using var database = new TempDatabase();
         await using var fake = await FakeProviderServer.StartAsync();
@@ -113,12 +121,12 @@ public sealed class ProcessKillTests(ITestOutputHelper output)
         double rate = answered.Count / loadClock.Elapsed.TotalSeconds;
         int window = (int)Math.Ceiling(rate * LingerWindow.TotalSeconds);
         output.WriteLine($"{clients} clients: {started} requests started, {answered.Count} answered 200 in {loadClock.Elapsed.TotalSeconds:0.00} s ({rate:0} req/s); " +
-            $"ledger rows {ledger.Count}; answered but missing from the ledger after kill -9: {missing}; one 50 ms linger window of this traffic: {window} requests");
+            $"ledger rows {ledger.Count}; answered but missing from the ledger after kill -9: {missing} (bound {MaxUnwrittenEntries - 1 + clients}); one 50 ms linger window of this traffic: {window} requests");
         Assert.True(answered.Count > 100, $"too little load to measure ({answered.Count} answered)");
 
-        // Unwritten at the kill: the writer's backlog, which admission keeps under the queue capacity; each client can also have
-        // one request answered whose settle had not run yet.
-        int bound = QueueCapacity + clients;
+        // Admission waits while MaxUnwrittenEntries entries are uncommitted; each client adds at most its one request in flight
+        // (settled after the last admission, or answered and not yet settled at the kill).
+        int bound = MaxUnwrittenEntries - 1 + clients;
         Assert.True(missing <= bound, $"{missing} answered requests are missing from the ledger (bound {bound}); one linger window holds {window}");
     }
 

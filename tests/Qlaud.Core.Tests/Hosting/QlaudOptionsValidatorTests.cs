@@ -60,4 +60,23 @@ public sealed class QlaudOptionsValidatorTests
         Assert.Contains("Qlaud:Limits:StorageTimeoutSeconds", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("Qlaud:Limits:FailedAuthPerMinute", result.FailureMessage, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(10_000_001)]
+    public void Validate_MaxUnwrittenEntriesOutOfRange_FailsNamingTheKey(int value)
+    {
+        var options = new QlaudOptions
+        {
+            UseBuiltInCatalog = false,
+            Routing = new RoutingOptions { ThinkingSignatureSecret = new string('s', 32), AutoPromptCache = false },
+            Metering = new MeteringOptions { MaxUnwrittenEntries = value },
+        };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Metering:MaxUnwrittenEntries must be between 1 and 10000000.", result.FailureMessage, StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Qlaud.Core.Tests.Infrastructure;
 using Qlaud.Metering;
@@ -183,6 +184,78 @@ public sealed class LedgerWriterTests : IAsyncLifetime
         await h.Ledger.FlushAsync();
         await using var db = h.Db();
         Assert.Equal(101, await db.LedgerEntries.CountAsync());
+    }
+
+    [Fact]
+    public async Task AdmitAsync_BacklogAtMaxUnwrittenEntries_WaitsUntilTheWriterCommitsBelowIt()
+    {
+        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:MaxUnwrittenEntries"] = "4" });
+        var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
+        Task<SpendDecision> waiting;
+        await using (var blocker = await HoldWriteLockAsync(h))
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                h.Guard.Settle((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!, MeteringHarness.Used(7));
+            }
+
+            waiting = h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default).AsTask();
+            await Task.Delay(500);
+
+            Assert.False(waiting.IsCompleted); // neither admitted nor refused while 4 entries wait
+            Assert.Equal(4, h.Ledger.Queued);
+        }
+
+        var decision = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(decision.IsAdmitted);
+        h.Guard.Settle(decision.Reservation!, MeteringHarness.Used(7));
+        await h.Ledger.FlushAsync();
+        await using var db = h.Db();
+        Assert.Equal(5, await db.LedgerEntries.CountAsync());
+    }
+
+    [Fact]
+    public async Task AdmitAsync_BacklogStaysAtMaxUnwrittenEntriesPastTheStorageTimeout_RefusesWithLedgerQueueFull()
+    {
+        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Qlaud:Metering:MaxUnwrittenEntries"] = "2",
+            ["Qlaud:Limits:StorageTimeoutSeconds"] = "0.3",
+        });
+        var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
+        await using (var blocker = await HoldWriteLockAsync(h))
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                h.Guard.Settle((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!, MeteringHarness.Used(7));
+            }
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var refused = await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(20));
+            Assert.Equal("ledger_queue_full", refused.Error?.Code);
+            Assert.Equal(QlaudErrorKind.Unavailable, refused.Error!.Kind);
+            Assert.Contains("Qlaud:Metering:MaxUnwrittenEntries", refused.Error.Message, StringComparison.Ordinal);
+        }
+
+        await h.Ledger.FlushAsync();
+        Assert.True((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).IsAdmitted); // the backlog was written
+        await using var db = h.Db();
+        Assert.Equal(2, await db.LedgerEntries.CountAsync());
+        Assert.Equal(14, (await db.ApiKeys.SingleAsync()).SpendMicros); // the refused request charged nothing
+    }
+
+    /// <summary>Holds SQLite's write lock from another connection (the writer's commit waits for it) until disposed.</summary>
+    private static async Task<SqliteConnection> HoldWriteLockAsync(MeteringHarness h)
+    {
+        var connection = new SqliteConnection($"Data Source={h.DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        using var begin = connection.CreateCommand();
+        begin.CommandText = "BEGIN IMMEDIATE";
+        await begin.ExecuteNonQueryAsync();
+        return connection; // disposing the connection rolls the open transaction back and releases the lock
     }
 
     /// <summary>Takes the ledger table away (every write to it fails) or puts it back.</summary>
