@@ -11,8 +11,8 @@ namespace Qlaud.AspNetCore;
 /// like the rest of <c>/v1</c>, so one client-side error path handles every endpoint.</remarks>
 internal static class AdminHttp
 {
-    /// <summary>The largest admin request body accepted.</summary>
-    private const int MaxBody = 64 * 1024;
+    /// <summary>The largest body an account endpoint reads (their bodies are small JSON objects).</summary>
+    public const int MaxBody = 64 * 1024;
 
     public static IChatDialect Errors { get; } = DialectRegistry.Get("openai");
 

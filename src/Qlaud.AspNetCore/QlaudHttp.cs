@@ -27,10 +27,6 @@ internal static class QlaudHttp
         return default;
     }
 
-    /// <summary>Reads the whole request body into a pooled buffer, up to the default <c>Qlaud:Limits:MaxRequestBytes</c>, or produces a 400/413 error.</summary>
-    public static ValueTask<(PooledBufferWriter? Body, QlaudError? Error)> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
-        => ReadBodyAsync(request, LimitsOptions.DefaultMaxRequestBytes, cancellationToken, LimitKey);
-
     /// <summary>The configuration key of the <c>/v1</c> body limit, named in the 413 message.</summary>
     public const string LimitKey = "Qlaud:Limits:MaxRequestBytes";
 

@@ -3,7 +3,9 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Qlaud.AspNetCore.Authentication;
+using Qlaud.Configuration;
 using Qlaud.Dialects;
 using Qlaud.Providers;
 using Qlaud.Security;
@@ -18,9 +20,12 @@ namespace Qlaud.AspNetCore;
 /// <remarks>Thread endpoints answer errors in the Anthropic envelope, as the turn's answer is an Anthropic Messages response;
 /// the end-user erase is an account endpoint and answers like <c>/v1/keys</c>. A thread the key may not see is a 404.</remarks>
 internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnEngine engine, IHostApplicationLifetime lifetime,
-    ILogger<ThreadEndpoints> logger)
+    IOptions<QlaudOptions> options, ILogger<ThreadEndpoints> logger)
 {
     private const int MaxIdempotencyKey = 256;
+
+    /// <summary><c>Qlaud:Limits:MaxRequestBytes</c>, as on the other <c>/v1</c> surfaces.</summary>
+    private readonly int _maxRequestBytes = options.Value.Limits.MaxRequestBytes;
 
     private static readonly IChatDialect Errors = DialectRegistry.Get("anthropic");
 
@@ -28,7 +33,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
 
     public Task CreateAsync(HttpContext context) => RunAsync(context, static async (self, context, caller) =>
     {
-        using var body = await ReadObjectAsync(context, allowEmpty: true).ConfigureAwait(false);
+        using var body = await ReadObjectAsync(context, self._maxRequestBytes, allowEmpty: true).ConfigureAwait(false);
         var thread = new NewThread();
         foreach (var property in body.RootElement.EnumerateObject())
         {
@@ -69,7 +74,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
 
     public Task PatchAsync(HttpContext context) => RunAsync(context, static async (self, context, caller) =>
     {
-        using var body = await ReadObjectAsync(context, allowEmpty: false).ConfigureAwait(false);
+        using var body = await ReadObjectAsync(context, self._maxRequestBytes, allowEmpty: false).ConfigureAwait(false);
         var changes = new ThreadChanges();
         foreach (var property in body.RootElement.EnumerateObject())
         {
@@ -130,7 +135,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
                 throw Invalid($"'Idempotency-Key' is longer than {MaxIdempotencyKey} characters.");
             }
 
-            var (body, bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, cancellationToken).ConfigureAwait(false);
+            var (body, bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, _maxRequestBytes, cancellationToken, QlaudHttp.LimitKey).ConfigureAwait(false);
             if (bodyError is not null)
             {
                 throw new QlaudException(bodyError);
@@ -235,14 +240,14 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
         }
     }
 
-    private static async Task<JsonDocument> ReadObjectAsync(HttpContext context, bool allowEmpty)
+    private static async Task<JsonDocument> ReadObjectAsync(HttpContext context, int maxBytes, bool allowEmpty)
     {
         if (allowEmpty && context.Request.ContentLength == 0)
         {
             return JsonDocument.Parse("{}");
         }
 
-        var (body, error) = await QlaudHttp.ReadBodyAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
+        var (body, error) = await QlaudHttp.ReadBodyAsync(context.Request, maxBytes, context.RequestAborted, QlaudHttp.LimitKey).ConfigureAwait(false);
         if (error is not null)
         {
             throw new QlaudException(error);

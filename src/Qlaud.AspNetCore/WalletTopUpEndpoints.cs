@@ -34,7 +34,7 @@ internal sealed class WalletTopUpEndpoints(StripeTopUps topUps)
             return;
         }
 
-        var (body, bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
+        var (body, bodyError) = await QlaudHttp.ReadBodyAsync(context.Request, AdminHttp.MaxBody, context.RequestAborted).ConfigureAwait(false);
         if (bodyError is not null)
         {
             await QlaudHttp.WriteErrorAsync(context, BillingHttp.Errors, bodyError).ConfigureAwait(false);

@@ -6,6 +6,7 @@ using Anthropic.Exceptions;
 using Anthropic.Models.Messages;
 using OpenAI.Chat;
 using Qlaud.AspNetCore.Tests.Infrastructure;
+using Qlaud.AspNetCore.Tests.Threads;
 
 namespace Qlaud.AspNetCore.Tests.Limits;
 
@@ -93,5 +94,22 @@ public sealed class RequestBodyLimitTests : IAsyncLifetime
 
         Assert.Equal("ok", completion.Value.Content[0].Text);
         Assert.Single(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task ThreadTurn_BodyOverLimit_Answers413InTheAnthropicShapeAndStoresNothing()
+    {
+        using var http = _gateway.Http();
+        string thread = await http.CreateThreadAsync();
+
+        var (status, _, answer) = await http.PostTurnAsync(thread, ThreadTestClient.Turn(Big));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        using var body = JsonDocument.Parse(answer);
+        Assert.Equal("error", body.RootElement.GetProperty("type").GetString());
+        Assert.Equal("request_too_large", body.RootElement.GetProperty("error").GetProperty("type").GetString());
+        Assert.Contains("Qlaud:Limits:MaxRequestBytes", body.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Empty(_gateway.Fake.Requests);
+        Assert.Empty(await http.MessagesAsync(thread));
     }
 }
