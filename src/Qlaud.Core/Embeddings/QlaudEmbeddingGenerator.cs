@@ -135,13 +135,9 @@ internal sealed class QlaudEmbeddingGenerator : IEmbeddingGenerator<string, Embe
 
         if (status >= 400)
         {
-            if (UpstreamStatus.Judge(route, status, whole.WrittenSpan, response, scope.HasMoreCandidates, _policy.Health.Time) is { } judged)
-            {
-                return judged;
-            }
-
-            scope.Error = UpstreamStatus.Error(route, status, whole.WrittenSpan);
-            return AttemptResult.Answered(scope.Error, UpstreamStatus.StatusText(status));
+            var answer = UpstreamStatus.Answer(route, status, whole.WrittenSpan, response, scope.HasMoreCandidates, _policy.Health.Time, out var error);
+            scope.Error = error ?? scope.Error;
+            return answer;
         }
 
         try

@@ -118,6 +118,24 @@ internal static class UpstreamStatus
         return null;
     }
 
+    /// <summary>
+    /// The attempt's result for an upstream error status whose body was read, when the caller gets a <see cref="QlaudError"/>
+    /// rather than the upstream's bytes (in-process calls): retried or moved on as <see cref="Judge"/> says, else answered with
+    /// the upstream's error, which <paramref name="answered"/> returns.
+    /// </summary>
+    public static AttemptResult Answer(CatalogRoute route, int status, ReadOnlySpan<byte> body, HttpResponseMessage response, bool hasMoreCandidates,
+        TimeProvider time, out QlaudError? answered)
+    {
+        if (Judge(route, status, body, response, hasMoreCandidates, time) is { } judged)
+        {
+            answered = null;
+            return judged;
+        }
+
+        answered = Error(route, status, body);
+        return AttemptResult.Answered(answered, StatusText(status));
+    }
+
     /// <summary>The upstream's <c>retry-after-ms</c> or <c>retry-after</c> (seconds or an HTTP date), when it sent one.</summary>
     public static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider time)
     {
