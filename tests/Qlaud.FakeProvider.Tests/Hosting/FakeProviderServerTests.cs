@@ -86,11 +86,15 @@ public sealed class FakeProviderServerTests
     {
         await using var fake = await FakeProviderServer.StartAsync(new FakeProviderOptions { Latency = TimeSpan.FromSeconds(30) });
         using var http = TestClients.Raw(fake);
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        using var cts = new CancellationTokenSource();
+        var call = http.PostAsync("/v1/chat/completions", TestClients.Json(ChatRequest), cts.Token);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.PostAsync("/v1/chat/completions", TestClients.Json(ChatRequest), cts.Token));
+        // Give up only once the fake holds the request: a timer could fire before a busy machine even sent it.
+        var recorded = await fake.WaitForRequestAsync();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
 
-        var recorded = Assert.Single(fake.Requests);
+        Assert.Single(fake.Requests);
         await recorded.Completion.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(recorded.Cancelled);
     }
