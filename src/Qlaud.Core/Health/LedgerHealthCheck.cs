@@ -4,8 +4,9 @@ using Qlaud.Metering;
 namespace Qlaud.Health;
 
 /// <summary>Readiness: the ledger writer is committing and keeping up.</summary>
-/// <remarks>Unhealthy while commits fail or the queue is full (metered requests are refused then); degraded while more than
-/// half of <c>Qlaud:Limits:LedgerQueueCapacity</c> waits. The data carries the queue length, the capacity and the last failure.</remarks>
+/// <remarks>Unhealthy while commits fail or the queue is full (metered requests are refused then); degraded while
+/// <c>Qlaud:Metering:MaxUnwrittenEntries</c> or more entries wait (new metered requests wait for the writer then). The data
+/// carries the queue length, both bounds and the last failure.</remarks>
 internal sealed class LedgerHealthCheck(LedgerWriter ledger) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -15,6 +16,7 @@ internal sealed class LedgerHealthCheck(LedgerWriter ledger) : IHealthCheck
         {
             ["queued"] = queued,
             ["capacity"] = ledger.Capacity,
+            ["max_unwritten"] = ledger.MaxUnwritten,
         };
         if (ledger.FailingSince is { } since)
         {
@@ -28,8 +30,8 @@ internal sealed class LedgerHealthCheck(LedgerWriter ledger) : IHealthCheck
             return Task.FromResult(HealthCheckResult.Unhealthy("The ledger queue is full; metered requests are refused.", data: data));
         }
 
-        return Task.FromResult(queued > ledger.Capacity / 2
-            ? HealthCheckResult.Degraded("The ledger writer is falling behind.", data: data)
+        return Task.FromResult(queued >= ledger.MaxUnwritten
+            ? HealthCheckResult.Degraded("The ledger writer is falling behind; new metered requests wait for it.", data: data)
             : HealthCheckResult.Healthy("The ledger writer keeps up.", data: data));
     }
 }

@@ -247,6 +247,31 @@ public sealed class LedgerWriterTests : IAsyncLifetime
         Assert.Equal(14, (await db.ApiKeys.SingleAsync()).SpendMicros); // the refused request charged nothing
     }
 
+    [Fact]
+    public async Task LedgerHealthCheck_BacklogAtMaxUnwrittenEntries_IsDegradedUntilTheWriterCatchesUp()
+    {
+        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:MaxUnwrittenEntries"] = "3" });
+        var check = new Qlaud.Health.LedgerHealthCheck(h.Ledger);
+        var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
+        await using (var blocker = await HoldWriteLockAsync(h))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                h.Guard.Settle((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).Reservation!, MeteringHarness.Used(7));
+            }
+
+            var behind = await check.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+
+            Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, behind.Status);
+            Assert.Equal(3, behind.Data["queued"]);
+            Assert.Equal(3, behind.Data["max_unwritten"]);
+        }
+
+        await h.Ledger.FlushAsync();
+        var caughtUp = await check.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, caughtUp.Status);
+    }
+
     /// <summary>Holds SQLite's write lock from another connection (the writer's commit waits for it) until disposed.</summary>
     private static async Task<SqliteConnection> HoldWriteLockAsync(MeteringHarness h)
     {
