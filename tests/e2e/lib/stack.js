@@ -27,6 +27,8 @@ export const models = {
   deepseekChat: 'deepseek-chat',
   // OpenAI dialect reasoning model: the fake answers with reasoning_content, as DeepSeek does.
   deepseekReasoner: 'deepseek-reasoner',
+  // An embedding model on the OpenAI-dialect deepseek provider (POST {BaseUrl}/embeddings at the fake).
+  embedding: 'embed-e2e',
 };
 
 /** Each route's prices in USD per million tokens (input, output), as configured below. */
@@ -34,6 +36,7 @@ export const prices = {
   [models.claude]: { input: 3, output: 15 },
   [models.deepseekChat]: { input: 0.27, output: 1.1 },
   [models.deepseekReasoner]: { input: 0.55, output: 2.19 },
+  [models.embedding]: { input: 0.02, output: 0 },
 };
 
 /** The upstream model ids the fake receives for each gateway model. */
@@ -41,6 +44,7 @@ export const upstreamModels = {
   [models.claude]: 'claude-e2e-upstream',
   [models.deepseekChat]: 'deepseek-chat',
   [models.deepseekReasoner]: 'deepseek-reasoner',
+  [models.embedding]: 'embed-e2e-upstream',
 };
 
 function freePort() {
@@ -161,6 +165,7 @@ export async function startStack() {
       // The two DeepSeek models configured as the README's Claude Code section does.
       { id: models.deepseekChat, provider: 'deepseek', capabilities: [] },
       { id: models.deepseekReasoner, provider: 'deepseek', capabilities: ['tools', 'reasoning'] },
+      { id: models.embedding, provider: 'deepseek', capabilities: ['embeddings'] },
     ];
     modelEntries.forEach((m, i) => {
       env[`Qlaud__Models__${i}__Id`] = m.id;
