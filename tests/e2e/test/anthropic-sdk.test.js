@@ -105,3 +105,27 @@ for (const model of [models.claude, models.deepseekChat, models.deepseekReasoner
     });
   });
 }
+
+describe('@anthropic-ai/sdk and an overloaded upstream', () => {
+  test('an Anthropic 529 overloaded_error reaches the SDK as 529 overloaded_error, and nothing is charged', async () => {
+    const marker = stack.marker('ant-529');
+    await stack.script(marker, [{ error: { status: 529 } }]);
+    const key = await stack.mintKey('overloaded');
+    const userClient = new Anthropic({ baseURL: stack.gatewayUrl, apiKey: key.secret, maxRetries: 0, timeout: 60_000 });
+
+    await assert.rejects(userClient.messages.create({ model: models.claude, max_tokens: 64, messages: [{ role: 'user', content: `${marker} hello` }] }), (error) => {
+      assert.ok(error instanceof Anthropic.APIError, `${error}`);
+      assert.equal(error.status, 529);
+      assert.equal(error.error?.type, 'error');
+      assert.equal(error.error?.error?.type, 'overloaded_error');
+      return true;
+    });
+    await assertUpstream(stack, marker, models.claude, 1);
+    // A failed upstream call releases its reservation and charges nothing.
+    const view = await fetch(`${stack.gatewayUrl}/v1/keys/${key.id}`, { headers: { authorization: `Bearer ${stack.key}` } });
+    assert.equal(view.status, 200);
+    const minted = await view.json();
+    assert.equal(minted.spend_usd, 0);
+    assert.equal(minted.lifetime_spend_usd, 0);
+  });
+});

@@ -119,3 +119,51 @@ for (const model of [models.deepseekChat, models.deepseekReasoner, models.claude
     });
   });
 }
+
+describe(`openai structured output on ${models.claude} (translated)`, () => {
+  const weatherFormat = {
+    type: 'json_schema',
+    json_schema: {
+      name: 'weather',
+      description: 'The weather in one city.',
+      strict: true,
+      schema: {
+        type: 'object',
+        properties: { city: { type: 'string' }, celsius: { type: 'number' } },
+        required: ['city', 'celsius'],
+        additionalProperties: false,
+      },
+    },
+  };
+
+  for (const stream of [false, true]) {
+    test(`response_format json_schema${stream ? ', streamed' : ''}: the JSON arrives as content, forced as one tool upstream`, async () => {
+      const marker = stack.marker(stream ? 'oai-json-stream' : 'oai-json');
+      await stack.script(marker, [{ tool_calls: [{ name: 'weather', arguments: { city: 'Paris', celsius: 24 } }], chunk_size: 4, usage: { input_tokens: 40, output_tokens: 12 } }]);
+      const request = { model: models.claude, max_tokens: 256, response_format: weatherFormat, messages: [{ role: 'user', content: `${marker} weather in Paris as JSON` }] };
+
+      let content = '';
+      let finish;
+      if (stream) {
+        const events = await client.chat.completions.create({ ...request, stream: true });
+        for await (const chunk of events) {
+          content += chunk.choices[0]?.delta?.content ?? '';
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+          assert.equal(chunk.choices[0]?.delta?.tool_calls, undefined, 'the forced tool is not shown as a tool call');
+        }
+      } else {
+        const completion = await client.chat.completions.create(request);
+        content = completion.choices[0].message.content;
+        finish = completion.choices[0].finish_reason;
+        assert.equal(completion.choices[0].message.tool_calls, undefined);
+      }
+
+      assert.deepEqual(JSON.parse(content), { city: 'Paris', celsius: 24 });
+      assert.equal(finish, 'stop');
+      const [upstream] = await assertUpstream(stack, marker, models.claude, 1);
+      assert.deepEqual(upstream.body.tools.map((t) => t.name), ['weather']);
+      assert.deepEqual(upstream.body.tool_choice, { type: 'tool', name: 'weather' });
+      assert.deepEqual(upstream.body.tools[0].input_schema, weatherFormat.json_schema.schema);
+    });
+  }
+});
