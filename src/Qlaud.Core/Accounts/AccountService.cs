@@ -23,15 +23,18 @@ internal sealed class AccountService(
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         string id = "acct_" + RandomNumberGenerator.GetString("0123456789abcdefghijklmnopqrstuvwxyz", 20);
         var account = new AccountEntity { Id = id, Name = name ?? id, CreatedAtMs = now };
+        var (masterKey, secret) = KeyService.NewEntity(id, new NewKey("master", KeyScope.Master, null, null, LimitReset.None, null, null, null), now);
         var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
+            // One transaction: an account never exists without its wallet and master key.
             db.Accounts.Add(account);
             db.Wallets.Add(new WalletEntity { AccountId = id, BalanceMicros = 0, UpdatedAtMs = now });
+            db.ApiKeys.Add(masterKey);
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var (key, secret) = await keys.CreateAsync(id, new NewKey("master", KeyScope.Master, null, null, LimitReset.None, null, null, null), cancellationToken).ConfigureAwait(false);
+        var key = keys.Register(masterKey, now);
         await payments.ApplyUnappliedPaymentsAsync(id, cancellationToken).ConfigureAwait(false);
         return (View(account), key, secret);
     }

@@ -17,6 +17,22 @@ internal sealed class KeyService(IDbContextFactory<QlaudDbContext> dbFactory, St
         ArgumentNullException.ThrowIfNull(key);
         await storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         long now = Now();
+        var (entity, secret) = NewEntity(accountId, key, now);
+        var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await using (db.ConfigureAwait(false))
+        {
+            db.ApiKeys.Add(entity);
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return (Register(entity, now), secret);
+    }
+
+    /// <summary>A new key's row and its secret, not yet stored: for a caller that commits it with other rows in one transaction
+    /// and then calls <see cref="Register"/>.</summary>
+    public static (ApiKeyEntity Entity, string Secret) NewEntity(string accountId, NewKey key, long nowMs)
+    {
+        ArgumentNullException.ThrowIfNull(key);
         string secret = KeyAuthenticator.Generate();
         var entity = new ApiKeyEntity
         {
@@ -32,19 +48,14 @@ internal sealed class KeyService(IDbContextFactory<QlaudDbContext> dbFactory, St
             ExpiresAtMs = key.ExpiresAtMs,
             RpmLimit = key.RpmLimit,
             TpmLimit = key.TpmLimit,
-            CreatedAtMs = now,
-            PeriodStartMs = LimitResetPeriods.Start(key.LimitReset, now),
+            CreatedAtMs = nowMs,
+            PeriodStartMs = LimitResetPeriods.Start(key.LimitReset, nowMs),
         };
-        var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        await using (db.ConfigureAwait(false))
-        {
-            db.ApiKeys.Add(entity);
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var state = registry.Upsert(entity);
-        return (View(state, now), secret);
+        return (entity, secret);
     }
+
+    /// <summary>Makes a committed key row known to this node's key registry and returns its view.</summary>
+    public KeyView Register(ApiKeyEntity entity, long nowMs) => View(registry.Upsert(entity), nowMs);
 
     /// <summary>Lists keys newest first. <paramref name="cursor"/> is the <c>next_cursor</c> of the previous page.</summary>
     public async Task<(IReadOnlyList<KeyView> Keys, string? NextCursor)> ListAsync(string accountId, string? cursor, int limit, CancellationToken cancellationToken)

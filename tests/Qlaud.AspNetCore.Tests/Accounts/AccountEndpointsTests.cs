@@ -43,6 +43,28 @@ public sealed class AccountEndpointsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Create_MasterKeyCannotBeStored_LeavesNoAccountBehind()
+    {
+        using var database = new TempDatabase();
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Storage:ConnectionString"] = database.ConnectionString });
+        using var operatorHttp = gateway.Http();
+        Assert.Equal(HttpStatusCode.OK, (await operatorHttp.GetJsonAsync("/v1/accounts")).Status);
+        await using (var sqlite = new Microsoft.Data.Sqlite.SqliteConnection(database.ConnectionString))
+        {
+            await sqlite.OpenAsync();
+            using var trigger = sqlite.CreateCommand();
+            trigger.CommandText = "CREATE TRIGGER refuse_keys BEFORE INSERT ON \"ApiKeys\" BEGIN SELECT RAISE(ABORT, 'disk full'); END";
+            await trigger.ExecuteNonQueryAsync();
+        }
+
+        using var response = await operatorHttp.PostAsync("/v1/accounts", new StringContent("""{"name":"half"}""", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        var (_, list) = await operatorHttp.GetJsonAsync("/v1/accounts");
+        Assert.Equal(["default"], list.GetProperty("data").EnumerateArray().Select(static a => a.GetProperty("id").GetString()));
+    }
+
+    [Fact]
     public async Task TenantMasterKey_SeesOnlyItsOwnKeysWalletAndUsage()
     {
         var (defaultKeyId, defaultSecret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice"}""");
