@@ -39,7 +39,11 @@ internal sealed record IndexedMessage(string MessageId, string ThreadId, string 
     long CreatedAtMs, string Text, float[][]? Vectors);
 
 /// <summary>A document read back for a hit.</summary>
-internal sealed record StoredHit(long DocumentId, string MessageId, string ThreadId, string Role, long CreatedAtMs, string Snippet, double Score);
+internal sealed record StoredHit(long DocumentId, string MessageId, string ThreadId, string Role, long CreatedAtMs, string Snippet, double Score)
+{
+    /// <summary>How many of the query's words the document contains (keyword hits).</summary>
+    public int MatchedTerms { get; init; }
+}
 
 /// <summary>A document's embeddings with what filtering needs.</summary>
 internal sealed record StoredVectors(long DocumentId, string AccountId, string? EndUserId, string? KeyId, string ThreadId, long CreatedAtMs, int Dimensions, byte[] Vectors);

@@ -47,7 +47,11 @@ internal sealed class QlaudSearch(SearchIndex index, IOptions<QlaudOptions> opti
             return Ordered(stored, nearest.Select(static n => (n.DocumentId, (double)n.Score)), request.Limit);
         }
 
-        var keyword = await store.KeywordSearchAsync(scope, terms, candidates, cancellationToken).ConfigureAwait(false);
+        // Keyword hits that match too few of the query's words are noise to the fusion (a paraphrase shares only a minor word
+        // with unrelated messages); they stay out, as Elasticsearch's minimum_should_match keeps them out of a match query.
+        int required = SearchText.MinimumShouldMatch(terms.Count);
+        var keyword = (await store.KeywordSearchAsync(scope, terms, candidates, cancellationToken).ConfigureAwait(false))
+            .Where(k => k.MatchedTerms >= required).ToList();
         var fused = RankFusion.Fuse([.. keyword.Select(static k => k.DocumentId)], [.. nearest.Select(static n => n.DocumentId)]);
         var top = fused.Take(request.Limit).ToList();
         var keywordById = keyword.ToDictionary(static k => k.DocumentId);

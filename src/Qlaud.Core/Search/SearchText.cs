@@ -109,6 +109,26 @@ internal static class SearchText
         }
     }
 
+    /// <summary>A word folded as the keyword index folds it: lower case, accents removed.</summary>
+    public static string Fold(ReadOnlySpan<char> word)
+    {
+        string decomposed = word.ToString().Normalize(NormalizationForm.FormD);
+        var folded = new StringBuilder(decomposed.Length);
+        foreach (char c in decomposed)
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark)
+            {
+                folded.Append(char.ToLowerInvariant(c));
+            }
+        }
+
+        return folded.ToString();
+    }
+
+    /// <summary>How many of a query's words a keyword hit must contain to enter hybrid fusion: one of a one- or two-word query, half
+    /// (rounded up) of more. A hit matching only a minor word of a longer query is left to the semantic ranking.</summary>
+    public static int MinimumShouldMatch(int terms) => terms <= 2 ? Math.Min(terms, 1) : (terms + 1) / 2;
+
     private static void Append(JsonElement content, StringBuilder text)
     {
         if (content.ValueKind == JsonValueKind.String)

@@ -127,7 +127,8 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
         await using var session = await OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = session.Connection.CreateCommand();
         var sql = new StringBuilder("""
-            SELECT d.Id, d.MessageId, d.ThreadId, d.Role, d.CreatedAtMs, snippet(search_fts, 0, @mark, @endMark, @ellipsis, @tokens), bm25(search_fts)
+            SELECT d.Id, d.MessageId, d.ThreadId, d.Role, d.CreatedAtMs, snippet(search_fts, 0, @mark, @endMark, @ellipsis, @tokens), bm25(search_fts),
+                   highlight(search_fts, 0, char(1), char(2))
             FROM search_fts JOIN search_documents d ON d.Id = search_fts.rowid
             WHERE search_fts MATCH @query AND d.AccountId = @account
             """);
@@ -173,7 +174,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
         {
             // bm25() is lower for better matches (negative); the hit's score is its negation, higher is better.
             hits.Add(new StoredHit(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4),
-                reader.GetString(5), -reader.GetDouble(6)));
+                reader.GetString(5), -reader.GetDouble(6)) { MatchedTerms = MatchedTerms(reader.GetString(7), terms) });
         }
 
         return hits;
@@ -286,6 +287,35 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
         }
 
         return bytes;
+    }
+
+    /// <summary>How many of <paramref name="terms"/> occur in a text FTS5 highlighted with \u0001 … \u0002 around each matched token.</summary>
+    private static int MatchedTerms(string highlighted, IReadOnlyList<string> terms)
+    {
+        var matched = new HashSet<string>(StringComparer.Ordinal);
+        int start = highlighted.IndexOf('\u0001', StringComparison.Ordinal);
+        while (start >= 0)
+        {
+            int end = highlighted.IndexOf('\u0002', start + 1);
+            if (end < 0)
+            {
+                break;
+            }
+
+            matched.Add(SearchText.Fold(highlighted.AsSpan(start + 1, end - start - 1)));
+            start = highlighted.IndexOf('\u0001', end + 1);
+        }
+
+        int count = 0;
+        foreach (string term in terms)
+        {
+            if (matched.Contains(SearchText.Fold(term)))
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     private static string Opening(string text) => text.Length <= OpeningCharacters ? text : text[..OpeningCharacters] + Ellipsis;
