@@ -21,7 +21,8 @@ if (string.IsNullOrEmpty(builder.Configuration["Qlaud:Bootstrap:MasterKey"]))
     builder.Configuration["Qlaud:Bootstrap:MasterKey"] = generatedKey;
 }
 
-builder.Services.AddQlaud();
+// Search over thread messages is hybrid (BM25 + semantic) offline: the MiniLM model embeds messages in process.
+builder.Services.AddQlaud().AddLocalEmbeddings();
 var app = builder.Build();
 app.MapQlaud();
 app.MapQlaudHealthChecks(); // GET /healthz (live), GET /readyz (database and ledger writer)
@@ -38,6 +39,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
         : $"  Master key (generated for this run; set Qlaud__Bootstrap__MasterKey to keep one): {generatedKey}");
     Console.WriteLine("  Authenticate with 'Authorization: Bearer <key>' or 'x-api-key: <key>'.");
     Console.WriteLine("  End-user keys, wallet and usage: POST /v1/keys, GET /v1/wallet, GET /v1/usage (with the master key).");
+    Console.WriteLine("  Threads and search: POST /v1/threads, GET /v1/search?q= (hybrid keyword + semantic, local MiniLM embeddings).");
     var providers = catalog.Providers.Values.Where(static p => p.IsAvailable).Select(static p => p.Name).Order().ToList();
     Console.WriteLine($"  Providers configured: {string.Join(", ", providers)}");
     Console.WriteLine($"  Models available: {catalog.Models.Count(static m => m.IsAvailable)} of {catalog.Models.Length} (GET /v1/catalog lists all)");

@@ -20,7 +20,7 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key), the signed
     /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials), the operator's
     /// <c>/v1/accounts</c>, managed threads (<c>/v1/threads</c>, <c>/v1/threads/{id}/messages</c>) and
-    /// <c>DELETE /v1/end_users/{end_user_id}</c>.
+    /// <c>DELETE /v1/end_users/{end_user_id}</c> and search over thread messages (<c>GET /v1/search</c>).
     /// </summary>
     /// <remarks>Each endpoint requires one of <see cref="QlaudAuthorizationPolicies"/> (authenticated with the Qlaud key scheme),
     /// except the public <c>GET /v1/catalog</c> and the webhook; an app's <c>RequireAuthorization(...)</c> on the returned group
@@ -58,6 +58,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         var unapplied = ActivatorUtilities.CreateInstance<UnappliedPaymentEndpoints>(services);
         var accounts = ActivatorUtilities.CreateInstance<AccountEndpoints>(services);
         var threads = ActivatorUtilities.CreateInstance<ThreadEndpoints>(services);
+        var search = ActivatorUtilities.CreateInstance<SearchEndpoints>(services);
 
         var bounded = new StorageTimeouts(
             TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
@@ -101,6 +102,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/threads/{id}/messages", (RequestDelegate)threads.PostMessageAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapGet("/threads/{id}/messages", (RequestDelegate)threads.ListMessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapDelete("/end_users/{end_user_id}", (RequestDelegate)threads.EraseEndUserAsync).RequireAuthorization(AccountAdmin);
+        group.MapGet("/search", bounded.Bound(search.SearchAsync)).RequireAuthorization(AnyKey);
         return group;
     }
 }

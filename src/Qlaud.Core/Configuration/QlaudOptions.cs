@@ -41,4 +41,7 @@ public sealed class QlaudOptions
 
     /// <summary>Stripe Checkout top-ups of the prepaid wallet and the signed webhook that credits them.</summary>
     public StripeOptions Stripe { get; set; } = new();
+
+    /// <summary>Search over thread messages: indexing, the embedding model, the vector index.</summary>
+    public SearchOptions Search { get; set; } = new();
 }

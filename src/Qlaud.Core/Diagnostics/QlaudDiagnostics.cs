@@ -33,6 +33,11 @@ public static class QlaudDiagnostics
         "gen_ai.client.token.usage", unit: "{token}", description: "Measures number of input and output tokens used.",
         tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864] });
 
+    /// <summary>From a message's queueing (its turn's commit) to its being searchable, in seconds.</summary>
+    internal static readonly Histogram<double> SearchIndexLag = Meter.CreateHistogram<double>(
+        "qlaud.search.index.lag", unit: "s", description: "Time from a message being persisted to its being searchable.",
+        tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92] });
+
     internal const string OperationName = "gen_ai.operation.name";
     internal const string System = "gen_ai.system";
     internal const string RequestModel = "gen_ai.request.model";

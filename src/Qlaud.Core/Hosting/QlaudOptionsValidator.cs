@@ -56,6 +56,27 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.AddRange(CatalogBuilder.Build(options, Environment.GetEnvironmentVariable).Errors);
         }
 
+        var search = options.Search;
+        if (search.IndexBatchSize is < 1 or > 1000)
+        {
+            errors.Add("Qlaud:Search:IndexBatchSize must be between 1 and 1000.");
+        }
+
+        if (search.IndexPollMilliseconds is < 10 or > 60_000)
+        {
+            errors.Add("Qlaud:Search:IndexPollMilliseconds must be between 10 and 60000.");
+        }
+
+        if (search.ChunkCharacters is < 200 or > 20_000)
+        {
+            errors.Add("Qlaud:Search:ChunkCharacters must be between 200 and 20000.");
+        }
+
+        if (search.EmbeddingModel is { } model && string.IsNullOrWhiteSpace(model))
+        {
+            errors.Add("Qlaud:Search:EmbeddingModel must name a catalog embedding model or be left out.");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

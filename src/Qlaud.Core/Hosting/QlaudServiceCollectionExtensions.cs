@@ -163,10 +163,17 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Billing.UnappliedPaymentSweep>();
         services.TryAddSingleton<UsageService>();
         services.TryAddSingleton<QlaudCallerResolver>();
+        services.TryAddSingleton<Qlaud.Search.SearchIndexSignal>();
         services.TryAddSingleton<Qlaud.Threads.IThreadStore, Qlaud.Threads.EfThreadStore>();
         services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock, Qlaud.Threads.InProcessThreadTurnLock>();
         services.TryAddSingleton<Qlaud.Threads.ThreadTurnEngine>();
         services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
+        services.TryAddSingleton<Qlaud.Search.ISearchStore, Qlaud.Storage.Sqlite.SqliteSearchStore>();
+        services.TryAddSingleton<Qlaud.Search.VectorIndex>();
+        services.TryAddSingleton<Qlaud.Search.SearchEmbedder>();
+        services.TryAddSingleton<Qlaud.Search.SearchIndex>();
+        services.TryAddSingleton<Qlaud.Search.SearchIndexer>();
+        services.TryAddSingleton<Qlaud.Search.IQlaudSearch, Qlaud.Search.QlaudSearch>();
 
         // Readiness (GET /readyz with MapQlaudHealthChecks(), or any MapHealthChecks of the app): tagged "ready".
         services.AddHealthChecks()
@@ -178,6 +185,9 @@ public static class QlaudServiceCollectionExtensions
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<StorageInitializer>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<LedgerWriter>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Billing.UnappliedPaymentSweep>());
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Search.Enabled
+            ? sp.GetRequiredService<Qlaud.Search.SearchIndexer>()
+            : new Qlaud.Search.NoSearchIndexer());
     }
 
     /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>

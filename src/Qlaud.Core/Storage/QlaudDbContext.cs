@@ -31,6 +31,10 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
 
     public DbSet<ThreadTurnRecordEntity> ThreadTurnRecords => Set<ThreadTurnRecordEntity>();
 
+    public DbSet<SearchDocumentEntity> SearchDocuments => Set<SearchDocumentEntity>();
+
+    public DbSet<SearchQueueEntity> SearchQueue => Set<SearchQueueEntity>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<AccountEntity>(static account =>
@@ -113,6 +117,35 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
         });
 
         ConfigureThreads(modelBuilder);
+        ConfigureSearch(modelBuilder);
+    }
+
+    private static void ConfigureSearch(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<SearchDocumentEntity>(static document =>
+        {
+            document.ToTable("search_documents");
+            document.HasKey(static d => d.Id);
+            document.Property(static d => d.Id).ValueGeneratedOnAdd();
+            document.Property(static d => d.MessageId).HasMaxLength(64);
+            document.Property(static d => d.ThreadId).HasMaxLength(64);
+            document.Property(static d => d.AccountId).HasMaxLength(64);
+            document.Property(static d => d.EndUserId).HasMaxLength(256);
+            document.Property(static d => d.KeyId).HasMaxLength(64);
+            document.Property(static d => d.Role).HasMaxLength(16);
+            document.HasIndex(static d => d.MessageId).IsUnique();
+            document.HasIndex(static d => new { d.AccountId, d.EndUserId });
+            document.HasIndex(static d => d.ThreadId);
+            document.HasOne<ThreadMessageEntity>().WithMany().HasForeignKey(static d => d.MessageId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<SearchQueueEntity>(static queued =>
+        {
+            queued.ToTable("search_queue");
+            queued.HasKey(static q => q.Id);
+            queued.Property(static q => q.Id).ValueGeneratedOnAdd();
+            queued.Property(static q => q.MessageId).HasMaxLength(64);
+        });
     }
 
     private static void ConfigureThreads(ModelBuilder modelBuilder)

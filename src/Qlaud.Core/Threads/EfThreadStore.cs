@@ -4,7 +4,7 @@ using Qlaud.Storage;
 namespace Qlaud.Threads;
 
 /// <summary>The EF Core thread store (SQLite by default), provider-neutral LINQ only.</summary>
-internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, StorageInitializer storage) : IThreadStore
+internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, StorageInitializer storage, Search.SearchIndexSignal search) : IThreadStore
 {
     public async Task InsertThreadAsync(ThreadEntity thread, CancellationToken cancellationToken)
     {
@@ -179,7 +179,15 @@ internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, S
             db.ThreadTurnRecords.Add(record);
         }
 
+        if (search.Enabled)
+        {
+            // Queued for the search indexer in the turn's own transaction: a persisted message is always indexed eventually.
+            db.SearchQueue.Add(new SearchQueueEntity { MessageId = user.Id, EnqueuedAtMs = nowMs });
+            db.SearchQueue.Add(new SearchQueueEntity { MessageId = reply.Id, EnqueuedAtMs = nowMs });
+        }
+
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false); // one transaction
+        search.Notify();
         return true;
     }
 

@@ -5,4 +5,8 @@ namespace Qlaud.Threads;
 /// <param name="ThreadsDeleted">Threads deleted.</param>
 /// <param name="MessagesDeleted">Messages deleted.</param>
 /// <param name="LedgerEntriesUnlinked">Ledger rows whose end-user id was cleared (their amounts stay).</param>
-public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int MessagesDeleted, int LedgerEntriesUnlinked);
+public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int MessagesDeleted, int LedgerEntriesUnlinked)
+{
+    /// <summary>Messages removed from the search index (their text, full-text entries and embeddings).</summary>
+    public int SearchEntriesDeleted { get; init; }
+}

@@ -7,7 +7,7 @@ using Qlaud.Storage;
 namespace Qlaud.Threads;
 
 /// <summary>The thread service behind <see cref="IQlaudThreads"/> and the <c>/v1/threads</c> endpoints.</summary>
-internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, LedgerWriter ledger, TimeProvider time) : IQlaudThreads
+internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, LedgerWriter ledger, Search.SearchIndex search, TimeProvider time) : IQlaudThreads
 {
     /// <summary>The most metadata pairs a thread holds (OpenAI's limit).</summary>
     public const int MaxMetadataPairs = 16;
@@ -100,11 +100,18 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
         return thread is null ? null : ToThread(thread);
     }
 
-    public Task<bool> DeleteAsync(QlaudCaller caller, string threadId, CancellationToken cancellationToken = default)
+    public async Task<bool> DeleteAsync(QlaudCaller caller, string threadId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(threadId);
-        return store.DeleteThreadAsync(ThreadScope.For(caller), threadId, cancellationToken);
+        if (!await store.DeleteThreadAsync(ThreadScope.For(caller), threadId, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        // The stored index entries went with the messages; the in-memory vectors go before the delete is answered.
+        await search.ForgetThreadAsync(caller.AccountId, threadId, CancellationToken.None).ConfigureAwait(false);
+        return true;
     }
 
     public async Task<QlaudPage<QlaudThreadMessage>?> ListMessagesAsync(QlaudCaller caller, string threadId, PageOptions options, CancellationToken cancellationToken = default)
@@ -161,7 +168,10 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
 
         // Usage still queued for the ledger is written first, so its rows are unlinked too.
         await ledger.FlushAsync(cancellationToken).ConfigureAwait(false);
-        return await store.EraseEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
+        int indexed = await search.Store.CountEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
+        var erased = await store.EraseEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
+        await search.ForgetEndUserAsync(caller.AccountId, endUserId, CancellationToken.None).ConfigureAwait(false);
+        return erased with { SearchEntriesDeleted = indexed };
     }
 
     private static void ValidatePage(PageOptions options)

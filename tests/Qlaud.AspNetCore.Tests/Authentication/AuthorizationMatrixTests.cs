@@ -59,6 +59,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("POST", "/v1/threads/{thread}/messages", """{"model":"fake-claude","max_tokens":16,"content":"hi"}""", [200, 200, 200, 404, 401], Anthropic: true),
         new("GET", "/v1/threads/{thread}/messages", null, [200, 200, 200, 404, 401], Anthropic: true),
         new("DELETE", "/v1/end_users/erase-me", null, [200, 200, 403, 200, 401], Pattern: "/v1/end_users/{end_user_id}"),
+        new("GET", "/v1/search?q=hi", null, [200, 200, 200, 200, 401]),
     ];
 
     private static readonly string[] Columns = ["bootstrap key", "admin-scope key", "end-user key", "other account's key", "no key"];

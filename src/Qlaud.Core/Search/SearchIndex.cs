@@ -1,0 +1,192 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
+
+namespace Qlaud.Search;
+
+/// <summary>
+/// Keeps the search index: indexes queued messages (text to the store's full-text index, chunk embeddings to the store and
+/// the in-memory <see cref="VectorIndex"/>), loads the vectors at start-up, and forgets deleted threads and erased end users.
+/// </summary>
+/// <remarks>Indexing a batch and forgetting run one at a time, so a message deleted while its batch was being indexed cannot
+/// come back into memory after it was forgotten (the store writes a document only while its message exists).</remarks>
+internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vectors, SearchEmbedder embedder, IOptions<QlaudOptions> options,
+    TimeProvider time, ILogger<SearchIndex> logger)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly int _chunkCharacters = options.Value.Search.ChunkCharacters;
+    private long _indexed;
+    private long _lastLagMs = -1;
+    private long _maxLagMs = -1;
+
+    public ISearchStore Store => store;
+
+    public VectorIndex Vectors => vectors;
+
+    public SearchEmbedder Embedder => embedder;
+
+    /// <summary>Completes when the stored vectors are in memory (at once without an embedding generator).</summary>
+    public Task Loaded => _loaded.Task;
+
+    public long Indexed => Interlocked.Read(ref _indexed);
+
+    public long? LastLagMs => Interlocked.Read(ref _lastLagMs) is >= 0 and var lag ? lag : null;
+
+    public long? MaxLagMs => Interlocked.Read(ref _maxLagMs) is >= 0 and var lag ? lag : null;
+
+    /// <summary>Reads every stored vector into memory.</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (embedder.Available)
+            {
+                long documents = 0;
+                await foreach (var stored in store.ReadVectorsAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (vectors.Add(stored.DocumentId, stored.AccountId, stored.EndUserId, stored.KeyId, stored.ThreadId, stored.CreatedAtMs, stored.Dimensions,
+                        MemoryMarshal.Cast<byte, float>(stored.Vectors)))
+                    {
+                        documents++;
+                    }
+                }
+
+                Log.Loaded(logger, documents, vectors.Count);
+            }
+
+            _loaded.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            _loaded.TrySetException(ex);
+            throw;
+        }
+    }
+
+    /// <summary>Indexes up to <paramref name="max"/> queued messages; the number of queue rows taken (0 when the queue is empty).</summary>
+    public async Task<int> IndexBatchAsync(int max, CancellationToken cancellationToken)
+    {
+        var queued = await store.ReadQueueAsync(max, cancellationToken).ConfigureAwait(false);
+        if (queued.Count == 0)
+        {
+            return 0;
+        }
+
+        var documents = new List<IndexedMessage>(queued.Count);
+        var chunks = new List<string>();
+        var chunkCounts = new List<int>();
+        foreach (var message in queued)
+        {
+            if (message.ContentJson is null)
+            {
+                continue; // deleted before it was indexed
+            }
+
+            string text = SearchText.Extract(message.ContentJson);
+            var pieces = embedder.Available ? SearchText.Chunk(text, _chunkCharacters) : [];
+            chunks.AddRange(pieces);
+            chunkCounts.Add(pieces.Count);
+            documents.Add(new IndexedMessage(message.MessageId, message.ThreadId!, message.AccountId!, message.EndUserId, message.KeyId, message.Role!,
+                message.CreatedAtMs, text, null));
+        }
+
+        if (chunks.Count > 0)
+        {
+            var embedded = await embedder.EmbedAsync(chunks, cancellationToken).ConfigureAwait(false);
+            int next = 0;
+            for (int i = 0; i < documents.Count; i++)
+            {
+                int count = chunkCounts[i];
+                if (count > 0)
+                {
+                    documents[i] = documents[i] with { Vectors = embedded[next..(next + count)] };
+                    next += count;
+                }
+            }
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            long[] ids = await store.WriteAsync(documents, [.. queued.Select(static q => q.QueueId)], now, cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < documents.Count; i++)
+            {
+                var document = documents[i];
+                if (ids[i] != 0 && document.Vectors is { Length: > 0 } chunkVectors)
+                {
+                    var flat = new float[chunkVectors.Length * chunkVectors[0].Length];
+                    for (int c = 0; c < chunkVectors.Length; c++)
+                    {
+                        chunkVectors[c].CopyTo(flat, c * chunkVectors[0].Length);
+                    }
+
+                    if (!vectors.Add(ids[i], document.AccountId, document.EndUserId, document.KeyId, document.ThreadId, document.CreatedAtMs, chunkVectors[0].Length, flat))
+                    {
+                        Log.DimensionsChanged(logger, document.MessageId, chunkVectors[0].Length, vectors.Dimensions);
+                    }
+                }
+            }
+
+            now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var message in queued)
+            {
+                long lag = Math.Max(0, now - message.EnqueuedAtMs);
+                Interlocked.Exchange(ref _lastLagMs, lag);
+                if (lag > Interlocked.Read(ref _maxLagMs))
+                {
+                    Interlocked.Exchange(ref _maxLagMs, lag);
+                }
+
+                Diagnostics.QlaudDiagnostics.SearchIndexLag.Record(lag / 1000.0);
+            }
+
+            Interlocked.Add(ref _indexed, documents.Count);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        return queued.Count;
+    }
+
+    /// <summary>Drops a deleted thread's vectors from memory (its stored documents went with its messages).</summary>
+    public async Task ForgetThreadAsync(string accountId, string threadId, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            vectors.RemoveThread(accountId, threadId);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Drops an erased end user's vectors from memory.</summary>
+    public async Task ForgetEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            vectors.RemoveEndUser(accountId, endUserId);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Search vectors loaded: {Documents} messages, {Vectors} vectors")]
+        public static partial void Loaded(ILogger logger, long documents, long vectors);
+
+        [LoggerMessage(2, LogLevel.Warning, "Message {MessageId} was embedded with {Dimensions} dimensions where the index holds {Expected}: it is searchable by keyword only. Was the embedding model changed?")]
+        public static partial void DimensionsChanged(ILogger logger, string messageId, int dimensions, int expected);
+    }
+}

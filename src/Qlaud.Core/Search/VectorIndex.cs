@@ -1,0 +1,238 @@
+using System.Numerics.Tensors;
+
+namespace Qlaud.Search;
+
+/// <summary>
+/// The in-memory vector index: per account, every indexed message's chunk embeddings in one row-major float32 matrix (in
+/// blocks), searched exactly with SIMD dot products (<see cref="TensorPrimitives"/>). Embeddings are unit length, so the dot
+/// product is the cosine similarity; a message scores as its best chunk.
+/// </summary>
+/// <remarks>Loaded from the store at start-up and kept in step by the indexer; a removed message's rows are zeroed at once
+/// (no trace stays in memory) and the matrix is compacted when a quarter of it is removed.</remarks>
+internal sealed class VectorIndex
+{
+    /// <summary>Rows per block: a block is one array, so the matrix grows without copying what it holds.</summary>
+    internal const int BlockRows = 8192;
+
+    private readonly Dictionary<string, AccountVectors> _accounts = new(StringComparer.Ordinal);
+    private readonly ReaderWriterLockSlim _lock = new();
+    private int _dimensions;
+    private long _rows;
+
+    /// <summary>Floats per vector; 0 until the first vector is added.</summary>
+    public int Dimensions => Volatile.Read(ref _dimensions);
+
+    /// <summary>Chunk vectors held (live rows).</summary>
+    public long Count => Interlocked.Read(ref _rows);
+
+    /// <summary>Adds a message's chunk vectors (<paramref name="vectors"/> is chunks × dimensions floats). False when the
+    /// dimensions differ from the vectors already held (another embedding model): the message is then not added.</summary>
+    public bool Add(long documentId, string accountId, string? endUserId, string? keyId, string threadId, long createdAtMs, int dimensions, ReadOnlySpan<float> vectors)
+    {
+        if (dimensions <= 0 || vectors.Length == 0 || vectors.Length % dimensions != 0)
+        {
+            return false;
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            if (_dimensions == 0)
+            {
+                _dimensions = dimensions;
+            }
+            else if (_dimensions != dimensions)
+            {
+                return false;
+            }
+
+            if (!_accounts.TryGetValue(accountId, out var account))
+            {
+                _accounts[accountId] = account = new AccountVectors(dimensions);
+            }
+
+            int chunks = vectors.Length / dimensions;
+            account.Add(new Entry(documentId, threadId, endUserId, keyId, createdAtMs, account.Rows, chunks), vectors);
+            Interlocked.Add(ref _rows, chunks);
+            return true;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Removes every message of a thread; the number of messages removed.</summary>
+    public int RemoveThread(string accountId, string threadId) => Remove(accountId, e => string.Equals(e.ThreadId, threadId, StringComparison.Ordinal));
+
+    /// <summary>Removes every message of an end user's threads; the number of messages removed.</summary>
+    public int RemoveEndUser(string accountId, string endUserId) => Remove(accountId, e => string.Equals(e.EndUserId, endUserId, StringComparison.Ordinal));
+
+    /// <summary>The <paramref name="k"/> messages in <paramref name="scope"/> whose best chunk is nearest to <paramref name="query"/>, best first.</summary>
+    public List<(long DocumentId, float Score)> Search(SearchScope scope, ReadOnlySpan<float> query, int k)
+    {
+        var best = new PriorityQueue<long, float>(k + 1);
+        _lock.EnterReadLock();
+        try
+        {
+            if (query.Length != _dimensions || !_accounts.TryGetValue(scope.AccountId, out var account))
+            {
+                return [];
+            }
+
+            var entries = account.Entries;
+            for (int i = 0; i < entries.Count; i++)
+            {
+                var entry = entries[i];
+                if (entry.Removed || !scope.Admits(entry.EndUserId, entry.KeyId, entry.ThreadId, entry.CreatedAtMs))
+                {
+                    continue;
+                }
+
+                float score = float.NegativeInfinity;
+                for (int c = 0; c < entry.Chunks; c++)
+                {
+                    score = MathF.Max(score, TensorPrimitives.Dot(account.Row(entry.Row + c), query));
+                }
+
+                if (best.Count < k)
+                {
+                    best.Enqueue(entry.DocumentId, score);
+                }
+                else if (best.TryPeek(out _, out float worst) && score > worst)
+                {
+                    best.DequeueEnqueue(entry.DocumentId, score);
+                }
+            }
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+
+        var hits = new List<(long, float)>(best.Count);
+        while (best.TryDequeue(out long id, out float score))
+        {
+            hits.Add((id, score));
+        }
+
+        hits.Reverse();
+        return hits;
+    }
+
+    private int Remove(string accountId, Func<Entry, bool> match)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (!_accounts.TryGetValue(accountId, out var account))
+            {
+                return 0;
+            }
+
+            int removed = 0;
+            for (int i = 0; i < account.Entries.Count; i++)
+            {
+                var entry = account.Entries[i];
+                if (!entry.Removed && match(entry))
+                {
+                    account.Clear(entry);
+                    account.Entries[i] = entry with { Removed = true, ThreadId = "", EndUserId = null, KeyId = null };
+                    Interlocked.Add(ref _rows, -entry.Chunks);
+                    removed++;
+                }
+            }
+
+            account.CompactIfSparse();
+            return removed;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>One indexed message: its filter fields and its rows in the account's matrix.</summary>
+    private readonly record struct Entry(long DocumentId, string ThreadId, string? EndUserId, string? KeyId, long CreatedAtMs, int Row, int Chunks)
+    {
+        public bool Removed { get; init; }
+    }
+
+    /// <summary>One account's matrix and entries.</summary>
+    private sealed class AccountVectors(int dimensions)
+    {
+        private readonly List<float[]> _blocks = [];
+        private int _removedRows;
+
+        public List<Entry> Entries { get; private set; } = [];
+
+        public int Rows { get; private set; }
+
+        public ReadOnlySpan<float> Row(int row) => _blocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions);
+
+        public void Add(Entry entry, ReadOnlySpan<float> vectors)
+        {
+            for (int c = 0; c < entry.Chunks; c++)
+            {
+                int row = Rows++;
+                if (row / BlockRows == _blocks.Count)
+                {
+                    _blocks.Add(new float[BlockRows * dimensions]);
+                }
+
+                vectors.Slice(c * dimensions, dimensions).CopyTo(_blocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions));
+            }
+
+            Entries.Add(entry);
+        }
+
+        public void Clear(Entry entry)
+        {
+            for (int c = 0; c < entry.Chunks; c++)
+            {
+                int row = entry.Row + c;
+                _blocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions).Clear();
+            }
+
+            _removedRows += entry.Chunks;
+        }
+
+        /// <summary>Rebuilds the matrix from the live entries when a quarter of its rows are removed ones.</summary>
+        public void CompactIfSparse()
+        {
+            if (_removedRows == 0 || _removedRows * 4 < Rows)
+            {
+                return;
+            }
+
+            var old = Entries;
+            var oldBlocks = _blocks.ToArray();
+            _blocks.Clear();
+            Entries = new List<Entry>(old.Count);
+            Rows = 0;
+            _removedRows = 0;
+            foreach (var entry in old)
+            {
+                if (entry.Removed)
+                {
+                    continue;
+                }
+
+                var moved = entry with { Row = Rows };
+                var vectors = new float[entry.Chunks * dimensions];
+                for (int c = 0; c < entry.Chunks; c++)
+                {
+                    int row = entry.Row + c;
+                    oldBlocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions).CopyTo(vectors.AsSpan(c * dimensions));
+                }
+
+                Add(moved, vectors);
+            }
+
+            foreach (var block in oldBlocks)
+            {
+                Array.Clear(block);
+            }
+        }
+    }
+}
