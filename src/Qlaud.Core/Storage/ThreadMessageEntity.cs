@@ -23,6 +23,11 @@ internal sealed class ThreadMessageEntity
     /// <summary>The route that answered (<c>provider/upstream-model</c>); assistant messages only.</summary>
     public string? Route { get; set; }
 
+    /// <summary>The message's own input-token count for fitting the context window (<c>ContextWindow.Estimate</c>, the
+    /// tokenizer <c>count_tokens</c> uses), counted once when the message is stored so a turn tokenizes only its new
+    /// message; 0 when not counted (the turn counts it then).</summary>
+    public long ContextTokens { get; set; }
+
     public long InputTokens { get; set; }
 
     public long OutputTokens { get; set; }

@@ -6,18 +6,23 @@ using Qlaud.Dialects.Anthropic;
 namespace Qlaud.Threads;
 
 /// <summary>
-/// The <c>truncate</c> strategy: history + new turn + <c>max_tokens</c> must fit the context length; the oldest whole turns
-/// are dropped until they do. A turn starts at a user message that is not a tool result, so a <c>tool_use</c> and the
-/// <c>tool_result</c> that answers it are kept or dropped together; the system prompt (and tools) always stay.
+/// Fits a thread's history to the model's context window: history + new turn + <c>max_tokens</c> must fit the context length.
+/// The <c>truncate</c> strategy drops the oldest whole turns until they do; <c>summarize</c> folds them into a summary. A turn
+/// starts at a user message that is not a tool result, so a <c>tool_use</c> and the <c>tool_result</c> that answers it are kept,
+/// dropped or folded together; the system prompt (and tools) always stay.
 /// </summary>
 /// <remarks>Tokens are counted with the gateway's input-token estimate for <c>count_tokens</c>
-/// (<see cref="AnthropicTokenEstimator"/>), one message at a time.</remarks>
+/// (<see cref="AnthropicTokenEstimator"/>), one message at a time; a stored message keeps its count, so a turn counts only its
+/// new message.</remarks>
 internal static class ContextWindow
 {
-    /// <summary>The strategy's wire name.</summary>
+    /// <summary>The wire name of the strategy that drops the oldest turns.</summary>
     public const string Truncate = "truncate";
 
-    /// <summary>Chooses the messages to send.</summary>
+    /// <summary>The wire name of the strategy that folds the oldest turns into a stored summary.</summary>
+    public const string Summarize = "summarize";
+
+    /// <summary>Chooses the messages to send, counting each message's tokens.</summary>
     /// <param name="messages">History then the new user message: each a role and a JSON array of content blocks.</param>
     /// <param name="fixedTokens">Tokens of the system prompt and tools.</param>
     /// <param name="maxTokens">The turn's <c>max_tokens</c>.</param>
@@ -26,16 +31,31 @@ internal static class ContextWindow
     /// newest turn fits.</returns>
     public static (int First, long InputTokens) Fit(IReadOnlyList<(string Role, string ContentJson)> messages, long fixedTokens, long maxTokens, long contextLength)
     {
-        var tokens = new long[messages.Count];
-        long total = fixedTokens;
-        for (int i = 0; i < messages.Count; i++)
+        var counted = new ContextMessage[messages.Count];
+        for (int i = 0; i < counted.Length; i++)
         {
-            tokens[i] = Estimate(messages[i].Role, messages[i].ContentJson);
-            total += tokens[i];
+            counted[i] = new ContextMessage(messages[i].Role, messages[i].ContentJson, Estimate(messages[i].Role, messages[i].ContentJson));
         }
 
+        return Fit(counted, fixedTokens, maxTokens, contextLength);
+    }
+
+    /// <summary>Chooses the messages to send from messages whose tokens are counted.</summary>
+    /// <returns>The index of the first message sent and the estimated input tokens; <c>First = -1</c> when not even the
+    /// newest turn fits.</returns>
+    public static (int First, long InputTokens) Fit(IReadOnlyList<ContextMessage> messages, long fixedTokens, long maxTokens, long contextLength)
+    {
+        int first = FirstWithin(messages, contextLength - maxTokens - fixedTokens);
+        return (first, fixedTokens + Sum(messages, first < 0 ? 0 : first));
+    }
+
+    /// <summary>The first message of the longest run of whole turns, ending with the last message, whose tokens are at most
+    /// <paramref name="budget"/>; -1 when not even the last turn is within it.</summary>
+    public static int FirstWithin(IReadOnlyList<ContextMessage> messages, long budget)
+    {
+        long total = Sum(messages, 0);
         int first = 0;
-        while (total + maxTokens > contextLength)
+        while (total > budget)
         {
             // Drop the oldest turn: up to the next user message that starts a turn of its own.
             int next = first + 1;
@@ -46,18 +66,30 @@ internal static class ContextWindow
 
             if (next >= messages.Count)
             {
-                return (-1, total);
+                return -1;
             }
 
             for (int i = first; i < next; i++)
             {
-                total -= tokens[i];
+                total -= messages[i].Tokens;
             }
 
             first = next;
         }
 
-        return (first, total);
+        return first;
+    }
+
+    /// <summary>The tokens of the messages from <paramref name="first"/> on.</summary>
+    public static long Sum(IReadOnlyList<ContextMessage> messages, int first)
+    {
+        long total = 0;
+        for (int i = first; i < messages.Count; i++)
+        {
+            total += messages[i].Tokens;
+        }
+
+        return total;
     }
 
     /// <summary>Tokens of the system prompt and the tools of a request (raw JSON values; <c>default</c> when absent).</summary>
@@ -109,7 +141,7 @@ internal static class ContextWindow
         return AnthropicTokenEstimator.EstimateInputTokens(AnthropicDialect.Instance.ReadCountTokensRequest(buffer.WrittenSpan));
     }
 
-    private static bool StartsTurn((string Role, string ContentJson) message)
+    private static bool StartsTurn(ContextMessage message)
     {
         if (message.Role != "user")
         {

@@ -105,10 +105,11 @@ internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, S
         return true;
     }
 
-    public async Task<IReadOnlyList<ThreadMessageEntity>> LoadHistoryAsync(string threadId, CancellationToken cancellationToken)
+    public async Task<List<ContextMessage>> LoadHistoryAsync(string threadId, long afterSeq, CancellationToken cancellationToken)
     {
         await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await db.ThreadMessages.AsNoTracking().Where(m => m.ThreadId == threadId).OrderBy(static m => m.Seq).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return await db.ThreadMessages.AsNoTracking().Where(m => m.ThreadId == threadId && m.Seq > afterSeq).OrderBy(static m => m.Seq)
+            .Select(static m => new ContextMessage(m.Role, m.ContentJson, m.ContextTokens, m.Seq)).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<StorePage<ThreadMessageEntity>?> ListMessagesAsync(string threadId, PageOptions page, CancellationToken cancellationToken)

@@ -20,8 +20,9 @@ internal interface IThreadStore
     /// <summary>Deletes the thread with its messages and turn records; false when not found.</summary>
     Task<bool> DeleteThreadAsync(ThreadScope scope, string threadId, CancellationToken cancellationToken);
 
-    /// <summary>Every message of a thread in order.</summary>
-    Task<IReadOnlyList<ThreadMessageEntity>> LoadHistoryAsync(string threadId, CancellationToken cancellationToken);
+    /// <summary>The messages of a thread after <paramref name="afterSeq"/>, in order, as the context window reads them
+    /// (<see cref="ContextMessage.Tokens"/> is 0 for a message stored without a count).</summary>
+    Task<List<ContextMessage>> LoadHistoryAsync(string threadId, long afterSeq, CancellationToken cancellationToken);
 
     /// <summary>A page of a thread's messages in sequence order; null when a cursor names no message of the thread.</summary>
     Task<StorePage<ThreadMessageEntity>?> ListMessagesAsync(string threadId, PageOptions page, CancellationToken cancellationToken);

@@ -61,24 +61,27 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             };
         }
 
-        // History, then the new user message; an incomplete reply that kept no content is not sent.
-        var history = await store.LoadHistoryAsync(thread.Id, cancellationToken).ConfigureAwait(false);
-        var messages = new List<(string Role, string ContentJson)>(history.Count + 1);
-        foreach (var message in history)
-        {
-            if (message.ContentJson != "[]")
-            {
-                messages.Add((message.Role, message.ContentJson));
-            }
-        }
-
-        messages.Add(("user", turn.ContentJson));
+        // History, then the new user message; an incomplete reply that kept no content is not sent. Stored messages carry
+        // their token counts, so only the new message is tokenized here.
+        var history = await store.LoadHistoryAsync(thread.Id, -1, cancellationToken).ConfigureAwait(false);
+        var messages = new List<ContextMessage>(history.Count + 1);
         JsonElement system = turn.System.ValueKind != JsonValueKind.Undefined ? turn.System
             : thread.System is { } threadSystem ? JsonSerializer.SerializeToElement(threadSystem, ThreadJsonContext.Default.String) : default;
 
         ThreadContextReport context;
+        long userTokens;
         try
         {
+            foreach (var message in history)
+            {
+                if (message.ContentJson != "[]")
+                {
+                    messages.Add(message.Tokens > 0 ? message : message with { Tokens = ContextWindow.Estimate(message.Role, message.ContentJson) });
+                }
+            }
+
+            userTokens = ContextWindow.Estimate("user", turn.ContentJson);
+            messages.Add(new ContextMessage("user", turn.ContentJson, userTokens));
             long contextLength = ContextLength(model);
             var (first, inputTokens) = ContextWindow.Fit(messages, ContextWindow.EstimateFixed(system, turn.Tools), turn.MaxTokens, contextLength);
             if (first < 0)
@@ -123,7 +126,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             RequestId = input.RequestId,
             Headers = input.Headers,
         };
-        var turnIds = new TurnIds(thread.Id, userId, replyId, model, turn.ContentJson, input);
+        var turnIds = new TurnIds(thread.Id, userId, replyId, model, turn.ContentJson, userTokens, input);
 
         ForwardOutcome outcome;
         try
@@ -187,12 +190,13 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
         var usage = reported ?? reply.Usage ?? default;
         var user = new ThreadMessageEntity
         {
-            Id = ids.UserId, ThreadId = ids.ThreadId, Role = "user", ContentJson = ids.UserContentJson, Model = ids.Model,
+            Id = ids.UserId, ThreadId = ids.ThreadId, Role = "user", ContentJson = ids.UserContentJson, ContextTokens = ids.UserTokens, Model = ids.Model,
             RequestId = ids.Input.RequestId, Status = ThreadMessageStatus.Complete, CreatedAtMs = now,
         };
         var assistant = new ThreadMessageEntity
         {
-            Id = ids.ReplyId, ThreadId = ids.ThreadId, Role = "assistant", ContentJson = reply.ContentJson, Model = ids.Model, Route = route?.Name,
+            Id = ids.ReplyId, ThreadId = ids.ThreadId, Role = "assistant", ContentJson = reply.ContentJson, ContextTokens = ReplyTokens(reply.ContentJson),
+            Model = ids.Model, Route = route?.Name,
             InputTokens = usage.Input, OutputTokens = usage.Output,
             CostMicros = route is null ? 0 : MarkupPricing.Charge(route.Price.Cost(usage), _markupPercent),
             RequestId = ids.Input.RequestId, StopReason = reply.StopReason,
@@ -216,6 +220,24 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
         {
             Log.PersistFailed(logger, ex, ids.ThreadId);
             throw;
+        }
+    }
+
+    /// <summary>A reply's token count, counted once as it is stored; 0 (counted when next read) for content the estimator rejects.</summary>
+    private static long ReplyTokens(string contentJson)
+    {
+        if (contentJson == "[]")
+        {
+            return 0;
+        }
+
+        try
+        {
+            return ContextWindow.Estimate("assistant", contentJson);
+        }
+        catch (DialectException)
+        {
+            return 0;
         }
     }
 
@@ -256,7 +278,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
     }
 
     /// <summary>The Anthropic Messages request of the turn.</summary>
-    private static PooledBufferWriter BuildRequest(JsonElement posted, string model, TurnFields turn, JsonElement system, List<(string Role, string ContentJson)> messages, bool stream)
+    private static PooledBufferWriter BuildRequest(JsonElement posted, string model, TurnFields turn, JsonElement system, List<ContextMessage> messages, bool stream)
     {
         var body = new PooledBufferWriter(4096);
         using var writer = new Utf8JsonWriter(body);
@@ -270,12 +292,12 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
         }
 
         writer.WriteStartArray("messages");
-        foreach (var (role, content) in messages)
+        foreach (var message in messages)
         {
             writer.WriteStartObject();
-            writer.WriteString("role", role);
+            writer.WriteString("role", message.Role);
             writer.WritePropertyName("content");
-            writer.WriteRawValue(content, skipInputValidation: true);
+            writer.WriteRawValue(message.ContentJson, skipInputValidation: true);
             writer.WriteEndObject();
         }
 
@@ -329,7 +351,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
 
     private static QlaudError Invalid(string message) => new(QlaudErrorKind.InvalidRequest, message);
 
-    private sealed record TurnIds(string ThreadId, string UserId, string ReplyId, string Model, string UserContentJson, TurnInput Input);
+    private sealed record TurnIds(string ThreadId, string UserId, string ReplyId, string Model, string UserContentJson, long UserTokens, TurnInput Input);
 
     private static partial class Log
     {

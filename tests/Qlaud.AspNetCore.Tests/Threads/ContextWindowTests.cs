@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.Data.Sqlite;
 using Qlaud.AspNetCore.Tests.Infrastructure;
 using Qlaud.FakeProvider;
+using Qlaud.Threads;
 
 namespace Qlaud.AspNetCore.Tests.Threads;
 
@@ -72,5 +74,44 @@ public sealed class ContextWindowTests : IAsyncLifetime
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
         Assert.Contains("does not fit the context length of 'tiny-claude' (1000 tokens)", error.GetProperty("message").GetString());
         Assert.Empty(_gateway.Fake.Requests);
+    }
+
+    [Fact]
+    public async Task PostMessage_EachMessageStoredWithItsTokenCount_LaterTurnsFitWithTheStoredCountsWithoutRecounting()
+    {
+        using var http = _gateway.Http();
+        string id = await http.CreateThreadAsync("""{"model":"tiny-claude"}""");
+        _gateway.Fake.Enqueue(FakeReply.Text("Noted, the code word is heron."), FakeReply.Text("Two."), FakeReply.Text("Three."));
+        await http.PostTurnAsync(id, ThreadTestClient.Turn("Remember the code word.", model: null, maxTokens: 100));
+        await http.PostTurnAsync(id, ThreadTestClient.Turn("Second question.", model: null, maxTokens: 100));
+        await using var connection = new SqliteConnection(_gateway.Services.GetConnectionString());
+        await connection.OpenAsync();
+        var stored = new List<(string Role, string Content, long Tokens)>();
+        await using (var read = connection.CreateCommand())
+        {
+            read.CommandText = $"SELECT Role, ContentJson, ContextTokens FROM thread_messages WHERE ThreadId = '{id}' ORDER BY Seq";
+            await using var reader = await read.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                stored.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            }
+        }
+
+        // A stored count larger than the window: the next turn believes it and drops the first turn, though its text is short.
+        await using (var inflate = connection.CreateCommand())
+        {
+            inflate.CommandText = $"UPDATE thread_messages SET ContextTokens = 5000 WHERE ThreadId = '{id}' AND Seq = 0";
+            await inflate.ExecuteNonQueryAsync();
+        }
+
+        var (status, _, body) = await http.PostTurnAsync(id, ThreadTestClient.Turn("Third question.", model: null, maxTokens: 100));
+
+        Assert.Equal(4, stored.Count);
+        Assert.All(stored, static m => Assert.Equal(ContextWindow.Estimate(m.Role, m.Content), m.Tokens));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var context = JsonDocument.Parse(body).RootElement.GetProperty("context");
+        Assert.Equal(2, context.GetProperty("messages_dropped").GetInt32());
+        Assert.Equal(3, context.GetProperty("messages_sent").GetInt32());
+        Assert.DoesNotContain("heron", _gateway.Fake.Requests[2].BodyText);
     }
 }

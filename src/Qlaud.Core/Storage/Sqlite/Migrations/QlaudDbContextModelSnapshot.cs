@@ -377,6 +377,9 @@ namespace Qlaud.Storage.Sqlite.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("ContextTokens")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("CostMicros")
                         .HasColumnType("INTEGER");
 
