@@ -239,14 +239,18 @@ public sealed class ThreadEndpointsTests : IAsyncLifetime
     {
         using var http = _gateway.Http();
         string id = await http.CreateThreadAsync();
-        _gateway.Fake.Responder = static request => FakeReply.Text("re: " + request.BodyText.Length) with { Latency = TimeSpan.FromMilliseconds(150) };
-
-        var posts = new List<Task<(HttpStatusCode, HttpResponseMessage, string)>>();
-        foreach (string text in new[] { "one", "two", "three" })
+        // The first turn stays upstream while the other two arrive and wait for it, well apart.
+        _gateway.Fake.Responder = static request => FakeReply.Text("re: " + request.BodyText.Length) with
         {
-            posts.Add(http.PostTurnAsync(id, ThreadTestClient.Turn(text)));
-            await Task.Delay(40); // arrival order: one, two, three, while the first is still upstream
-        }
+            Latency = request.BodyText.Contains("\"one\"", StringComparison.Ordinal) && !request.BodyText.Contains("\"two\"", StringComparison.Ordinal)
+                ? TimeSpan.FromSeconds(1.5) : TimeSpan.FromMilliseconds(20),
+        };
+
+        var posts = new List<Task<(HttpStatusCode, HttpResponseMessage, string)>> { http.PostTurnAsync(id, ThreadTestClient.Turn("one")) };
+        await _gateway.Fake.WaitForRequestAsync();
+        posts.Add(http.PostTurnAsync(id, ThreadTestClient.Turn("two")));
+        await Task.Delay(500);
+        posts.Add(http.PostTurnAsync(id, ThreadTestClient.Turn("three")));
 
         var answers = await Task.WhenAll(posts);
         var messages = await http.MessagesAsync(id);

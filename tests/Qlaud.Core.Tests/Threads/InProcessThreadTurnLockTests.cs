@@ -10,21 +10,29 @@ public sealed class InProcessThreadTurnLockTests
         var locks = new InProcessThreadTurnLock();
         var order = new List<int>();
         var held = await locks.AcquireAsync("thr_a", default);
-        var waiters = Enumerable.Range(1, 5).Select(i => Task.Run(async () =>
+        var waiters = new List<Task>();
+        for (int i = 1; i <= 5; i++)
         {
-            await Task.Delay(i * 20);
-            await using var turn = await locks.AcquireAsync("thr_a", default);
-            lock (order)
-            {
-                order.Add(i);
-            }
-        })).ToList();
-        await Task.Delay(200);
+            // AcquireAsync joins the queue before it returns, so the calls' order is the arrival order.
+            var pending = locks.AcquireAsync("thr_a", default);
+            Assert.False(pending.IsCompleted);
+            waiters.Add(RecordAsync(pending, i));
+        }
 
         await held.DisposeAsync();
         await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal([1, 2, 3, 4, 5], order);
+
+        async Task RecordAsync(ValueTask<IAsyncDisposable> pending, int n)
+        {
+            await using var turn = await pending;
+            await Task.Yield(); // the next waiter must not get in while this one holds the lock
+            lock (order)
+            {
+                order.Add(n);
+            }
+        }
     }
 
     [Fact]
