@@ -41,4 +41,7 @@ public sealed class QlaudOptions
 
     /// <summary>Stripe Checkout top-ups of the prepaid wallet and the signed webhook that credits them.</summary>
     public StripeOptions Stripe { get; set; } = new();
+
+    /// <summary>Background batch jobs: concurrency, file size and batch size limits.</summary>
+    public BatchesOptions Batches { get; set; } = new();
 }

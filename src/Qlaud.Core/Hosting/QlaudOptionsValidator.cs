@@ -50,6 +50,7 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         }
 
         ValidateLimits(options.Limits, errors);
+        ValidateBatches(options.Batches, errors);
         CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)
         {
@@ -84,6 +85,34 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         if (limits.FailedAuthPerMinute < 0)
         {
             errors.Add("Qlaud:Limits:FailedAuthPerMinute must be 0 (no limit) or more.");
+        }
+    }
+
+    private static void ValidateBatches(BatchesOptions batches, List<string> errors)
+    {
+        if (batches.MaxConcurrency is < 1 or > 1000)
+        {
+            errors.Add("Qlaud:Batches:MaxConcurrency must be between 1 and 1000.");
+        }
+
+        if (batches.MaxConcurrencyPerBatch is < 1 or > 1000)
+        {
+            errors.Add("Qlaud:Batches:MaxConcurrencyPerBatch must be between 1 and 1000.");
+        }
+
+        if (batches.MaxFileBytes is < 1024 or > 2L * 1024 * 1024 * 1024)
+        {
+            errors.Add("Qlaud:Batches:MaxFileBytes must be between 1024 (1 KiB) and 2147483648 (2 GiB).");
+        }
+
+        if (batches.MaxRequestsPerBatch is < 1 or > 1_000_000)
+        {
+            errors.Add("Qlaud:Batches:MaxRequestsPerBatch must be between 1 and 1000000.");
+        }
+
+        if (!(batches.PollIntervalSeconds is >= 0.05 and <= 3600))
+        {
+            errors.Add("Qlaud:Batches:PollIntervalSeconds must be between 0.05 and 3600 seconds.");
         }
     }
 

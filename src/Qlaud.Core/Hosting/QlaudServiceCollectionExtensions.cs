@@ -167,6 +167,12 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock, Qlaud.Threads.InProcessThreadTurnLock>();
         services.TryAddSingleton<Qlaud.Threads.ThreadTurnEngine>();
         services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
+        services.TryAddSingleton<Qlaud.Batches.BatchFiles>();
+        services.TryAddSingleton<Qlaud.Batches.BatchStore>();
+        services.TryAddSingleton<Qlaud.Batches.BatchRequestRunner>();
+        services.TryAddSingleton<Qlaud.Batches.BatchWorker>();
+        services.TryAddSingleton<Qlaud.Batches.QlaudBatches>();
+        services.TryAddSingleton<Qlaud.Batches.IQlaudBatches>(static sp => sp.GetRequiredService<Qlaud.Batches.QlaudBatches>());
 
         // Readiness (GET /readyz with MapQlaudHealthChecks(), or any MapHealthChecks of the app): tagged "ready".
         services.AddHealthChecks()
@@ -178,6 +184,9 @@ public static class QlaudServiceCollectionExtensions
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<StorageInitializer>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<LedgerWriter>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Billing.UnappliedPaymentSweep>());
+
+        // After the ledger writer: stopped before it, so the results of requests finishing during shutdown are charged and written.
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Batches.BatchWorker>());
     }
 
     /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>
