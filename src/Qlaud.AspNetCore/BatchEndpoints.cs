@@ -147,6 +147,12 @@ internal sealed class BatchEndpoints(QlaudBatches batches)
             w.WriteNull("metadata");
         }
 
+        if (batch.UnpricedRequests > 0)
+        {
+            // Qlaud's own field: succeeded requests whose cost the provider's results did not report (charged their estimate).
+            w.WriteNumber("qlaud_unpriced_requests", batch.UnpricedRequests);
+        }
+
         w.WriteEndObject();
     }
 

@@ -174,6 +174,27 @@ internal sealed class BatchStore(IDbContextFactory<QlaudDbContext> factory, Stor
         }
     }
 
+    /// <summary>Records that the batch was submitted to <paramref name="provider"/>'s batch API as <paramref name="nativeId"/>.</summary>
+    public async Task SetNativeAsync(string id, string provider, string nativeId, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await db.Batches.Where(b => b.Id == id).ExecuteUpdateAsync(s => s.SetProperty(static b => b.NativeProvider, provider).SetProperty(static b => b.NativeBatchId, nativeId),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task SetNativeCancelSentAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await db.Batches.Where(b => b.Id == id).ExecuteUpdateAsync(static s => s.SetProperty(static b => b.NativeCancelSent, true), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task AddUnpricedAsync(string id, int count, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await db.Batches.Where(b => b.Id == id).ExecuteUpdateAsync(s => s.SetProperty(static b => b.UnpricedRequests, b => b.UnpricedRequests + count), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
     /// <summary>Deletes a batch and its requests.</summary>
     public async Task DeleteAsync(string id, CancellationToken cancellationToken)
     {

@@ -27,6 +27,8 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     private readonly BatchStore _store;
     private readonly BatchFiles _files;
     private readonly BatchRequestRunner _runner;
+    private readonly NativeBatchRunner _native;
+    private readonly Routing.Router _router;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly BatchesOptions _options;
@@ -37,8 +39,11 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
 
-    public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, TimeProvider time, IOptions<QlaudOptions> options, ILogger<BatchWorker> logger)
+    public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, NativeBatchRunner native, Routing.Router router, TimeProvider time,
+        IOptions<QlaudOptions> options, ILogger<BatchWorker> logger)
     {
+        _native = native;
+        _router = router;
         _store = store;
         _files = files;
         _runner = runner;
@@ -166,6 +171,37 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             long now = NowMs();
             await _store.TransitionAsync(id, [QlaudBatchStatus.Validating], QlaudBatchStatus.InProgress, b => b.InProgressAtMs = now, stopping).ConfigureAwait(false);
             Log.BatchStarted(_logger, id, batch.RequestCount, batch.Endpoint);
+        }
+
+        if (batch.NativeBatchId is null && _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress))
+        {
+            // Every request still unsent and all on one provider with a batch discount: submitted to that provider's batch API.
+            var pending = await _store.PendingAsync(id, -1, int.MaxValue, stopping).ConfigureAwait(false);
+            if (pending.Count == batch.RequestCount && pending.Count > 0 && NativeBatchRunner.Plan(batch, pending, _router) is { } routes)
+            {
+                await _native.SubmitAsync(batch, caller, pending, routes, stopping).ConfigureAwait(false);
+            }
+        }
+
+        if (batch.NativeBatchId is not null)
+        {
+            QlaudBatchStatus? nativeEnd;
+            try
+            {
+                nativeEnd = await _native.FollowAsync(batch, caller, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return; // polling resumes after the restart
+            }
+
+            if (nativeEnd is { } ended)
+            {
+                ResultStored?.Invoke(id);
+                await FinalizeAsync(batch, ended, stopping).ConfigureAwait(false);
+            }
+
+            return;
         }
 
         var inflight = new List<Task>();

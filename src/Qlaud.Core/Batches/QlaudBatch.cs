@@ -36,6 +36,14 @@ public sealed record QlaudBatch
     /// <summary>Why the input was rejected, when <see cref="Status"/> is <see cref="QlaudBatchStatus.Failed"/>.</summary>
     public IReadOnlyList<QlaudBatchError>? Errors { get; init; }
 
+    /// <summary>The provider the batch was submitted to through its own batch API (charged at the route's batch discount);
+    /// null when Qlaud runs the requests itself at the normal price.</summary>
+    public string? NativeProvider { get; init; }
+
+    /// <summary>Succeeded requests whose cost the provider's results did not report: charged from their worst-case estimate
+    /// and logged as an error, never as zero.</summary>
+    public int UnpricedRequests { get; init; }
+
     /// <summary>The end user the batch belongs to (the submitting key's), if any.</summary>
     public string? EndUserId { get; init; }
 

@@ -285,6 +285,8 @@ internal sealed class QlaudBatches(BatchStore store, BatchFiles files, BatchWork
         Metadata = entity.MetadataJson is null ? null : ReadMetadata(entity.MetadataJson),
         Errors = entity.ErrorsJson is null ? null : ReadErrors(entity.ErrorsJson),
         EndUserId = entity.EndUserId,
+        NativeProvider = entity.NativeProvider,
+        UnpricedRequests = entity.UnpricedRequests,
         CreatedAtMs = entity.CreatedAtMs,
         ExpiresAtMs = entity.ExpiresAtMs,
         InProgressAtMs = entity.InProgressAtMs,

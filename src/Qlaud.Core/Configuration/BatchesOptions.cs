@@ -9,6 +9,12 @@ public sealed class BatchesOptions
     /// created and read when it is off; another node sharing the database runs them.</summary>
     public bool WorkerEnabled { get; set; } = true;
 
+    /// <summary>Whether a batch whose every request resolves to one provider route with a batch discount
+    /// (<c>BatchDiscountPercent</c> in the catalog: OpenAI and Anthropic) is submitted to that provider's own batch API and
+    /// charged the discounted price (default <see langword="true"/>). Otherwise, and when this is off, Qlaud runs the
+    /// requests itself at the normal price.</summary>
+    public bool PreferNative { get; set; } = true;
+
     /// <summary>The most batch requests in flight at once across all batches (default 8, 1 to 1000).</summary>
     public int MaxConcurrency { get; set; } = 8;
 

@@ -8,7 +8,7 @@ namespace Qlaud.Hosting;
 /// <summary>Validates <see cref="QlaudOptions"/> at start-up: builds the catalog and reports every problem with the key it concerns.</summary>
 internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValidateOptions<QlaudOptions>
 {
-    private static readonly string[] DecimalKeys = ["InputPerMTok", "OutputPerMTok", "CacheReadPerMTok", "CacheWritePerMTok"];
+    private static readonly string[] DecimalKeys = ["InputPerMTok", "OutputPerMTok", "CacheReadPerMTok", "CacheWritePerMTok", "BatchDiscountPercent"];
     private static readonly string[] IntegerKeys = ["ContextLength", "MaxOutputTokens"];
 
     public ValidateOptionsResult Validate(string? name, QlaudOptions options)
@@ -130,7 +130,9 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
                 bool isInteger = Array.IndexOf(IntegerKeys, child.Key) >= 0;
                 if (isDecimal && !decimal.TryParse(value, System.Globalization.NumberStyles.Number, System.Globalization.CultureInfo.InvariantCulture, out _))
                 {
-                    errors.Add($"{child.Path} '{value}' is not a number (USD per million tokens, for example 0.15).");
+                    errors.Add(child.Key == "BatchDiscountPercent"
+                        ? $"{child.Path} '{value}' is not a number (a percent, for example 50)."
+                        : $"{child.Path} '{value}' is not a number (USD per million tokens, for example 0.15).");
                 }
                 else if (isInteger && !int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _))
                 {

@@ -44,6 +44,18 @@ internal sealed class BatchEntity
 
     public int RequestCount { get; set; }
 
+    /// <summary>The provider a native batch was submitted to (its own batch API); null when Qlaud runs the requests itself.</summary>
+    public string? NativeProvider { get; set; }
+
+    /// <summary>The provider's id of the native batch.</summary>
+    public string? NativeBatchId { get; set; }
+
+    /// <summary>Whether the provider was asked to cancel the native batch.</summary>
+    public bool NativeCancelSent { get; set; }
+
+    /// <summary>Succeeded requests whose cost the provider's results did not report: charged from their estimate and flagged.</summary>
+    public int UnpricedRequests { get; set; }
+
     public long CreatedAtMs { get; set; }
 
     public long ExpiresAtMs { get; set; }

@@ -41,6 +41,8 @@ internal sealed partial class QlaudDbContext
             batch.Property(static b => b.OutputFileId).HasMaxLength(64);
             batch.Property(static b => b.ErrorFileId).HasMaxLength(64);
             batch.Property(static b => b.CompletionWindow).HasMaxLength(16);
+            batch.Property(static b => b.NativeProvider).HasMaxLength(64);
+            batch.Property(static b => b.NativeBatchId).HasMaxLength(128);
             batch.HasIndex(static b => new { b.AccountId, b.Surface, b.Id });
             batch.HasIndex(static b => b.Status);
             batch.HasOne<AccountEntity>().WithMany().HasForeignKey(static b => b.AccountId);

@@ -198,6 +198,17 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.Property<string>("MetadataJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("NativeBatchId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("NativeCancelSent")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("NativeProvider")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("OutputFileId")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
@@ -215,6 +226,9 @@ namespace Qlaud.Storage.Sqlite.Migrations
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("UnpricedRequests")
+                        .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
 

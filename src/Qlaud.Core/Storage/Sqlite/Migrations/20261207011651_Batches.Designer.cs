@@ -10,7 +10,7 @@ using Qlaud.Storage;
 namespace Qlaud.Storage.Sqlite.Migrations
 {
     [DbContext(typeof(QlaudDbContext))]
-    [Migration("20261207005058_Batches")]
+    [Migration("20261207011651_Batches")]
     partial class Batches
     {
         /// <inheritdoc />
@@ -201,6 +201,17 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.Property<string>("MetadataJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("NativeBatchId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("NativeCancelSent")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("NativeProvider")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("OutputFileId")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
@@ -218,6 +229,9 @@ namespace Qlaud.Storage.Sqlite.Migrations
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("UnpricedRequests")
+                        .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
 
