@@ -46,29 +46,9 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
                 return;
             }
 
-            if (WireRequestScanner.Scan(body!.WrittenSpan, out var info) is { } scanError)
+            if (InboundCheck.Check(body!.WrittenSpan, embeddings, out var info, out var routing) is { } invalid)
             {
-                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, scanError)).ConfigureAwait(false);
-                return;
-            }
-
-            if (embeddings && EmbeddingRequestValidator.Validate(body.WrittenSpan) is { } embeddingsError)
-            {
-                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, embeddingsError)).ConfigureAwait(false);
-                return;
-            }
-
-            RoutingRequest? routing = null;
-            if (info.HasRoutingFields
-                && RoutingRequest.Parse(info.ModelsMember.Value(body.WrittenSpan), info.ProviderMember.Value(body.WrittenSpan), out routing) is { } routingError)
-            {
-                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, routingError)).ConfigureAwait(false);
-                return;
-            }
-
-            if (string.IsNullOrEmpty(info.Model) && routing is not { Models.Count: > 0 })
-            {
-                await QlaudHttp.WriteErrorAsync(context, surface, new QlaudError(QlaudErrorKind.InvalidRequest, "'model' is required.", "missing_model")).ConfigureAwait(false);
+                await QlaudHttp.WriteErrorAsync(context, surface, invalid).ConfigureAwait(false);
                 return;
             }
 

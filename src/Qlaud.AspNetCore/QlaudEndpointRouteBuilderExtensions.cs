@@ -20,7 +20,8 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key), the signed
     /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials), the operator's
     /// <c>/v1/accounts</c>, managed threads (<c>/v1/threads</c>, <c>/v1/threads/{id}/messages</c>) and
-    /// <c>DELETE /v1/end_users/{end_user_id}</c> and search over thread messages (<c>GET /v1/search</c>).
+    /// <c>DELETE /v1/end_users/{end_user_id}</c>, search over thread messages (<c>GET /v1/search</c>), the OpenAI Files and Batch
+    /// APIs (<c>/v1/files</c>, <c>/v1/batches</c>) and the Anthropic Message Batches API (<c>/v1/messages/batches</c>).
     /// </summary>
     /// <remarks>Each endpoint requires one of <see cref="QlaudAuthorizationPolicies"/> (authenticated with the Qlaud key scheme),
     /// except the public <c>GET /v1/catalog</c> and the webhook; an app's <c>RequireAuthorization(...)</c> on the returned group
@@ -59,6 +60,9 @@ public static class QlaudEndpointRouteBuilderExtensions
         var accounts = ActivatorUtilities.CreateInstance<AccountEndpoints>(services);
         var threads = ActivatorUtilities.CreateInstance<ThreadEndpoints>(services);
         var search = ActivatorUtilities.CreateInstance<SearchEndpoints>(services);
+        var files = ActivatorUtilities.CreateInstance<FileEndpoints>(services);
+        var batches = ActivatorUtilities.CreateInstance<BatchEndpoints>(services);
+        var messageBatches = ActivatorUtilities.CreateInstance<MessageBatchEndpoints>(services);
 
         var bounded = new StorageTimeouts(
             TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
@@ -103,6 +107,21 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapGet("/threads/{id}/messages", (RequestDelegate)threads.ListMessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapDelete("/end_users/{end_user_id}", (RequestDelegate)threads.EraseEndUserAsync).RequireAuthorization(AccountAdmin);
         group.MapGet("/search", bounded.Bound(search.SearchAsync)).RequireAuthorization(AnyKey);
+        group.MapPost("/files", (RequestDelegate)files.UploadAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapGet("/files", (RequestDelegate)files.ListAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapGet("/files/{id}", (RequestDelegate)files.GetAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapGet("/files/{id}/content", (RequestDelegate)files.ContentAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapDelete("/files/{id}", (RequestDelegate)files.DeleteAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapPost("/batches", (RequestDelegate)batches.CreateAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapGet("/batches", (RequestDelegate)batches.ListAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapGet("/batches/{id}", (RequestDelegate)batches.GetAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapPost("/batches/{id}/cancel", (RequestDelegate)batches.CancelAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapPost("/messages/batches", (RequestDelegate)messageBatches.CreateAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/messages/batches", (RequestDelegate)messageBatches.ListAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/messages/batches/{id}", (RequestDelegate)messageBatches.GetAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapPost("/messages/batches/{id}/cancel", (RequestDelegate)messageBatches.CancelAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapDelete("/messages/batches/{id}", (RequestDelegate)messageBatches.DeleteAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/messages/batches/{id}/results", (RequestDelegate)messageBatches.ResultsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         return group;
     }
 }

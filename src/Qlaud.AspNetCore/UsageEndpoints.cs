@@ -7,7 +7,7 @@ using Qlaud.Security;
 
 namespace Qlaud.AspNetCore;
 
-/// <summary>Handler for <c>GET /v1/usage?from_ms=&amp;to_ms=[&amp;format=csv][&amp;key_id=]</c>: rollups from the ledger.</summary>
+/// <summary>Handler for <c>GET /v1/usage?from_ms=&amp;to_ms=[&amp;format=csv][&amp;key_id=][&amp;batch=true|false][&amp;batch_id=]</c>: rollups from the ledger.</summary>
 /// <remarks>Policy <see cref="QlaudAuthorizationPolicies.AnyKey"/>. The master key and admin-scope keys see the whole account (or one
 /// key with <c>key_id</c>); a standard key sees its own usage only (403 when it names another key).
 /// The range is [from_ms, to_ms) in Unix milliseconds; default: the last 30 days.</remarks>
@@ -43,9 +43,29 @@ internal sealed class UsageEndpoints(UsageService usage, TimeProvider time)
         }
 
         string? keyId = key.Scope == KeyScope.Standard ? caller.KeyId : named;
+        UsageBatchFilter? batch = null;
+        if (query["batch_id"].ToString() is { Length: > 0 } batchId)
+        {
+            batch = new UsageBatchFilter(true, batchId);
+        }
+        else if (query["batch"].ToString() is { Length: > 0 } batchText)
+        {
+            batch = batchText switch
+            {
+                "true" => new UsageBatchFilter(true),
+                "false" => new UsageBatchFilter(false),
+                _ => null,
+            };
+            if (batch is null)
+            {
+                await AdminHttp.BadRequestAsync(context, "'batch' must be \"true\" (batch requests only) or \"false\" (interactive requests only).").ConfigureAwait(false);
+                return;
+            }
+        }
+
         if (format == "csv")
         {
-            var lines = await usage.GetLinesAsync(caller.AccountId, keyId, from, to, context.RequestAborted).ConfigureAwait(false);
+            var lines = await usage.GetLinesAsync(caller.AccountId, keyId, from, to, context.RequestAborted, batch).ConfigureAwait(false);
             byte[] csv = Encoding.UTF8.GetBytes(Csv(lines));
             context.Response.ContentType = "text/csv; charset=utf-8";
             context.Response.Headers.ContentDisposition = $"attachment; filename=\"qlaud-usage-{from}-{to}.csv\"";
@@ -54,7 +74,7 @@ internal sealed class UsageEndpoints(UsageService usage, TimeProvider time)
             return;
         }
 
-        var report = await usage.GetReportAsync(caller.AccountId, keyId, from, to, context.RequestAborted).ConfigureAwait(false);
+        var report = await usage.GetReportAsync(caller.AccountId, keyId, from, to, context.RequestAborted, batch).ConfigureAwait(false);
         await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, (report, keyId), static (w, s) =>
         {
             var report = s.report;

@@ -232,6 +232,7 @@ internal static class CatalogBuilder
                 CacheWritePerMTok = route.CacheWritePerMTok ?? old.CacheWritePerMTok,
                 ContextLength = route.ContextLength ?? old.ContextLength,
                 Capabilities = route.Capabilities ?? old.Capabilities,
+                BatchDiscountPercent = route.BatchDiscountPercent ?? old.BatchDiscountPercent,
             };
         }
 
@@ -318,6 +319,12 @@ internal static class CatalogBuilder
                 continue;
             }
 
+            if (route.BatchDiscountPercent is < 0 or > 100)
+            {
+                errors.Add($"{routeKey}:BatchDiscountPercent must be between 0 and 100.");
+                continue;
+            }
+
             var routeCapabilities = route.Capabilities is null ? capabilities : Capabilities(route.Capabilities, $"{routeKey}:Capabilities", errors);
             if (((routeCapabilities ^ capabilities) & ModelCapabilities.Embeddings) != 0)
             {
@@ -330,6 +337,7 @@ internal static class CatalogBuilder
                 ContextLength = route.ContextLength ?? contextLength,
                 Capabilities = routeCapabilities,
                 CapabilitiesDeclared = route.Capabilities is not null || model.Capabilities is not null,
+                BatchDiscountPercent = route.BatchDiscountPercent ?? 0,
             });
         }
 

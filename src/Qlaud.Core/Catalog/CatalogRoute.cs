@@ -21,5 +21,14 @@ public sealed record CatalogRoute(string ModelId, CatalogProvider Provider, stri
     public bool CapabilitiesDeclared { get; init; }
 
     /// <summary>The upstream model as an encoded JSON string token, spliced into passthrough bodies.</summary>
+    /// <summary>The percent taken off <see cref="Price"/> for requests run through the provider's own batch API; 0 when it has none.</summary>
+    public decimal BatchDiscountPercent { get; init; }
+
+    /// <summary>The route's prices for requests run through the provider's batch API: <see cref="Price"/> less <see cref="BatchDiscountPercent"/>, rounded up.</summary>
+    public ModelPrice BatchPrice => BatchDiscountPercent == 0 ? Price : new ModelPrice(Discount(Price.InputMicrosPerMTok), Discount(Price.OutputMicrosPerMTok),
+        Discount(Price.CacheReadMicrosPerMTok), Discount(Price.CacheWriteMicrosPerMTok));
+
+    private long Discount(long micros) => (long)Math.Ceiling(micros * (100m - BatchDiscountPercent) / 100m);
+
     internal byte[] UpstreamModelJson { get; } = Forwarding.WireRequestScanner.EncodeModel(UpstreamModel);
 }

@@ -44,4 +44,6 @@ public sealed class QlaudOptions
 
     /// <summary>Search over thread messages: indexing, the embedding model, the vector index.</summary>
     public SearchOptions Search { get; set; } = new();
+    /// <summary>Background batch jobs: concurrency, file size and batch size limits.</summary>
+    public BatchesOptions Batches { get; set; } = new();
 }

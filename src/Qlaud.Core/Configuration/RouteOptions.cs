@@ -24,6 +24,10 @@ public sealed class RouteOptions
     /// <summary>The context length this route serves, when it differs from the model's (some hosts serve a shorter context).</summary>
     public int? ContextLength { get; set; }
 
+    /// <summary>The percent the provider takes off its prices for requests run through its own batch API (0–100; the built-in
+    /// catalog gives OpenAI and Anthropic routes 50). A route with a discount is one Qlaud can submit batches to natively.</summary>
+    public decimal? BatchDiscountPercent { get; set; }
+
     /// <summary>The capabilities this route supports, when they differ from the model's (for example a host without tool calling).</summary>
     public List<string>? Capabilities { get; set; }
 }

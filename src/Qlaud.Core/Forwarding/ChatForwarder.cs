@@ -90,6 +90,7 @@ internal sealed partial class ChatForwarder
         }
 
         // From here every exit settles or releases the reservation (MeteredCall's table), exceptions included.
+        call.BatchId = inbound.BatchId;
         var scope = new ForwardScope(this, inbound, sink) { Meter = call };
         var end = CallEnd.Faulted;
         try

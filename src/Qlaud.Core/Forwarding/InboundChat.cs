@@ -20,6 +20,9 @@ internal sealed class InboundChat
     /// <summary>The gateway's id for this request (the <c>x-qlaud-request-id</c> header), recorded with its ledger entry.</summary>
     public string? RequestId { get; init; }
 
+    /// <summary>The batch the request belongs to (its ledger entry names it); null for an interactive request.</summary>
+    public string? BatchId { get; init; }
+
     /// <summary>The request's fallback <c>models</c> and <c>provider</c> preferences, when it carries them.</summary>
     public RoutingRequest? Routing { get; init; }
 

@@ -8,7 +8,7 @@ namespace Qlaud.Hosting;
 /// <summary>Validates <see cref="QlaudOptions"/> at start-up: builds the catalog and reports every problem with the key it concerns.</summary>
 internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValidateOptions<QlaudOptions>
 {
-    private static readonly string[] DecimalKeys = ["InputPerMTok", "OutputPerMTok", "CacheReadPerMTok", "CacheWritePerMTok"];
+    private static readonly string[] DecimalKeys = ["InputPerMTok", "OutputPerMTok", "CacheReadPerMTok", "CacheWritePerMTok", "BatchDiscountPercent"];
     private static readonly string[] IntegerKeys = ["ContextLength", "MaxOutputTokens"];
 
     public ValidateOptionsResult Validate(string? name, QlaudOptions options)
@@ -50,6 +50,7 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         }
 
         ValidateLimits(options.Limits, errors);
+        ValidateBatches(options.Batches, errors);
         CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)
         {
@@ -108,6 +109,34 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         }
     }
 
+    private static void ValidateBatches(BatchesOptions batches, List<string> errors)
+    {
+        if (batches.MaxConcurrency is < 1 or > 1000)
+        {
+            errors.Add("Qlaud:Batches:MaxConcurrency must be between 1 and 1000.");
+        }
+
+        if (batches.MaxConcurrencyPerBatch is < 1 or > 1000)
+        {
+            errors.Add("Qlaud:Batches:MaxConcurrencyPerBatch must be between 1 and 1000.");
+        }
+
+        if (batches.MaxFileBytes is < 1024 or > 2L * 1024 * 1024 * 1024)
+        {
+            errors.Add("Qlaud:Batches:MaxFileBytes must be between 1024 (1 KiB) and 2147483648 (2 GiB).");
+        }
+
+        if (batches.MaxRequestsPerBatch is < 1 or > 1_000_000)
+        {
+            errors.Add("Qlaud:Batches:MaxRequestsPerBatch must be between 1 and 1000000.");
+        }
+
+        if (!(batches.PollIntervalSeconds is >= 0.05 and <= 3600))
+        {
+            errors.Add("Qlaud:Batches:PollIntervalSeconds must be between 0.05 and 3600 seconds.");
+        }
+    }
+
     /// <summary>
     /// The configuration binder silently drops a list element (a model or a route) when one of its values does not convert,
     /// so a malformed price would make a route vanish instead of failing. Numbers inside lists are checked here first.
@@ -122,7 +151,9 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
                 bool isInteger = Array.IndexOf(IntegerKeys, child.Key) >= 0;
                 if (isDecimal && !decimal.TryParse(value, System.Globalization.NumberStyles.Number, System.Globalization.CultureInfo.InvariantCulture, out _))
                 {
-                    errors.Add($"{child.Path} '{value}' is not a number (USD per million tokens, for example 0.15).");
+                    errors.Add(child.Key == "BatchDiscountPercent"
+                        ? $"{child.Path} '{value}' is not a number (a percent, for example 50)."
+                        : $"{child.Path} '{value}' is not a number (USD per million tokens, for example 0.15).");
                 }
                 else if (isInteger && !int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _))
                 {

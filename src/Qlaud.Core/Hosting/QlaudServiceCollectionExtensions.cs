@@ -174,6 +174,13 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Search.SearchIndex>();
         services.TryAddSingleton<Qlaud.Search.SearchIndexer>();
         services.TryAddSingleton<Qlaud.Search.IQlaudSearch, Qlaud.Search.QlaudSearch>();
+        services.TryAddSingleton<Qlaud.Batches.BatchFiles>();
+        services.TryAddSingleton<Qlaud.Batches.BatchStore>();
+        services.TryAddSingleton<Qlaud.Batches.BatchRequestRunner>();
+        services.TryAddSingleton<Qlaud.Batches.NativeBatchRunner>();
+        services.TryAddSingleton<Qlaud.Batches.BatchWorker>();
+        services.TryAddSingleton<Qlaud.Batches.QlaudBatches>();
+        services.TryAddSingleton<Qlaud.Batches.IQlaudBatches>(static sp => sp.GetRequiredService<Qlaud.Batches.QlaudBatches>());
 
         // Readiness (GET /readyz with MapQlaudHealthChecks(), or any MapHealthChecks of the app): tagged "ready".
         services.AddHealthChecks()
@@ -188,6 +195,9 @@ public static class QlaudServiceCollectionExtensions
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Search.Enabled
             ? sp.GetRequiredService<Qlaud.Search.SearchIndexer>()
             : new Qlaud.Search.NoSearchIndexer());
+
+        // After the ledger writer: stopped before it, so the results of requests finishing during shutdown are charged and written.
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Batches.BatchWorker>());
     }
 
     /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>

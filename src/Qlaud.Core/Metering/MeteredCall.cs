@@ -54,6 +54,9 @@ internal sealed class MeteredCall
     /// <summary>The end user the request names (attributed when the caller's key names none).</summary>
     public string? EndUserId { get; set; }
 
+    /// <summary>The batch the request belongs to (recorded with its ledger entry), if any.</summary>
+    public string? BatchId { get; set; }
+
     /// <summary>The route of the attempt in flight or of the answer.</summary>
     public CatalogRoute? Route { get; private set; }
 
@@ -187,7 +190,7 @@ internal sealed class MeteredCall
             Phase.Streaming => GeneratedOutputTokens ?? 0,
             _ => 0, // cut while the provider was generating: the prompt only
         };
-        _guard.Settle(Reservation, SettledUsage.FromRoute(route, Usage, Reservation, generated, RequestId, EndUserId));
+        _guard.Settle(Reservation, SettledUsage.FromRoute(route, Usage, Reservation, generated, RequestId, EndUserId) with { BatchId = BatchId });
     }
 
     private void AnsweredBy(string? routeName)

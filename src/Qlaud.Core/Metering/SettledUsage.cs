@@ -13,6 +13,9 @@ namespace Qlaud.Metering;
 internal readonly record struct SettledUsage(string? Model, string? Route, TokenUsage Usage, long UpstreamCostMicros, string? RequestId = null,
     string? EndUserId = null, bool Estimated = false)
 {
+    /// <summary>The batch the request belongs to, recorded with its ledger entry; null for interactive requests.</summary>
+    public string? BatchId { get; init; }
+
     /// <summary>Usage served by <paramref name="route"/>, priced at the route's rates (cache reads and writes at their own rates).</summary>
     /// <param name="route">The route that answered.</param>
     /// <param name="usage">The upstream's reported usage; null when it sent none.</param>

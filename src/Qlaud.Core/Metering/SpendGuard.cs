@@ -224,6 +224,7 @@ internal sealed partial class SpendGuard : ISpendGuard
             Estimated = usage.Estimated,
             CreatedAtMs = now,
             RequestId = usage.RequestId,
+            BatchId = usage.BatchId,
         }, key is null ? null : periodStart);
     }
 

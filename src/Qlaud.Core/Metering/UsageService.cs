@@ -12,14 +12,15 @@ internal sealed class UsageService(IDbContextFactory<QlaudDbContext> dbFactory, 
     private const long DayMs = 86_400_000;
 
     /// <summary>Rollups for <paramref name="accountId"/> in [<paramref name="fromMs"/>, <paramref name="toMs"/>), limited to one key when <paramref name="keyId"/> is set.</summary>
-    public async Task<UsageReport> GetReportAsync(string accountId, string? keyId, long fromMs, long toMs, CancellationToken cancellationToken)
+    /// <remarks><c>batch</c> narrows the report: all requests (null), batch requests only or interactive only, or one batch's.</remarks>
+    public async Task<UsageReport> GetReportAsync(string accountId, string? keyId, long fromMs, long toMs, CancellationToken cancellationToken, UsageBatchFilter? batch = null)
     {
         await storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         await ledger.FlushAsync(cancellationToken).ConfigureAwait(false);
         var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            var entries = Query(db, accountId, keyId, fromMs, toMs);
+            var entries = Query(db, accountId, keyId, fromMs, toMs, batch);
             var byKey = await entries.GroupBy(static e => e.KeyId).Select(Summarize<string?>()).ToListAsync(cancellationToken).ConfigureAwait(false);
             var byModel = await entries.GroupBy(static e => e.Model).Select(Summarize<string?>()).ToListAsync(cancellationToken).ConfigureAwait(false);
             var byEndUser = await entries.GroupBy(static e => e.EndUserId).Select(Summarize<string?>()).ToListAsync(cancellationToken).ConfigureAwait(false);
@@ -31,14 +32,14 @@ internal sealed class UsageService(IDbContextFactory<QlaudDbContext> dbFactory, 
     }
 
     /// <summary>Usage by day, key, end user and model: the lines of an invoice export.</summary>
-    public async Task<IReadOnlyList<UsageLine>> GetLinesAsync(string accountId, string? keyId, long fromMs, long toMs, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UsageLine>> GetLinesAsync(string accountId, string? keyId, long fromMs, long toMs, CancellationToken cancellationToken, UsageBatchFilter? batch = null)
     {
         await storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         await ledger.FlushAsync(cancellationToken).ConfigureAwait(false);
         var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            var groups = await Query(db, accountId, keyId, fromMs, toMs)
+            var groups = await Query(db, accountId, keyId, fromMs, toMs, batch)
                 .GroupBy(static e => new { Day = e.CreatedAtMs / DayMs, e.KeyId, e.EndUserId, e.Model })
                 .Select(static g => new
                 {
@@ -54,11 +55,18 @@ internal sealed class UsageService(IDbContextFactory<QlaudDbContext> dbFactory, 
         }
     }
 
-    private static IQueryable<LedgerEntryEntity> Query(QlaudDbContext db, string accountId, string? keyId, long fromMs, long toMs)
+    private static IQueryable<LedgerEntryEntity> Query(QlaudDbContext db, string accountId, string? keyId, long fromMs, long toMs, UsageBatchFilter? batch)
     {
         var query = db.LedgerEntries.AsNoTracking()
             .Where(e => e.AccountId == accountId && e.Kind == LedgerEntryKind.Usage && e.CreatedAtMs >= fromMs && e.CreatedAtMs < toMs);
-        return keyId is null ? query : query.Where(e => e.KeyId == keyId);
+        query = keyId is null ? query : query.Where(e => e.KeyId == keyId);
+        return batch switch
+        {
+            { BatchId: { } batchId } => query.Where(e => e.BatchId == batchId),
+            { Only: true } => query.Where(static e => e.BatchId != null),
+            { Only: false } => query.Where(static e => e.BatchId == null),
+            _ => query,
+        };
     }
 
     private static Expression<Func<IGrouping<TKey, LedgerEntryEntity>, Keyed<TKey>>> Summarize<TKey>()

@@ -46,6 +46,9 @@ internal sealed class LedgerEntryEntity
 
     public string? RequestId { get; set; }
 
+    /// <summary>The batch the request belonged to; null for interactive requests.</summary>
+    public string? BatchId { get; set; }
+
     public string? Note { get; set; }
 
     /// <summary>An external object the entry comes from (for example a Stripe Checkout Session id).</summary>

@@ -11,7 +11,7 @@ namespace Qlaud.Storage;
 /// (<see langword="long"/>), enums are strings, and no service issues provider-specific SQL. Provider details
 /// (connection, pragmas, migrations assembly) live in an <see cref="IStorageProvider"/>.
 /// </remarks>
-internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) : DbContext(options)
+internal sealed partial class QlaudDbContext(DbContextOptions<QlaudDbContext> options) : DbContext(options)
 {
     public DbSet<AccountEntity> Accounts => Set<AccountEntity>();
 
@@ -86,12 +86,14 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
             entry.Property(static e => e.Model).HasMaxLength(200);
             entry.Property(static e => e.Route).HasMaxLength(300);
             entry.Property(static e => e.RequestId).HasMaxLength(200);
+            entry.Property(static e => e.BatchId).HasMaxLength(64);
             entry.Property(static e => e.Note).HasMaxLength(1000);
             entry.Property(static e => e.ExternalReference).HasMaxLength(255);
             entry.Property(static e => e.ExternalPaymentId).HasMaxLength(255);
             entry.Property(static e => e.ExternalEventId).HasMaxLength(255);
             entry.HasIndex(static e => new { e.AccountId, e.CreatedAtMs });
             entry.HasIndex(static e => new { e.KeyId, e.CreatedAtMs });
+            entry.HasIndex(static e => e.BatchId).HasFilter("\"BatchId\" IS NOT NULL");
 
             // Only operator and Stripe entries carry an event id: a partial index keeps the usage rows (nearly all of the
             // ledger) out of it, so the writer's insert maintains one index fewer. (A lookup by id still uses it: `= @id`
@@ -117,6 +119,7 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
         });
 
         ConfigureThreads(modelBuilder);
+        ConfigureBatches(modelBuilder);
         ConfigureSearch(modelBuilder);
     }
 

@@ -16,7 +16,7 @@ internal static class ThreadIds
 
     public static string NewMessageId(TimeProvider time) => New("msg_", time);
 
-    private static string New(string prefix, TimeProvider time)
+    internal static string New(string prefix, TimeProvider time)
     {
         long ms = time.GetUtcNow().ToUnixTimeMilliseconds();
         UInt128 random;

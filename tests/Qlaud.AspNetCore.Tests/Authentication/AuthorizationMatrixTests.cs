@@ -60,6 +60,22 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("GET", "/v1/threads/{thread}/messages", null, [200, 200, 200, 404, 401], Anthropic: true),
         new("DELETE", "/v1/end_users/erase-me", null, [200, 200, 403, 200, 401], Pattern: "/v1/end_users/{end_user_id}"),
         new("GET", "/v1/search?q=hi", null, [200, 200, 200, 200, 401]),
+        new("POST", "/v1/files", "{}", [400, 400, 400, 400, 401]), // authorized callers get past the policy to the multipart check
+        new("GET", "/v1/files", null, [200, 200, 200, 200, 401]),
+        new("GET", "/v1/files/{file}", null, [200, 200, 200, 404, 401]),
+        new("GET", "/v1/files/{file}/content", null, [200, 200, 200, 404, 401]),
+        new("DELETE", "/v1/files/{fresh_file}", null, [200, 200, 200, 404, 401]),
+        new("POST", "/v1/batches", """{"input_file_id":"{file}","endpoint":"/v1/chat/completions","completion_window":"24h"}""", [200, 200, 200, 404, 401]),
+        new("GET", "/v1/batches", null, [200, 200, 200, 200, 401]),
+        new("GET", "/v1/batches/{batch}", null, [200, 200, 200, 404, 401]),
+        new("POST", "/v1/batches/{batch}/cancel", null, [200, 200, 200, 404, 401]),
+        new("POST", "/v1/messages/batches", """{"requests":[{"custom_id":"a","params":{"model":"fake-claude","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}}]}""",
+            [200, 200, 200, 200, 401], Anthropic: true),
+        new("GET", "/v1/messages/batches", null, [200, 200, 200, 200, 401], Anthropic: true),
+        new("GET", "/v1/messages/batches/{msgbatch}", null, [200, 200, 200, 404, 401], Anthropic: true),
+        new("POST", "/v1/messages/batches/{msgbatch}/cancel", null, [200, 200, 200, 404, 401], Anthropic: true),
+        new("GET", "/v1/messages/batches/{msgbatch}/results", null, [200, 200, 200, 404, 401], Anthropic: true),
+        new("DELETE", "/v1/messages/batches/{fresh_msgbatch}", null, [200, 200, 200, 404, 401], Anthropic: true),
     ];
 
     private static readonly string[] Columns = ["bootstrap key", "admin-scope key", "end-user key", "other account's key", "no key"];
@@ -96,7 +112,10 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             ["{spare}"] = spare.GetProperty("id").GetString()!,
             ["{id}"] = "cs_test_matrix",
             ["{thread}"] = await CreateUserThreadAsync(),
+            ["{file}"] = await CreateUserFileAsync(),
+            ["{msgbatch}"] = await CreateEndedUserMessageBatchAsync(),
         };
+        _ids["{batch}"] = await CreateUserBatchAsync(_ids["{file}"]);
     }
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
@@ -120,10 +139,22 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
                 string cellPath = path.Contains("{fresh_thread}", StringComparison.Ordinal)
                     ? path.Replace("{fresh_thread}", await CreateUserThreadAsync(), StringComparison.Ordinal)
                     : path;
+                cellPath = cellPath.Contains("{fresh_file}", StringComparison.Ordinal)
+                    ? cellPath.Replace("{fresh_file}", await CreateUserFileAsync(), StringComparison.Ordinal)
+                    : cellPath;
+                cellPath = cellPath.Contains("{fresh_msgbatch}", StringComparison.Ordinal)
+                    ? cellPath.Replace("{fresh_msgbatch}", await CreateEndedUserMessageBatchAsync(), StringComparison.Ordinal)
+                    : cellPath;
                 using var request = new HttpRequestMessage(new HttpMethod(row.Method), cellPath);
                 if (row.Body is not null)
                 {
-                    request.Content = new StringContent(row.Body, Encoding.UTF8, "application/json");
+                    string body = row.Body;
+                    foreach (var (placeholder, id) in _ids)
+                    {
+                        body = body.Replace(placeholder, id, StringComparison.Ordinal);
+                    }
+
+                    request.Content = new StringContent(body, Encoding.UTF8, "application/json");
                 }
 
                 using var response = await http.SendAsync(request);
@@ -164,11 +195,54 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         return thread.GetProperty("id").GetString()!;
     }
 
+    /// <summary>A batch input file of the end user's.</summary>
+    private async Task<string> CreateUserFileAsync()
+    {
+        using var http = _gateway.Http(_userKey);
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("batch"), "purpose" },
+            { new StringContent("""{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"fake-gpt","messages":[{"role":"user","content":"hi"}]}}"""), "file", "in.jsonl" },
+        };
+        using var response = await http.PostAsync("/v1/files", form);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var file = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return file.RootElement.GetProperty("id").GetString()!;
+    }
+
+    /// <summary>An OpenAI batch of the end user's.</summary>
+    private async Task<string> CreateUserBatchAsync(string fileId)
+    {
+        using var http = _gateway.Http(_userKey);
+        var (status, batch) = await http.PostJsonAsync("/v1/batches", $$"""{"input_file_id":"{{fileId}}","endpoint":"/v1/chat/completions","completion_window":"24h"}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return batch.GetProperty("id").GetString()!;
+    }
+
+    /// <summary>An Anthropic message batch of the end user's that has ended (its results can be read, it can be deleted).</summary>
+    private async Task<string> CreateEndedUserMessageBatchAsync()
+    {
+        using var http = _gateway.Http(_userKey);
+        var (status, batch) = await http.PostJsonAsync("/v1/messages/batches",
+            """{"requests":[{"custom_id":"a","params":{"model":"fake-claude","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}}]}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        string id = batch.GetProperty("id").GetString()!;
+        for (int i = 0; i < 300 && batch.GetProperty("processing_status").GetString() != "ended"; i++)
+        {
+            await Task.Delay(20);
+            (_, batch) = await http.GetJsonAsync($"/v1/messages/batches/{id}");
+        }
+
+        Assert.Equal("ended", batch.GetProperty("processing_status").GetString());
+        return id;
+    }
+
     private static string Pattern(string path)
     {
         int query = path.IndexOf('?', StringComparison.Ordinal);
         path = query < 0 ? path : path[..query];
-        foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}", "{thread}", "{fresh_thread}"])
+        foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}", "{thread}", "{fresh_thread}", "{file}", "{fresh_file}", "{batch}",
+            "{msgbatch}", "{fresh_msgbatch}"])
         {
             path = path.Replace(placeholder, "{id}", StringComparison.Ordinal);
         }

@@ -106,6 +106,7 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             ownedDatabase = TempDatabase.NewPath();
             config["Qlaud:Storage:ConnectionString"] = $"Data Source={ownedDatabase}";
+            config["Qlaud:Storage:FilesPath"] = TempDatabase.FilesPath(ownedDatabase);
         }
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

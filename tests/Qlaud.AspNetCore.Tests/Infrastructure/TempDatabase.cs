@@ -11,6 +11,12 @@ public sealed class TempDatabase : IDisposable
 
     public string ConnectionString => $"Data Source={Path}";
 
+    /// <summary>The folder of the gateway's files (<c>Qlaud:Storage:FilesPath</c>) for the database at <paramref name="path"/>, deleted with it.</summary>
+    public static string FilesPath(string path) => path + "-files";
+
+    /// <summary>The files folder of this database.</summary>
+    public string Files => FilesPath(Path);
+
     public static string NewPath() => System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"qlaud-test-{Guid.NewGuid():N}.db");
 
     public static void Delete(string path)
@@ -26,6 +32,18 @@ public sealed class TempDatabase : IDisposable
             {
                 // Best effort: a file still held open is left in the temp folder.
             }
+        }
+
+        try
+        {
+            if (Directory.Exists(FilesPath(path)))
+            {
+                Directory.Delete(FilesPath(path), recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort, as above.
         }
     }
 

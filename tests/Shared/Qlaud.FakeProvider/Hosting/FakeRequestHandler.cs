@@ -147,6 +147,11 @@ internal sealed class FakeRequestHandler
                 await FakeHttp.WriteJsonAsync(http, StatusCodes.Status200OK, models, http.RequestAborted);
                 break;
             default:
+                if (await _server.Batches.TryHandleAsync(http, body.Memory, _server))
+                {
+                    break;
+                }
+
                 await WriteErrorAsync(http, DialectOf(http.Request), StatusCodes.Status404NotFound, $"Invalid URL ({http.Request.Method} {http.Request.Path})");
                 break;
         }

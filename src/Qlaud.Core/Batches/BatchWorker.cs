@@ -1,0 +1,434 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
+using Qlaud.Storage;
+
+namespace Qlaud.Batches;
+
+/// <summary>
+/// The hosted background worker that runs batches from the database: each pending request through
+/// <see cref="BatchRequestRunner"/>, its result stored before the next state change, so a restart resumes where it stopped.
+/// </summary>
+/// <remarks>
+/// <para>At most <c>Qlaud:Batches:MaxConcurrency</c> requests are in flight across batches and
+/// <c>Qlaud:Batches:MaxConcurrencyPerBatch</c> per batch. A cancelled batch starts no new request and lets running ones finish;
+/// a batch past its completion window likewise, and its unsent requests expire.</para>
+/// <para>Stopping the host stops dispatching and lets requests in flight finish and be recorded (within the host's shutdown
+/// timeout), so a graceful restart sends no request twice. A request in flight when the process dies has no result and is
+/// sent again after the restart.</para>
+/// </remarks>
+internal sealed partial class BatchWorker : IHostedService, IDisposable
+{
+    private const int PageSize = 64;
+
+    private readonly BatchStore _store;
+    private readonly BatchFiles _files;
+    private readonly BatchRequestRunner _runner;
+    private readonly NativeBatchRunner _native;
+    private readonly Routing.Router _router;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly BatchesOptions _options;
+    private readonly SemaphoreSlim _global;
+    private readonly ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopDispatch = new();
+    private readonly CancellationTokenSource _abort = new();
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _loop;
+
+    public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, NativeBatchRunner native, Routing.Router router, TimeProvider time,
+        IOptions<QlaudOptions> options, ILogger<BatchWorker> logger)
+    {
+        _native = native;
+        _router = router;
+        _store = store;
+        _files = files;
+        _runner = runner;
+        _time = time;
+        _logger = logger;
+        _options = options.Value.Batches;
+        _global = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+    }
+
+    /// <summary>Tells the worker a batch was created or changed, so it looks now rather than at its next poll.</summary>
+    public void Wake() => Interlocked.Exchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    /// <summary>Raised after a request's result was stored (the batch id), for followers of the results.</summary>
+    public event Action<string>? ResultStored;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_options.WorkerEnabled)
+        {
+            _loop = Task.Run(LoopAsync, CancellationToken.None);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopDispatch.CancelAsync().ConfigureAwait(false);
+        Wake();
+
+        // Requests in flight finish and are recorded; only when the host's shutdown timeout runs out are they cut off (and
+        // sent again after the restart).
+        using var hardStop = cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _abort);
+        try
+        {
+            if (_loop is { } loop)
+            {
+                await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await Task.WhenAll(_running.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.StopTimedOut(_logger, _running.Count);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopDispatch.Dispose();
+        _abort.Dispose();
+        _global.Dispose();
+    }
+
+    private async Task LoopAsync()
+    {
+        var stopping = _stopDispatch.Token;
+        var interval = TimeSpan.FromSeconds(_options.PollIntervalSeconds);
+        while (!stopping.IsCancellationRequested)
+        {
+            var wake = Volatile.Read(ref _wake).Task;
+            foreach (var (id, run) in _running)
+            {
+                if (run.IsCompleted)
+                {
+                    _running.TryRemove(new KeyValuePair<string, Task>(id, run));
+                }
+            }
+
+            try
+            {
+                foreach (string id in await _store.ActiveIdsAsync(stopping).ConfigureAwait(false))
+                {
+                    if (!_running.TryGetValue(id, out var run) || run.IsCompleted)
+                    {
+                        _running[id] = RunGuardedAsync(id);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.LoopFailed(_logger, ex);
+            }
+
+            using var delay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            await Task.WhenAny(wake, Task.Delay(interval, _time, delay.Token)).ConfigureAwait(false);
+            await delay.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunGuardedAsync(string id)
+    {
+        await Task.Yield();
+        try
+        {
+            await RunBatchAsync(id).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopDispatch.IsCancellationRequested)
+        {
+            // Stopping: the batch resumes at the next start.
+        }
+        catch (Exception ex)
+        {
+            Log.BatchFailed(_logger, id, ex);
+        }
+    }
+
+    private async Task RunBatchAsync(string id)
+    {
+        var stopping = _stopDispatch.Token;
+        var batch = await _store.FindAsync(id, stopping).ConfigureAwait(false);
+        if (batch is null)
+        {
+            return;
+        }
+
+        var caller = new QlaudCaller(batch.AccountId, batch.KeyId, batch.EndUserId, batch.CallerIsMaster) { IsAdminScope = batch.CallerIsAdmin };
+        if (batch.Status == nameof(QlaudBatchStatus.Validating))
+        {
+            long now = NowMs();
+            await _store.TransitionAsync(id, [QlaudBatchStatus.Validating], QlaudBatchStatus.InProgress, b => b.InProgressAtMs = now, stopping).ConfigureAwait(false);
+            Log.BatchStarted(_logger, id, batch.RequestCount, batch.Endpoint);
+        }
+
+        if (batch.NativeBatchId is null && _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress))
+        {
+            // Every request still unsent and all on one provider with a batch discount: submitted to that provider's batch API.
+            var pending = await _store.PendingAsync(id, -1, int.MaxValue, stopping).ConfigureAwait(false);
+            if (pending.Count == batch.RequestCount && pending.Count > 0 && NativeBatchRunner.Plan(batch, pending, _router) is { } routes)
+            {
+                await _native.SubmitAsync(batch, caller, pending, routes, stopping).ConfigureAwait(false);
+            }
+        }
+
+        if (batch.NativeBatchId is not null)
+        {
+            QlaudBatchStatus? nativeEnd;
+            try
+            {
+                nativeEnd = await _native.FollowAsync(batch, caller, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return; // polling resumes after the restart
+            }
+
+            if (nativeEnd is { } ended)
+            {
+                ResultStored?.Invoke(id);
+                await FinalizeAsync(batch, ended, stopping).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        var inflight = new List<Task>();
+        QlaudBatchStatus? end;
+        try
+        {
+            end = await DispatchAsync(batch, caller, inflight, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            // On every exit, stopping included: requests in flight finish and their results are recorded before the batch
+            // is let go, so none is left without a result (and sent again) after a graceful restart.
+            await Task.WhenAll(inflight).ConfigureAwait(false);
+        }
+
+        if (end is not { } reason || stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        long endMs = NowMs();
+        if (reason != QlaudBatchStatus.Completed)
+        {
+            await _store.EndPendingAsync(id, reason == QlaudBatchStatus.Expired ? BatchRequestState.Expired : BatchRequestState.Canceled, endMs, stopping).ConfigureAwait(false);
+            ResultStored?.Invoke(id);
+        }
+        else if ((await _store.CountsAsync(id, stopping).ConfigureAwait(false)).Processing > 0)
+        {
+            // A request could not be recorded (a storage fault): the batch stays in progress and is picked up again.
+            return;
+        }
+
+        await FinalizeAsync(batch, reason, stopping).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the batch's pending requests within the concurrency limits until none is left, the batch is cancelled or
+    /// expires, or the worker stops.</summary>
+    /// <returns>How the batch ends (completed, cancelled, expired); null when the worker lets it go without ending it.</returns>
+    private async Task<QlaudBatchStatus?> DispatchAsync(BatchEntity batch, QlaudCaller caller, List<Task> inflight, CancellationToken stopping)
+    {
+        string id = batch.Id;
+        var queue = new Queue<BatchRequestEntity>();
+        int cursor = -1, finished = 0, nextReport = Math.Max(1, batch.RequestCount / 10);
+        bool exhausted = false;
+        while (true)
+        {
+            if (stopping.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            string? status = await _store.StatusAsync(id, stopping).ConfigureAwait(false);
+            if (status == nameof(QlaudBatchStatus.Cancelling))
+            {
+                return QlaudBatchStatus.Cancelled;
+            }
+
+            if (status is null || status != nameof(QlaudBatchStatus.InProgress) && status != nameof(QlaudBatchStatus.Finalizing))
+            {
+                // Deleted, or ended by another node.
+                return null;
+            }
+
+            if (NowMs() >= batch.ExpiresAtMs)
+            {
+                return QlaudBatchStatus.Expired;
+            }
+
+            if (queue.Count == 0 && !exhausted && status == nameof(QlaudBatchStatus.InProgress))
+            {
+                foreach (var request in await _store.PendingAsync(id, cursor, PageSize, stopping).ConfigureAwait(false))
+                {
+                    queue.Enqueue(request);
+                }
+
+                exhausted = queue.Count == 0;
+            }
+
+            if (queue.Count > 0 && inflight.Count < _options.MaxConcurrencyPerBatch)
+            {
+                await _global.WaitAsync(stopping).ConfigureAwait(false);
+                var request = queue.Dequeue();
+                cursor = request.Index;
+                inflight.Add(RunRequestAsync(batch, caller, request));
+                continue;
+            }
+
+            if (inflight.Count == 0)
+            {
+                return QlaudBatchStatus.Completed;
+            }
+
+            var done = await Task.WhenAny(inflight).ConfigureAwait(false);
+            inflight.Remove(done);
+            if (++finished >= nextReport)
+            {
+                nextReport += Math.Max(1, batch.RequestCount / 10);
+                var counts = await _store.CountsAsync(id, stopping).ConfigureAwait(false);
+                Log.BatchProgress(_logger, id, counts.Total - counts.Processing, counts.Total, counts.Succeeded, counts.Errored);
+            }
+        }
+    }
+
+    private async Task RunRequestAsync(BatchEntity batch, QlaudCaller caller, BatchRequestEntity request)
+    {
+        await Task.Yield();
+        try
+        {
+            string requestId = Qlaud.Diagnostics.RequestIds.New();
+            (BatchRequestState State, int Status, byte[] Body) result;
+            try
+            {
+                result = await _runner.RunAsync(batch, caller, request, requestId, _abort.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+            {
+                // Cut off by a hard stop: no result, so the request is sent again after the restart.
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.RequestFailed(_logger, batch.Id, request.CustomId, ex);
+                result = BatchRequestRunner.Error(BatchRequestRunner.SurfaceOf(batch.Endpoint),
+                    new QlaudError(QlaudErrorKind.Internal, "The gateway failed while handling this request.", "internal_error"));
+            }
+
+            await _store.SaveResultAsync(request.Id, result.State, result.Status, result.Body, requestId, NowMs(), CancellationToken.None).ConfigureAwait(false);
+            ResultStored?.Invoke(batch.Id);
+        }
+        finally
+        {
+            _global.Release();
+        }
+    }
+
+    private async Task FinalizeAsync(BatchEntity batch, QlaudBatchStatus end, CancellationToken cancellationToken)
+    {
+        string id = batch.Id;
+        long now = NowMs();
+        var from = new[] { QlaudBatchStatus.InProgress, QlaudBatchStatus.Cancelling, QlaudBatchStatus.Finalizing };
+        await _store.TransitionAsync(id, from, QlaudBatchStatus.Finalizing, b => b.FinalizingAtMs ??= now, cancellationToken).ConfigureAwait(false);
+
+        string? outputFileId = null, errorFileId = null;
+        if (batch.Surface == "openai")
+        {
+            (outputFileId, errorFileId) = await WriteResultFilesAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+
+        long endMs = NowMs();
+        bool ended = await _store.TransitionAsync(id, [QlaudBatchStatus.Finalizing], end, b =>
+        {
+            b.OutputFileId = outputFileId;
+            b.ErrorFileId = errorFileId;
+            switch (end)
+            {
+                case QlaudBatchStatus.Cancelled:
+                    b.CancelledAtMs = endMs;
+                    break;
+                case QlaudBatchStatus.Expired:
+                    b.ExpiredAtMs = endMs;
+                    break;
+                default:
+                    b.CompletedAtMs = endMs;
+                    break;
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        if (ended)
+        {
+            var counts = await _store.CountsAsync(id, cancellationToken).ConfigureAwait(false);
+            Log.BatchEnded(_logger, id, end.ToString(), counts.Succeeded, counts.Errored, counts.Canceled, counts.Expired);
+            ResultStored?.Invoke(id);
+        }
+    }
+
+    /// <summary>Writes the OpenAI output file (successes) and error file (everything else), each only when it has lines.</summary>
+    private async Task<(string? Output, string? Error)> WriteResultFilesAsync(BatchEntity batch, CancellationToken cancellationToken)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        var errors = new ArrayBufferWriter<byte>();
+        int cursor = -1;
+        while (true)
+        {
+            var page = await _store.FinishedAsync(batch.Id, cursor, 500, cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var request in page)
+            {
+                BatchResultLines.WriteOpenAI(request.State == nameof(BatchRequestState.Succeeded) ? output : errors, request);
+                cursor = request.Index;
+            }
+        }
+
+        string? outputId = output.WrittenCount > 0
+            ? (await _files.SaveGeneratedAsync(batch, batch.Id + "_output.jsonl", output.WrittenMemory, cancellationToken).ConfigureAwait(false)).Id
+            : null;
+        string? errorId = errors.WrittenCount > 0
+            ? (await _files.SaveGeneratedAsync(batch, batch.Id + "_error.jsonl", errors.WrittenMemory, cancellationToken).ConfigureAwait(false)).Id
+            : null;
+        return (outputId, errorId);
+    }
+
+    private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Batch {BatchId} started: {Requests} requests to {Endpoint}")]
+        public static partial void BatchStarted(ILogger logger, string batchId, int requests, string endpoint);
+
+        [LoggerMessage(2, LogLevel.Information, "Batch {BatchId}: {Finished}/{Total} requests finished ({Succeeded} succeeded, {Errored} errored)")]
+        public static partial void BatchProgress(ILogger logger, string batchId, int finished, int total, int succeeded, int errored);
+
+        [LoggerMessage(3, LogLevel.Information, "Batch {BatchId} {Status}: {Succeeded} succeeded, {Errored} errored, {Canceled} canceled, {Expired} expired")]
+        public static partial void BatchEnded(ILogger logger, string batchId, string status, int succeeded, int errored, int canceled, int expired);
+
+        [LoggerMessage(4, LogLevel.Error, "Batch {BatchId} failed in the worker; it is picked up again at the next poll")]
+        public static partial void BatchFailed(ILogger logger, string batchId, Exception exception);
+
+        [LoggerMessage(5, LogLevel.Error, "Request {CustomId} of batch {BatchId} failed inside the gateway")]
+        public static partial void RequestFailed(ILogger logger, string batchId, string customId, Exception exception);
+
+        [LoggerMessage(6, LogLevel.Error, "The batch worker could not read the batches to run")]
+        public static partial void LoopFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(7, LogLevel.Warning, "The batch worker stopped with {Batches} batches still running; their unfinished requests are sent again after the restart")]
+        public static partial void StopTimedOut(ILogger logger, int batches);
+    }
+}

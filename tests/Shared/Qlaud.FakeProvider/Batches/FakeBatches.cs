@@ -1,0 +1,371 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+
+namespace Qlaud.FakeProvider;
+
+/// <summary>
+/// The providers' batch APIs, faked: OpenAI <c>POST /v1/files</c>, <c>GET /v1/files/{id}/content</c>, <c>POST /v1/batches</c>,
+/// <c>GET /v1/batches/{id}</c>, <c>POST /v1/batches/{id}/cancel</c>; Anthropic <c>POST /v1/messages/batches</c>,
+/// <c>GET /v1/messages/batches/{id}</c>, <c>GET /v1/messages/batches/{id}/results</c>, <c>POST /v1/messages/batches/{id}/cancel</c>.
+/// </summary>
+/// <remarks>A batch is <c>in_progress</c> when created and ends at its first poll: every request gets the default reply (its
+/// usage computed as for a chat request, unless <see cref="FakeProviderServer.OmitBatchUsage"/>), or, when it was cancelled
+/// before, a canceled result.</remarks>
+internal sealed class FakeBatches
+{
+    private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, FakeBatch> _batches = new(StringComparer.Ordinal);
+    private long _sequence;
+
+    public async Task<bool> TryHandleAsync(HttpContext http, ReadOnlyMemory<byte> body, FakeProviderServer server)
+    {
+        string method = http.Request.Method;
+        string path = http.Request.Path.Value ?? "";
+        string[] parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        switch (parts)
+        {
+            case ["v1", "files"] when HttpMethods.IsPost(method):
+                await UploadAsync(http, body);
+                return true;
+            case ["v1", "files", var id, "content"] when HttpMethods.IsGet(method):
+                await WriteAsync(http, _files.TryGetValue(id, out var content) ? content : null, "application/octet-stream");
+                return true;
+            case ["v1", "batches"] when HttpMethods.IsPost(method):
+                await CreateOpenAIAsync(http, body);
+                return true;
+            case ["v1", "batches", var id] when HttpMethods.IsGet(method):
+                await WriteAsync(http, Poll(id, server, out var batch) ? OpenAIBatch(batch!) : null);
+                return true;
+            case ["v1", "batches", var id, "cancel"] when HttpMethods.IsPost(method):
+                await WriteAsync(http, Cancel(id, out var cancelled) ? OpenAIBatch(cancelled!) : null);
+                return true;
+            case ["v1", "messages", "batches"] when HttpMethods.IsPost(method):
+                await CreateAnthropicAsync(http, body);
+                return true;
+            case ["v1", "messages", "batches", var id] when HttpMethods.IsGet(method):
+                await WriteAsync(http, Poll(id, server, out var polled) ? AnthropicBatch(polled!) : null);
+                return true;
+            case ["v1", "messages", "batches", var id, "results"] when HttpMethods.IsGet(method):
+                await WriteAsync(http, _batches.TryGetValue(id, out var ended) && ended.Results is { } results ? results : null, "application/x-jsonl");
+                return true;
+            case ["v1", "messages", "batches", var id, "cancel"] when HttpMethods.IsPost(method):
+                await WriteAsync(http, Cancel(id, out var canceling) ? AnthropicBatch(canceling!) : null);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private async Task UploadAsync(HttpContext http, ReadOnlyMemory<byte> body)
+    {
+        string boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(http.Request.ContentType).Boundary).Value!;
+        var reader = new MultipartReader(boundary, new MemoryStream(body.ToArray()));
+        byte[]? content = null;
+        while (await reader.ReadNextSectionAsync() is { } section)
+        {
+            if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.Name.Value?.Trim('"') == "file")
+            {
+                using var copy = new MemoryStream();
+                await section.Body.CopyToAsync(copy);
+                content = copy.ToArray();
+            }
+        }
+
+        string id = "file-fake" + Interlocked.Increment(ref _sequence);
+        _files[id] = content ?? [];
+        await WriteAsync(http, Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("id", id);
+            w.WriteString("object", "file");
+            w.WriteNumber("bytes", _files[id].Length);
+            w.WriteString("purpose", "batch");
+            w.WriteEndObject();
+        }));
+    }
+
+    private async Task CreateOpenAIAsync(HttpContext http, ReadOnlyMemory<byte> body)
+    {
+        using var document = JsonDocument.Parse(body);
+        string fileId = document.RootElement.GetProperty("input_file_id").GetString()!;
+        if (!_files.TryGetValue(fileId, out var input))
+        {
+            await WriteAsync(http, null);
+            return;
+        }
+
+        var requests = new List<(string CustomId, byte[] Body)>();
+        foreach (string line in Encoding.UTF8.GetString(input).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var parsed = JsonDocument.Parse(line);
+            requests.Add((parsed.RootElement.GetProperty("custom_id").GetString()!, Encoding.UTF8.GetBytes(parsed.RootElement.GetProperty("body").GetRawText())));
+        }
+
+        var batch = new FakeBatch("batch_fake" + Interlocked.Increment(ref _sequence), false, requests) { InputFileId = fileId };
+        _batches[batch.Id] = batch;
+        await WriteAsync(http, OpenAIBatch(batch));
+    }
+
+    private async Task CreateAnthropicAsync(HttpContext http, ReadOnlyMemory<byte> body)
+    {
+        using var document = JsonDocument.Parse(body);
+        var requests = new List<(string CustomId, byte[] Body)>();
+        foreach (var request in document.RootElement.GetProperty("requests").EnumerateArray())
+        {
+            requests.Add((request.GetProperty("custom_id").GetString()!, Encoding.UTF8.GetBytes(request.GetProperty("params").GetRawText())));
+        }
+
+        var batch = new FakeBatch("msgbatch_fake" + Interlocked.Increment(ref _sequence), true, requests);
+        _batches[batch.Id] = batch;
+        await WriteAsync(http, AnthropicBatch(batch));
+    }
+
+    /// <summary>Ends the batch at its first poll.</summary>
+    private bool Poll(string id, FakeProviderServer server, out FakeBatch? batch)
+    {
+        if (!_batches.TryGetValue(id, out batch))
+        {
+            return false;
+        }
+
+        lock (batch)
+        {
+            if (!batch.Ended)
+            {
+                End(batch, server);
+            }
+        }
+
+        return true;
+    }
+
+    private bool Cancel(string id, out FakeBatch? batch)
+    {
+        if (!_batches.TryGetValue(id, out batch))
+        {
+            return false;
+        }
+
+        lock (batch)
+        {
+            batch.CancelRequested = true;
+        }
+
+        return true;
+    }
+
+    private void End(FakeBatch batch, FakeProviderServer server)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        var errors = new ArrayBufferWriter<byte>();
+        foreach (var (customId, body) in batch.Requests)
+        {
+            var target = batch.CancelRequested && !batch.Anthropic ? errors : output;
+            using (var w = new Utf8JsonWriter(target))
+            {
+                w.WriteStartObject();
+                if (!batch.Anthropic)
+                {
+                    w.WriteString("id", "batch_req_fake" + Interlocked.Increment(ref _sequence));
+                }
+
+                w.WriteString("custom_id", customId);
+                if (batch.Anthropic)
+                {
+                    w.WriteStartObject("result");
+                    if (batch.CancelRequested)
+                    {
+                        w.WriteString("type", "canceled");
+                    }
+                    else
+                    {
+                        w.WriteString("type", "succeeded");
+                        w.WritePropertyName("message");
+                        WriteReply(w, body, anthropic: true, server);
+                    }
+
+                    w.WriteEndObject();
+                }
+                else if (batch.CancelRequested)
+                {
+                    w.WriteNull("response");
+                    w.WriteStartObject("error");
+                    w.WriteString("code", "batch_cancelled");
+                    w.WriteString("message", "cancelled");
+                    w.WriteEndObject();
+                }
+                else
+                {
+                    w.WriteStartObject("response");
+                    w.WriteNumber("status_code", 200);
+                    w.WriteString("request_id", "req_fake");
+                    w.WritePropertyName("body");
+                    WriteReply(w, body, anthropic: false, server);
+                    w.WriteEndObject();
+                    w.WriteNull("error");
+                }
+
+                w.WriteEndObject();
+            }
+
+            target.Write("\n"u8);
+        }
+
+        if (batch.Anthropic)
+        {
+            batch.Results = output.WrittenSpan.ToArray();
+        }
+        else
+        {
+            if (output.WrittenCount > 0)
+            {
+                batch.OutputFileId = "file-fake" + Interlocked.Increment(ref _sequence);
+                _files[batch.OutputFileId] = output.WrittenSpan.ToArray();
+            }
+
+            if (errors.WrittenCount > 0)
+            {
+                batch.ErrorFileId = "file-fake" + Interlocked.Increment(ref _sequence);
+                _files[batch.ErrorFileId] = errors.WrittenSpan.ToArray();
+            }
+        }
+
+        batch.Ended = true;
+    }
+
+    private void WriteReply(Utf8JsonWriter w, byte[] body, bool anthropic, FakeProviderServer server)
+    {
+        using var request = JsonDocument.Parse(body);
+        string model = request.RootElement.TryGetProperty("model", out var m) ? m.GetString() ?? "" : "";
+        var usage = ResolvedUsage.For(server.DefaultReply, body.Length);
+        string text = server.DefaultReply.Content ?? "";
+        w.WriteStartObject();
+        if (anthropic)
+        {
+            w.WriteString("id", "msg_fake" + Interlocked.Increment(ref _sequence));
+            w.WriteString("type", "message");
+            w.WriteString("role", "assistant");
+            w.WriteString("model", model);
+            w.WriteStartArray("content");
+            w.WriteStartObject();
+            w.WriteString("type", "text");
+            w.WriteString("text", text);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteString("stop_reason", "end_turn");
+            w.WriteNull("stop_sequence");
+            if (!server.OmitBatchUsage)
+            {
+                w.WriteStartObject("usage");
+                w.WriteNumber("input_tokens", usage.Input);
+                w.WriteNumber("output_tokens", usage.Output);
+                w.WriteEndObject();
+            }
+        }
+        else
+        {
+            w.WriteString("id", "chatcmpl-fake" + Interlocked.Increment(ref _sequence));
+            w.WriteString("object", "chat.completion");
+            w.WriteNumber("created", 1_700_000_000);
+            w.WriteString("model", model);
+            w.WriteStartArray("choices");
+            w.WriteStartObject();
+            w.WriteNumber("index", 0);
+            w.WriteStartObject("message");
+            w.WriteString("role", "assistant");
+            w.WriteString("content", text);
+            w.WriteEndObject();
+            w.WriteString("finish_reason", "stop");
+            w.WriteEndObject();
+            w.WriteEndArray();
+            if (!server.OmitBatchUsage)
+            {
+                w.WriteStartObject("usage");
+                w.WriteNumber("prompt_tokens", usage.Input);
+                w.WriteNumber("completion_tokens", usage.Output);
+                w.WriteNumber("total_tokens", usage.Input + usage.Output);
+                w.WriteEndObject();
+            }
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static byte[] OpenAIBatch(FakeBatch batch) => Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("id", batch.Id);
+        w.WriteString("object", "batch");
+        w.WriteString("input_file_id", batch.InputFileId);
+        w.WriteString("status", batch.Ended ? (batch.CancelRequested ? "cancelled" : "completed") : batch.CancelRequested ? "cancelling" : "in_progress");
+        w.WriteString("output_file_id", batch.OutputFileId);
+        w.WriteString("error_file_id", batch.ErrorFileId);
+        w.WriteStartObject("request_counts");
+        w.WriteNumber("total", batch.Requests.Count);
+        w.WriteNumber("completed", batch.Ended && !batch.CancelRequested ? batch.Requests.Count : 0);
+        w.WriteNumber("failed", 0);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    });
+
+    private static byte[] AnthropicBatch(FakeBatch batch) => Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("id", batch.Id);
+        w.WriteString("type", "message_batch");
+        w.WriteString("processing_status", batch.Ended ? "ended" : batch.CancelRequested ? "canceling" : "in_progress");
+        w.WriteEndObject();
+    });
+
+    private static byte[] Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            write(w);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static async Task WriteAsync(HttpContext http, byte[]? body, string contentType = FakeHttp.JsonContentType)
+    {
+        if (body is null)
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            http.Response.ContentType = FakeHttp.JsonContentType;
+            await http.Response.Body.WriteAsync("""{"error":{"message":"not found","type":"invalid_request_error"}}"""u8.ToArray());
+            return;
+        }
+
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = contentType;
+        http.Response.ContentLength = body.Length;
+        await http.Response.Body.WriteAsync(body);
+    }
+
+    private sealed class FakeBatch(string id, bool anthropic, List<(string CustomId, byte[] Body)> requests)
+    {
+        public string Id { get; } = id;
+
+        public bool Anthropic { get; } = anthropic;
+
+        public List<(string CustomId, byte[] Body)> Requests { get; } = requests;
+
+        public string? InputFileId { get; init; }
+
+        public bool CancelRequested { get; set; }
+
+        public bool Ended { get; set; }
+
+        public string? OutputFileId { get; set; }
+
+        public string? ErrorFileId { get; set; }
+
+        public byte[]? Results { get; set; }
+    }
+}
