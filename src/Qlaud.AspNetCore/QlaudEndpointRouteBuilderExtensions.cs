@@ -20,7 +20,8 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key), the signed
     /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials), the operator's
     /// <c>/v1/accounts</c>, managed threads (<c>/v1/threads</c>, <c>/v1/threads/{id}/messages</c>) and
-    /// <c>DELETE /v1/end_users/{end_user_id}</c>.
+    /// <c>DELETE /v1/end_users/{end_user_id}</c>, connectors (<c>GET /v1/connectors</c>, <c>/v1/connections</c>) and the hosted
+    /// connect page <c>/connect/{token}</c> (outside the group; its one-time token authenticates it, and it checks antiforgery itself).
     /// </summary>
     /// <remarks>Each endpoint requires one of <see cref="QlaudAuthorizationPolicies"/> (authenticated with the Qlaud key scheme),
     /// except the public <c>GET /v1/catalog</c> and the webhook; an app's <c>RequireAuthorization(...)</c> on the returned group
@@ -58,6 +59,8 @@ public static class QlaudEndpointRouteBuilderExtensions
         var unapplied = ActivatorUtilities.CreateInstance<UnappliedPaymentEndpoints>(services);
         var accounts = ActivatorUtilities.CreateInstance<AccountEndpoints>(services);
         var threads = ActivatorUtilities.CreateInstance<ThreadEndpoints>(services);
+        var connectors = ActivatorUtilities.CreateInstance<ConnectorEndpoints>(services);
+        var connectPage = ActivatorUtilities.CreateInstance<ConnectPageEndpoints>(services);
 
         var bounded = new StorageTimeouts(
             TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
@@ -101,6 +104,14 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/threads/{id}/messages", (RequestDelegate)threads.PostMessageAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapGet("/threads/{id}/messages", (RequestDelegate)threads.ListMessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapDelete("/end_users/{end_user_id}", (RequestDelegate)threads.EraseEndUserAsync).RequireAuthorization(AccountAdmin);
+        group.MapGet("/connectors", (RequestDelegate)connectors.ListConnectorsAsync).RequireAuthorization(AnyKey);
+        group.MapPost("/connections", (RequestDelegate)connectors.CreateConnectionAsync).RequireAuthorization(AnyKey);
+        group.MapGet("/connections", (RequestDelegate)connectors.ListConnectionsAsync).RequireAuthorization(AnyKey);
+        group.MapDelete("/connections/{id}", (RequestDelegate)connectors.DeleteConnectionAsync).RequireAuthorization(AnyKey);
+
+        // The hosted connect page: its one-time token authenticates it, not a Qlaud key (an end user's browser has none).
+        endpoints.MapGet("/connect/{token}", (RequestDelegate)connectPage.GetAsync).AllowAnonymous();
+        endpoints.MapPost("/connect/{token}", (RequestDelegate)connectPage.PostAsync).AllowAnonymous().DisableAntiforgery();
         return group;
     }
 }

@@ -181,6 +181,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
             w.WriteNumber("threads_deleted", e.ThreadsDeleted);
             w.WriteNumber("messages_deleted", e.MessagesDeleted);
             w.WriteNumber("ledger_entries_unlinked", e.LedgerEntriesUnlinked);
+            w.WriteNumber("connections_deleted", e.ConnectionsDeleted);
             w.WriteEndObject();
         }).ConfigureAwait(false);
     }

@@ -4,14 +4,14 @@ namespace Qlaud.Storage;
 
 /// <summary>
 /// The gateway's store: accounts, API keys, wallets, the ledger, payments waiting for their account, the gateway's own
-/// secrets and managed threads.
+/// secrets, managed threads, connector connections and the key ring that protects their credentials.
 /// </summary>
 /// <remarks>
 /// The model is provider-neutral: times are Unix milliseconds (<see langword="long"/>), money is micro-USD
 /// (<see langword="long"/>), enums are strings, and no service issues provider-specific SQL. Provider details
 /// (connection, pragmas, migrations assembly) live in an <see cref="IStorageProvider"/>.
 /// </remarks>
-internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) : DbContext(options)
+internal sealed partial class QlaudDbContext(DbContextOptions<QlaudDbContext> options) : DbContext(options)
 {
     public DbSet<AccountEntity> Accounts => Set<AccountEntity>();
 
@@ -30,6 +30,12 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
     public DbSet<ThreadMessageEntity> ThreadMessages => Set<ThreadMessageEntity>();
 
     public DbSet<ThreadTurnRecordEntity> ThreadTurnRecords => Set<ThreadTurnRecordEntity>();
+
+    public DbSet<ConnectionEntity> Connections => Set<ConnectionEntity>();
+
+    public DbSet<ConnectTokenEntity> ConnectTokens => Set<ConnectTokenEntity>();
+
+    public DbSet<DataProtectionKeyEntity> DataProtectionKeys => Set<DataProtectionKeyEntity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -113,6 +119,7 @@ internal sealed class QlaudDbContext(DbContextOptions<QlaudDbContext> options) :
         });
 
         ConfigureThreads(modelBuilder);
+        ConfigureConnectors(modelBuilder);
     }
 
     private static void ConfigureThreads(ModelBuilder modelBuilder)

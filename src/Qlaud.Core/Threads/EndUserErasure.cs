@@ -5,4 +5,8 @@ namespace Qlaud.Threads;
 /// <param name="ThreadsDeleted">Threads deleted.</param>
 /// <param name="MessagesDeleted">Messages deleted.</param>
 /// <param name="LedgerEntriesUnlinked">Ledger rows whose end-user id was cleared (their amounts stay).</param>
-public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int MessagesDeleted, int LedgerEntriesUnlinked);
+public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int MessagesDeleted, int LedgerEntriesUnlinked)
+{
+    /// <summary>Connector connections deleted, with their encrypted credentials and pending connect links.</summary>
+    public int ConnectionsDeleted { get; init; }
+}

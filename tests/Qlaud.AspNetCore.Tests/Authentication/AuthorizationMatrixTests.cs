@@ -59,6 +59,10 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("POST", "/v1/threads/{thread}/messages", """{"model":"fake-claude","max_tokens":16,"content":"hi"}""", [200, 200, 200, 404, 401], Anthropic: true),
         new("GET", "/v1/threads/{thread}/messages", null, [200, 200, 200, 404, 401], Anthropic: true),
         new("DELETE", "/v1/end_users/erase-me", null, [200, 200, 403, 200, 401], Pattern: "/v1/end_users/{end_user_id}"),
+        new("GET", "/v1/connectors", null, [200, 200, 200, 200, 401]),
+        new("POST", "/v1/connections", """{"connector":"linear"}""", [201, 201, 201, 201, 401]),
+        new("GET", "/v1/connections", null, [200, 200, 200, 200, 401]),
+        new("DELETE", "/v1/connections/{connection}", null, [200, 200, 200, 404, 401]),
     ];
 
     private static readonly string[] Columns = ["bootstrap key", "admin-scope key", "end-user key", "other account's key", "no key"];
@@ -95,6 +99,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             ["{spare}"] = spare.GetProperty("id").GetString()!,
             ["{id}"] = "cs_test_matrix",
             ["{thread}"] = await CreateUserThreadAsync(),
+            ["{connection}"] = await CreateUserConnectionAsync(),
         };
     }
 
@@ -163,11 +168,20 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         return thread.GetProperty("id").GetString()!;
     }
 
+    /// <summary>A (pending) connector connection of the end user's.</summary>
+    private async Task<string> CreateUserConnectionAsync()
+    {
+        using var http = _gateway.Http(_userKey);
+        var (status, link) = await http.PostJsonAsync("/v1/connections", """{"connector":"linear"}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        return link.GetProperty("connection_id").GetString()!;
+    }
+
     private static string Pattern(string path)
     {
         int query = path.IndexOf('?', StringComparison.Ordinal);
         path = query < 0 ? path : path[..query];
-        foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}", "{thread}", "{fresh_thread}"])
+        foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}", "{thread}", "{fresh_thread}", "{connection}"])
         {
             path = path.Replace(placeholder, "{id}", StringComparison.Ordinal);
         }
