@@ -45,6 +45,10 @@ public sealed class ConnectorsOptions
     /// <summary>Most calls of one <c>qlaud_multi_execute</c> run at once (1–32, default 4).</summary>
     public int MaxParallelCalls { get; set; } = 4;
 
+    /// <summary>The <c>tools_mode</c> of a thread turn that sends neither <c>tools_mode</c> nor <c>tools</c>: <c>dynamic</c> (the default),
+    /// <c>static</c> or <c>none</c>. A turn with its own <c>tools</c> defaults to <c>none</c>.</summary>
+    public string DefaultToolsMode { get; set; } = "dynamic";
+
     /// <summary>Most tools offered directly in <c>static</c> mode (1–512, default 64).</summary>
     public int MaxStaticTools { get; set; } = 64;
 }

@@ -35,6 +35,11 @@ internal sealed class ConnectorsOptionsValidator : IValidateOptions<ConnectorsOp
             errors.Add($"{Section}:MaxParallelCalls must be between 1 and 32.");
         }
 
+        if (options.DefaultToolsMode is not ("dynamic" or "static" or "none"))
+        {
+            errors.Add($"{Section}:DefaultToolsMode must be dynamic, static or none.");
+        }
+
         if (options.MaxStaticTools is < 1 or > 512)
         {
             errors.Add($"{Section}:MaxStaticTools must be between 1 and 512.");

@@ -61,6 +61,7 @@ public static class QlaudConnectorsBuilderExtensions
         services.TryAddSingleton<ToolIndex>();
         services.TryAddSingleton<QlaudConnectors>();
         services.TryAddSingleton<IQlaudConnectors>(static sp => sp.GetRequiredService<QlaudConnectors>());
+        services.TryAddSingleton<Qlaud.Threads.IThreadToolLoop, Qlaud.Connectors.Tools.ThreadToolLoop>();
         services.AddHttpClient(McpConnector.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
             {

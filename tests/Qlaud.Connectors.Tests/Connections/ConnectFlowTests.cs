@@ -36,6 +36,7 @@ public sealed class ConnectFlowTests : IAsyncLifetime
     {
         ["Qlaud:Connectors:Servers:linear:Url"] = linear.Endpoint.AbsoluteUri,
         ["Qlaud:Connectors:Servers:linear:Auth:Kind"] = "api_key",
+        ["Qlaud:Connectors:DefaultToolsMode"] = "dynamic",
     };
 
     [Fact]

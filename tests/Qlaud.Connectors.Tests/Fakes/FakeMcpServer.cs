@@ -55,7 +55,7 @@ public sealed class FakeMcpServer : IAsyncDisposable
         builder.Services.AddMcpServer(o => o.ServerInfo = new() { Name = vendor, Version = "1.0.0" })
             .WithHttpTransport(static o => o.Stateless = true)
             .WithTools([
-                McpServerTool.Create((string title, string? description) => self!.CreateIssue(title, description),
+                McpServerTool.Create((string title, string? description = null) => self!.CreateIssue(title, description),
                     new McpServerToolCreateOptions { Name = "create_issue", Description = $"Create a new {vendor} issue (ticket) with a title and an optional description." }),
                 McpServerTool.Create(() => self!.ListIssues(),
                     new McpServerToolCreateOptions { Name = "list_issues", Description = $"List the {vendor} issues created so far." }),
