@@ -62,6 +62,7 @@ public static class QlaudConnectorsBuilderExtensions
         services.TryAddSingleton<QlaudConnectors>();
         services.TryAddSingleton<IQlaudConnectors>(static sp => sp.GetRequiredService<QlaudConnectors>());
         services.TryAddSingleton<Qlaud.Threads.IThreadToolLoop, Qlaud.Connectors.Tools.ThreadToolLoop>();
+        services.AddHostedService<ConnectionSweep>();
         services.AddHttpClient(McpConnector.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
             {
