@@ -112,6 +112,12 @@ public static class QlaudEndpointRouteBuilderExtensions
         // The hosted connect page: its one-time token authenticates it, not a Qlaud key (an end user's browser has none).
         endpoints.MapGet("/connect/{token}", (RequestDelegate)connectPage.GetAsync).AllowAnonymous();
         endpoints.MapPost("/connect/{token}", (RequestDelegate)connectPage.PostAsync).AllowAnonymous().DisableAntiforgery();
+        if (services.GetService<QlaudMcpServerBuilderExtensions.QlaudMcpMarker>() is not null)
+        {
+            // Qlaud as an MCP server (AddQlaudMcpServer()): the qlaud_* meta-tools for the key's end user.
+            endpoints.MapMcp("/mcp").RequireAuthorization(AnyKey);
+        }
+
         return group;
     }
 }

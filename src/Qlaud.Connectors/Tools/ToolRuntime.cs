@@ -98,6 +98,16 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
         return tools;
     }
 
+    /// <summary>Runs a meta-tool by name outside a model loop (Qlaud's own MCP server): whether it failed, and its text.</summary>
+    public Task<(bool Failed, string Text)> RunMetaToolAsync(string name, JsonElement arguments, CancellationToken cancellationToken) => name switch
+    {
+        SearchTools => SearchAsync(arguments, cancellationToken),
+        GetToolSchemas => SchemasAsync(arguments, cancellationToken),
+        MultiExecute => ExecuteAsync(arguments, cancellationToken),
+        ManageConnections => ManageAsync(arguments, cancellationToken),
+        _ => Task.FromResult((true, $"Unknown tool '{name}'.")),
+    };
+
     private async ValueTask<object?> Wrap(AIFunctionArguments arguments, CancellationToken cancellationToken, Func<JsonElement, CancellationToken, Task<(bool Failed, string Text)>> body)
     {
         var json = JsonSerializer.SerializeToElement(arguments.ToDictionary(static p => p.Key, static p => p.Value), ToolJsonContext.Default.DictionaryStringObject);
