@@ -21,7 +21,9 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// <c>POST /v1/stripe/webhook</c> (marked <c>AllowAnonymous</c>: Stripe cannot present app credentials), the operator's
     /// <c>/v1/accounts</c>, managed threads (<c>/v1/threads</c>, <c>/v1/threads/{id}/messages</c>) and
     /// <c>DELETE /v1/end_users/{end_user_id}</c>, search over thread messages (<c>GET /v1/search</c>), the OpenAI Files and Batch
-    /// APIs (<c>/v1/files</c>, <c>/v1/batches</c>) and the Anthropic Message Batches API (<c>/v1/messages/batches</c>).
+    /// APIs (<c>/v1/files</c>, <c>/v1/batches</c>), the Anthropic Message Batches API (<c>/v1/messages/batches</c>), connectors
+    /// (<c>GET /v1/connectors</c>, <c>/v1/connections</c>) and the hosted connect page <c>/connect/{token}</c> (outside the group;
+    /// its one-time token authenticates it, and it checks antiforgery itself).
     /// </summary>
     /// <remarks>Each endpoint requires one of <see cref="QlaudAuthorizationPolicies"/> (authenticated with the Qlaud key scheme),
     /// except the public <c>GET /v1/catalog</c> and the webhook; an app's <c>RequireAuthorization(...)</c> on the returned group
@@ -63,6 +65,8 @@ public static class QlaudEndpointRouteBuilderExtensions
         var files = ActivatorUtilities.CreateInstance<FileEndpoints>(services);
         var batches = ActivatorUtilities.CreateInstance<BatchEndpoints>(services);
         var messageBatches = ActivatorUtilities.CreateInstance<MessageBatchEndpoints>(services);
+        var connectors = ActivatorUtilities.CreateInstance<ConnectorEndpoints>(services);
+        var connectPage = ActivatorUtilities.CreateInstance<ConnectPageEndpoints>(services);
 
         var bounded = new StorageTimeouts(
             TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
@@ -122,6 +126,20 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/messages/batches/{id}/cancel", (RequestDelegate)messageBatches.CancelAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapDelete("/messages/batches/{id}", (RequestDelegate)messageBatches.DeleteAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapGet("/messages/batches/{id}/results", (RequestDelegate)messageBatches.ResultsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
+        group.MapGet("/connectors", (RequestDelegate)connectors.ListConnectorsAsync).RequireAuthorization(AnyKey);
+        group.MapPost("/connections", (RequestDelegate)connectors.CreateConnectionAsync).RequireAuthorization(AnyKey);
+        group.MapGet("/connections", (RequestDelegate)connectors.ListConnectionsAsync).RequireAuthorization(AnyKey);
+        group.MapDelete("/connections/{id}", (RequestDelegate)connectors.DeleteConnectionAsync).RequireAuthorization(AnyKey);
+
+        // The hosted connect page: its one-time token authenticates it, not a Qlaud key (an end user's browser has none).
+        endpoints.MapGet("/connect/{token}", (RequestDelegate)connectPage.GetAsync).AllowAnonymous();
+        endpoints.MapPost("/connect/{token}", (RequestDelegate)connectPage.PostAsync).AllowAnonymous().DisableAntiforgery();
+        if (services.GetService<QlaudMcpServerBuilderExtensions.QlaudMcpMarker>() is not null)
+        {
+            // Qlaud as an MCP server (AddQlaudMcpServer()): the qlaud_* meta-tools for the key's end user.
+            endpoints.MapMcp("/mcp").RequireAuthorization(AnyKey);
+        }
+
         return group;
     }
 }

@@ -152,6 +152,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
                 var headers = context.Request.Headers;
                 var input = new TurnInput(caller, Id(context), document.RootElement, idempotencyKey, requestId, AllowStream: true,
                     new ForwardedHeaders(NullIfEmpty(headers["anthropic-version"].ToString()), NullIfEmpty(headers["anthropic-beta"].ToString())));
+                Qlaud.Connectors.ConnectLinkBase.Current = ConnectorEndpoints.BaseUri(context); // connect links the tool loop mints
                 var outcome = await engine.RunAsync(input, new HttpResponseSink(context.Response), cancellationToken).ConfigureAwait(false);
                 await AnswerAsync(context, outcome).ConfigureAwait(false);
             }
@@ -182,6 +183,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
             w.WriteNumber("messages_deleted", e.MessagesDeleted);
             w.WriteNumber("ledger_entries_unlinked", e.LedgerEntriesUnlinked);
             w.WriteNumber("search_entries_deleted", e.SearchEntriesDeleted);
+            w.WriteNumber("connections_deleted", e.ConnectionsDeleted);
             w.WriteEndObject();
         }).ConfigureAwait(false);
     }

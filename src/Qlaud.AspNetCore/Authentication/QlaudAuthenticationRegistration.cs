@@ -24,6 +24,9 @@ internal static class QlaudAuthenticationRegistration
     public static void Register(IServiceCollection services)
     {
         services.TryAddSingleton<FailedAuthenticationLimiter>();
+        // Connectors ship with the HTTP surface: the catalog, connections and the hosted connect page (antiforgery-protected).
+        QlaudConnectorsBuilderExtensions.AddQlaudConnectors(services);
+        services.AddAntiforgery();
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, QlaudKeyAuthenticationHandler>(Scheme, displayName: null, static _ => { });
         services.AddAuthorization(static options =>
         {

@@ -10,12 +10,21 @@ namespace Qlaud.Metering;
 /// default account when it named a key. The error becomes a <see cref="QlaudException"/> before any upstream call.</remarks>
 internal sealed class QlaudCallerResolver(KeyAuthenticator authenticator)
 {
+    /// <summary>An <c>AdditionalProperties</c> key holding a caller the HTTP surface already authenticated (a thread turn's tool loop),
+    /// metered as that caller without authenticating a key again. Only Qlaud's own code sets it.</summary>
+    public const string CallerProperty = "qlaud.internal.caller";
+
     public ValueTask<KeyAuthentication> ResolveAsync(ChatOptions? options, CancellationToken cancellationToken)
         => ResolvePropertiesAsync(options?.AdditionalProperties, cancellationToken);
 
     /// <summary>The same from the <c>AdditionalProperties</c> of any options (chat or embedding generation).</summary>
     public ValueTask<KeyAuthentication> ResolvePropertiesAsync(AdditionalPropertiesDictionary? properties, CancellationToken cancellationToken)
     {
+        if (properties?.TryGetValue(CallerProperty, out var resolved) == true && resolved is QlaudCaller caller)
+        {
+            return ValueTask.FromResult(new KeyAuthentication(caller, null));
+        }
+
         string? apiKey = properties?.TryGetValue(QlaudChatOptionKeys.ApiKey, out var k) == true ? k as string : null;
         string? endUser = properties?.TryGetValue(QlaudChatOptionKeys.EndUser, out var u) == true ? u as string : null;
         if (apiKey is null && endUser is null)

@@ -4,7 +4,7 @@ namespace Qlaud.Storage;
 
 /// <summary>
 /// The gateway's store: accounts, API keys, wallets, the ledger, payments waiting for their account, the gateway's own
-/// secrets and managed threads.
+/// secrets, managed threads, connector connections and the key ring that protects their credentials.
 /// </summary>
 /// <remarks>
 /// The model is provider-neutral: times are Unix milliseconds (<see langword="long"/>), money is micro-USD
@@ -34,6 +34,11 @@ internal sealed partial class QlaudDbContext(DbContextOptions<QlaudDbContext> op
     public DbSet<SearchDocumentEntity> SearchDocuments => Set<SearchDocumentEntity>();
 
     public DbSet<SearchQueueEntity> SearchQueue => Set<SearchQueueEntity>();
+    public DbSet<ConnectionEntity> Connections => Set<ConnectionEntity>();
+
+    public DbSet<ConnectTokenEntity> ConnectTokens => Set<ConnectTokenEntity>();
+
+    public DbSet<DataProtectionKeyEntity> DataProtectionKeys => Set<DataProtectionKeyEntity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -119,6 +124,7 @@ internal sealed partial class QlaudDbContext(DbContextOptions<QlaudDbContext> op
         });
 
         ConfigureThreads(modelBuilder);
+        ConfigureConnectors(modelBuilder);
         ConfigureBatches(modelBuilder);
         ConfigureSearch(modelBuilder);
     }

@@ -202,8 +202,12 @@ internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, S
         int deleted = await threads.ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         int ledger = await db.LedgerEntries.Where(e => e.AccountId == accountId && e.EndUserId == endUserId)
             .ExecuteUpdateAsync(static s => s.SetProperty(static e => e.EndUserId, (string?)null), cancellationToken).ConfigureAwait(false);
+
+        // Connector connections go with their credentials and pending connect links.
+        await db.ConnectTokens.Where(t => t.AccountId == accountId && t.EndUserId == endUserId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        int connections = await db.Connections.Where(c => c.AccountId == accountId && c.EndUserId == endUserId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new EndUserErasure(endUserId, deleted, messages, ledger);
+        return new EndUserErasure(endUserId, deleted, messages, ledger) { ConnectionsDeleted = connections };
     }
 
     private static IQueryable<ThreadEntity> Visible(IQueryable<ThreadEntity> threads, ThreadScope scope)

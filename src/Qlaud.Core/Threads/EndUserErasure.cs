@@ -9,4 +9,6 @@ public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int Me
 {
     /// <summary>Messages removed from the search index (their text, full-text entries and embeddings).</summary>
     public int SearchEntriesDeleted { get; init; }
+    /// <summary>Connector connections deleted, with their encrypted credentials and pending connect links.</summary>
+    public int ConnectionsDeleted { get; init; }
 }

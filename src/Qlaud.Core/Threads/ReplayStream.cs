@@ -112,7 +112,7 @@ internal static class ReplayStream
                 }
 
                 break;
-            case "tool_use" or "server_tool_use" when block.TryGetProperty("input", out var input):
+            case "tool_use" or "server_tool_use" or "mcp_tool_use" when block.TryGetProperty("input", out var input):
                 yield return ("input_json_delta", "partial_json", input.GetRawText());
                 break;
         }

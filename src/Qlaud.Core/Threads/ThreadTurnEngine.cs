@@ -23,7 +23,7 @@ namespace Qlaud.Threads;
 /// forwarder charges it as generated).
 /// </remarks>
 internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLock locks, ChatForwarder forwarder, IOptions<QlaudOptions> options,
-    TimeProvider time, ILogger<ThreadTurnEngine> logger)
+    TimeProvider time, ILogger<ThreadTurnEngine> logger, IThreadToolLoop? toolLoop = null)
 {
     /// <summary>Fields sent on to the model as they are.</summary>
     private static readonly string[] PassedThrough = ["temperature", "top_p", "top_k", "stop_sequences", "metadata", "tools", "tool_choice", "thinking"];
@@ -97,6 +97,11 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
         catch (DialectException ex)
         {
             return TurnOutcome.Failed(Invalid(ex.Message));
+        }
+
+        if (toolLoop?.ModeFor(turn) is { } toolsMode)
+        {
+            return await RunToolLoopAsync(input, thread, model, turn, system, messages, userTokens, context, toolsMode, stream, cancellationToken).ConfigureAwait(false);
         }
 
         using var body = BuildRequest(input.Body, model, turn, system, messages, stream);
@@ -184,7 +189,8 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
         return new TurnOutcome(null, new ThreadTurnResult(document.RootElement.Clone(), thread.Id, userId, replyId, context, Replayed: false), answer, null, false);
     }
 
-    private async Task PersistAsync(TurnIds ids, CapturedReply reply, CatalogRoute? route, TokenUsage? reported, byte[]? answer, CancellationToken cancellationToken)
+    private async Task PersistAsync(TurnIds ids, CapturedReply reply, CatalogRoute? route, TokenUsage? reported, byte[]? answer, CancellationToken cancellationToken,
+        long? costMicros = null)
     {
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var usage = reported ?? reply.Usage ?? default;
@@ -198,7 +204,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             Id = ids.ReplyId, ThreadId = ids.ThreadId, Role = "assistant", ContentJson = reply.ContentJson, ContextTokens = ReplyTokens(reply.ContentJson),
             Model = ids.Model, Route = route?.Name,
             InputTokens = usage.Input, OutputTokens = usage.Output,
-            CostMicros = route is null ? 0 : MarkupPricing.Charge(route.Price.Cost(usage), _markupPercent),
+            CostMicros = costMicros ?? (route is null ? 0 : MarkupPricing.Charge(route.Price.Cost(usage), _markupPercent)),
             RequestId = ids.Input.RequestId, StopReason = reply.StopReason,
             Status = reply.Complete ? ThreadMessageStatus.Complete : ThreadMessageStatus.Incomplete, CreatedAtMs = now,
         };

@@ -5,8 +5,11 @@ namespace Qlaud.Threads;
 /// <summary>The fields of a posted turn that Qlaud reads itself (the rest are sent on as they are).</summary>
 internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJson, bool Stream, JsonElement System, JsonElement Tools)
 {
+    /// <summary><c>tools_mode</c>: <c>dynamic</c>, <c>static</c> or <c>none</c>; null when the turn did not say.</summary>
+    public string? ToolsMode { get; init; }
+
     private static readonly HashSet<string> Known =
-        ["model", "max_tokens", "content", "stream", "system", "temperature", "top_p", "top_k", "stop_sequences", "metadata", "tools", "tool_choice", "thinking", "context"];
+        ["model", "max_tokens", "content", "stream", "system", "temperature", "top_p", "top_k", "stop_sequences", "metadata", "tools", "tool_choice", "thinking", "context", "tools_mode"];
 
     /// <summary>Reads <paramref name="body"/>; returns the problem, or null and the fields.</summary>
     public static string? Parse(JsonElement body, out TurnFields fields)
@@ -22,6 +25,7 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
         string? content = null;
         bool stream = false;
         JsonElement system = default, tools = default;
+        string? toolsMode = null;
         foreach (var property in body.EnumerateObject())
         {
             var value = property.Value;
@@ -62,6 +66,11 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
                 case "tools":
                     tools = value;
                     break;
+                case "tools_mode" when value.ValueKind == JsonValueKind.String && value.GetString() is "dynamic" or "static" or "none":
+                    toolsMode = value.GetString();
+                    break;
+                case "tools_mode":
+                    return "'tools_mode' must be \"dynamic\", \"static\" or \"none\".";
                 case "context" when value.ValueKind == JsonValueKind.Object:
                     foreach (var option in value.EnumerateObject())
                     {
@@ -79,7 +88,7 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
                 default:
                     if (!Known.Contains(property.Name))
                     {
-                        return $"'{property.Name}' is not a field of a thread turn. Fields: model, max_tokens, content, stream, system, temperature, top_p, top_k, stop_sequences, metadata, tools, tool_choice, thinking, context.";
+                        return $"'{property.Name}' is not a field of a thread turn. Fields: model, max_tokens, content, stream, system, temperature, top_p, top_k, stop_sequences, metadata, tools, tool_choice, thinking, context, tools_mode.";
                     }
 
                     break;
@@ -96,7 +105,7 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
             return "'content' is required: the new user message, a string or Anthropic content blocks.";
         }
 
-        fields = new TurnFields(model, maxTokens, content, stream, system, tools);
+        fields = new TurnFields(model, maxTokens, content, stream, system, tools) { ToolsMode = toolsMode };
         return null;
     }
 

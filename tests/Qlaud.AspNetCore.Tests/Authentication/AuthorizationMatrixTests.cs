@@ -76,6 +76,10 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("POST", "/v1/messages/batches/{msgbatch}/cancel", null, [200, 200, 200, 404, 401], Anthropic: true),
         new("GET", "/v1/messages/batches/{msgbatch}/results", null, [200, 200, 200, 404, 401], Anthropic: true),
         new("DELETE", "/v1/messages/batches/{fresh_msgbatch}", null, [200, 200, 200, 404, 401], Anthropic: true),
+        new("GET", "/v1/connectors", null, [200, 200, 200, 200, 401]),
+        new("POST", "/v1/connections", """{"connector":"linear"}""", [201, 201, 201, 201, 401]),
+        new("GET", "/v1/connections", null, [200, 200, 200, 200, 401]),
+        new("DELETE", "/v1/connections/{connection}", null, [200, 200, 200, 404, 401]),
     ];
 
     private static readonly string[] Columns = ["bootstrap key", "admin-scope key", "end-user key", "other account's key", "no key"];
@@ -114,6 +118,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             ["{thread}"] = await CreateUserThreadAsync(),
             ["{file}"] = await CreateUserFileAsync(),
             ["{msgbatch}"] = await CreateEndedUserMessageBatchAsync(),
+            ["{connection}"] = await CreateUserConnectionAsync(),
         };
         _ids["{batch}"] = await CreateUserBatchAsync(_ids["{file}"]);
     }
@@ -237,12 +242,21 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         return id;
     }
 
+    /// <summary>A (pending) connector connection of the end user's.</summary>
+    private async Task<string> CreateUserConnectionAsync()
+    {
+        using var http = _gateway.Http(_userKey);
+        var (status, link) = await http.PostJsonAsync("/v1/connections", """{"connector":"linear"}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        return link.GetProperty("connection_id").GetString()!;
+    }
+
     private static string Pattern(string path)
     {
         int query = path.IndexOf('?', StringComparison.Ordinal);
         path = query < 0 ? path : path[..query];
         foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}", "{thread}", "{fresh_thread}", "{file}", "{fresh_file}", "{batch}",
-            "{msgbatch}", "{fresh_msgbatch}"])
+            "{msgbatch}", "{fresh_msgbatch}", "{connection}"])
         {
             path = path.Replace(placeholder, "{id}", StringComparison.Ordinal);
         }

@@ -75,6 +75,8 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Qlaud:Bootstrap:MasterKey"] = MasterKey,
             ["Qlaud:Routing:MaxRetries"] = "0",
             ["Qlaud:Routing:RetryBaseDelaySeconds"] = "0.01",
+            // Thread turns go straight to the model unless a test opts into the connector tool loop (the product default is dynamic).
+            ["Qlaud:Connectors:DefaultToolsMode"] = "none",
             ["Qlaud:Providers:fake:Dialect"] = "openai",
             ["Qlaud:Providers:fake:BaseUrl"] = fake.OpenAIBaseUri.ToString(),
             ["Qlaud:Providers:fake:ApiKey"] = "sk-fake-openai",

@@ -1,0 +1,78 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Qlaud.Connectors;
+using Qlaud.Connectors.Mcp;
+using Qlaud.Connectors.Vault;
+using Qlaud.Hosting;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds Qlaud's connectors to a gateway.</summary>
+public static class QlaudConnectorsBuilderExtensions
+{
+    /// <summary>
+    /// Adds the connector catalog (<c>Qlaud:Connectors</c>, validated at start-up), per-end-user connections with credentials
+    /// encrypted by ASP.NET Core Data Protection (key ring in the gateway's database), connect links, and
+    /// <see cref="IQlaudConnectors"/>. <c>AddQlaud()</c> calls it when Qlaud.AspNetCore is deployed with the app.
+    /// </summary>
+    /// <param name="builder">The Qlaud builder.</param>
+    /// <returns>The builder.</returns>
+    /// <remarks>Idempotent.</remarks>
+    public static IQlaudBuilder AddConnectors(this IQlaudBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        AddQlaudConnectors(builder.Services);
+        return builder;
+    }
+
+    /// <summary>Configures the Data Protection key ring that protects connector credentials, for example to encrypt its keys
+    /// with a certificate (<c>ProtectKeysWithCertificate</c>) so a copy of the database alone cannot decrypt them.</summary>
+    /// <param name="builder">The Qlaud builder.</param>
+    /// <param name="configure">Configures the key ring's <see cref="IDataProtectionBuilder"/>; its key repository stays the database.</param>
+    /// <returns>The builder.</returns>
+    public static IQlaudBuilder ConfigureCredentialKeyRing(this IQlaudBuilder builder, Action<IDataProtectionBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.AddConnectors();
+        builder.Services.AddSingleton(new CredentialKeyRingConfiguration(configure));
+        return builder;
+    }
+
+    internal static void AddQlaudConnectors(IServiceCollection services)
+    {
+        if (services.Any(static d => d.ServiceType == typeof(ConnectorsMarker)))
+        {
+            return;
+        }
+
+        services.AddSingleton<ConnectorsMarker>();
+        services.AddOptions<ConnectorsOptions>().BindConfiguration(ConnectorsOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectorsOptions>, ConnectorsOptionsValidator>());
+        services.TryAddSingleton(static sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ConnectorsOptions>>().Value; // throws OptionsValidationException naming the keys
+            var (catalog, errors) = ConnectorCatalog.Build(options);
+            return catalog ?? throw new OptionsValidationException(ConnectorsOptions.SectionName, typeof(ConnectorsOptions), errors);
+        });
+        services.TryAddSingleton<CredentialVault>();
+        services.TryAddSingleton<McpConnector>();
+        services.TryAddSingleton<ToolIndex>();
+        services.TryAddSingleton<QlaudConnectors>();
+        services.TryAddSingleton<IQlaudConnectors>(static sp => sp.GetRequiredService<QlaudConnectors>());
+        services.TryAddSingleton<Qlaud.Threads.IThreadToolLoop, Qlaud.Connectors.Tools.ThreadToolLoop>();
+        services.AddHostedService<ConnectionSweep>();
+        services.AddHttpClient(McpConnector.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            })
+            .RemoveAllLoggers(); // request URLs and headers of connector calls stay out of the logs
+    }
+
+    /// <summary>Marks that connectors were added.</summary>
+    internal sealed class ConnectorsMarker;
+}

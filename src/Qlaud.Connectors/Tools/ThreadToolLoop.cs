@@ -1,0 +1,105 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
+using Qlaud.Connectors.Mcp;
+using Qlaud.Dialects;
+using Qlaud.Metering;
+using Qlaud.Routing;
+using Qlaud.Threads;
+
+namespace Qlaud.Connectors.Tools;
+
+/// <summary>
+/// The server-side tool loop of a thread turn: Microsoft.Extensions.AI's <see cref="FunctionInvokingChatClient"/> over Qlaud's
+/// routed, metered in-process client, with the <c>qlaud_*</c> meta-tools (<c>dynamic</c>) or the end user's connector tools
+/// (<c>static</c>) executed server-side and the client's own <c>tools</c> returned to the caller as <c>tool_use</c>.
+/// </summary>
+/// <remarks>Every model round trip is reserved and settled like any metered call (one ledger entry each). At most
+/// <c>Qlaud:Connectors:MaxToolRounds</c> round trips; a tool that fails or times out is an error result for the model, not a
+/// failed turn.</remarks>
+internal sealed class ThreadToolLoop : IThreadToolLoop
+{
+    private readonly QlaudConnectors _connectors;
+    private readonly McpConnector _mcp;
+    private readonly ToolIndex _index;
+    private readonly ConnectorsOptions _options;
+    private readonly Router _router;
+    private readonly IChatClient _metered;
+    private readonly decimal _markupPercent;
+    private readonly ILoggerFactory _loggers;
+
+    public ThreadToolLoop(QlaudConnectors connectors, McpConnector mcp, ToolIndex index, IOptions<ConnectorsOptions> options, IOptions<QlaudOptions> qlaud,
+        QlaudChatClient chat, ISpendGuard guard, QlaudCallerResolver callers, Router router, ILoggerFactory loggers)
+    {
+        _connectors = connectors;
+        _mcp = mcp;
+        _index = index;
+        _options = options.Value;
+        _router = router;
+        _loggers = loggers;
+        _markupPercent = qlaud.Value.Pricing.MarkupPercent;
+        _metered = qlaud.Value.Metering.Enabled ? new MeteringChatClient(chat, guard, callers, router) : chat;
+    }
+
+    public string? ModeFor(TurnFields turn)
+    {
+        ArgumentNullException.ThrowIfNull(turn);
+        string mode = turn.ToolsMode ?? (turn.Tools.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? _options.DefaultToolsMode : "none");
+        return mode is "dynamic" or "static" ? mode : null;
+    }
+
+    public async Task<ToolLoopReply> RunAsync(ToolLoopTurn turn, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(turn);
+        CanonicalChatRequest request;
+        try
+        {
+            request = DialectRegistry.Get("anthropic").ReadRequest(McpBlocks.ExpandHistory(turn.AnthropicRequest.Span));
+        }
+        catch (DialectException ex)
+        {
+            throw new QlaudException(new QlaudError(QlaudErrorKind.InvalidRequest, ex.Message));
+        }
+
+        var runtime = new ToolRuntime(_connectors, _mcp, _index, _options, turn.Caller);
+        var serverTools = turn.Mode == "static" ? await runtime.ConnectedToolsAsync(cancellationToken).ConfigureAwait(false) : runtime.MetaTools();
+        var options = request.Options;
+        var tools = new List<AITool>(options.Tools ?? []);
+        var serverNames = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var tool in serverTools)
+        {
+            // A client tool of the same name wins: the caller asked for it by name.
+            if (!tools.Any(t => t.Name == tool.Name))
+            {
+                tools.Add(tool);
+                serverNames.Add(tool.Name);
+            }
+        }
+
+        options.Tools = tools.Count > 0 ? tools : null;
+        (options.AdditionalProperties ??= [])[QlaudCallerResolver.CallerProperty] = turn.Caller;
+        string model = options.ModelId ?? "";
+        var recorder = new RoundTripRecorder(_metered, _router, model, _markupPercent);
+        using var loop = new FunctionInvokingChatClient(recorder, _loggers)
+        {
+            MaximumIterationsPerRequest = _options.MaxToolRounds,
+            IncludeDetailedErrors = true,
+            AllowConcurrentInvocation = true,
+        };
+
+        ChatResponse response;
+        try
+        {
+            response = await loop.GetResponseAsync(request.Messages, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QlaudException)
+        {
+            throw;
+        }
+
+        var reply = McpBlocks.ToReply(response, runtime, serverNames, recorder.Usage, recorder.RoundTrips, _options.MaxToolRounds);
+        return new ToolLoopReply(reply, recorder.Route, recorder.Usage, recorder.CostMicros, recorder.RoundTrips);
+    }
+}
