@@ -53,7 +53,7 @@ internal static class SearchIndexing
             var threads = provider.GetRequiredService<IQlaudThreads>();
             var store = provider.GetRequiredService<IThreadStore>();
             var index = provider.GetRequiredService<SearchIndex>();
-            await index.LoadAsync(default);
+            await index.EnsureLoadedAsync(default);
             var thread = await threads.CreateAsync(QlaudCaller.InProcess, new NewThread { EndUserId = "bench" });
             for (int i = 0; i < messages; i += 2)
             {
