@@ -10,7 +10,7 @@ namespace Qlaud.Embeddings.Local.Tests;
 
 /// <summary>Semantic and hybrid <c>GET /v1/search</c> with the real MiniLM model over HTTP: paraphrase hits, isolation,
 /// GDPR deletes removing the vectors, and the vectors reloaded after a restart.</summary>
-public sealed class SemanticSearchTests
+public sealed class SemanticSearchTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly Dictionary<string, string?> Fast = new() { ["Qlaud:Search:IndexPollMilliseconds"] = "50" };
 
@@ -21,8 +21,11 @@ public sealed class SemanticSearchTests
         using var http = gateway.Http();
         string thread = await http.CreateThreadAsync();
         var (user, _) = await http.TurnAsync(gateway, thread, "My puppy keeps chewing the furniture legs when I leave the house.", "Try chew toys.");
+        await gateway.WaitIndexedAsync();
         await http.TurnAsync(gateway, thread, "What is the capital of Australia?", "Canberra.");
         await gateway.WaitIndexedAsync();
+        var status = await gateway.Services.GetRequiredService<IQlaudSearch>().GetIndexStatusAsync();
+        output.WriteLine($"indexing lag of one turn (2 messages, MiniLM): {status.LastLagMs} ms");
 
         var semantic = await http.HitsAsync("q=young+dog+destroys+chairs&mode=semantic&limit=1");
         var keyword = await http.HitsAsync("q=young+dog+destroys+chairs&mode=keyword");

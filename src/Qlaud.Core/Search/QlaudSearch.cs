@@ -39,7 +39,7 @@ internal sealed class QlaudSearch(SearchIndex index, IOptions<QlaudOptions> opti
 
         int candidates = Math.Max(MinCandidates, request.Limit * 4);
         var queryVector = (await index.Embedder.EmbedAsync([request.Query], cancellationToken).ConfigureAwait(false))[0];
-        await index.Loaded.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await index.EnsureLoadedAsync(cancellationToken).ConfigureAwait(false);
         var nearest = index.Vectors.Search(scope, queryVector, request.Mode == SearchMode.Semantic ? request.Limit : candidates);
         if (request.Mode == SearchMode.Semantic)
         {

@@ -18,6 +18,13 @@ internal sealed class SearchEmbedder
         _generator = services.GetKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(QlaudSearchDefaults.EmbeddingGeneratorKey);
         if (_generator is null && options.Value.Search.EmbeddingModel is { } model)
         {
+            var catalog = services.GetRequiredService<Catalog.ModelCatalog>();
+            if (!catalog.TryGetModel(model, out var entry) || !entry.IsEmbedding)
+            {
+                throw new OptionsValidationException(QlaudOptions.SectionName, typeof(QlaudOptions),
+                    [$"Qlaud:Search:EmbeddingModel '{model}' is not an embedding model of the catalog (GET /v1/catalog lists them)."]);
+            }
+
             _generator = services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();
             _options = new EmbeddingGenerationOptions { ModelId = model };
         }

@@ -15,7 +15,8 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
     TimeProvider time, ILogger<SearchIndex> logger)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _loadGate = new();
+    private Task? _load;
     private readonly int _chunkCharacters = options.Value.Search.ChunkCharacters;
     private long _indexed;
     private long _lastLagMs = -1;
@@ -27,42 +28,46 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
 
     public SearchEmbedder Embedder => embedder;
 
-    /// <summary>Completes when the stored vectors are in memory (at once without an embedding generator).</summary>
-    public Task Loaded => _loaded.Task;
-
     public long Indexed => Interlocked.Read(ref _indexed);
 
     public long? LastLagMs => Interlocked.Read(ref _lastLagMs) is >= 0 and var lag ? lag : null;
 
     public long? MaxLagMs => Interlocked.Read(ref _maxLagMs) is >= 0 and var lag ? lag : null;
 
-    /// <summary>Reads every stored vector into memory.</summary>
-    public async Task LoadAsync(CancellationToken cancellationToken)
+    /// <summary>Reads every stored vector into memory, once: later calls wait for the first (the indexer calls it at start-up;
+    /// a search calls it too, so search works in a bare service provider without the hosted indexer).</summary>
+    public Task EnsureLoadedAsync(CancellationToken cancellationToken)
     {
-        try
+        var load = Volatile.Read(ref _load);
+        if (load is null)
         {
-            if (embedder.Available)
+            lock (_loadGate)
             {
-                long documents = 0;
-                await foreach (var stored in store.ReadVectorsAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    if (vectors.Add(stored.DocumentId, stored.AccountId, stored.EndUserId, stored.KeyId, stored.ThreadId, stored.CreatedAtMs, stored.Dimensions,
-                        MemoryMarshal.Cast<byte, float>(stored.Vectors)))
-                    {
-                        documents++;
-                    }
-                }
-
-                Log.Loaded(logger, documents, vectors.Count);
+                load = _load ??= LoadAsync();
             }
+        }
 
-            _loaded.TrySetResult();
-        }
-        catch (Exception ex)
+        return load.IsCompletedSuccessfully ? Task.CompletedTask : load.WaitAsync(cancellationToken);
+    }
+
+    private async Task LoadAsync()
+    {
+        if (!embedder.Available)
         {
-            _loaded.TrySetException(ex);
-            throw;
+            return;
         }
+
+        long documents = 0;
+        await foreach (var stored in store.ReadVectorsAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            if (vectors.Add(stored.DocumentId, stored.AccountId, stored.EndUserId, stored.KeyId, stored.ThreadId, stored.CreatedAtMs, stored.Dimensions,
+                MemoryMarshal.Cast<byte, float>(stored.Vectors)))
+            {
+                documents++;
+            }
+        }
+
+        Log.Loaded(logger, documents, vectors.Count);
     }
 
     /// <summary>Indexes up to <paramref name="max"/> queued messages; the number of queue rows taken (0 when the queue is empty).</summary>

@@ -22,7 +22,7 @@ internal sealed partial class SearchIndexer(SearchIndex index, SearchIndexSignal
         try
         {
             await storage.EnsureInitializedAsync(stoppingToken).ConfigureAwait(false);
-            await index.LoadAsync(stoppingToken).ConfigureAwait(false);
+            await index.EnsureLoadedAsync(stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

@@ -109,17 +109,23 @@ internal static class SearchText
         }
     }
 
-    /// <summary>A word folded as the keyword index folds it: lower case, accents removed.</summary>
+    /// <summary>Base letters of U+00C0 to U+024F (Latin-1 Supplement and Latin Extended-A and -B) where the letter is an accented
+    /// ASCII letter, \0 where it is not; the gateway runs with invariant globalization, so Unicode normalization is not available.</summary>
+    private const string LatinBase = "aaaaaa\0ceeeeiiii\0nooooo\0\0uuuuy\0\0aaaaaa\0ceeeeiiii\0nooooo\0\0uuuuy\0yaaaaaaccccccccdd\0\0eeeeeeeeeegggggggghh\0\0iiiiiiiii\0\0\0jjkk\0llllll\0\0\0\0nnnnnn\0\0\0oooooo\0\0rrrrrrsssssssstttt\0\0uuuuuuuuuuuuwwyyyzzzzzz\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0oo\0\0\0\0\0\0\0\0\0\0\0\0\0uu\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0aaiioouuuuuuuuuu\0aaaa\0\0\0\0ggkkoooo\0\0j\0\0\0gg\0\0nnaa\0\0\0\0aaaaeeeeiiiioooorrrruuuusstt\0\0hh\0\0\0\0\0\0aaeeooooooooyy\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+    /// <summary>A word folded as the keyword index folds it: lower case, accents removed from Latin letters.</summary>
     public static string Fold(ReadOnlySpan<char> word)
     {
-        string decomposed = word.ToString().Normalize(NormalizationForm.FormD);
-        var folded = new StringBuilder(decomposed.Length);
-        foreach (char c in decomposed)
+        var folded = new StringBuilder(word.Length);
+        foreach (char c in word)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark)
+            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark)
             {
-                folded.Append(char.ToLowerInvariant(c));
+                continue;
             }
+
+            char lower = char.ToLowerInvariant(c);
+            folded.Append(lower is >= '\u00C0' and <= '\u024F' && LatinBase[lower - '\u00C0'] is not '\0' and var b ? b : lower);
         }
 
         return folded.ToString();
