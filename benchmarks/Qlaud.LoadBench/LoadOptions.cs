@@ -74,6 +74,11 @@ internal sealed record LoadOptions
                                         A…E then E…A; adds CPU per request of each hop, start-up time and RSS
           --keys N                    with --baselines: end-user keys minted on each Qlaud gateway (with caps)
                                         and used round-robin, one per request (default 1000; 0 = master key)
+          --burst N                   instead of the profiles: N streams opened at once against direct, the naive
+                                        proxy, YARP and Qlaud in turn (--repeat rounds, the order reversed every
+                                        other round); every stream's text checked; TTFT and memory per stream
+          --burst-chunks N            chunks per burst stream (default 200)
+          --burst-chunk-delay-ms N    the fake's delay between them (default 20)
           --results DIR               where load-<profile>.md files go (default benchmarks/results)
           --tag NAME                  names a variant: writes load-<profile>-<NAME>.md
           --no-build                  use the Release builds already on disk
@@ -114,6 +119,13 @@ internal sealed record LoadOptions
 
     /// <summary>With <see cref="Baselines"/>: end-user keys minted on each gateway and used round-robin (0: the master key).</summary>
     public int Keys { get; init; } = 1000;
+
+    /// <summary>Streams opened at once per target (<c>--burst</c>); 0 runs the profiles instead.</summary>
+    public int Burst { get; init; }
+
+    public int BurstChunks { get; init; } = 200;
+
+    public int BurstChunkDelayMs { get; init; } = 20;
 
     /// <summary>How many times each Qlaud row runs.</summary>
     public int Repeat { get; init; } = 1;
@@ -215,6 +227,15 @@ internal sealed record LoadOptions
                     break;
                 case "--repeat":
                     options = options with { Repeat = Int(name, value, 1, 20) };
+                    break;
+                case "--burst":
+                    options = options with { Burst = Int(name, value, 1, 20_000) };
+                    break;
+                case "--burst-chunks":
+                    options = options with { BurstChunks = Int(name, value, 1, 100_000) };
+                    break;
+                case "--burst-chunk-delay-ms":
+                    options = options with { BurstChunkDelayMs = Int(name, value, 0, 10_000) };
                     break;
                 case "--keys":
                     options = options with { Keys = Int(name, value, 0, 100_000) };

@@ -55,7 +55,9 @@ internal static class Program
                 : options.Mixes.Count * (1 + (options.Repeat * (options.CompareMetering ? 2 : 1)));
         }
 
-        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (options.Baselines
+        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (options.Burst > 0
+            ? BurstScenario.Budget(options)
+            : options.Baselines
             ? options.Profiles.Count * BaselineScenario.Budget(options)
             : (starts * (options.Prewarm + TimeSpan.FromSeconds(60))) + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15))));
         using var watchdog = new Timer(static state =>
@@ -73,7 +75,7 @@ internal static class Program
                 Progress("building the fake provider and Qlaud.Server (Release)…");
                 await Repository.BuildAsync(root, Repository.FakeProject, stop.Token);
                 await Repository.BuildAsync(root, Repository.GatewayProject, stop.Token);
-                if (options.Baselines)
+                if (options.Baselines || options.Burst > 0)
                 {
                     Progress("building the naive proxy and the YARP forwarder (Release)…");
                     await Repository.BuildAsync(root, BaselineScenario.NaiveProject, stop.Token);
@@ -88,6 +90,16 @@ internal static class Program
             string command = "dotnet run -c Release --project benchmarks/Qlaud.LoadBench" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
             string machine = Machine.Describe();
             string? commit = Machine.Commit(root);
+            if (options.Burst > 0)
+            {
+                var bursts = await BurstScenario.RunAsync(options, root, fakeDll, gatewayDll, stop.Token);
+                string report = BurstScenario.Render(options, bursts, command, machine, commit);
+                Console.WriteLine(report);
+                string burstFile = Path.Combine(resultsDirectory, options.Tag is null ? $"load-burst{options.Burst}.md" : $"load-burst{options.Burst}-{options.Tag}.md");
+                await File.WriteAllTextAsync(burstFile, report, CancellationToken.None);
+                Progress($"wrote {Path.GetRelativePath(root, burstFile)}");
+                return 0;
+            }
 
             foreach (var profile in options.Profiles)
             {
