@@ -15,8 +15,11 @@ namespace Qlaud.LoadBench;
 /// <param name="HopCpuMs">CPU the hop process used during the burst, ms.</param>
 /// <param name="RssBefore">The hop's resident memory just before the burst, bytes.</param>
 /// <param name="RssPeak">The most it held during the burst (sampled every 20 ms), bytes.</param>
+/// <param name="ListenOverflows">The kernel's count of connections dropped because a listen socket's accept queue was full
+/// (<c>ListenOverflows</c> in <c>/proc/net/netstat</c>, for the whole machine) during the burst: each one is a client whose SYN
+/// is retried a second or more later.</param>
 internal sealed record BurstResult(string Label, int Round, int Streams, int Complete, int Corrupt, int Failed, string? FirstError, Percentiles Ttft,
-    double Seconds, double HopCpuMs, long RssBefore, long RssPeak);
+    double Seconds, double HopCpuMs, long RssBefore, long RssPeak, long ListenOverflows);
 
 /// <summary>
 /// <c>--burst N</c>: <c>N</c> streams (each <c>--burst-chunks</c> chunks, <c>--chunk-delay-ms</c> apart) opened at the same
@@ -202,6 +205,7 @@ internal static class BurstScenario
         long rssBefore = hop?.Memory().Now ?? 0;
         var cpuBefore = hop?.CpuTime ?? TimeSpan.Zero;
         long peak = rssBefore;
+        long overflowsBefore = ListenOverflows();
         releasedAt = Stopwatch.GetTimestamp();
         release.SetResult();
         var all = Task.WhenAll(tasks);
@@ -217,7 +221,32 @@ internal static class BurstScenario
         await all.ConfigureAwait(false);
         double seconds = Stopwatch.GetElapsedTime(releasedAt).TotalSeconds;
         double cpuMs = hop is null ? double.NaN : (hop.CpuTime - cpuBefore).TotalMilliseconds;
-        return new BurstResult(label, round, streams, complete, corrupt, failed, firstError, ttft.Summarize(), seconds, cpuMs, rssBefore, peak);
+        return new BurstResult(label, round, streams, complete, corrupt, failed, firstError, ttft.Summarize(), seconds, cpuMs, rssBefore, peak,
+            ListenOverflows() - overflowsBefore);
+    }
+
+    /// <summary>The machine's <c>TcpExt: ListenOverflows</c> so far, or 0 where <c>/proc/net/netstat</c> is missing.</summary>
+    private static long ListenOverflows()
+    {
+        try
+        {
+            string[] lines = File.ReadAllLines("/proc/net/netstat");
+            for (int i = 0; i + 1 < lines.Length; i += 2)
+            {
+                string[] names = lines[i].Split(' ');
+                string[] values = lines[i + 1].Split(' ');
+                int at = Array.IndexOf(names, "ListenOverflows");
+                if (at > 0 && at < values.Length)
+                {
+                    return long.Parse(values[at], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return 0;
     }
 
     /// <summary>Reads an OpenAI stream to its end: the concatenated <c>content</c> of its chunks, whether <c>[DONE]</c> came, and when the first text arrived.</summary>
@@ -292,14 +321,14 @@ internal static class BurstScenario
         md.AppendLine(Report.Invariant($"- Commit {commit ?? "unknown"}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; runtime settings inherited by all processes: {Machine.RuntimeSettings()}; for the gateway only: {(options.GatewayEnvironment.Count == 0 ? "none" : string.Join(", ", options.GatewayEnvironment.Select(static e => e.Key + "=" + e.Value)))}."));
         md.AppendLine("- Each burst: a new client with one connection per stream, every request released at the same moment; TTFT from that moment to the stream's first text. Before the rounds every target served four bursts of 8 streams (no JIT in the measured bursts); round 1 goes direct, naive, YARP, Qlaud, round 2 the other way, and so on, 3 s apart.");
         md.AppendLine();
-        md.AppendLine("| round | target | complete | corrupt (dropped, duplicated or reordered chunk) | failed | TTFT p50 ms | TTFT p99 ms | TTFT max ms | TTFT p99 vs direct | seconds | hop CPU ms | hop RSS before MB | hop RSS peak MB | KB per stream in flight |");
-        md.AppendLine("| --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+        md.AppendLine("| round | target | complete | corrupt (dropped, duplicated or reordered chunk) | failed | TTFT p50 ms | TTFT p99 ms | TTFT max ms | TTFT p99 vs direct | seconds | hop CPU ms | hop RSS before MB | hop RSS peak MB | KB per stream in flight | listen overflows |");
+        md.AppendLine("| --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
         foreach (var r in results)
         {
             var direct = results.FirstOrDefault(d => d.Round == r.Round && d.Label == Report.Direct);
             string ratio = direct is null || r.Label == Report.Direct ? "–" : Report.Invariant($"{r.Ttft.P99 / direct.Ttft.P99:0.00} ×");
             string perStream = r.RssBefore > 0 ? Report.Invariant($"{(r.RssPeak - r.RssBefore) / 1024.0 / r.Streams:0}") : "–";
-            md.AppendLine(Report.Invariant($"| {r.Round} | {r.Label} | {r.Complete} | {r.Corrupt} | {r.Failed} | {r.Ttft.P50:0.0} | {r.Ttft.P99:0.0} | {r.Ttft.Max:0.0} | {ratio} | {r.Seconds:0.0} | {(double.IsNaN(r.HopCpuMs) ? "–" : r.HopCpuMs.ToString("0", CultureInfo.InvariantCulture))} | {(r.RssBefore > 0 ? (r.RssBefore / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) : "–")} | {(r.RssBefore > 0 ? (r.RssPeak / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) : "–")} | {perStream} |"));
+            md.AppendLine(Report.Invariant($"| {r.Round} | {r.Label} | {r.Complete} | {r.Corrupt} | {r.Failed} | {r.Ttft.P50:0.0} | {r.Ttft.P99:0.0} | {r.Ttft.Max:0.0} | {ratio} | {r.Seconds:0.0} | {(double.IsNaN(r.HopCpuMs) ? "–" : r.HopCpuMs.ToString("0", CultureInfo.InvariantCulture))} | {(r.RssBefore > 0 ? (r.RssBefore / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) : "–")} | {(r.RssBefore > 0 ? (r.RssPeak / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) : "–")} | {perStream} | {r.ListenOverflows} |"));
         }
 
         foreach (var r in results.Where(static r => r.FirstError is not null))
@@ -309,7 +338,7 @@ internal static class BurstScenario
         }
 
         md.AppendLine();
-        md.AppendLine("KB per stream in flight: (the hop's peak RSS during the burst − its RSS before) / streams. Targets (issue 18): no corrupt or failed stream; ≤ 100 KB of gateway memory per stream; Qlaud's TTFT p99 within 1.25 × direct's.");
+        md.AppendLine("KB per stream in flight: (the hop's peak RSS during the burst − its RSS before) / streams. Listen overflows: connections the kernel dropped during the burst because an accept queue was full (machine-wide `TcpExt ListenOverflows`); each such client retries its SYN after 1 s, then 3 s. Targets (issue 18): no corrupt or failed stream; ≤ 100 KB of gateway memory per stream; Qlaud's TTFT p99 within 1.25 × direct's.");
         return md.ToString();
     }
 }
