@@ -117,12 +117,14 @@ internal static class BaselineReport
             Verdict($"CPU per request, non-stream, Qlaud ≤ YARP + {CpuOverYarpUs:0} µs", qlaud.CpuUs <= yarp.CpuUs + CpuOverYarpUs, Report.Invariant($"{qlaud.CpuUs:0} vs {yarp.CpuUs:0} µs"));
         }
 
-        foreach (var mix in (ReadOnlySpan<Mix>)[Mix.Stream, Mix.Translate])
+        // The streaming targets are about what one hop adds to one stream: judged at one connection, not under a queue of 64.
+        Mix[] streamed = profile.Connections == 1 ? [Mix.Stream, Mix.Translate] : [];
+        foreach (var mix in streamed)
         {
-            if (Find(mix, BaselineScenario.Qlaud) is { } streamed)
+            if (Find(mix, BaselineScenario.Qlaud) is { } stream)
             {
-                Verdict($"Added TTFT p99 ≤ {AddedTtftP99Ms * 1000:0} µs, {Report.Name(mix)}", streamed.AddedTtftP99 <= AddedTtftP99Ms, UsDelta(streamed.AddedTtftP99) + " µs");
-                Verdict($"Added gap p99 ≤ {AddedGapP99Ms * 1000:0} µs, {Report.Name(mix)}", streamed.AddedGapP99 <= AddedGapP99Ms, UsDelta(streamed.AddedGapP99) + " µs");
+                Verdict($"Added TTFT p99 ≤ {AddedTtftP99Ms * 1000:0} µs, {Report.Name(mix)}", stream.AddedTtftP99 <= AddedTtftP99Ms, UsDelta(stream.AddedTtftP99) + " µs");
+                Verdict($"Added gap p99 ≤ {AddedGapP99Ms * 1000:0} µs, {Report.Name(mix)}", stream.AddedGapP99 <= AddedGapP99Ms, UsDelta(stream.AddedGapP99) + " µs");
             }
         }
 
