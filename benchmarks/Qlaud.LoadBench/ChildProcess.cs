@@ -44,6 +44,41 @@ internal sealed class ChildProcess : IDisposable
         }
     }
 
+    /// <summary>When the process was started (<see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public long StartedAt { get; private set; }
+
+    /// <summary>Resident memory now (<c>VmRSS</c>) and at its peak so far (<c>VmHWM</c>), in bytes; zero where <c>/proc</c> has none.</summary>
+    public (long Now, long Peak) Memory()
+    {
+        long now = 0, peak = 0;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    now = Kilobytes(line) * 1024;
+                }
+                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    peak = Kilobytes(line) * 1024;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+        }
+
+        return (now, peak);
+
+        static long Kilobytes(string line)
+        {
+            var digits = line.AsSpan(line.IndexOf(':', StringComparison.Ordinal) + 1).Trim();
+            int space = digits.IndexOf(' ');
+            return long.Parse(space < 0 ? digits : digits[..space], System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
     /// <summary>CPU time used so far (user + system).</summary>
     public TimeSpan CpuTime
     {
@@ -89,6 +124,7 @@ internal sealed class ChildProcess : IDisposable
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
         process.Exited += (_, _) => child._ready.TrySetException(new InvalidOperationException($"{name} exited with code {SafeExitCode(process)} before it was ready.{child.Tail()}"));
+        child.StartedAt = Stopwatch.GetTimestamp();
         if (!process.Start())
         {
             throw new InvalidOperationException($"Could not start {name}.");

@@ -290,6 +290,137 @@ internal sealed class LoadGenerator(int capacity)
         return (Result(a, targetA, "a:", cpuProbesA), Result(b, targetB, "b:", cpuProbesB));
     }
 
+    /// <summary>
+    /// Drives several targets in turns on the same connections and schedule, each recorded into its own generator: rounds
+    /// of one block per target, in order and then in reverse (A B C D E E D C B A A B …), so every target samples the same
+    /// stretch of the machine's life and a trend within the run favours none.
+    /// </summary>
+    /// <remarks>
+    /// As in <see cref="RunInterleavedAsync"/>: a request counts for the block it starts in, once the block's first
+    /// <paramref name="settle"/> is over. <paramref name="hopProbes"/>[i] is the CPU of the process target i goes through (null
+    /// for none); it is reported as <c>hop</c>, that process's CPU over the whole measured stretch per request it was sent, as
+    /// the percentage that makes <see cref="Report.CpuPerRequest(RunResult, string)"/> come out right. The shared probes are
+    /// whole-run averages.
+    /// </remarks>
+    public static async Task<RunResult[]> RunRoundsAsync(IReadOnlyList<LoadGenerator> generators, IReadOnlyList<LoadTarget> targets,
+        int connections, int ratePerSecond, TimeSpan warmup, TimeSpan duration, TimeSpan block, TimeSpan settle,
+        IReadOnlyList<Func<TimeSpan>?> hopProbes, IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> sharedProbes, CancellationToken cancellationToken)
+    {
+        int n = targets.Count;
+        for (int i = 0; i < n; i++)
+        {
+            generators[i].Reset(targets[i]);
+        }
+
+        long blockTicks = (long)(block.TotalSeconds * Stopwatch.Frequency);
+        long settleTicks = (long)(settle.TotalSeconds * Stopwatch.Frequency);
+        int rounds = Math.Max(2, (int)Math.Round(duration.TotalSeconds / block.TotalSeconds));
+        rounds += rounds % 2;
+        long warmBlocks = Math.Max(n, (long)Math.Ceiling(warmup.TotalSeconds / block.TotalSeconds));
+
+        using var client = CreateClient(connections);
+        long start = Stopwatch.GetTimestamp();
+        long measureFrom = start + (warmBlocks * blockTicks);
+        long measureTo = measureFrom + (rounds * n * blockTicks);
+
+        (int Target, bool Measured) At(long timestamp)
+        {
+            long k = (timestamp - start) / blockTicks;
+            long m = k - warmBlocks;
+            int target;
+            if (m < 0)
+            {
+                target = (int)(k % n);
+            }
+            else
+            {
+                long round = m / n;
+                int position = (int)(m % n);
+                target = round % 2 == 0 ? position : n - 1 - position;
+            }
+
+            bool measured = timestamp >= measureFrom && timestamp < measureTo && timestamp - (start + (k * blockTicks)) >= settleTicks;
+            return (target, measured);
+        }
+
+        long interval = ratePerSecond > 0 ? Stopwatch.Frequency * connections / ratePerSecond : 0;
+        var workers = new Task[connections];
+        for (int i = 0; i < connections; i++)
+        {
+            long firstSlot = start + (interval * i / connections);
+            workers[i] = Task.Run(async () =>
+            {
+                byte[] buffer = new byte[64 * 1024];
+                long slot = firstSlot;
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    slot = await WaitForSlotAsync(slot, interval, cancellationToken).ConfigureAwait(false);
+                    long begin = Stopwatch.GetTimestamp();
+                    if (begin >= measureTo)
+                    {
+                        return;
+                    }
+
+                    var (index, measured) = At(begin);
+                    var side = generators[index];
+                    if (begin >= measureFrom)
+                    {
+                        Interlocked.Increment(ref side._sent);
+                    }
+
+                    await side.SendAsync(client, targets[index], buffer, begin, measured, long.MaxValue, cancellationToken).ConfigureAwait(false);
+                }
+            }, cancellationToken);
+        }
+
+        (TimeSpan[] Hops, TimeSpan[] Shared) Read()
+        {
+            var hops = new TimeSpan[n];
+            for (int i = 0; i < n; i++)
+            {
+                hops[i] = hopProbes[i]?.Invoke() ?? TimeSpan.Zero;
+            }
+
+            var shared = new TimeSpan[sharedProbes.Count];
+            for (int i = 0; i < shared.Length; i++)
+            {
+                shared[i] = sharedProbes[i].Cpu();
+            }
+
+            return (hops, shared);
+        }
+
+        await DelayUntilAsync(measureFrom, cancellationToken).ConfigureAwait(false);
+        var before = Read();
+        await DelayUntilAsync(measureTo, cancellationToken).ConfigureAwait(false);
+        var after = Read();
+        await Task.WhenAll(workers).ConfigureAwait(false);
+
+        double wholeSeconds = (measureTo - measureFrom) / (double)Stopwatch.Frequency;
+        double sideSeconds = rounds * (block - settle).TotalSeconds;
+        var results = new RunResult[n];
+        for (int i = 0; i < n; i++)
+        {
+            var side = generators[i];
+            long recorded = Interlocked.Read(ref side._requests);
+            long sent = Math.Max(1, Interlocked.Read(ref side._sent));
+            var cpu = new Dictionary<string, double>(sharedProbes.Count + 1);
+            for (int p = 0; p < sharedProbes.Count; p++)
+            {
+                cpu[sharedProbes[p].Name] = (after.Shared[p] - before.Shared[p]).TotalSeconds / wholeSeconds * 100;
+            }
+
+            if (hopProbes[i] is not null)
+            {
+                cpu[Report.Hop] = (after.Hops[i] - before.Hops[i]).TotalSeconds / sent * recorded / sideSeconds * 100;
+            }
+
+            results[i] = side.Result(targets[i], connections, sideSeconds, cpu);
+        }
+
+        return results;
+    }
+
     /// <param name="slot">When the first request starts (paced only).</param>
     /// <param name="interval">Ticks between this connection's requests; 0 sends them back to back.</param>
     private async Task WorkerAsync(HttpClient client, LoadTarget target, long slot, long interval, long measureFrom, long measureTo, CancellationToken cancellationToken)
@@ -547,6 +678,11 @@ internal sealed class LoadGenerator(int capacity)
         foreach (var (name, value) in target.Headers)
         {
             request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        if (target.Keys is { } keys)
+        {
+            request.Headers.TryAddWithoutValidation(keys.Header, keys.Next());
         }
 
         return request;

@@ -67,6 +67,18 @@ internal sealed record LoadOptions
                                         measured for --duration; 0 runs them one after the other instead
           --repeat N                  run each Qlaud row N times (1–20, default 1); with --compare-metering
                                         the pairs alternate which goes first, and the table gives medians
+          --baselines                 one interleaved run per mix over every target: direct, the naive .NET proxy
+                                        (benchmarks/Qlaud.NaiveProxy), YARP as a minimal forwarder
+                                        (benchmarks/Qlaud.YarpProxy), Qlaud with --keys end-user keys, and Qlaud
+                                        with metering off; turns of --interleave S (default 1) per target,
+                                        A…E then E…A; adds CPU per request of each hop, start-up time and RSS
+          --keys N                    with --baselines: end-user keys minted on each Qlaud gateway (with caps)
+                                        and used round-robin, one per request (default 1000; 0 = master key)
+          --burst N                   instead of the profiles: N streams opened at once against direct, the naive
+                                        proxy, YARP and Qlaud in turn (--repeat rounds, the order reversed every
+                                        other round); every stream's text checked; TTFT and memory per stream
+          --burst-chunks N            chunks per burst stream (default 200)
+          --burst-chunk-delay-ms N    the fake's delay between them (default 20)
           --results DIR               where load-<profile>.md files go (default benchmarks/results)
           --tag NAME                  names a variant: writes load-<profile>-<NAME>.md
           --no-build                  use the Release builds already on disk
@@ -102,6 +114,19 @@ internal sealed record LoadOptions
     /// <summary>Runs every mix through a second gateway with metering off too, and reports the difference.</summary>
     public bool CompareMetering { get; init; }
 
+    /// <summary>Runs every target (direct, naive proxy, YARP, Qlaud, Qlaud without metering) in one interleaved run per mix.</summary>
+    public bool Baselines { get; init; }
+
+    /// <summary>With <see cref="Baselines"/>: end-user keys minted on each gateway and used round-robin (0: the master key).</summary>
+    public int Keys { get; init; } = 1000;
+
+    /// <summary>Streams opened at once per target (<c>--burst</c>); 0 runs the profiles instead.</summary>
+    public int Burst { get; init; }
+
+    public int BurstChunks { get; init; } = 200;
+
+    public int BurstChunkDelayMs { get; init; } = 20;
+
     /// <summary>How many times each Qlaud row runs.</summary>
     public int Repeat { get; init; } = 1;
 
@@ -120,6 +145,12 @@ internal sealed record LoadOptions
             if (name == "--no-build")
             {
                 options = options with { Build = false };
+                continue;
+            }
+
+            if (name == "--baselines")
+            {
+                options = options with { Baselines = true };
                 continue;
             }
 
@@ -197,6 +228,18 @@ internal sealed record LoadOptions
                 case "--repeat":
                     options = options with { Repeat = Int(name, value, 1, 20) };
                     break;
+                case "--burst":
+                    options = options with { Burst = Int(name, value, 1, 20_000) };
+                    break;
+                case "--burst-chunks":
+                    options = options with { BurstChunks = Int(name, value, 1, 100_000) };
+                    break;
+                case "--burst-chunk-delay-ms":
+                    options = options with { BurstChunkDelayMs = Int(name, value, 0, 10_000) };
+                    break;
+                case "--keys":
+                    options = options with { Keys = Int(name, value, 0, 100_000) };
+                    break;
                 case "--tag":
                     options = options with { Tag = value };
                     break;
@@ -217,6 +260,11 @@ internal sealed record LoadOptions
         else if (latency is not null || chunkDelay is not null || rate is not null)
         {
             throw new FormatException("--upstream-latency-ms, --chunk-delay-ms and --rate go with --connections (a custom profile).");
+        }
+
+        if (options.Baselines && (options.CompareMetering || options.Profiles.Contains(Profile.Failover)))
+        {
+            throw new FormatException("--baselines includes the metering-off gateway already, and does not go with --compare-metering or the failover profile.");
         }
 
         if (options.Profiles is [var only] && only == Profile.Failover && !mixesGiven)

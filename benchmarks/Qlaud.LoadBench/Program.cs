@@ -55,8 +55,11 @@ internal static class Program
                 : options.Mixes.Count * (1 + (options.Repeat * (options.CompareMetering ? 2 : 1)));
         }
 
-        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (starts * (options.Prewarm + TimeSpan.FromSeconds(60)))
-            + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15)));
+        var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (options.Burst > 0
+            ? BurstScenario.Budget(options)
+            : options.Baselines
+            ? options.Profiles.Count * BaselineScenario.Budget(options)
+            : (starts * (options.Prewarm + TimeSpan.FromSeconds(60))) + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15))));
         using var watchdog = new Timer(static state =>
         {
             Console.Error.WriteLine($"Qlaud.LoadBench: still running after {(TimeSpan)state!:g}; stopping the servers and giving up.");
@@ -72,6 +75,12 @@ internal static class Program
                 Progress("building the fake provider and Qlaud.Server (Release)…");
                 await Repository.BuildAsync(root, Repository.FakeProject, stop.Token);
                 await Repository.BuildAsync(root, Repository.GatewayProject, stop.Token);
+                if (options.Baselines || options.Burst > 0)
+                {
+                    Progress("building the naive proxy and the YARP forwarder (Release)…");
+                    await Repository.BuildAsync(root, BaselineScenario.NaiveProject, stop.Token);
+                    await Repository.BuildAsync(root, BaselineScenario.YarpProject, stop.Token);
+                }
             }
 
             string fakeDll = Repository.Dll(root, Repository.FakeProject);
@@ -81,6 +90,16 @@ internal static class Program
             string command = "dotnet run -c Release --project benchmarks/Qlaud.LoadBench" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
             string machine = Machine.Describe();
             string? commit = Machine.Commit(root);
+            if (options.Burst > 0)
+            {
+                var bursts = await BurstScenario.RunAsync(options, root, fakeDll, gatewayDll, stop.Token);
+                string report = BurstScenario.Render(options, bursts, command, machine, commit);
+                Console.WriteLine(report);
+                string burstFile = Path.Combine(resultsDirectory, options.Tag is null ? $"load-burst{options.Burst}.md" : $"load-burst{options.Burst}-{options.Tag}.md");
+                await File.WriteAllTextAsync(burstFile, report, CancellationToken.None);
+                Progress($"wrote {Path.GetRelativePath(root, burstFile)}");
+                return 0;
+            }
 
             foreach (var profile in options.Profiles)
             {
@@ -90,6 +109,11 @@ internal static class Program
                     var failoverRows = await FailoverScenario.RunAsync(profile, options, fakeDll, gatewayDll, stop.Token);
                     markdown = FailoverReport.Render(profile, options, failoverRows, command, machine, commit);
                 }
+                else if (options.Baselines)
+                {
+                    var (baselineRows, hops) = await BaselineScenario.RunAsync(profile, options, root, fakeDll, gatewayDll, stop.Token);
+                    markdown = BaselineReport.Render(profile, options, baselineRows, hops, command, machine, commit);
+                }
                 else
                 {
                     var rows = await RunProfileAsync(profile, options, fakeDll, gatewayDll, stop.Token);
@@ -97,7 +121,8 @@ internal static class Program
                 }
 
                 Console.WriteLine(markdown);
-                string file = Path.Combine(resultsDirectory, options.Tag is null ? $"load-{profile.Name}.md" : $"load-{profile.Name}-{options.Tag}.md");
+                string name = options.Baselines ? profile.Name + "-baselines" : profile.Name;
+                string file = Path.Combine(resultsDirectory, options.Tag is null ? $"load-{name}.md" : $"load-{name}-{options.Tag}.md");
                 await File.WriteAllTextAsync(file, markdown, CancellationToken.None);
                 Progress($"wrote {Path.GetRelativePath(root, file)}");
             }
@@ -326,7 +351,7 @@ internal static class Program
         return new Row(mix, target.Label, result) { Target = target };
     }
 
-    private static Dictionary<string, string> GatewayEnvironment(LoadOptions options, string masterKey, int fakePort)
+    internal static Dictionary<string, string> GatewayEnvironment(LoadOptions options, string masterKey, int fakePort)
     {
         var environment = BaseGatewayEnvironment(options, masterKey, fakePort);
         foreach (var (key, value) in options.GatewayEnvironment)

@@ -11,6 +11,9 @@ internal sealed record Row(Mix Mix, string Path, RunResult? Result, string? Skip
 
     /// <summary>Driven through the gateway with metering off (<c>--compare-metering</c>).</summary>
     public bool MeteringOff { get; init; }
+
+    /// <summary>Which of the <c>--repeat</c> runs this row comes from (<c>--baselines</c>).</summary>
+    public int Repetition { get; init; }
 }
 
 /// <summary>Renders results as GitHub markdown.</summary>
@@ -150,14 +153,20 @@ internal static class Report
     /// <summary>Throughput with metering must stay within this share of throughput without it.</summary>
     public const double MeteringThroughputTarget = 0.05;
 
-    private static double Median(double[] values)
+    internal static double Median(double[] values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    internal static double CpuPerRequest(RunResult result)
-        => result.CpuPercent.TryGetValue("qlaud", out var cpu) && result.Requests > 0 ? cpu / 100 * result.Seconds / result.Requests * 1e6 : double.NaN;
+    internal static double CpuPerRequest(RunResult result) => CpuPerRequest(result, "qlaud");
+
+    /// <summary>µs of CPU per request of the process named by <paramref name="probe"/>.</summary>
+    internal static double CpuPerRequest(RunResult result, string probe)
+        => result.CpuPercent.TryGetValue(probe, out var cpu) && result.Requests > 0 ? cpu / 100 * result.Seconds / result.Requests * 1e6 : double.NaN;
+
+    /// <summary>The CPU probe of the process a target's requests go through (a proxy or a gateway) in a baselines run.</summary>
+    public const string Hop = "hop";
 
     public const string Direct = "direct";
 

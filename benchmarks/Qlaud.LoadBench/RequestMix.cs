@@ -24,6 +24,24 @@ internal sealed record LoadTarget(string Label, Uri Uri, byte[] Body, KeyValuePa
     /// and <c>x-qlaud-attempts</c> headers (served by the first route on the first try, failed over, or first route skipped).
     /// </summary>
     public IReadOnlyList<string>? Routes { get; init; }
+
+    /// <summary>When set, each request carries the next of these keys (round-robin) instead of a key in <see cref="Headers"/>.</summary>
+    public KeyRing? Keys { get; init; }
+}
+
+/// <summary>Many keys used in turn, one per request: a gateway serving many end users rather than one master key.</summary>
+/// <param name="Header">The header the key goes in (<c>Authorization</c> or <c>x-api-key</c>).</param>
+/// <param name="Values">The header values, one per key (<c>Bearer qlk_…</c> or the bare key).</param>
+internal sealed class KeyRing(string header, string[] values)
+{
+    private long _next = -1;
+
+    public string Header { get; } = header;
+
+    public int Count => values.Length;
+
+    /// <summary>The next key's header value.</summary>
+    public string Next() => values[(int)((ulong)Interlocked.Increment(ref _next) % (ulong)values.Length)];
 }
 
 /// <summary>How a streamed answer's token-bearing events are recognised.</summary>

@@ -14,6 +14,11 @@ if (string.IsNullOrEmpty(builder.Configuration[$"{QlaudOptions.SectionName}:Urls
     builder.WebHost.UseUrls("http://127.0.0.1:8080");
 }
 
+// A burst of clients opening connections at once (a thousand streams starting together) waits in the listen socket's
+// accept queue; beyond Kestrel's default of 512 the kernel drops the SYNs, and each client retries only after a second.
+// The kernel caps the value at net.core.somaxconn.
+builder.WebHost.UseSockets(static sockets => sockets.Backlog = 4096);
+
 string? generatedKey = null;
 if (string.IsNullOrEmpty(builder.Configuration["Qlaud:Bootstrap:MasterKey"]))
 {

@@ -177,6 +177,13 @@ internal sealed class QlaudChatClient : IChatClient
     private (IReadOnlyList<CatalogRoute> Candidates, CanonicalChatRequest Request) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
     {
         ArgumentNullException.ThrowIfNull(messages);
+
+        // Inside the metering decorator the same request was routed a moment ago for its reservation.
+        if (MeteredCall.Current?.Routed is { } routed && routed.Matches(messages, options, stream))
+        {
+            return (routed.Candidates, new CanonicalChatRequest(routed.Messages, routed.Options, stream));
+        }
+
         var routing = RoutingRequest.FromChatOptions(options);
         if (string.IsNullOrWhiteSpace(options?.ModelId) && routing is not { Models.Count: > 0 })
         {

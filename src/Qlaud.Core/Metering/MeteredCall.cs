@@ -66,6 +66,12 @@ internal sealed class MeteredCall
     /// <summary>Output tokens counted from what reached the caller, when the upstream reported no usage.</summary>
     public long? GeneratedOutputTokens { get; set; }
 
+    /// <summary>
+    /// The routing the metering decorator computed for its reservation (<see cref="MeteringChatClient"/>), so Qlaud's own
+    /// client inside it routes the same request without selecting again; null when the call did not come from there.
+    /// </summary>
+    public RoutedChat? Routed { get; set; }
+
     /// <summary>Whether the reservation was settled or released.</summary>
     public bool IsClosed => Reservation.IsCompleted;
 

@@ -151,16 +151,24 @@ internal sealed class MeteringChatClient(IChatClient inner, ISpendGuard guard, Q
             return null;
         }
 
-        var selection = router.Select(options.ModelId, routing, RequestTraits.FromCanonical(new CanonicalChatRequest(messages, options, stream)));
+        // One bound over the conversation serves the routing traits and the reservation's input estimate.
+        long bound = Tokenization.ConversationTokens.Bound(messages, options);
+        var selection = router.Select(options.ModelId, routing, RequestTraits.FromBound(options, bound));
         if (selection.Error is not null)
         {
             return null;
         }
 
         string? endUser = options.AdditionalProperties?.TryGetValue(QlaudChatOptionKeys.EndUser, out var user) == true ? user as string : null;
-        var (call, refusal) = await MeteredCall.ReserveAsync(guard, caller, selection.Candidates, router.Catalog, SpendEstimator.EstimateInputTokens(messages, options),
+        var (call, refusal) = await MeteredCall.ReserveAsync(guard, caller, selection.Candidates, router.Catalog, SpendEstimator.EstimateInputTokens(bound, options),
             options.MaxOutputTokens, Diagnostics.RequestIds.New(), endUser, cancellationToken).ConfigureAwait(false);
-        return call ?? throw new QlaudException(refusal!);
+        if (call is null)
+        {
+            throw new QlaudException(refusal!);
+        }
+
+        call.Routed = new RoutedChat(messages, options, options.ModelId, options.Tools?.Count ?? 0, stream, selection.Candidates);
+        return call;
     }
 
     private Task<ChatResponse> InnerGetResponseAsync(IList<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)

@@ -53,9 +53,12 @@ internal static class SpendEstimator
     public static long EstimateInputTokens(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        long tokens = ConversationTokens.Bound(messages, options);
-        return TokenCounter.IsOpenAIFamily(options?.ModelId) ? tokens : TokenCounter.WithNonOpenAIMargin(tokens);
+        return EstimateInputTokens(ConversationTokens.Bound(messages, options), options);
     }
+
+    /// <summary>The same from a <see cref="ConversationTokens.Bound"/> the caller computed already.</summary>
+    public static long EstimateInputTokens(long bound, ChatOptions? options)
+        => TokenCounter.IsOpenAIFamily(options?.ModelId) ? bound : TokenCounter.WithNonOpenAIMargin(bound);
 
     private static bool AllOpenAI(IReadOnlyList<CatalogRoute> candidates)
     {

@@ -25,10 +25,11 @@ internal readonly record struct RequestTraits(bool HasTools, long EstimatedInput
     /// <summary>Traits of an in-process request: <see cref="Tokenization.ConversationTokens.Bound"/>, which is one to three times
     /// the real count, so a third of it is the low estimate.</summary>
     public static RequestTraits FromCanonical(CanonicalChatRequest request)
-    {
-        long tokens = Tokenization.ConversationTokens.Bound(request.Messages, request.Options);
-        return new RequestTraits(request.Options.Tools is { Count: > 0 }, tokens, tokens / 3, request.Options.MaxOutputTokens);
-    }
+        => FromBound(request.Options, Tokenization.ConversationTokens.Bound(request.Messages, request.Options));
+
+    /// <summary>The same from a <see cref="Tokenization.ConversationTokens.Bound"/> the caller computed already.</summary>
+    public static RequestTraits FromBound(Microsoft.Extensions.AI.ChatOptions options, long tokens)
+        => new(options.Tools is { Count: > 0 }, tokens, tokens / 3, options.MaxOutputTokens);
 }
 
 /// <summary>The routes to try for a request, in order, or why there are none.</summary>

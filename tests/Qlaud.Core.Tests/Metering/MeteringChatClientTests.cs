@@ -54,6 +54,32 @@ public sealed class MeteringChatClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetResponseAsync_HandsItsRoutingToTheInnerClient_ForTheSameRequestOnly()
+    {
+        var (_, secret, _) = await _h.MintAsync(capMicros: 1_000_000, endUser: "alice");
+        List<ChatMessage> messages = [new(ChatRole.User, "hello")];
+        var options = Options(secret);
+        RoutedChat? routed = null;
+        bool matchedAsSent = false, matchedOtherOptions = true, matchedOtherModel = true, matchedAsStream = true;
+        _inner.Respond = (m, o) =>
+        {
+            routed = MeteredCall.Current?.Routed;
+            matchedAsSent = routed?.Matches(m, o, stream: false) == true;
+            matchedAsStream = routed?.Matches(m, o, stream: true) == true;
+            matchedOtherOptions = routed?.Matches(m, o!.Clone(), stream: false) == true;
+            o!.ModelId = "another-model"; // a decorator in between that changes the model on the same instance
+            matchedOtherModel = routed?.Matches(m, o, stream: false) == true;
+            return Answer(10, 5);
+        };
+
+        await _client.GetResponseAsync(messages, options);
+
+        Assert.NotNull(routed);
+        Assert.Equal("test/test-model", Assert.Single(routed!.Candidates).Name);
+        Assert.Equal((true, false, false, false), (matchedAsSent, matchedAsStream, matchedOtherOptions, matchedOtherModel));
+    }
+
+    [Fact]
     public async Task GetResponseAsync_OverCap_ThrowsPaymentRequiredWithoutCallingTheInnerClient()
     {
         var (_, secret, _) = await _h.MintAsync(capMicros: 10);

@@ -123,6 +123,9 @@ public sealed partial class FakeProviderServer : IAsyncDisposable
         {
             ApplicationName = typeof(FakeProviderServer).Assembly.GetName().Name,
         });
+        // An upstream that is not the bottleneck: a burst of a thousand connections at once fits the accept queue (Kestrel's
+        // default of 512 drops the rest's SYNs, retried a second later), as it would at a hosted provider.
+        builder.WebHost.UseSockets(static sockets => sockets.Backlog = 4096);
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
