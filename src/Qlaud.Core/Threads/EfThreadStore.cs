@@ -184,6 +184,29 @@ internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, S
         return true;
     }
 
+    public async Task<bool> SaveSummaryAsync(string threadId, ThreadSummaryUpdate summary, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Threads.Where(t => t.Id == threadId).ExecuteUpdateAsync(s => s
+            .SetProperty(static t => t.Summary, summary.Text)
+            .SetProperty(static t => t.SummaryThroughSeq, summary.ThroughSeq)
+            .SetProperty(static t => t.SummarizedMessages, summary.SummarizedMessages)
+            .SetProperty(static t => t.SummaryRequestId, summary.RequestId)
+            .SetProperty(static t => t.SummaryUpdatedAtMs, summary.NowMs), cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<int> DeleteThreadsIdleSinceAsync(long cutoffMs, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var idle = db.Threads.Where(t => t.UpdatedAtMs < cutoffMs);
+        await db.ThreadTurnRecords.Where(r => idle.Any(t => t.Id == r.ThreadId)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        await db.ThreadMessages.Where(m => idle.Any(t => t.Id == m.ThreadId)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        int deleted = await idle.ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return deleted;
+    }
+
     public async Task<EndUserErasure> EraseEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken)
     {
         await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);

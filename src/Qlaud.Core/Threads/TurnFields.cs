@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Qlaud.Threads;
 
 /// <summary>The fields of a posted turn that Qlaud reads itself (the rest are sent on as they are).</summary>
-internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJson, bool Stream, JsonElement System, JsonElement Tools)
+internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJson, bool Stream, JsonElement System, JsonElement Tools, string? Strategy = null)
 {
     private static readonly HashSet<string> Known =
         ["model", "max_tokens", "content", "stream", "system", "temperature", "top_p", "top_k", "stop_sequences", "metadata", "tools", "tool_choice", "thinking", "context"];
@@ -22,6 +22,7 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
         string? content = null;
         bool stream = false;
         JsonElement system = default, tools = default;
+        string? strategy = null;
         foreach (var property in body.EnumerateObject())
         {
             var value = property.Value;
@@ -65,15 +66,17 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
                 case "context" when value.ValueKind == JsonValueKind.Object:
                     foreach (var option in value.EnumerateObject())
                     {
-                        if (option.Name != "strategy" || !option.Value.ValueEquals(ContextWindow.Truncate))
+                        if (option.Name != "strategy" || option.Value.ValueKind != JsonValueKind.String)
                         {
-                            return "'context' supports only {\"strategy\":\"truncate\"} so far.";
+                            return "'context' holds only 'strategy': \"truncate\" or \"summarize\".";
                         }
+
+                        strategy = option.Value.GetString();
                     }
 
                     break;
                 case "context":
-                    return "'context' must be an object such as {\"strategy\":\"truncate\"}.";
+                    return "'context' must be an object such as {\"strategy\":\"summarize\"}.";
                 case "messages":
                     return "'messages' is not accepted here: the thread holds the history. Send the new user message as 'content'.";
                 default:
@@ -96,7 +99,7 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
             return "'content' is required: the new user message, a string or Anthropic content blocks.";
         }
 
-        fields = new TurnFields(model, maxTokens, content, stream, system, tools);
+        fields = new TurnFields(model, maxTokens, content, stream, system, tools, strategy);
         return null;
     }
 
