@@ -184,6 +184,26 @@ internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, S
         return true;
     }
 
+    public async Task<bool> AppendMessagesAsync(string threadId, IReadOnlyList<ThreadMessageEntity> messages, long nowMs, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var thread = await db.Threads.FirstOrDefaultAsync(t => t.Id == threadId, cancellationToken).ConfigureAwait(false);
+        if (thread is null)
+        {
+            return false;
+        }
+
+        foreach (var message in messages)
+        {
+            message.Seq = thread.NextSeq++;
+            db.ThreadMessages.Add(message);
+        }
+
+        thread.UpdatedAtMs = nowMs;
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false); // one transaction
+        return true;
+    }
+
     public async Task<bool> SaveSummaryAsync(string threadId, ThreadSummaryUpdate summary, CancellationToken cancellationToken)
     {
         await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);

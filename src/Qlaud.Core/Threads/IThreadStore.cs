@@ -33,6 +33,10 @@ internal interface IThreadStore
     /// and the idempotency record when there is one. False when the thread no longer exists.</summary>
     Task<bool> AppendTurnAsync(string threadId, ThreadMessageEntity user, ThreadMessageEntity reply, ThreadTurnRecordEntity? record, long nowMs, CancellationToken cancellationToken);
 
+    /// <summary>Appends messages (numbered after the thread's last) and updates the thread's time, in one transaction; false
+    /// when the thread no longer exists.</summary>
+    Task<bool> AppendMessagesAsync(string threadId, IReadOnlyList<ThreadMessageEntity> messages, long nowMs, CancellationToken cancellationToken);
+
     /// <summary>Stores the thread's new summary and the last message it folds in; false when the thread no longer exists.</summary>
     Task<bool> SaveSummaryAsync(string threadId, ThreadSummaryUpdate summary, CancellationToken cancellationToken);
 
