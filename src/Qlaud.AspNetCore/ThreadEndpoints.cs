@@ -45,7 +45,8 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
                 "model" => thread with { Model = String(value, "model") },
                 "system" => thread with { System = String(value, "system") },
                 "metadata" => thread with { Metadata = Metadata(value) },
-                _ => throw Invalid($"'{property.Name}' is not a thread field. Fields: end_user_id, title, metadata, system, model."),
+                "context" => thread with { ContextStrategy = Strategy(value) },
+                _ => throw Invalid($"'{property.Name}' is not a thread field. Fields: end_user_id, title, metadata, system, model, context."),
             };
         }
 
@@ -85,7 +86,8 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
                 "model" => changes with { SetModel = true, Model = String(value, "model") },
                 "system" => changes with { SetSystem = true, System = String(value, "system") },
                 "metadata" => changes with { SetMetadata = true, Metadata = Metadata(value) },
-                _ => throw Invalid($"'{property.Name}' cannot be changed. Changeable: title, metadata, system, model."),
+                "context" => changes with { SetContextStrategy = true, ContextStrategy = Strategy(value) },
+                _ => throw Invalid($"'{property.Name}' cannot be changed. Changeable: title, metadata, system, model, context."),
             };
         }
 
@@ -216,6 +218,13 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
         response.Headers["x-qlaud-thread-id"] = result.ThreadId;
         response.Headers["x-qlaud-message-id"] = result.AssistantMessageId;
         response.Headers["x-qlaud-user-message-id"] = result.UserMessageId;
+        if (result.Context is { } window)
+        {
+            response.Headers["x-qlaud-context-messages-sent"] = window.MessagesSent.ToString(CultureInfo.InvariantCulture);
+            response.Headers["x-qlaud-context-messages-dropped"] = window.MessagesDropped.ToString(CultureInfo.InvariantCulture);
+            response.Headers["x-qlaud-context-messages-summarized"] = window.SummarizedMessages.ToString(CultureInfo.InvariantCulture);
+        }
+
         if (result.Replayed)
         {
             response.Headers["x-qlaud-idempotent-replay"] = "true";
@@ -314,6 +323,30 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
         _ => throw Invalid($"'{name}' must be a string or null."),
     };
 
+    /// <summary>A thread's <c>context</c> field: <c>{"strategy":"truncate"|"summarize"}</c>, or null for the default.</summary>
+    private static string? Strategy(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        string? strategy = null;
+        if (value.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var option in value.EnumerateObject())
+            {
+                strategy = option.Name == "strategy" && option.Value.ValueKind is JsonValueKind.String or JsonValueKind.Null
+                    ? option.Value.GetString()
+                    : throw Invalid("'context' holds only 'strategy': \"truncate\" or \"summarize\".");
+            }
+
+            return strategy;
+        }
+
+        throw Invalid("'context' must be an object such as {\"strategy\":\"summarize\"}, or null.");
+    }
+
     private static Dictionary<string, string>? Metadata(JsonElement value)
     {
         if (value.ValueKind == JsonValueKind.Null)
@@ -368,6 +401,23 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
         writer.WriteEndObject();
         writer.WriteString("model", thread.Model);
         writer.WriteString("system", thread.System);
+        writer.WriteStartObject("context");
+        writer.WriteString("strategy", thread.ContextStrategy);
+        if (thread.Summary is { } summary)
+        {
+            writer.WriteStartObject("summary");
+            writer.WriteString("text", summary.Text);
+            writer.WriteNumber("summarized_messages", summary.SummarizedMessages);
+            writer.WriteString("request_id", summary.RequestId);
+            writer.WriteNumber("updated_ms", summary.UpdatedAtMs);
+            writer.WriteEndObject();
+        }
+        else
+        {
+            writer.WriteNull("summary");
+        }
+
+        writer.WriteEndObject();
         writer.WriteNumber("created_ms", thread.CreatedAtMs);
         writer.WriteNumber("updated_ms", thread.UpdatedAtMs);
         writer.WriteEndObject();

@@ -39,6 +39,9 @@ public sealed class QlaudOptions
     public bool UseBuiltInCatalog { get; set; } = true;
 
 
+    /// <summary>Managed threads: the summary model of the <c>summarize</c> context strategy, and retention.</summary>
+    public ThreadsOptions Threads { get; set; } = new();
+
     /// <summary>Stripe Checkout top-ups of the prepaid wallet and the signed webhook that credits them.</summary>
     public StripeOptions Stripe { get; set; } = new();
 

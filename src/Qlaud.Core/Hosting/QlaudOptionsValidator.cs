@@ -51,10 +51,16 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
 
         ValidateLimits(options.Limits, errors);
         ValidateBatches(options.Batches, errors);
+        ValidateThreads(options.Threads, errors);
         CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)
         {
-            errors.AddRange(CatalogBuilder.Build(options, Environment.GetEnvironmentVariable).Errors);
+            var (catalog, catalogErrors) = CatalogBuilder.Build(options, Environment.GetEnvironmentVariable);
+            errors.AddRange(catalogErrors);
+            if (catalog is not null && options.Threads.SummaryModel is { } summaryModel && !catalog.TryGetModel(summaryModel, out _))
+            {
+                errors.Add($"Qlaud:Threads:SummaryModel names '{summaryModel}', which is not a model of the catalog.");
+            }
         }
 
         var search = options.Search;
@@ -79,6 +85,29 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateThreads(ThreadsOptions threads, List<string> errors)
+    {
+        if (threads.SummaryModel is { } model && string.IsNullOrWhiteSpace(model))
+        {
+            errors.Add("Qlaud:Threads:SummaryModel must name a catalog model, or be left out.");
+        }
+
+        if (threads.SummaryMaxTokens is < 16 or > 100_000)
+        {
+            errors.Add("Qlaud:Threads:SummaryMaxTokens must be between 16 and 100000.");
+        }
+
+        if (threads.RetentionDays is < 0 or > 36_500)
+        {
+            errors.Add("Qlaud:Threads:RetentionDays must be between 0 (keep threads) and 36500.");
+        }
+
+        if (threads.RetentionSweepMinutes is < 1 or > 10_080)
+        {
+            errors.Add("Qlaud:Threads:RetentionSweepMinutes must be between 1 and 10080 (a week).");
+        }
     }
 
     private static void ValidateLimits(LimitsOptions limits, List<string> errors)

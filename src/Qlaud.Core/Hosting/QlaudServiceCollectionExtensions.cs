@@ -36,6 +36,13 @@ public static class QlaudServiceCollectionExtensions
     /// <summary>The name of the health check of the ledger writer.</summary>
     public const string LedgerHealthCheckName = "qlaud_ledger";
 
+    /// <summary>
+    /// The service key of Qlaud's gateway <see cref="IChatClient"/> without any decorator (routing, fallback and providers
+    /// only), for an app that composes its own pipeline:
+    /// <c>services.AddChatClient(sp =&gt; sp.GetRequiredKeyedService&lt;IChatClient&gt;(GatewayChatClientKey)).UseQlaudThreads().UseQlaudMetering()</c>.
+    /// </summary>
+    public const string GatewayChatClientKey = "qlaud.gateway";
+
     /// <summary>The named <see cref="HttpClient"/> of the built-in offline provider.</summary>
     internal const string EchoHttpClient = "Qlaud.Echo";
 
@@ -91,6 +98,7 @@ public static class QlaudServiceCollectionExtensions
         AddStorageAndMetering(services);
         services.TryAddSingleton<Qlaud.Security.KeyAuthenticator>();
         services.TryAddSingleton<QlaudChatClient>();
+        services.TryAddKeyedSingleton<IChatClient>(GatewayChatClientKey, static (sp, _) => sp.GetRequiredService<QlaudChatClient>());
         // Composition, outermost first: metering (reserve before any upstream call, settle after) → routing and providers.
         services.TryAddSingleton<IChatClient>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Metering.Enabled
             ? new MeteringChatClient(sp.GetRequiredService<QlaudChatClient>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>())
@@ -198,6 +206,8 @@ public static class QlaudServiceCollectionExtensions
 
         // After the ledger writer: stopped before it, so the results of requests finishing during shutdown are charged and written.
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Batches.BatchWorker>());
+        services.TryAddSingleton<Qlaud.Threads.ThreadRetentionSweep>();
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Threads.ThreadRetentionSweep>());
     }
 
     /// <summary>Marks that <see cref="AddQlaud"/> ran, so <c>MapQlaud()</c> can tell a missing registration.</summary>

@@ -169,6 +169,9 @@ internal sealed partial class QlaudDbContext(DbContextOptions<QlaudDbContext> op
             thread.Property(static t => t.KeyId).HasMaxLength(64);
             thread.Property(static t => t.Title).HasMaxLength(512);
             thread.Property(static t => t.Model).HasMaxLength(200);
+            thread.Property(static t => t.ContextStrategy).HasMaxLength(32);
+            thread.Property(static t => t.SummaryRequestId).HasMaxLength(200);
+            thread.HasIndex(static t => t.UpdatedAtMs);
             thread.HasIndex(static t => new { t.AccountId, t.CreatedAtMs, t.Id });
             thread.HasIndex(static t => new { t.AccountId, t.EndUserId, t.CreatedAtMs, t.Id });
             thread.HasOne<AccountEntity>().WithMany().HasForeignKey(static t => t.AccountId);

@@ -25,6 +25,25 @@ internal sealed class ThreadEntity
     /// <summary>The system prompt sent with every turn unless the turn brings its own.</summary>
     public string? System { get; set; }
 
+    /// <summary>The thread's context strategy (<c>truncate</c> or <c>summarize</c>); null for the default, <c>truncate</c>.</summary>
+    public string? ContextStrategy { get; set; }
+
+    /// <summary>The summary of the thread's oldest messages under the <c>summarize</c> strategy; null before the first fold.</summary>
+    public string? Summary { get; set; }
+
+    /// <summary>The sequence number of the last message folded into <see cref="Summary"/>: later turns send the summary and
+    /// the messages after it.</summary>
+    public long? SummaryThroughSeq { get; set; }
+
+    /// <summary>How many messages <see cref="Summary"/> stands for.</summary>
+    public int SummarizedMessages { get; set; }
+
+    /// <summary>The request id of the call that wrote <see cref="Summary"/> (its ledger entry's <c>request_id</c>).</summary>
+    public string? SummaryRequestId { get; set; }
+
+    /// <summary>When <see cref="Summary"/> was written, Unix milliseconds.</summary>
+    public long? SummaryUpdatedAtMs { get; set; }
+
     /// <summary>The next message sequence number: messages are ordered by it, assigned under the thread's turn lock.</summary>
     public long NextSeq { get; set; }
 

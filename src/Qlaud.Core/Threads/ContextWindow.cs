@@ -58,12 +58,7 @@ internal static class ContextWindow
         while (total > budget)
         {
             // Drop the oldest turn: up to the next user message that starts a turn of its own.
-            int next = first + 1;
-            while (next < messages.Count && !StartsTurn(messages[next]))
-            {
-                next++;
-            }
-
+            int next = NextTurn(messages, first);
             if (next >= messages.Count)
             {
                 return -1;
@@ -78,6 +73,18 @@ internal static class ContextWindow
         }
 
         return first;
+    }
+
+    /// <summary>The index of the first message after <paramref name="index"/> that starts a turn; <c>messages.Count</c> when none does.</summary>
+    public static int NextTurn(IReadOnlyList<ContextMessage> messages, int index)
+    {
+        int next = index + 1;
+        while (next < messages.Count && !StartsTurn(messages[next]))
+        {
+            next++;
+        }
+
+        return next;
     }
 
     /// <summary>The tokens of the messages from <paramref name="first"/> on.</summary>

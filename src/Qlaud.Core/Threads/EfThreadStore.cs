@@ -192,6 +192,50 @@ internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, S
         return true;
     }
 
+    public async Task<bool> AppendMessagesAsync(string threadId, IReadOnlyList<ThreadMessageEntity> messages, long nowMs, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var thread = await db.Threads.FirstOrDefaultAsync(t => t.Id == threadId, cancellationToken).ConfigureAwait(false);
+        if (thread is null)
+        {
+            return false;
+        }
+
+        foreach (var message in messages)
+        {
+            message.Seq = thread.NextSeq++;
+            db.ThreadMessages.Add(message);
+        }
+
+        thread.UpdatedAtMs = nowMs;
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false); // one transaction
+        return true;
+    }
+
+    public async Task<bool> SaveSummaryAsync(string threadId, ThreadSummaryUpdate summary, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Threads.Where(t => t.Id == threadId).ExecuteUpdateAsync(s => s
+            .SetProperty(static t => t.Summary, summary.Text)
+            .SetProperty(static t => t.SummaryThroughSeq, summary.ThroughSeq)
+            .SetProperty(static t => t.SummarizedMessages, summary.SummarizedMessages)
+            .SetProperty(static t => t.SummaryRequestId, summary.RequestId)
+            .SetProperty(static t => t.SummaryUpdatedAtMs, summary.NowMs), cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<IReadOnlyList<(string AccountId, string ThreadId)>> DeleteThreadsIdleSinceAsync(long cutoffMs, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var found = await db.Threads.Where(t => t.UpdatedAtMs < cutoffMs).Select(static t => new { t.AccountId, t.Id }).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var ids = found.ConvertAll(static t => t.Id);
+        await db.ThreadTurnRecords.Where(r => ids.Contains(r.ThreadId)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        await db.ThreadMessages.Where(m => ids.Contains(m.ThreadId)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        await db.Threads.Where(t => ids.Contains(t.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return found.ConvertAll(static t => (t.AccountId, t.Id));
+    }
+
     public async Task<EndUserErasure> EraseEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken)
     {
         await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);

@@ -33,9 +33,23 @@ internal interface IThreadStore
     /// and the idempotency record when there is one. False when the thread no longer exists.</summary>
     Task<bool> AppendTurnAsync(string threadId, ThreadMessageEntity user, ThreadMessageEntity reply, ThreadTurnRecordEntity? record, long nowMs, CancellationToken cancellationToken);
 
+    /// <summary>Appends messages (numbered after the thread's last) and updates the thread's time, in one transaction; false
+    /// when the thread no longer exists.</summary>
+    Task<bool> AppendMessagesAsync(string threadId, IReadOnlyList<ThreadMessageEntity> messages, long nowMs, CancellationToken cancellationToken);
+
+    /// <summary>Stores the thread's new summary and the last message it folds in; false when the thread no longer exists.</summary>
+    Task<bool> SaveSummaryAsync(string threadId, ThreadSummaryUpdate summary, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the threads (with messages, their search entries and turn records) last changed before
+    /// <paramref name="cutoffMs"/>; the deleted threads' account and id.</summary>
+    Task<IReadOnlyList<(string AccountId, string ThreadId)>> DeleteThreadsIdleSinceAsync(long cutoffMs, CancellationToken cancellationToken);
+
     /// <summary>Deletes an end user's threads (with messages and turn records) and clears the end-user id on their ledger rows.</summary>
     Task<EndUserErasure> EraseEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken);
 }
+
+/// <summary>A summary written under the <c>summarize</c> strategy.</summary>
+internal sealed record ThreadSummaryUpdate(string Text, long ThroughSeq, int SummarizedMessages, string RequestId, long NowMs);
 
 /// <summary>A page read from the store.</summary>
 internal sealed record StorePage<T>(IReadOnlyList<T> Items, bool HasMore);

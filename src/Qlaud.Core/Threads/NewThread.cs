@@ -17,4 +17,8 @@ public sealed record NewThread
 
     /// <summary>The system prompt sent with every turn that brings none of its own.</summary>
     public string? System { get; init; }
+
+    /// <summary>The context strategy of the thread's turns: <c>truncate</c> (null: the default) or <c>summarize</c>
+    /// (needs <c>Qlaud:Threads:SummaryModel</c>).</summary>
+    public string? ContextStrategy { get; init; }
 }

@@ -10,4 +10,11 @@ namespace Qlaud.Threads;
 /// <param name="CreatedAtMs">Creation time, Unix milliseconds.</param>
 /// <param name="UpdatedAtMs">Time of the last change or turn, Unix milliseconds.</param>
 public sealed record QlaudThread(string Id, string? EndUserId, string? Title, IReadOnlyDictionary<string, string> Metadata, string? Model, string? System,
-    long CreatedAtMs, long UpdatedAtMs);
+    long CreatedAtMs, long UpdatedAtMs)
+{
+    /// <summary>The thread's context strategy, <c>truncate</c> (the default) or <c>summarize</c>; a turn may choose another.</summary>
+    public string ContextStrategy { get; init; } = "truncate";
+
+    /// <summary>The stored summary of the thread's oldest messages (<c>summarize</c>); null before the first fold.</summary>
+    public QlaudThreadSummary? Summary { get; init; }
+}

@@ -7,8 +7,11 @@ using Qlaud.Storage;
 namespace Qlaud.Threads;
 
 /// <summary>The thread service behind <see cref="IQlaudThreads"/> and the <c>/v1/threads</c> endpoints.</summary>
-internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, LedgerWriter ledger, Search.SearchIndex search, TimeProvider time) : IQlaudThreads
+internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, LedgerWriter ledger, Search.SearchIndex search, TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<Configuration.QlaudOptions> options) : IQlaudThreads
 {
+    private readonly string? _summaryModel = options.Value.Threads.SummaryModel;
+
     /// <summary>The most metadata pairs a thread holds (OpenAI's limit).</summary>
     public const int MaxMetadataPairs = 16;
 
@@ -29,6 +32,7 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
         }
 
         Validate(thread.Title, thread.Metadata, thread.EndUserId);
+        ValidateStrategy(thread.ContextStrategy);
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var entity = new ThreadEntity
         {
@@ -40,6 +44,7 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
             MetadataJson = MetadataJson(thread.Metadata),
             Model = thread.Model,
             System = thread.System,
+            ContextStrategy = thread.ContextStrategy,
             CreatedAtMs = now,
             UpdatedAtMs = now,
         };
@@ -72,6 +77,11 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
         ArgumentNullException.ThrowIfNull(threadId);
         ArgumentNullException.ThrowIfNull(changes);
         Validate(changes.Title, changes.Metadata, null);
+        if (changes.SetContextStrategy)
+        {
+            ValidateStrategy(changes.ContextStrategy);
+        }
+
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var thread = await store.UpdateThreadAsync(ThreadScope.For(caller), threadId, t =>
         {
@@ -93,6 +103,11 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
             if (changes.SetSystem)
             {
                 t.System = changes.System;
+            }
+
+            if (changes.SetContextStrategy)
+            {
+                t.ContextStrategy = changes.ContextStrategy;
             }
 
             t.UpdatedAtMs = now;
@@ -198,35 +213,29 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
         }
     }
 
+    private void ValidateStrategy(string? strategy)
+    {
+        if (ThreadTurnEngine.StrategyProblem(strategy, _summaryModel) is { } problem)
+        {
+            throw new QlaudException(new QlaudError(QlaudErrorKind.InvalidRequest, problem));
+        }
+    }
+
     private static string? MetadataJson(IReadOnlyDictionary<string, string>? metadata)
         => metadata is null ? null : JsonSerializer.Serialize(metadata.ToDictionary(), ThreadJsonContext.Default.DictionaryStringString);
 
     private static QlaudThread ToThread(ThreadEntity t) => new(t.Id, t.EndUserId, t.Title,
         t.MetadataJson is null ? new Dictionary<string, string>() : JsonSerializer.Deserialize(t.MetadataJson, ThreadJsonContext.Default.DictionaryStringString)!,
-        t.Model, t.System, t.CreatedAtMs, t.UpdatedAtMs);
+        t.Model, t.System, t.CreatedAtMs, t.UpdatedAtMs)
+    {
+        ContextStrategy = t.ContextStrategy ?? ContextWindow.Truncate,
+        Summary = t.Summary is { } summary ? new QlaudThreadSummary(summary, t.SummarizedMessages, t.SummaryRequestId, t.SummaryUpdatedAtMs ?? 0) : null,
+    };
 
     private static QlaudThreadMessage ToMessage(ThreadMessageEntity m)
     {
         using var content = JsonDocument.Parse(m.ContentJson);
         return new QlaudThreadMessage(m.Id, m.ThreadId, m.Role, content.RootElement.Clone(), m.Model, m.Route, m.InputTokens, m.OutputTokens, m.CostMicros,
             m.RequestId, m.StopReason, m.Status, m.CreatedAtMs);
-    }
-
-    /// <summary>The client sink of an in-process turn: never streamed, so nothing reaches it but headers.</summary>
-    private sealed class DiscardingSink : ResponseSink
-    {
-        public static DiscardingSink Instance { get; } = new();
-
-        public override bool HasStarted => false;
-
-        public override System.IO.Pipelines.PipeWriter Writer => throw new InvalidOperationException("An in-process turn is not streamed.");
-
-        public override void Start(int statusCode, string contentType, long? contentLength = null)
-        {
-        }
-
-        public override void SetHeader(string name, string value)
-        {
-        }
     }
 }

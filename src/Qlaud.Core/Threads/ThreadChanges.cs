@@ -26,4 +26,10 @@ public sealed record ThreadChanges
 
     /// <summary>The new system prompt.</summary>
     public string? System { get; init; }
+
+    /// <summary>Whether <see cref="ContextStrategy"/> is to be applied.</summary>
+    public bool SetContextStrategy { get; init; }
+
+    /// <summary>The new context strategy: <c>truncate</c>, <c>summarize</c>, or null for the default.</summary>
+    public string? ContextStrategy { get; init; }
 }

@@ -12,7 +12,10 @@ internal static class ThreadIds
     private static long s_lastMs;
     private static UInt128 s_lastRandom;
 
-    public static string NewThreadId(TimeProvider time) => New("thr_", time);
+    /// <summary>The prefix of every thread id.</summary>
+    public const string ThreadPrefix = "thr_";
+
+    public static string NewThreadId(TimeProvider time) => New(ThreadPrefix, time);
 
     public static string NewMessageId(TimeProvider time) => New("msg_", time);
 

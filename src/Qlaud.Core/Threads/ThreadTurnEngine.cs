@@ -29,6 +29,8 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
     private static readonly string[] PassedThrough = ["temperature", "top_p", "top_k", "stop_sequences", "metadata", "tools", "tool_choice", "thinking"];
 
     private readonly decimal _markupPercent = options.Value.Pricing.MarkupPercent;
+    private readonly string? _summaryModel = options.Value.Threads.SummaryModel;
+    private readonly int _summaryMaxTokens = options.Value.Threads.SummaryMaxTokens;
 
     public async ValueTask<TurnOutcome> RunAsync(TurnInput input, ResponseSink client, CancellationToken cancellationToken)
     {
@@ -61,14 +63,24 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             };
         }
 
-        // History, then the new user message; an incomplete reply that kept no content is not sent. Stored messages carry
-        // their token counts, so only the new message is tokenized here.
-        var history = await store.LoadHistoryAsync(thread.Id, -1, cancellationToken).ConfigureAwait(false);
+        string strategy = turn.Strategy ?? thread.ContextStrategy ?? ContextWindow.Truncate;
+        if (StrategyProblem(strategy, _summaryModel) is { } strategyProblem)
+        {
+            return TurnOutcome.Failed(Invalid(strategyProblem));
+        }
+
+        // A turn on an end user's thread is that end user's usage, also when an account-wide key takes it.
+        var caller = input.Caller.EndUserId is null && thread.EndUserId is not null ? input.Caller with { EndUserId = thread.EndUserId } : input.Caller;
+
+        // History (after the summary, under summarize), then the new user message; an incomplete reply that kept no content
+        // is not sent. Stored messages carry their token counts, so only the new message is tokenized here.
+        long afterSeq = strategy == ContextWindow.Summarize && thread.SummaryThroughSeq is { } folded ? folded : -1;
+        var history = await store.LoadHistoryAsync(thread.Id, afterSeq, cancellationToken).ConfigureAwait(false);
         var messages = new List<ContextMessage>(history.Count + 1);
         JsonElement system = turn.System.ValueKind != JsonValueKind.Undefined ? turn.System
             : thread.System is { } threadSystem ? JsonSerializer.SerializeToElement(threadSystem, ThreadJsonContext.Default.String) : default;
 
-        ThreadContextReport context;
+        ContextPlan plan;
         long userTokens;
         try
         {
@@ -82,23 +94,20 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
 
             userTokens = ContextWindow.Estimate("user", turn.ContentJson);
             messages.Add(new ContextMessage("user", turn.ContentJson, userTokens));
-            long contextLength = ContextLength(model);
-            var (first, inputTokens) = ContextWindow.Fit(messages, ContextWindow.EstimateFixed(system, turn.Tools), turn.MaxTokens, contextLength);
-            if (first < 0)
-            {
-                return TurnOutcome.Failed(new QlaudError(QlaudErrorKind.InvalidRequest,
-                    $"The new turn ({inputTokens} estimated input tokens with the system prompt and tools) plus max_tokens ({turn.MaxTokens}) does not fit the context length of '{model}' ({contextLength} tokens).",
-                    "context_length_exceeded"));
-            }
-
-            messages.RemoveRange(0, first);
-            context = new ThreadContextReport(ContextWindow.Truncate, messages.Count, first, inputTokens, contextLength == int.MaxValue ? 0 : contextLength);
+            plan = await FitAsync(thread, turn, model, strategy, system, messages, input, caller, cancellationToken).ConfigureAwait(false);
         }
         catch (DialectException ex)
         {
             return TurnOutcome.Failed(Invalid(ex.Message));
         }
 
+        if (plan.Error is { } contextError)
+        {
+            return TurnOutcome.Failed(contextError);
+        }
+
+        var context = plan.Report!;
+        system = plan.System;
         if (toolLoop?.ModeFor(turn) is { } toolsMode)
         {
             return await RunToolLoopAsync(input, thread, model, turn, system, messages, userTokens, context, toolsMode, stream, cancellationToken).ConfigureAwait(false);
@@ -119,6 +128,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             new("x-qlaud-user-message-id", userId),
             new("x-qlaud-context-messages-sent", context.MessagesSent.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             new("x-qlaud-context-messages-dropped", context.MessagesDropped.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new("x-qlaud-context-messages-summarized", context.SummarizedMessages.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         ];
         var capture = new ReplyCaptureSink(client, holdBack: !stream, headers);
         var inbound = new InboundChat
@@ -126,8 +136,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             Surface = DialectRegistry.Get("anthropic"),
             Body = body.WrittenMemory,
             Info = info,
-            // A turn on an end user's thread is that end user's usage, also when an account-wide key takes it.
-            Caller = input.Caller.EndUserId is null && thread.EndUserId is not null ? input.Caller with { EndUserId = thread.EndUserId } : input.Caller,
+            Caller = caller,
             RequestId = input.RequestId,
             Headers = input.Headers,
         };
@@ -347,6 +356,8 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
             writer.WriteString("strategy", context.Strategy);
             writer.WriteNumber("messages_sent", context.MessagesSent);
             writer.WriteNumber("messages_dropped", context.MessagesDropped);
+            writer.WriteNumber("summarized_messages", context.SummarizedMessages);
+            writer.WriteBoolean("summary_updated", context.SummaryUpdated);
             writer.WriteNumber("estimated_input_tokens", context.EstimatedInputTokens);
             writer.WriteEndObject();
             writer.WriteEndObject();
@@ -366,5 +377,8 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
 
         [LoggerMessage(2, LogLevel.Error, "Persisting a turn of thread {ThreadId} failed")]
         public static partial void PersistFailed(ILogger logger, Exception exception, string threadId);
+
+        [LoggerMessage(3, LogLevel.Information, "Thread {ThreadId}: {Messages} older messages folded into its summary (request {RequestId})")]
+        public static partial void Summarized(ILogger logger, string threadId, int messages, string requestId);
     }
 }

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Qlaud.Threads;
 
 /// <summary>The fields of a posted turn that Qlaud reads itself (the rest are sent on as they are).</summary>
-internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJson, bool Stream, JsonElement System, JsonElement Tools)
+internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJson, bool Stream, JsonElement System, JsonElement Tools, string? Strategy = null)
 {
     /// <summary><c>tools_mode</c>: <c>dynamic</c>, <c>static</c> or <c>none</c>; null when the turn did not say.</summary>
     public string? ToolsMode { get; init; }
@@ -26,6 +26,7 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
         bool stream = false;
         JsonElement system = default, tools = default;
         string? toolsMode = null;
+        string? strategy = null;
         foreach (var property in body.EnumerateObject())
         {
             var value = property.Value;
@@ -74,15 +75,17 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
                 case "context" when value.ValueKind == JsonValueKind.Object:
                     foreach (var option in value.EnumerateObject())
                     {
-                        if (option.Name != "strategy" || !option.Value.ValueEquals(ContextWindow.Truncate))
+                        if (option.Name != "strategy" || option.Value.ValueKind != JsonValueKind.String)
                         {
-                            return "'context' supports only {\"strategy\":\"truncate\"} so far.";
+                            return "'context' holds only 'strategy': \"truncate\" or \"summarize\".";
                         }
+
+                        strategy = option.Value.GetString();
                     }
 
                     break;
                 case "context":
-                    return "'context' must be an object such as {\"strategy\":\"truncate\"}.";
+                    return "'context' must be an object such as {\"strategy\":\"summarize\"}.";
                 case "messages":
                     return "'messages' is not accepted here: the thread holds the history. Send the new user message as 'content'.";
                 default:
@@ -105,7 +108,7 @@ internal sealed record TurnFields(string? Model, int MaxTokens, string ContentJs
             return "'content' is required: the new user message, a string or Anthropic content blocks.";
         }
 
-        fields = new TurnFields(model, maxTokens, content, stream, system, tools) { ToolsMode = toolsMode };
+        fields = new TurnFields(model, maxTokens, content, stream, system, tools, strategy) { ToolsMode = toolsMode };
         return null;
     }
 

@@ -74,4 +74,26 @@ public sealed class ContextWindowTests
     [Fact]
     public void Estimate_InvalidBlock_ThrowsDialectException()
         => Assert.Throws<Qlaud.Dialects.DialectException>(() => ContextWindow.Estimate("user", """[{"type":"image"}]"""));
+
+    [Fact]
+    public void Fit_StoredCounts_UsedAsTheyAreWithoutRecounting()
+    {
+        // Counts larger than the text: the fit believes them, as a turn believes the counts stored with its messages.
+        List<ContextMessage> messages = [new("user", User("a").ContentJson, 500, 0), new("assistant", Assistant("b").ContentJson, 10, 1), new("user", User("c").ContentJson, 10)];
+
+        var (first, tokens) = ContextWindow.Fit(messages, 0, 10, 100);
+
+        Assert.Equal(2, first);
+        Assert.Equal(10, tokens);
+    }
+
+    [Fact]
+    public void NextTurn_SkipsToolResults_StopsAtTheNextUserTurn()
+    {
+        List<ContextMessage> messages = [new("user", User("q").ContentJson, 1), new("assistant", ToolUse.ContentJson, 1), new("user", ToolResult.ContentJson, 1),
+            new("assistant", Assistant("a").ContentJson, 1), new("user", User("next").ContentJson, 1)];
+
+        Assert.Equal(4, ContextWindow.NextTurn(messages, 0));
+        Assert.Equal(5, ContextWindow.NextTurn(messages, 4));
+    }
 }

@@ -674,6 +674,10 @@ namespace Qlaud.Storage.Sqlite.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ContextStrategy")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("CreatedAtMs")
                         .HasColumnType("INTEGER");
 
@@ -695,6 +699,22 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.Property<long>("NextSeq")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("SummarizedMessages")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Summary")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SummaryRequestId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("SummaryThroughSeq")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("SummaryUpdatedAtMs")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("System")
                         .HasColumnType("TEXT");
 
@@ -706,6 +726,8 @@ namespace Qlaud.Storage.Sqlite.Migrations
                         .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("UpdatedAtMs");
 
                     b.HasIndex("AccountId", "CreatedAtMs", "Id");
 
