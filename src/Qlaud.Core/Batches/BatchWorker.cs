@@ -244,6 +244,9 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     {
         string id = batch.Id;
         var queue = new Queue<BatchRequestEntity>();
+        var retry = new Queue<BatchRequestEntity>();
+        var running = new Dictionary<Task<bool>, BatchRequestEntity>();
+        var pace = new BatchPace(_options);
         int cursor = -1, finished = 0, nextReport = Math.Max(1, batch.RequestCount / 10);
         bool exhausted = false;
         while (true)
@@ -280,22 +283,38 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
                 exhausted = queue.Count == 0;
             }
 
-            if (queue.Count > 0 && inflight.Count < _options.MaxConcurrencyPerBatch)
+            long pausedFor = pace.PausedUntilMs - NowMs();
+            if ((queue.Count > 0 || retry.Count > 0) && inflight.Count < pace.Limit && pausedFor <= 0)
             {
                 await _global.WaitAsync(stopping).ConfigureAwait(false);
-                var request = queue.Dequeue();
-                cursor = request.Index;
-                inflight.Add(RunRequestAsync(batch, caller, request));
+                var request = retry.Count > 0 ? retry.Dequeue() : queue.Dequeue();
+                cursor = Math.Max(cursor, request.Index);
+                var run = RunRequestAsync(batch, caller, request, pace);
+                running[run] = request;
+                inflight.Add(run);
                 continue;
             }
 
-            if (inflight.Count == 0)
+            if (inflight.Count == 0 && retry.Count == 0 && queue.Count == 0)
             {
                 return QlaudBatchStatus.Completed;
             }
 
+            if (inflight.Count == 0)
+            {
+                // Paused after a 429: nothing in flight, so wait out the pause.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, pausedFor)), _time, stopping).ConfigureAwait(false);
+                continue;
+            }
+
             var done = await Task.WhenAny(inflight).ConfigureAwait(false);
             inflight.Remove(done);
+            if (running.Remove((Task<bool>)done, out var ran) && await ((Task<bool>)done).ConfigureAwait(false))
+            {
+                retry.Enqueue(ran);
+                continue;
+            }
+
             if (++finished >= nextReport)
             {
                 nextReport += Math.Max(1, batch.RequestCount / 10);
@@ -305,7 +324,7 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         }
     }
 
-    private async Task RunRequestAsync(BatchEntity batch, QlaudCaller caller, BatchRequestEntity request)
+    private async Task<bool> RunRequestAsync(BatchEntity batch, QlaudCaller caller, BatchRequestEntity request, BatchPace pace)
     {
         await Task.Yield();
         try
@@ -319,7 +338,7 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
                 // Cut off by a hard stop: no result, so the request is sent again after the restart.
-                return;
+                return false;
             }
             catch (Exception ex)
             {
@@ -328,8 +347,16 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
                     new QlaudError(QlaudErrorKind.Internal, "The gateway failed while handling this request.", "internal_error"));
             }
 
+            if (result.Status == 429 && pace.RateLimited(request.Id, NowMs()))
+            {
+                // Nothing was charged; the request waits out the batch's pause and is sent again.
+                return true;
+            }
+
+            pace.Succeeded(result.Status);
             await _store.SaveResultAsync(request.Id, result.State, result.Status, result.Body, requestId, NowMs(), CancellationToken.None).ConfigureAwait(false);
             ResultStored?.Invoke(batch.Id);
+            return false;
         }
         finally
         {
@@ -407,6 +434,52 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     }
 
     private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>How fast one batch sends: its concurrency (halved on a 429, grown back by one per success) and a pause after a
+    /// 429 that doubles while 429s continue.</summary>
+    private sealed class BatchPace(BatchesOptions options)
+    {
+        private readonly Lock _gate = new();
+        private readonly Dictionary<long, int> _retries = [];
+        private int _streak;
+
+        public int Limit { get; private set; } = options.MaxConcurrencyPerBatch;
+
+        public long PausedUntilMs { get; private set; }
+
+        /// <summary>A 429 for request <paramref name="requestId"/>: pause and slow down; true when it is to be sent again.</summary>
+        public bool RateLimited(long requestId, long nowMs)
+        {
+            lock (_gate)
+            {
+                _retries.TryGetValue(requestId, out int retries);
+                _streak = Math.Min(_streak + 1, 7);
+                Limit = Math.Max(1, Limit / 2);
+                PausedUntilMs = Math.Max(PausedUntilMs, nowMs + (long)(options.RateLimitBackoffSeconds * 1000 * (1 << (_streak - 1))));
+                if (retries >= options.MaxRateLimitRetries)
+                {
+                    return false;
+                }
+
+                _retries[requestId] = retries + 1;
+                return true;
+            }
+        }
+
+        public void Succeeded(int status)
+        {
+            if (status == 429)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _streak = 0;
+                Limit = Math.Min(options.MaxConcurrencyPerBatch, Limit + 1);
+            }
+        }
+    }
 
     private static partial class Log
     {
