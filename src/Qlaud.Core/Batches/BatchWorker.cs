@@ -24,9 +24,16 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
 {
     private const int PageSize = 64;
 
+    /// <summary>How often a running batch's status is read again from the database (a cancel or delete made on another node).</summary>
+    private const long StatusRecheckMs = 250;
+
+    /// <summary>Batches changed on this node (cancelled) since their runner last read their status.</summary>
+    private readonly ConcurrentDictionary<string, bool> _changed = new(StringComparer.Ordinal);
+
     private readonly BatchStore _store;
     private readonly BatchFiles _files;
     private readonly BatchRequestRunner _runner;
+    private readonly BatchResultWriter _results;
     private readonly NativeBatchRunner _native;
     private readonly Routing.Router _router;
     private readonly TimeProvider _time;
@@ -39,11 +46,12 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
 
-    public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, NativeBatchRunner native, Routing.Router router, TimeProvider time,
+    public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, BatchResultWriter results, NativeBatchRunner native, Routing.Router router, TimeProvider time,
         IOptions<QlaudOptions> options, ILogger<BatchWorker> logger)
     {
         _native = native;
         _router = router;
+        _results = results;
         _store = store;
         _files = files;
         _runner = runner;
@@ -51,6 +59,13 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         _logger = logger;
         _options = options.Value.Batches;
         _global = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+    }
+
+    /// <summary>Tells the worker a batch was cancelled, so its runner reads its status now.</summary>
+    public void Changed(string batchId)
+    {
+        _changed[batchId] = true;
+        Wake();
     }
 
     /// <summary>Tells the worker a batch was created or changed, so it looks now rather than at its next poll.</summary>
@@ -249,6 +264,8 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         var pace = new BatchPace(_options);
         int cursor = -1, finished = 0, nextReport = Math.Max(1, batch.RequestCount / 10);
         bool exhausted = false;
+        string? status = null;
+        long statusReadAt = 0;
         while (true)
         {
             if (stopping.IsCancellationRequested)
@@ -256,7 +273,14 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
                 return null;
             }
 
-            string? status = await _store.StatusAsync(id, stopping).ConfigureAwait(false);
+            // The status (a cancel, a delete) is read again at most every StatusRecheckMs, or at once when this node was told of a change.
+            long now = NowMs();
+            if (status is null || now - statusReadAt >= StatusRecheckMs || _changed.TryRemove(id, out _))
+            {
+                status = await _store.StatusAsync(id, stopping).ConfigureAwait(false);
+                statusReadAt = now;
+            }
+
             if (status == nameof(QlaudBatchStatus.Cancelling))
             {
                 return QlaudBatchStatus.Cancelled;
@@ -354,7 +378,7 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             }
 
             pace.Succeeded(result.Status);
-            await _store.SaveResultAsync(request.Id, result.State, result.Status, result.Body, requestId, NowMs(), CancellationToken.None).ConfigureAwait(false);
+            await _results.SaveAsync(request.Id, result.State, result.Status, result.Body, requestId, NowMs()).ConfigureAwait(false);
             ResultStored?.Invoke(batch.Id);
             return false;
         }
