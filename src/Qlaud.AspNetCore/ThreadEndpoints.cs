@@ -181,6 +181,8 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
             w.WriteNumber("threads_deleted", e.ThreadsDeleted);
             w.WriteNumber("messages_deleted", e.MessagesDeleted);
             w.WriteNumber("ledger_entries_unlinked", e.LedgerEntriesUnlinked);
+            w.WriteNumber("batches_deleted", e.BatchesDeleted);
+            w.WriteNumber("files_deleted", e.FilesDeleted);
             w.WriteEndObject();
         }).ConfigureAwait(false);
     }

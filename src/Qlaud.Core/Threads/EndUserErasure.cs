@@ -5,4 +5,11 @@ namespace Qlaud.Threads;
 /// <param name="ThreadsDeleted">Threads deleted.</param>
 /// <param name="MessagesDeleted">Messages deleted.</param>
 /// <param name="LedgerEntriesUnlinked">Ledger rows whose end-user id was cleared (their amounts stay).</param>
-public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int MessagesDeleted, int LedgerEntriesUnlinked);
+public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int MessagesDeleted, int LedgerEntriesUnlinked)
+{
+    /// <summary>Batches deleted, with their requests and results.</summary>
+    public int BatchesDeleted { get; init; }
+
+    /// <summary>Files deleted (batch inputs and outputs), records and content.</summary>
+    public int FilesDeleted { get; init; }
+}

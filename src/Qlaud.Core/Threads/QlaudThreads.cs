@@ -7,7 +7,8 @@ using Qlaud.Storage;
 namespace Qlaud.Threads;
 
 /// <summary>The thread service behind <see cref="IQlaudThreads"/> and the <c>/v1/threads</c> endpoints.</summary>
-internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, LedgerWriter ledger, TimeProvider time) : IQlaudThreads
+internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, LedgerWriter ledger, TimeProvider time, Batches.BatchStore batches, Batches.BatchFiles files)
+    : IQlaudThreads
 {
     /// <summary>The most metadata pairs a thread holds (OpenAI's limit).</summary>
     public const int MaxMetadataPairs = 16;
@@ -161,7 +162,10 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
 
         // Usage still queued for the ledger is written first, so its rows are unlinked too.
         await ledger.FlushAsync(cancellationToken).ConfigureAwait(false);
-        return await store.EraseEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
+        var erased = await store.EraseEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
+        var (batchCount, fileIds) = await batches.EraseEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
+        files.DeleteContent(fileIds);
+        return erased with { BatchesDeleted = batchCount, FilesDeleted = fileIds.Count };
     }
 
     private static void ValidatePage(PageOptions options)

@@ -69,3 +69,29 @@ public sealed class InProcessBatchTests
         Assert.StartsWith("requests.0.params.stream", error.Message);
     }
 }
+
+/// <summary>Erasing an end user removes their batches and files too.</summary>
+public sealed class BatchErasureTests
+{
+    [Fact]
+    public async Task EraseEndUser_DeletesTheirBatchesAndFilesAndLeavesOthers()
+    {
+        await using var gateway = await GatewayHost.StartAsync();
+        var (_, alice) = await gateway.MintKeyAsync("""{"end_user_id":"alice"}""");
+        var (_, bob) = await gateway.MintKeyAsync("""{"end_user_id":"bob"}""");
+        var (aliceFile, aliceBatch, _) = await gateway.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("a")]), key: alice);
+        var (_, bobBatch, _) = await gateway.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("b")]), key: bob);
+        await gateway.WaitForStatusAsync(aliceBatch, "completed");
+        await gateway.WaitForStatusAsync(bobBatch, "completed");
+
+        using var admin = gateway.Http();
+        var (status, erased) = await admin.DeleteJsonAsync("/v1/end_users/alice");
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, status);
+        Assert.Equal(1, erased.GetProperty("batches_deleted").GetInt32());
+        Assert.Equal(2, erased.GetProperty("files_deleted").GetInt32()); // the input and the output file
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await admin.GetAsync($"/v1/batches/{aliceBatch}")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await admin.GetAsync($"/v1/files/{aliceFile}")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await admin.GetAsync($"/v1/batches/{bobBatch}")).StatusCode);
+    }
+}
