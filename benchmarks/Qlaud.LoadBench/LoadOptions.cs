@@ -29,6 +29,12 @@ internal sealed record Profile(string Name, int Connections, int UpstreamLatency
     /// failover cost them? Opt-in (not part of <c>all</c>): it starts three sets of servers and takes longer.
     /// </summary>
     public static Profile Failover { get; } = new("failover", 16, 20, 2);
+
+    /// <summary>
+    /// Paced interactive traffic (16 connections, 200 requests/s, 20 ms upstream) alone, with a large batch running, and alone
+    /// again: the batch's requests per second and what it does to interactive p99. Opt-in (not part of <c>all</c>).
+    /// </summary>
+    public static Profile Batch { get; } = new("batch", 16, 20, 0, 200);
 }
 
 /// <summary>The command line.</summary>
@@ -48,6 +54,9 @@ internal sealed record LoadOptions
                                           A failing with the default circuit breaker, A failing with the breaker
                                           off; mixes nonstream,stream unless --mix says otherwise. Use
                                           --duration 30 or more so the default breaker's 30 s cycle shows.
+                                        batch (opt-in) = 16 connections sending 200 non-streamed requests/s
+                                          through Qlaud, upstream latency 20 ms: alone, while a 20000-request
+                                          batch runs (its req/s measured), and alone again
           --connections N             a custom profile instead of the presets, with
           --upstream-latency-ms N       the fake's delay before headers (default 20) and
           --chunk-delay-ms N            its delay between streamed chunks (default 2), and
@@ -178,7 +187,8 @@ internal sealed record LoadOptions
                             "paced" => [Profile.Paced],
                             "all" => [Profile.Concurrent, Profile.Serial, Profile.Paced],
                             "failover" => [Profile.Failover],
-                            _ => throw new FormatException($"--profile is c64, c1, paced, all or failover, not '{value}'."),
+                            "batch" => [Profile.Batch],
+                            _ => throw new FormatException($"--profile is c64, c1, paced, all, failover or batch, not '{value}'."),
                         },
                     };
                     break;

@@ -49,6 +49,13 @@ internal static class Program
         foreach (var profile in options.Profiles)
         {
             bool failover = profile == Profile.Failover;
+            if (profile == Profile.Batch)
+            {
+                starts += 1;
+                runs += 3;
+                continue;
+            }
+
             starts += failover ? FailoverScenario.Variants.Count : options.CompareMetering ? 2 : 1;
             runs += failover
                 ? FailoverScenario.Variants.Count * options.Mixes.Count
@@ -104,7 +111,11 @@ internal static class Program
             foreach (var profile in options.Profiles)
             {
                 string markdown;
-                if (profile == Profile.Failover)
+                if (profile == Profile.Batch)
+                {
+                    markdown = await BatchScenario.RunAsync(profile, options, fakeDll, gatewayDll, command, machine, commit, stop.Token);
+                }
+                else if (profile == Profile.Failover)
                 {
                     var failoverRows = await FailoverScenario.RunAsync(profile, options, fakeDll, gatewayDll, stop.Token);
                     markdown = FailoverReport.Render(profile, options, failoverRows, command, machine, commit);

@@ -138,6 +138,15 @@ internal sealed class BatchFiles
         return true;
     }
 
+    /// <summary>Deletes the content of files whose records are already gone.</summary>
+    public void DeleteContent(IEnumerable<string> ids)
+    {
+        foreach (string id in ids)
+        {
+            File.Delete(PathOf(id));
+        }
+    }
+
     private BatchFileEntity NewEntity(string accountId, string? keyId, string? endUserId, string filename, string purpose) => new()
     {
         Id = ThreadIds.New("file-", _time),

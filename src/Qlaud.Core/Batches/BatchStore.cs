@@ -195,6 +195,22 @@ internal sealed class BatchStore(IDbContextFactory<QlaudDbContext> factory, Stor
             .ConfigureAwait(false);
     }
 
+    /// <summary>Deletes an end user's batches (with their requests and results) and file records; returns how many batches and
+    /// which files, whose content the caller deletes.</summary>
+    public async Task<(int Batches, List<string> FileIds)> EraseEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var batches = db.Batches.Where(b => b.AccountId == accountId && b.EndUserId == endUserId);
+        await db.BatchRequests.Where(r => batches.Any(b => b.Id == r.BatchId)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        int deleted = await batches.ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        var files = db.BatchFiles.Where(f => f.AccountId == accountId && f.EndUserId == endUserId);
+        var fileIds = await files.Select(static f => f.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
+        await files.ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (deleted, fileIds);
+    }
+
     /// <summary>Deletes a batch and its requests.</summary>
     public async Task DeleteAsync(string id, CancellationToken cancellationToken)
     {

@@ -24,9 +24,16 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
 {
     private const int PageSize = 64;
 
+    /// <summary>How often a running batch's status is read again from the database (a cancel or delete made on another node).</summary>
+    private const long StatusRecheckMs = 250;
+
+    /// <summary>Batches changed on this node (cancelled) since their runner last read their status.</summary>
+    private readonly ConcurrentDictionary<string, bool> _changed = new(StringComparer.Ordinal);
+
     private readonly BatchStore _store;
     private readonly BatchFiles _files;
     private readonly BatchRequestRunner _runner;
+    private readonly BatchResultWriter _results;
     private readonly NativeBatchRunner _native;
     private readonly Routing.Router _router;
     private readonly TimeProvider _time;
@@ -39,11 +46,12 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
 
-    public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, NativeBatchRunner native, Routing.Router router, TimeProvider time,
+    public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, BatchResultWriter results, NativeBatchRunner native, Routing.Router router, TimeProvider time,
         IOptions<QlaudOptions> options, ILogger<BatchWorker> logger)
     {
         _native = native;
         _router = router;
+        _results = results;
         _store = store;
         _files = files;
         _runner = runner;
@@ -51,6 +59,13 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         _logger = logger;
         _options = options.Value.Batches;
         _global = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+    }
+
+    /// <summary>Tells the worker a batch was cancelled, so its runner reads its status now.</summary>
+    public void Changed(string batchId)
+    {
+        _changed[batchId] = true;
+        Wake();
     }
 
     /// <summary>Tells the worker a batch was created or changed, so it looks now rather than at its next poll.</summary>
@@ -244,8 +259,13 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     {
         string id = batch.Id;
         var queue = new Queue<BatchRequestEntity>();
+        var retry = new Queue<BatchRequestEntity>();
+        var running = new Dictionary<Task<bool>, BatchRequestEntity>();
+        var pace = new BatchPace(_options);
         int cursor = -1, finished = 0, nextReport = Math.Max(1, batch.RequestCount / 10);
         bool exhausted = false;
+        string? status = null;
+        long statusReadAt = 0;
         while (true)
         {
             if (stopping.IsCancellationRequested)
@@ -253,7 +273,14 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
                 return null;
             }
 
-            string? status = await _store.StatusAsync(id, stopping).ConfigureAwait(false);
+            // The status (a cancel, a delete) is read again at most every StatusRecheckMs, or at once when this node was told of a change.
+            long now = NowMs();
+            if (status is null || now - statusReadAt >= StatusRecheckMs || _changed.TryRemove(id, out _))
+            {
+                status = await _store.StatusAsync(id, stopping).ConfigureAwait(false);
+                statusReadAt = now;
+            }
+
             if (status == nameof(QlaudBatchStatus.Cancelling))
             {
                 return QlaudBatchStatus.Cancelled;
@@ -280,22 +307,38 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
                 exhausted = queue.Count == 0;
             }
 
-            if (queue.Count > 0 && inflight.Count < _options.MaxConcurrencyPerBatch)
+            long pausedFor = pace.PausedUntilMs - NowMs();
+            if ((queue.Count > 0 || retry.Count > 0) && inflight.Count < pace.Limit && pausedFor <= 0)
             {
                 await _global.WaitAsync(stopping).ConfigureAwait(false);
-                var request = queue.Dequeue();
-                cursor = request.Index;
-                inflight.Add(RunRequestAsync(batch, caller, request));
+                var request = retry.Count > 0 ? retry.Dequeue() : queue.Dequeue();
+                cursor = Math.Max(cursor, request.Index);
+                var run = RunRequestAsync(batch, caller, request, pace);
+                running[run] = request;
+                inflight.Add(run);
                 continue;
             }
 
-            if (inflight.Count == 0)
+            if (inflight.Count == 0 && retry.Count == 0 && queue.Count == 0)
             {
                 return QlaudBatchStatus.Completed;
             }
 
+            if (inflight.Count == 0)
+            {
+                // Paused after a 429: nothing in flight, so wait out the pause.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, pausedFor)), _time, stopping).ConfigureAwait(false);
+                continue;
+            }
+
             var done = await Task.WhenAny(inflight).ConfigureAwait(false);
             inflight.Remove(done);
+            if (running.Remove((Task<bool>)done, out var ran) && await ((Task<bool>)done).ConfigureAwait(false))
+            {
+                retry.Enqueue(ran);
+                continue;
+            }
+
             if (++finished >= nextReport)
             {
                 nextReport += Math.Max(1, batch.RequestCount / 10);
@@ -305,7 +348,7 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         }
     }
 
-    private async Task RunRequestAsync(BatchEntity batch, QlaudCaller caller, BatchRequestEntity request)
+    private async Task<bool> RunRequestAsync(BatchEntity batch, QlaudCaller caller, BatchRequestEntity request, BatchPace pace)
     {
         await Task.Yield();
         try
@@ -319,7 +362,7 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
                 // Cut off by a hard stop: no result, so the request is sent again after the restart.
-                return;
+                return false;
             }
             catch (Exception ex)
             {
@@ -328,8 +371,16 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
                     new QlaudError(QlaudErrorKind.Internal, "The gateway failed while handling this request.", "internal_error"));
             }
 
-            await _store.SaveResultAsync(request.Id, result.State, result.Status, result.Body, requestId, NowMs(), CancellationToken.None).ConfigureAwait(false);
+            if (result.Status == 429 && pace.RateLimited(request.Id, NowMs()))
+            {
+                // Nothing was charged; the request waits out the batch's pause and is sent again.
+                return true;
+            }
+
+            pace.Succeeded(result.Status);
+            await _results.SaveAsync(request.Id, result.State, result.Status, result.Body, requestId, NowMs()).ConfigureAwait(false);
             ResultStored?.Invoke(batch.Id);
+            return false;
         }
         finally
         {
@@ -407,6 +458,52 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     }
 
     private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>How fast one batch sends: its concurrency (halved on a 429, grown back by one per success) and a pause after a
+    /// 429 that doubles while 429s continue.</summary>
+    private sealed class BatchPace(BatchesOptions options)
+    {
+        private readonly Lock _gate = new();
+        private readonly Dictionary<long, int> _retries = [];
+        private int _streak;
+
+        public int Limit { get; private set; } = options.MaxConcurrencyPerBatch;
+
+        public long PausedUntilMs { get; private set; }
+
+        /// <summary>A 429 for request <paramref name="requestId"/>: pause and slow down; true when it is to be sent again.</summary>
+        public bool RateLimited(long requestId, long nowMs)
+        {
+            lock (_gate)
+            {
+                _retries.TryGetValue(requestId, out int retries);
+                _streak = Math.Min(_streak + 1, 7);
+                Limit = Math.Max(1, Limit / 2);
+                PausedUntilMs = Math.Max(PausedUntilMs, nowMs + (long)(options.RateLimitBackoffSeconds * 1000 * (1 << (_streak - 1))));
+                if (retries >= options.MaxRateLimitRetries)
+                {
+                    return false;
+                }
+
+                _retries[requestId] = retries + 1;
+                return true;
+            }
+        }
+
+        public void Succeeded(int status)
+        {
+            if (status == 429)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _streak = 0;
+                Limit = Math.Min(options.MaxConcurrencyPerBatch, Limit + 1);
+            }
+        }
+    }
 
     private static partial class Log
     {

@@ -98,7 +98,7 @@ internal sealed class QlaudBatches(BatchStore store, BatchFiles files, BatchWork
         if (await store.TransitionAsync(batchId, [QlaudBatchStatus.Validating, QlaudBatchStatus.InProgress], QlaudBatchStatus.Cancelling, b => b.CancellingAtMs = now, cancellationToken)
             .ConfigureAwait(false))
         {
-            worker.Wake();
+            worker.Changed(batchId);
         }
 
         return await GetAsync(caller, batchId, cancellationToken).ConfigureAwait(false);

@@ -21,6 +21,15 @@ public sealed class BatchesOptions
     /// <summary>The most requests of one batch in flight at once (default 4, 1 to 1000).</summary>
     public int MaxConcurrencyPerBatch { get; set; } = 4;
 
+    /// <summary>The first pause of a batch after one of its requests was answered 429 (by the provider, after the routing
+    /// retries, or by the key's rate limit), in seconds (default 1, 0.01 to 600); it doubles with each further 429 in a row
+    /// (at most 64 times the first), and the batch's concurrency is halved, then grows back by one per success.</summary>
+    public double RateLimitBackoffSeconds { get; set; } = 1;
+
+    /// <summary>How many times a request answered 429 is sent again after the pause before its 429 becomes its result
+    /// (default 5, 0 to 100). Nothing is charged for a 429.</summary>
+    public int MaxRateLimitRetries { get; set; } = 5;
+
     /// <summary>The largest file <c>POST /v1/files</c> accepts, in bytes (default 200 MiB, 1 KiB to 2 GiB); a larger upload is answered 413.</summary>
     public long MaxFileBytes { get; set; } = 200L * 1024 * 1024;
 

@@ -160,6 +160,16 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Batches:MaxRequestsPerBatch must be between 1 and 1000000.");
         }
 
+        if (!(batches.RateLimitBackoffSeconds is >= 0.01 and <= 600))
+        {
+            errors.Add("Qlaud:Batches:RateLimitBackoffSeconds must be between 0.01 and 600 seconds.");
+        }
+
+        if (batches.MaxRateLimitRetries is < 0 or > 100)
+        {
+            errors.Add("Qlaud:Batches:MaxRateLimitRetries must be between 0 and 100.");
+        }
+
         if (!(batches.PollIntervalSeconds is >= 0.05 and <= 3600))
         {
             errors.Add("Qlaud:Batches:PollIntervalSeconds must be between 0.05 and 3600 seconds.");

@@ -186,6 +186,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Batches.BatchStore>();
         services.TryAddSingleton<Qlaud.Batches.BatchRequestRunner>();
         services.TryAddSingleton<Qlaud.Batches.NativeBatchRunner>();
+        services.TryAddSingleton<Qlaud.Batches.BatchResultWriter>();
         services.TryAddSingleton<Qlaud.Batches.BatchWorker>();
         services.TryAddSingleton<Qlaud.Batches.QlaudBatches>();
         services.TryAddSingleton<Qlaud.Batches.IQlaudBatches>(static sp => sp.GetRequiredService<Qlaud.Batches.QlaudBatches>());

@@ -9,6 +9,13 @@ public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int Me
 {
     /// <summary>Messages removed from the search index (their text, full-text entries and embeddings).</summary>
     public int SearchEntriesDeleted { get; init; }
+
     /// <summary>Connector connections deleted, with their encrypted credentials and pending connect links.</summary>
     public int ConnectionsDeleted { get; init; }
+
+    /// <summary>Batches deleted, with their requests and results.</summary>
+    public int BatchesDeleted { get; init; }
+
+    /// <summary>Files deleted (batch inputs and outputs), records and content.</summary>
+    public int FilesDeleted { get; init; }
 }

@@ -8,7 +8,7 @@ namespace Qlaud.Threads;
 
 /// <summary>The thread service behind <see cref="IQlaudThreads"/> and the <c>/v1/threads</c> endpoints.</summary>
 internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, LedgerWriter ledger, Search.SearchIndex search, TimeProvider time,
-    Microsoft.Extensions.Options.IOptions<Configuration.QlaudOptions> options) : IQlaudThreads
+    Microsoft.Extensions.Options.IOptions<Configuration.QlaudOptions> options, Batches.BatchStore batches, Batches.BatchFiles files) : IQlaudThreads
 {
     private readonly string? _summaryModel = options.Value.Threads.SummaryModel;
 
@@ -186,7 +186,9 @@ internal sealed class QlaudThreads(IThreadStore store, ThreadTurnEngine engine, 
         int indexed = await search.Store.CountEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
         var erased = await store.EraseEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
         await search.ForgetEndUserAsync(caller.AccountId, endUserId, CancellationToken.None).ConfigureAwait(false);
-        return erased with { SearchEntriesDeleted = indexed };
+        var (batchCount, fileIds) = await batches.EraseEndUserAsync(caller.AccountId, endUserId, cancellationToken).ConfigureAwait(false);
+        files.DeleteContent(fileIds);
+        return erased with { SearchEntriesDeleted = indexed, BatchesDeleted = batchCount, FilesDeleted = fileIds.Count };
     }
 
     private static void ValidatePage(PageOptions options)

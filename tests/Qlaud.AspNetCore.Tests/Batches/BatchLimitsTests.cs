@@ -82,4 +82,44 @@ public sealed class BatchLimitsTests
         Assert.All(rows, r => Assert.Equal(keyId, r.KeyId));
         Assert.True(rows.Sum(static r => r.CostMicros) <= 2_500);
     }
+
+    [Fact]
+    public async Task RateLimited_ProviderAnswers429_TheBatchPausesWithGrowingBackoffAndSendsTheRequestAgain()
+    {
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Qlaud:Batches:MaxConcurrencyPerBatch"] = "1",
+            ["Qlaud:Batches:RateLimitBackoffSeconds"] = "0.1",
+        });
+        gateway.Fake.Enqueue(FakeReply.RateLimited(TimeSpan.FromSeconds(1)), FakeReply.RateLimited(TimeSpan.FromSeconds(1)), FakeReply.RateLimited(TimeSpan.FromSeconds(1)));
+
+        var (_, batchId, _) = await gateway.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("a"), BatchTestClient.ChatLine("b")]));
+        var batch = await gateway.WaitForStatusAsync(batchId, "completed");
+
+        Assert.Equal(2, batch.GetProperty("request_counts").GetProperty("completed").GetInt32());
+        var sent = gateway.Fake.Requests;
+        Assert.Equal(5, sent.Count); // three 429s, then each request once
+        // Pauses of 0.1, 0.2 and 0.4 s after the three 429s in a row.
+        Assert.True(sent[3].ReceivedAt - sent[0].ReceivedAt >= TimeSpan.FromMilliseconds(650), $"{(sent[3].ReceivedAt - sent[0].ReceivedAt).TotalMilliseconds} ms");
+        Assert.Equal(2, (await gateway.UsageRowsAsync()).Count(r => r.BatchId == batchId)); // the 429s charged nothing
+    }
+
+    [Fact]
+    public async Task RateLimited_BeyondMaxRateLimitRetries_The429IsTheRequestsResult()
+    {
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Qlaud:Batches:MaxConcurrencyPerBatch"] = "1",
+            ["Qlaud:Batches:RateLimitBackoffSeconds"] = "0.01",
+            ["Qlaud:Batches:MaxRateLimitRetries"] = "1",
+        });
+        gateway.Fake.Enqueue(FakeReply.RateLimited(TimeSpan.FromSeconds(1)), FakeReply.RateLimited(TimeSpan.FromSeconds(1)));
+
+        var (_, batchId, _) = await gateway.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("a")]));
+        var batch = await gateway.WaitForStatusAsync(batchId, "completed");
+
+        var line = Assert.Single(await gateway.DownloadLinesAsync(batch.GetProperty("error_file_id").GetString()!));
+        Assert.Equal(429, line.GetProperty("response").GetProperty("status_code").GetInt32());
+        Assert.Equal(2, gateway.Fake.Requests.Count);
+    }
 }
