@@ -163,7 +163,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<UsageService>();
         services.TryAddSingleton<QlaudCallerResolver>();
         services.TryAddSingleton<Qlaud.Threads.IThreadStore, Qlaud.Threads.EfThreadStore>();
-        services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock, Qlaud.Threads.InProcessThreadTurnLock>();
+        services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock>(static sp => sp.GetRequiredService<IStorageProvider>().CreateThreadTurnLock());
         services.TryAddSingleton<Qlaud.Threads.ThreadTurnEngine>();
         services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
 

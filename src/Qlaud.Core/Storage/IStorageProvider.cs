@@ -17,6 +17,9 @@ internal interface IStorageProvider
     /// <summary>Whether several gateway processes may share this database (so counters held in memory must be leased).</summary>
     bool IsShared { get; }
 
+    /// <summary>The lock that serializes a thread's turns: in memory for one process, in the database when it is shared.</summary>
+    Threads.IThreadTurnLock CreateThreadTurnLock();
+
     /// <summary>Configures <paramref name="builder"/> for this database (provider, connection, migrations).</summary>
     void Configure(DbContextOptionsBuilder builder);
 

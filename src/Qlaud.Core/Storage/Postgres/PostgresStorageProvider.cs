@@ -41,6 +41,8 @@ internal sealed class PostgresStorageProvider : IStorageProvider
 
     public bool IsShared => true;
 
+    public Threads.IThreadTurnLock CreateThreadTurnLock() => new Threads.PostgresThreadTurnLock(_connectionString);
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -28,6 +28,8 @@ internal sealed class SqliteStorageProvider : IStorageProvider
 
     public bool IsShared => false;
 
+    public Threads.IThreadTurnLock CreateThreadTurnLock() => new Threads.InProcessThreadTurnLock();
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
