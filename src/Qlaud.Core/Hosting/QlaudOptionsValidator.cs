@@ -34,6 +34,17 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Storage:ConnectionString must not be empty.");
         }
 
+        if (!string.Equals(options.Storage.Provider, StorageOptions.Sqlite, StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(options.Storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"Qlaud:Storage:Provider must be '{StorageOptions.Sqlite}' or '{StorageOptions.Postgres}' (was '{options.Storage.Provider}').");
+        }
+        else if (options.Search.Enabled && string.Equals(options.Storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase))
+        {
+            // The search store (FTS5) is SQLite's; PostgreSQL full-text search is not built yet, so say so before traffic.
+            errors.Add("Qlaud:Search:Enabled must be false when Qlaud:Storage:Provider is 'postgres': search over messages is not available on PostgreSQL yet.");
+        }
+
         if (options.Metering.LedgerBatchSize is < 1 or > 10_000)
         {
             errors.Add("Qlaud:Metering:LedgerBatchSize must be between 1 and 10000.");

@@ -15,7 +15,6 @@ using Qlaud.Hosting;
 using Qlaud.Metering;
 using Qlaud.Security;
 using Qlaud.Storage;
-using Qlaud.Storage.Sqlite;
 using Qlaud.Providers;
 using Qlaud.Routing;
 
@@ -148,9 +147,9 @@ public static class QlaudServiceCollectionExtensions
 
     private static void AddStorageAndMetering(IServiceCollection services)
     {
-        // SQLite from Qlaud:Storage:ConnectionString unless the app chose a store (UseSqlite(...) or another provider).
-        services.TryAddSingleton<IStorageProvider>(static sp =>
-            new SqliteStorageProvider(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage.ConnectionString));
+        // Qlaud:Storage:Provider (SQLite by default) with Qlaud:Storage:ConnectionString, unless the app chose a store in code
+        // (UseSqlite(...), UsePostgres(...)).
+        services.TryAddSingleton<IStorageProvider>(static sp => StorageProviders.FromOptions(sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Storage));
         services.AddDbContextFactory<QlaudDbContext>(static (sp, builder) =>
         {
             sp.GetRequiredService<IStorageProvider>().Configure(builder);
@@ -173,7 +172,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<QlaudCallerResolver>();
         services.TryAddSingleton<Qlaud.Search.SearchIndexSignal>();
         services.TryAddSingleton<Qlaud.Threads.IThreadStore, Qlaud.Threads.EfThreadStore>();
-        services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock, Qlaud.Threads.InProcessThreadTurnLock>();
+        services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock>(static sp => sp.GetRequiredService<IStorageProvider>().CreateThreadTurnLock());
         services.TryAddSingleton<Qlaud.Threads.ThreadTurnEngine>();
         services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
         services.TryAddSingleton<Qlaud.Search.ISearchStore, Qlaud.Storage.Sqlite.SqliteSearchStore>();

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
@@ -67,7 +68,8 @@ internal sealed class LedgerSession : IAsyncDisposable
             }
 
             var converter = property.GetValueConverter() ?? property.GetTypeMapping().Converter;
-            columns.Add((property.GetGetter(), converter is null ? null : converter.ConvertToProvider, Parameter(_insert, sql, "p" + columns.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+            columns.Add((property.GetGetter(), converter is null ? null : converter.ConvertToProvider,
+                Parameter(_insert, sql, "p" + columns.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), property.GetRelationalTypeMapping().DbType ?? DbType.String)));
             names.Add(sql.DelimitIdentifier(property.GetColumnName(ledgerTable)!));
         }
 
@@ -77,9 +79,9 @@ internal sealed class LedgerSession : IAsyncDisposable
         var wallet = Table<WalletEntity>(model, out var walletTable);
         string balance = Column(sql, wallet, walletTable, nameof(WalletEntity.BalanceMicros));
         _wallet = _connection.CreateCommand();
-        _walletDelta = Parameter(_wallet, sql, "delta");
-        _walletNow = Parameter(_wallet, sql, "now");
-        _walletAccount = Parameter(_wallet, sql, "account");
+        _walletDelta = Parameter(_wallet, sql, "delta", DbType.Int64);
+        _walletNow = Parameter(_wallet, sql, "now", DbType.Int64);
+        _walletAccount = Parameter(_wallet, sql, "account", DbType.String);
         _wallet.CommandText =
             $"UPDATE {Name(sql, walletTable)} SET {balance} = {balance} + {sql.GenerateParameterNamePlaceholder("delta")}, " +
             $"{Column(sql, wallet, walletTable, nameof(WalletEntity.UpdatedAtMs))} = {sql.GenerateParameterNamePlaceholder("now")} " +
@@ -92,10 +94,10 @@ internal sealed class LedgerSession : IAsyncDisposable
         string lastUsed = Column(sql, key, keyTable, nameof(ApiKeyEntity.LastUsedAtMs));
         string pSpend = sql.GenerateParameterNamePlaceholder("spend"), pStart = sql.GenerateParameterNamePlaceholder("start"), pUsed = sql.GenerateParameterNamePlaceholder("used");
         _key = _connection.CreateCommand();
-        _keySpend = Parameter(_key, sql, "spend");
-        _keyPeriodStart = Parameter(_key, sql, "start");
-        _keyLastUsed = Parameter(_key, sql, "used");
-        _keyId = Parameter(_key, sql, "id");
+        _keySpend = Parameter(_key, sql, "spend", DbType.Int64);
+        _keyPeriodStart = Parameter(_key, sql, "start", DbType.Int64);
+        _keyLastUsed = Parameter(_key, sql, "used", DbType.Int64);
+        _keyId = Parameter(_key, sql, "id", DbType.String);
 
         // A charge counts in the period it was made in: a key whose period already rolled past it keeps its new period's
         // spend; a charge that starts a newer period resets the period's spend to itself. (SET expressions read the old row.)
@@ -311,10 +313,12 @@ internal sealed class LedgerSession : IAsyncDisposable
     private static string Column(ISqlGenerationHelper sql, IEntityType entity, StoreObjectIdentifier table, string property)
         => sql.DelimitIdentifier(entity.FindProperty(property)!.GetColumnName(table)!);
 
-    private static DbParameter Parameter(DbCommand command, ISqlGenerationHelper sql, string name)
+    /// <summary>A parameter of a fixed type, so a provider that prepares statements (PostgreSQL) knows it before the first value.</summary>
+    private static DbParameter Parameter(DbCommand command, ISqlGenerationHelper sql, string name, DbType type)
     {
         var parameter = command.CreateParameter();
         parameter.ParameterName = sql.GenerateParameterName(name);
+        parameter.DbType = type;
         command.Parameters.Add(parameter);
         return parameter;
     }

@@ -38,35 +38,46 @@ internal sealed partial class StorageInitializer(IDbContextFactory<QlaudDbContex
         var db = await factory.CreateDbContextAsync().ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            await provider.PrepareAsync(db, CancellationToken.None).ConfigureAwait(false);
-            await db.Database.MigrateAsync().ConfigureAwait(false);
-            if (!await db.Accounts.AnyAsync(static a => a.Id == AccountEntity.DefaultId).ConfigureAwait(false))
-            {
-                long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-                db.Accounts.Add(new AccountEntity { Id = AccountEntity.DefaultId, Name = "Default account", CreatedAtMs = now });
-                db.Wallets.Add(new WalletEntity { AccountId = AccountEntity.DefaultId, BalanceMicros = 0, UpdatedAtMs = now });
-                try
-                {
-                    await db.SaveChangesAsync().ConfigureAwait(false);
-                }
-                catch (DbUpdateException)
-                {
-                    // Another instance sharing the database may have created it first; anything else is a real failure.
-                    db.ChangeTracker.Clear();
-                    if (!await db.Accounts.AsNoTracking().AnyAsync(static a => a.Id == AccountEntity.DefaultId).ConfigureAwait(false))
-                    {
-                        throw;
-                    }
-                }
-            }
+            await provider.InitializeAsync(db, () => MigrateAndSeedAsync(db), CancellationToken.None).ConfigureAwait(false);
         }
 
         Log.Ready(logger, provider.Name);
+        if (provider.IsShared)
+        {
+            Log.CapsPerInstance(logger, provider.Name);
+        }
+    }
+
+    private async Task MigrateAndSeedAsync(QlaudDbContext db)
+    {
+        await db.Database.MigrateAsync().ConfigureAwait(false);
+        if (!await db.Accounts.AnyAsync(static a => a.Id == AccountEntity.DefaultId).ConfigureAwait(false))
+        {
+            long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            db.Accounts.Add(new AccountEntity { Id = AccountEntity.DefaultId, Name = "Default account", CreatedAtMs = now });
+            db.Wallets.Add(new WalletEntity { AccountId = AccountEntity.DefaultId, BalanceMicros = 0, UpdatedAtMs = now });
+            try
+            {
+                await db.SaveChangesAsync().ConfigureAwait(false);
+            }
+            catch (DbUpdateException)
+            {
+                // Another instance sharing the database may have created it first; anything else is a real failure.
+                db.ChangeTracker.Clear();
+                if (!await db.Accounts.AsNoTracking().AnyAsync(static a => a.Id == AccountEntity.DefaultId).ConfigureAwait(false))
+                {
+                    throw;
+                }
+            }
+        }
     }
 
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Information, "Qlaud storage ready ({Provider}, migrations applied)")]
         public static partial void Ready(ILogger logger, string provider);
+
+        [LoggerMessage(2, LogLevel.Warning, "Qlaud storage is {Provider}, which several instances may share: spend caps and wallet balances are still counted in each instance's memory, so run one instance per database when caps or an enforced wallet matter (see the README's \"Scale out\")")]
+        public static partial void CapsPerInstance(ILogger logger, string provider);
     }
 }

@@ -7,12 +7,12 @@ using Qlaud.Storage;
 namespace Qlaud.Core.Tests.Billing;
 
 /// <summary>Payments recorded for accounts that did not exist, on the real SQLite wallet.</summary>
-public sealed class UnappliedPaymentServiceTests : IAsyncLifetime
+public class UnappliedPaymentServiceTests : StorageTestBase, IAsyncLifetime
 {
     private const long Dollar = 1_000_000;
     private MeteringHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+    public async Task InitializeAsync() => _h = await StartHarnessAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 

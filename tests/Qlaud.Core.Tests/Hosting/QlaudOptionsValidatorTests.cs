@@ -24,6 +24,19 @@ public sealed class QlaudOptionsValidatorTests
         => Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, new QlaudOptions { UseBuiltInCatalog = false }).Succeeded);
 
     [Fact]
+    public void Validate_PostgresWithSearchOn_FailsNamingBothKeys()
+    {
+        var options = new QlaudOptions { UseBuiltInCatalog = false, Storage = new StorageOptions { Provider = "postgres", ConnectionString = "Host=db" } };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Search:Enabled must be false when Qlaud:Storage:Provider is 'postgres'", result.FailureMessage, StringComparison.Ordinal);
+        options.Search.Enabled = false;
+        Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
+    }
+
+    [Fact]
     public void Validate_ThinkingSignatureSecretTooShort_FailsNamingTheKey()
     {
         var options = new QlaudOptions { UseBuiltInCatalog = false, Routing = new RoutingOptions { ThinkingSignatureSecret = "short" } };

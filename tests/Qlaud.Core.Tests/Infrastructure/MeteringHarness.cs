@@ -7,14 +7,16 @@ using Qlaud.Catalog;
 using Qlaud.Metering;
 using Qlaud.Security;
 using Qlaud.Storage;
+using Qlaud.Tests.Postgres;
 
 namespace Qlaud.Core.Tests.Infrastructure;
 
 /// <summary>
-/// Qlaud's real services (<c>AddQlaud()</c>) on a real SQLite file in the temp folder, with a manual clock. One model,
+/// Qlaud's real services (<c>AddQlaud()</c>) on a real SQLite file in the temp folder, or on a fresh database of the test
+/// process's throwaway PostgreSQL server (<see cref="PostgresServer"/>), with a manual clock. One model,
 /// <c>test-model</c> on provider <c>test</c>: $1 input, $2 output, $0.10 cache read, $1.25 cache write per MTok.
 /// </summary>
-/// <remarks>Dispose deletes the file unless <see cref="KeepDatabase"/>; <see cref="RestartAsync"/> opens a new provider on the same file.</remarks>
+/// <remarks>Dispose deletes the file (drops the database) unless <see cref="KeepDatabase"/>; <see cref="RestartAsync"/> opens a new provider on the same file.</remarks>
 internal sealed class MeteringHarness : IAsyncDisposable
 {
     public const string MasterKey = "qlk_live_CoreTestMasterKey000000000000000000000";
@@ -23,8 +25,12 @@ internal sealed class MeteringHarness : IAsyncDisposable
     private readonly ILoggerProvider? _logs;
     private ServiceProvider _services;
 
-    private MeteringHarness(string path, Dictionary<string, string?> settings, ManualTimeProvider time, ILoggerProvider? logs)
+    /// <summary>The storage providers every storage contract test runs on.</summary>
+    public const string Sqlite = "sqlite", Postgres = "postgres";
+
+    private MeteringHarness(string storage, string path, Dictionary<string, string?> settings, ManualTimeProvider time, ILoggerProvider? logs)
     {
+        Storage = storage;
         DatabasePath = path;
         _settings = settings;
         Time = time;
@@ -32,7 +38,11 @@ internal sealed class MeteringHarness : IAsyncDisposable
         _services = Build();
     }
 
+    /// <summary>The database: a SQLite file's path, or a PostgreSQL connection string.</summary>
     public string DatabasePath { get; }
+
+    /// <summary><see cref="Sqlite"/> or <see cref="Postgres"/>.</summary>
+    public string Storage { get; }
 
     public ManualTimeProvider Time { get; }
 
@@ -55,13 +65,17 @@ internal sealed class MeteringHarness : IAsyncDisposable
     public CatalogRoute Route => _services.GetRequiredService<ModelCatalog>().Models.Single(static m => m.Id == "test-model").Routes[0];
 
     public static async Task<MeteringHarness> StartAsync(IDictionary<string, string?>? settings = null, DateTimeOffset? now = null, string? databasePath = null,
-        ILoggerProvider? logs = null)
+        ILoggerProvider? logs = null, string storage = Sqlite)
     {
-        string path = databasePath ?? Path.Combine(Path.GetTempPath(), $"qlaud-core-test-{Guid.NewGuid():N}.db");
+        string path = databasePath ?? (storage == Postgres
+            ? await (await PostgresServer.GetAsync()).CreateDatabaseAsync()
+            : Path.Combine(Path.GetTempPath(), $"qlaud-core-test-{Guid.NewGuid():N}.db"));
         var config = new Dictionary<string, string?>
         {
             ["Qlaud:Bootstrap:MasterKey"] = MasterKey,
-            ["Qlaud:Storage:ConnectionString"] = $"Data Source={path}",
+            ["Qlaud:Storage:Provider"] = storage,
+            ["Qlaud:Search:Enabled"] = storage == Postgres ? "false" : "true",
+            ["Qlaud:Storage:ConnectionString"] = storage == Postgres ? path : $"Data Source={path}",
             ["Qlaud:UseBuiltInCatalog"] = "false",
             ["Qlaud:Providers:test:Dialect"] = "openai",
             ["Qlaud:Providers:test:BaseUrl"] = "http://127.0.0.1:9/v1",
@@ -78,7 +92,7 @@ internal sealed class MeteringHarness : IAsyncDisposable
             config[key] = value;
         }
 
-        var harness = new MeteringHarness(path, config, new ManualTimeProvider(now ?? new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)), logs);
+        var harness = new MeteringHarness(storage, path, config, new ManualTimeProvider(now ?? new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero)), logs);
         await harness.Services.GetRequiredService<StorageInitializer>().EnsureInitializedAsync();
         return harness;
     }
@@ -115,7 +129,14 @@ internal sealed class MeteringHarness : IAsyncDisposable
         await _services.DisposeAsync();
         if (!KeepDatabase)
         {
-            Delete(DatabasePath);
+            if (Storage == Postgres)
+            {
+                await (await PostgresServer.GetAsync()).DropDatabaseAsync(DatabasePath);
+            }
+            else
+            {
+                Delete(DatabasePath);
+            }
         }
     }
 

@@ -7,11 +7,11 @@ using Qlaud;
 
 namespace Qlaud.Core.Tests.Metering;
 
-public sealed class LedgerWriterTests : IAsyncLifetime
+public class LedgerWriterTests : StorageTestBase, IAsyncLifetime
 {
     private MeteringHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+    public async Task InitializeAsync() => _h = await StartHarnessAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
@@ -70,7 +70,7 @@ public sealed class LedgerWriterTests : IAsyncLifetime
     public async Task Commit_WhileTheDatabaseRejectsWrites_RetriesOnANewConnectionAndLosesNothing()
     {
         var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var h = await MeteringHarness.StartAsync(logs: new LogSink((_, _, id, _) =>
+        await using var h = await StartHarnessAsync(logs: new LogSink((_, _, id, _) =>
         {
             if (id.Name == "BatchFailed")
             {
@@ -103,7 +103,7 @@ public sealed class LedgerWriterTests : IAsyncLifetime
     public async Task AdmissionError_WhileCommitsFail_RefusesCostlyRequestsAdmitsFreeOnesAndRecovers()
     {
         var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var h = await MeteringHarness.StartAsync(logs: new LogSink((_, _, id, _) =>
+        await using var h = await StartHarnessAsync(logs: new LogSink((_, _, id, _) =>
         {
             if (id.Name == "BatchFailed")
             {
@@ -148,7 +148,7 @@ public sealed class LedgerWriterTests : IAsyncLifetime
     [Fact]
     public async Task AdmissionError_QueueAtCapacity_RefusesEveryMeteredRequestButQueuesWhatWasAdmitted()
     {
-        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Limits:LedgerQueueCapacity"] = "100" });
+        await using var h = await StartHarnessAsync(settings: new Dictionary<string, string?> { ["Qlaud:Limits:LedgerQueueCapacity"] = "100" });
         var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
         await MoveLedgerTableAsync(h, away: true);
         try
@@ -189,7 +189,7 @@ public sealed class LedgerWriterTests : IAsyncLifetime
     [Fact]
     public async Task AdmitAsync_BacklogAtMaxUnwrittenEntries_WaitsUntilTheWriterCommitsBelowIt()
     {
-        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:MaxUnwrittenEntries"] = "4" });
+        await using var h = await StartHarnessAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:MaxUnwrittenEntries"] = "4" });
         var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
         Task<SpendDecision> waiting;
         await using (var blocker = await HoldWriteLockAsync(h))
@@ -218,7 +218,7 @@ public sealed class LedgerWriterTests : IAsyncLifetime
     [Fact]
     public async Task AdmitAsync_BacklogStaysAtMaxUnwrittenEntriesPastTheStorageTimeout_RefusesWithLedgerQueueFull()
     {
-        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?>
+        await using var h = await StartHarnessAsync(settings: new Dictionary<string, string?>
         {
             ["Qlaud:Metering:MaxUnwrittenEntries"] = "2",
             ["Qlaud:Limits:StorageTimeoutSeconds"] = "0.3",
@@ -240,7 +240,7 @@ public sealed class LedgerWriterTests : IAsyncLifetime
             Assert.Contains("Qlaud:Metering:MaxUnwrittenEntries", refused.Error.Message, StringComparison.Ordinal);
         }
 
-        await h.Ledger.FlushAsync();
+        await FlushWithinAsync(h, TimeSpan.FromSeconds(10));
         Assert.True((await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(100), default)).IsAdmitted); // the backlog was written
         await using var db = h.Db();
         Assert.Equal(2, await db.LedgerEntries.CountAsync());
@@ -250,7 +250,7 @@ public sealed class LedgerWriterTests : IAsyncLifetime
     [Fact]
     public async Task LedgerHealthCheck_BacklogAtMaxUnwrittenEntries_IsDegradedUntilTheWriterCatchesUp()
     {
-        await using var h = await MeteringHarness.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:MaxUnwrittenEntries"] = "3" });
+        await using var h = await StartHarnessAsync(settings: new Dictionary<string, string?> { ["Qlaud:Metering:MaxUnwrittenEntries"] = "3" });
         var check = new Qlaud.Health.LedgerHealthCheck(h.Ledger);
         var (_, _, caller) = await h.MintAsync(capMicros: 100_000_000);
         await using (var blocker = await HoldWriteLockAsync(h))
@@ -272,15 +272,36 @@ public sealed class LedgerWriterTests : IAsyncLifetime
         Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, caughtUp.Status);
     }
 
-    /// <summary>Holds SQLite's write lock from another connection (the writer's commit waits for it) until disposed.</summary>
-    private static async Task<SqliteConnection> HoldWriteLockAsync(MeteringHarness h)
+    /// <summary>Holds the ledger's write lock from another connection (the writer's commit waits for it) until disposed:
+    /// SQLite's database lock, or an exclusive lock on PostgreSQL's ledger table.</summary>
+    private static async Task<System.Data.Common.DbConnection> HoldWriteLockAsync(MeteringHarness h)
     {
-        var connection = new SqliteConnection($"Data Source={h.DatabasePath};Pooling=False");
+        System.Data.Common.DbConnection connection = h.Storage == MeteringHarness.Postgres
+            ? new Npgsql.NpgsqlConnection(h.DatabasePath + ";Pooling=False")
+            : new SqliteConnection($"Data Source={h.DatabasePath};Pooling=False");
         await connection.OpenAsync();
         using var begin = connection.CreateCommand();
-        begin.CommandText = "BEGIN IMMEDIATE";
+        begin.CommandText = h.Storage == MeteringHarness.Postgres ? "BEGIN; LOCK TABLE \"LedgerEntries\" IN EXCLUSIVE MODE" : "BEGIN IMMEDIATE";
         await begin.ExecuteNonQueryAsync();
         return connection; // disposing the connection rolls the open transaction back and releases the lock
+    }
+
+    /// <summary>Flushes, retrying a flush that outlived the harness's short storage timeout: the writer catches up once the lock
+    /// is gone, which over PostgreSQL's round trips on a busy machine can take longer than that timeout.</summary>
+    private static async Task FlushWithinAsync(MeteringHarness h, TimeSpan limit)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await h.Ledger.FlushAsync();
+                return;
+            }
+            catch (Qlaud.Storage.StorageUnavailableException) when (clock.Elapsed < limit)
+            {
+            }
+        }
     }
 
     /// <summary>Takes the ledger table away (every write to it fails) or puts it back.</summary>

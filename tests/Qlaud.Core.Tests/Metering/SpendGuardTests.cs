@@ -7,18 +7,18 @@ using Qlaud.Storage;
 
 namespace Qlaud.Core.Tests.Metering;
 
-public sealed class SpendGuardTests : IAsyncLifetime
+public class SpendGuardTests : StorageTestBase, IAsyncLifetime
 {
     private MeteringHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+    public async Task InitializeAsync() => _h = await StartHarnessAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
     [Fact]
     public async Task Estimate_RoutePlanWithoutMaxTokens_UsesTheModelMaximumTheDearestInputRateAndMarkup()
     {
-        await using var h = await MeteringHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "20" });
+        await using var h = await StartHarnessAsync(new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "20" });
         var plan = h.Services.GetRequiredService<Router>().Resolve("test-model");
 
         var estimate = h.Guard.Estimate(plan, inputTokens: 1_000, maxOutputTokens: null);
@@ -75,7 +75,7 @@ public sealed class SpendGuardTests : IAsyncLifetime
     [Fact]
     public async Task Settle_WithMarkup_ChargesUpstreamPlusMarkupRoundedUpAndFreesTheRest()
     {
-        await using var h = await MeteringHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "12.5" });
+        await using var h = await StartHarnessAsync(new Dictionary<string, string?> { ["Qlaud:Pricing:MarkupPercent"] = "12.5" });
         var (_, _, caller) = await h.MintAsync(capMicros: 10_000);
         var reservation = (await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(5_000), default)).Reservation!;
 
@@ -146,7 +146,7 @@ public sealed class SpendGuardTests : IAsyncLifetime
     [Fact]
     public async Task ReserveAsync_EnforcedWalletEmpty_Refuses402UntilCredited()
     {
-        await using var h = await MeteringHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Metering:EnforceWallet"] = "true" });
+        await using var h = await StartHarnessAsync(new Dictionary<string, string?> { ["Qlaud:Metering:EnforceWallet"] = "true" });
         var (_, _, caller) = await h.MintAsync();
 
         var refused = await h.Guard.ReserveAsync(caller, MeteringHarness.Estimate(10), default);
@@ -293,7 +293,7 @@ public sealed class SpendGuardTests : IAsyncLifetime
     [Fact]
     public async Task ReserveSettle_ConcurrentKeysOnAnEnforcedWallet_NeverOverdrawTheWallet()
     {
-        await using var h = await MeteringHarness.StartAsync(new Dictionary<string, string?> { ["Qlaud:Metering:EnforceWallet"] = "true" });
+        await using var h = await StartHarnessAsync(new Dictionary<string, string?> { ["Qlaud:Metering:EnforceWallet"] = "true" });
         await h.Wallets.ApplyAsync(new WalletChange(AccountEntity.DefaultId, LedgerEntryKind.Credit, 500_000), default);
         var callers = new List<QlaudCaller>();
         for (int i = 0; i < 5; i++)

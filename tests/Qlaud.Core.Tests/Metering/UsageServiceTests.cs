@@ -5,11 +5,11 @@ using Qlaud.Storage;
 
 namespace Qlaud.Core.Tests.Metering;
 
-public sealed class UsageServiceTests : IAsyncLifetime
+public class UsageServiceTests : StorageTestBase, IAsyncLifetime
 {
     private MeteringHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+    public async Task InitializeAsync() => _h = await StartHarnessAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 

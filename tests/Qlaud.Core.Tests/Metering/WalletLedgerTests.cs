@@ -8,13 +8,16 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Qlaud.Core.Tests.Metering;
 
 /// <summary>The production <see cref="IWalletLedger"/> (the metering wallet on real SQLite) keeps the seam's contract.</summary>
-public sealed class WalletLedgerTests : WalletLedgerContractTests, IAsyncLifetime
+public class WalletLedgerTests : WalletLedgerContractTests, IAsyncLifetime
 {
+    /// <summary>The provider the tests run on (PostgreSQL in <see cref="Storage.WalletLedgerPostgresTests"/>).</summary>
+    protected virtual string Storage => MeteringHarness.Sqlite;
+
     private MeteringHarness _h = null!;
 
     public async Task InitializeAsync()
     {
-        _h = await MeteringHarness.StartAsync();
+        _h = await MeteringHarness.StartAsync(storage: Storage);
         await using var db = _h.Db();
         db.Accounts.Add(new AccountEntity { Id = Account, Name = "contract" });
         db.Wallets.Add(new WalletEntity { AccountId = Account });

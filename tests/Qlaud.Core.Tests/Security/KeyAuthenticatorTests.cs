@@ -5,11 +5,11 @@ using Qlaud.Storage;
 
 namespace Qlaud.Core.Tests.Security;
 
-public sealed class KeyAuthenticatorTests : IAsyncLifetime
+public class KeyAuthenticatorTests : StorageTestBase, IAsyncLifetime
 {
     private MeteringHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+    public async Task InitializeAsync() => _h = await StartHarnessAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 
@@ -136,7 +136,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     [Fact]
     public async Task AuthenticateAsync_KeyMintedByAnotherInstanceOnTheSameDatabase_IsFoundInTheDatabase()
     {
-        await using var other = await MeteringHarness.StartAsync(databasePath: _h.DatabasePath);
+        await using var other = await StartHarnessAsync(databasePath: _h.DatabasePath);
         other.KeepDatabase = true;
         var (key, secret) = await other.Keys.CreateAsync(AccountEntity.DefaultId, new NewKey(null, KeyScope.Standard, "u", null, default, null, null, null), default);
 
@@ -149,7 +149,7 @@ public sealed class KeyAuthenticatorTests : IAsyncLifetime
     public async Task AuthenticateAsync_KeyRevokedByAnotherInstance_StopsWorkingAfterTheCacheTime()
     {
         var (key, secret, _) = await _h.MintAsync();
-        await using var other = await MeteringHarness.StartAsync(databasePath: _h.DatabasePath);
+        await using var other = await StartHarnessAsync(databasePath: _h.DatabasePath);
         other.KeepDatabase = true;
         await other.Keys.RevokeAsync(AccountEntity.DefaultId, key.Record.Id, default);
 

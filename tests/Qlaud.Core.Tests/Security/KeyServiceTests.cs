@@ -6,11 +6,11 @@ using Qlaud.Storage;
 
 namespace Qlaud.Core.Tests.Security;
 
-public sealed class KeyServiceTests : IAsyncLifetime
+public class KeyServiceTests : StorageTestBase, IAsyncLifetime
 {
     private MeteringHarness _h = null!;
 
-    public async Task InitializeAsync() => _h = await MeteringHarness.StartAsync();
+    public async Task InitializeAsync() => _h = await StartHarnessAsync();
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
 

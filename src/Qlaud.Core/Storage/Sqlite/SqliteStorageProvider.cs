@@ -24,20 +24,29 @@ internal sealed class SqliteStorageProvider : IStorageProvider
         }
     }
 
-    public string Name => "sqlite";
+    public string Name => Configuration.StorageOptions.Sqlite;
+
+    public bool IsShared => false;
+
+    public Threads.IThreadTurnLock CreateThreadTurnLock() => new Threads.InProcessThreadTurnLock();
 
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.UseSqlite(_connectionString, static sqlite => sqlite.MigrationsAssembly(typeof(SqliteStorageProvider).Assembly.GetName().Name))
             .AddInterceptors(SqliteConnectionSetup.Instance);
+        ProviderMigrationsAssembly.Use(builder);
     }
 
-    public async Task PrepareAsync(QlaudDbContext db, CancellationToken cancellationToken)
+    public async Task InitializeAsync(QlaudDbContext db, Func<Task> initialize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(initialize);
         // WAL lets readers (usage queries, key lookups) run while the ledger writer commits; the setting is stored in the file.
         // The per-connection settings (synchronous=NORMAL) are applied by SqliteConnectionSetup.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
+
+        // One process per file: SQLite's own write lock serializes the migration's transactions.
+        await initialize().ConfigureAwait(false);
     }
 }
