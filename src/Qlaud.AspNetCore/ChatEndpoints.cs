@@ -46,7 +46,17 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
     private async Task McpServersAsync(HttpContext context, QlaudCaller caller, ReadOnlyMemory<byte> body, bool stream, CancellationToken cancellationToken)
     {
         Qlaud.Connectors.ConnectLinkBase.Current = ConnectorEndpoints.BaseUri(context);
-        var (error, message, _) = await mcpServers.RunAsync(caller, body, cancellationToken).ConfigureAwait(false);
+        QlaudError? error;
+        byte[]? message;
+        try
+        {
+            (error, message, _) = await mcpServers.RunAsync(caller, body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QlaudException ex)
+        {
+            (error, message) = (ex.Error, null); // over a cap (402), rate limited, no route: as on any /v1/messages request
+        }
+
         if (error is not null)
         {
             await QlaudHttp.WriteErrorAsync(context, DialectRegistry.Get("anthropic"), error).ConfigureAwait(false);
