@@ -14,7 +14,8 @@ namespace Qlaud.AspNetCore;
 
 /// <summary>Handlers for <c>POST /v1/chat/completions</c>, <c>POST /v1/messages</c> and <c>POST /v1/embeddings</c>: scan,
 /// forward (policy <see cref="QlaudAuthorizationPolicies.AnyKey"/>).</summary>
-internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplicationLifetime lifetime, IOptions<QlaudOptions> options, ILogger<ChatEndpoints> logger)
+internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplicationLifetime lifetime, IOptions<QlaudOptions> options, ILogger<ChatEndpoints> logger,
+    Qlaud.Connectors.Tools.McpServersLoop mcpServers)
 {
     private readonly int _maxRequestBytes = options.Value.Limits.MaxRequestBytes;
 
@@ -25,6 +26,55 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
     public Task CountTokensAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("anthropic"), countTokens: true);
 
     public Task EmbeddingsAsync(HttpContext context) => ForwardAsync(context, DialectRegistry.Get("openai"), embeddings: true);
+
+    /// <summary>Whether an Anthropic request carries <c>mcp_servers</c> at its top level (Qlaud runs those servers' tools itself).</summary>
+    private static bool HasMcpServers(ReadOnlySpan<byte> body, out bool stream)
+    {
+        stream = false;
+        if (body.IndexOf("\"mcp_servers\""u8) < 0)
+        {
+            return false;
+        }
+
+        using var document = System.Text.Json.JsonDocument.Parse(body.ToArray());
+        stream = document.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == System.Text.Json.JsonValueKind.True;
+        return document.RootElement.TryGetProperty("mcp_servers", out _);
+    }
+
+    /// <summary><c>POST /v1/messages</c> with <c>mcp_servers</c>, for any model: the tool loop over those servers; a stream gets the
+    /// answer's events once the loop has finished.</summary>
+    private async Task McpServersAsync(HttpContext context, QlaudCaller caller, ReadOnlyMemory<byte> body, bool stream, CancellationToken cancellationToken)
+    {
+        Qlaud.Connectors.ConnectLinkBase.Current = ConnectorEndpoints.BaseUri(context);
+        QlaudError? error;
+        byte[]? message;
+        try
+        {
+            (error, message, _) = await mcpServers.RunAsync(caller, body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QlaudException ex)
+        {
+            (error, message) = (ex.Error, null); // over a cap (402), rate limited, no route: as on any /v1/messages request
+        }
+
+        if (error is not null)
+        {
+            await QlaudHttp.WriteErrorAsync(context, DialectRegistry.Get("anthropic"), error).ConfigureAwait(false);
+            return;
+        }
+
+        byte[] answer = message!;
+        if (stream)
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(answer);
+            answer = Qlaud.Threads.ReplayStream.Write(document.RootElement);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = stream ? "text/event-stream" : "application/json";
+        context.Response.ContentLength = answer.Length;
+        await context.Response.Body.WriteAsync(answer, cancellationToken).ConfigureAwait(false);
+    }
 
     private async Task ForwardAsync(HttpContext context, IChatDialect surface, bool countTokens = false, bool embeddings = false)
     {
@@ -49,6 +99,12 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
             if (InboundCheck.Check(body!.WrittenSpan, embeddings, out var info, out var routing) is { } invalid)
             {
                 await QlaudHttp.WriteErrorAsync(context, surface, invalid).ConfigureAwait(false);
+                return;
+            }
+
+            if (!countTokens && !embeddings && surface.Name == "anthropic" && HasMcpServers(body.WrittenSpan, out bool stream))
+            {
+                await McpServersAsync(context, caller, body.WrittenMemory, stream, cancellationToken).ConfigureAwait(false);
                 return;
             }
 

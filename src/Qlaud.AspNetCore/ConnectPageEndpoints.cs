@@ -31,7 +31,32 @@ internal sealed class ConnectPageEndpoints(QlaudConnectors connectors, IAntiforg
         }
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+        var opened = await connectors.OpenLinkAsync(Token(context), context.RequestAborted).ConfigureAwait(false);
+        if (opened.State == ConnectLinkState.Ready && opened.Connector!.Auth.Kind == ConnectorAuthKind.OAuth)
+        {
+            var begun = await connectors.BeginOAuthAsync(Token(context), ConnectorEndpoints.BaseUri(context), context.RequestAborted).ConfigureAwait(false);
+            if (begun.RedirectTo is { } authorize)
+            {
+                context.Response.Headers.CacheControl = "no-store";
+                context.Response.Headers["Referrer-Policy"] = "no-referrer";
+                context.Response.Redirect(authorize.AbsoluteUri);
+                return;
+            }
+
+            await RenderAsync(context, begun).ConfigureAwait(false);
+            return;
+        }
+
         var outcome = await connectors.SubmitKeyAsync(Token(context), form[KeyField].ToString(), context.RequestAborted).ConfigureAwait(false);
+        await RenderAsync(context, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>The OAuth callback (<c>GET /connect/callback?code=&amp;state=</c>): the authorization server sends the browser back here.</summary>
+    public async Task CallbackAsync(HttpContext context)
+    {
+        var query = context.Request.Query;
+        var outcome = await connectors.CompleteOAuthAsync(query["state"].ToString(), query["code"].ToString(), query["error"].ToString(), context.RequestAborted)
+            .ConfigureAwait(false);
         await RenderAsync(context, outcome).ConfigureAwait(false);
     }
 
@@ -62,15 +87,18 @@ internal sealed class ConnectPageEndpoints(QlaudConnectors connectors, IAntiforg
         string name = Html(connector.Name);
         var body = new StringBuilder();
         body.Append("<p>").Append(Html(connector.Description)).Append("</p>");
-        if (connector.Auth.Kind == ConnectorAuthKind.OAuth)
-        {
-            body.Append("<p>").Append(name).Append(" connects by signing in to your ").Append(name).Append(" account, which this gateway does not offer yet.</p>");
-            return WritePageAsync(context, StatusCodes.Status501NotImplemented, $"Connect {name}", body.ToString());
-        }
-
         if (error is not null)
         {
             body.Append("<p class=\"error\" role=\"alert\">").Append(Html(error)).Append("</p>");
+        }
+
+        if (connector.Auth.Kind == ConnectorAuthKind.OAuth)
+        {
+            body.Append("<form method=\"post\">")
+                .Append("<input type=\"hidden\" name=\"").Append(Html(tokens.FormFieldName)).Append("\" value=\"").Append(Html(tokens.RequestToken!)).Append("\">")
+                .Append("<button type=\"submit\">Continue to ").Append(name).Append("</button></form>")
+                .Append("<p class=\"note\">You sign in at ").Append(name).Append(" and approve access; your password never passes through this page.</p>");
+            return WritePageAsync(context, status, $"Connect {name}", body.ToString());
         }
 
         body.Append("<form method=\"post\" autocomplete=\"off\">")

@@ -132,6 +132,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapDelete("/connections/{id}", (RequestDelegate)connectors.DeleteConnectionAsync).RequireAuthorization(AnyKey);
 
         // The hosted connect page: its one-time token authenticates it, not a Qlaud key (an end user's browser has none).
+        endpoints.MapGet("/connect/callback", (RequestDelegate)connectPage.CallbackAsync).AllowAnonymous();
         endpoints.MapGet("/connect/{token}", (RequestDelegate)connectPage.GetAsync).AllowAnonymous();
         endpoints.MapPost("/connect/{token}", (RequestDelegate)connectPage.PostAsync).AllowAnonymous().DisableAntiforgery();
         if (services.GetService<QlaudMcpServerBuilderExtensions.QlaudMcpMarker>() is not null)

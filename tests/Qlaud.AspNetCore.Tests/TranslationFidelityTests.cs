@@ -116,7 +116,6 @@ public sealed class TranslationFidelityTests : IAsyncLifetime
         // More of what the Anthropic API accepts and an OpenAI-dialect upstream has no field for.
         body["service_tier"] = "auto";
         body["container"] = "container_011CZ";
-        body["mcp_servers"] = JsonNode.Parse("""[{"type":"url","url":"https://mcp.example.com/sse","name":"example"}]""");
         body["metadata"]!["extra"] = "x";
         using var http = _gateway.Http();
 

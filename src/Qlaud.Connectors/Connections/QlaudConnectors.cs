@@ -12,7 +12,7 @@ namespace Qlaud.Connectors;
 
 /// <summary>The connections service behind <see cref="IQlaudConnectors"/>, the hosted connect page and the tool loop.</summary>
 internal sealed partial class QlaudConnectors(ConnectorCatalog catalog, IDbContextFactory<QlaudDbContext> factory, CredentialVault vault, McpConnector mcp,
-    ToolIndex tools, IOptions<ConnectorsOptions> options, TimeProvider time, ILogger<QlaudConnectors> logger) : IQlaudConnectors
+    ToolIndex tools, IOptions<ConnectorsOptions> options, TimeProvider time, ILogger<QlaudConnectors> logger, IHttpClientFactory httpClients) : IQlaudConnectors
 {
     private readonly TimeSpan _linkLifetime = TimeSpan.FromMinutes(options.Value.ConnectLinkMinutes);
     private readonly Uri? _publicBase = options.Value.PublicBaseUrl is { Length: > 0 } b ? new Uri(b.TrimEnd('/') + "/") : null;
@@ -242,7 +242,13 @@ internal sealed partial class QlaudConnectors(ConnectorCatalog catalog, IDbConte
         }
 
         var credential = vault.Unprotect(accountId, row.CredentialCipher);
-        return credential is null ? null : new ActiveConnection(row.Id, row.EndUserId, credential, row.CredentialVersion);
+        if (credential is null)
+        {
+            return null;
+        }
+
+        var active = new ActiveConnection(row.Id, row.EndUserId, credential, row.CredentialVersion);
+        return connector.Auth.Kind == ConnectorAuthKind.OAuth ? await FreshAsync(accountId, active, cancellationToken).ConfigureAwait(false) : active;
     }
 
     /// <summary>Statuses of an end user's connections by connector id.</summary>

@@ -61,7 +61,9 @@ public static class QlaudConnectorsBuilderExtensions
         services.TryAddSingleton<ToolIndex>();
         services.TryAddSingleton<QlaudConnectors>();
         services.TryAddSingleton<IQlaudConnectors>(static sp => sp.GetRequiredService<QlaudConnectors>());
-        services.TryAddSingleton<Qlaud.Threads.IThreadToolLoop, Qlaud.Connectors.Tools.ThreadToolLoop>();
+        services.TryAddSingleton<Qlaud.Connectors.Tools.ThreadToolLoop>();
+        services.TryAddSingleton<Qlaud.Threads.IThreadToolLoop>(static sp => sp.GetRequiredService<Qlaud.Connectors.Tools.ThreadToolLoop>());
+        services.TryAddSingleton<Qlaud.Connectors.Tools.McpServersLoop>();
         services.AddHostedService<ConnectionSweep>();
         services.AddHttpClient(McpConnector.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler

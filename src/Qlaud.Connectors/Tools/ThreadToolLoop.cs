@@ -30,6 +30,8 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
     private readonly decimal _markupPercent;
     private readonly ILoggerFactory _loggers;
 
+    internal ToolRuntime Runtime(QlaudCaller caller) => new(_connectors, _mcp, _index, _options, caller);
+
     public ThreadToolLoop(QlaudConnectors connectors, McpConnector mcp, ToolIndex index, IOptions<ConnectorsOptions> options, IOptions<QlaudOptions> qlaud,
         QlaudChatClient chat, ISpendGuard guard, QlaudCallerResolver callers, Router router, ILoggerFactory loggers)
     {
@@ -65,6 +67,14 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
 
         var runtime = new ToolRuntime(_connectors, _mcp, _index, _options, turn.Caller);
         var serverTools = turn.Mode == "static" ? await runtime.ConnectedToolsAsync(cancellationToken).ConfigureAwait(false) : runtime.MetaTools();
+        return await RunWithToolsAsync(turn.Caller, request, serverTools, runtime, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the loop over a decoded request with the given server tools (the meta-tools, connector tools, or the tools of
+    /// a request's own <c>mcp_servers</c>).</summary>
+    internal async Task<ToolLoopReply> RunWithToolsAsync(QlaudCaller caller, CanonicalChatRequest request, IList<AITool> serverTools, ToolRuntime runtime,
+        CancellationToken cancellationToken)
+    {
         var options = request.Options;
         var tools = new List<AITool>(options.Tools ?? []);
         var serverNames = new HashSet<string>(StringComparer.Ordinal);
@@ -79,7 +89,7 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
         }
 
         options.Tools = tools.Count > 0 ? tools : null;
-        (options.AdditionalProperties ??= [])[QlaudCallerResolver.CallerProperty] = turn.Caller;
+        (options.AdditionalProperties ??= [])[QlaudCallerResolver.CallerProperty] = caller;
         string model = options.ModelId ?? "";
         var recorder = new RoundTripRecorder(_metered, _router, model, _markupPercent);
         using var loop = new FunctionInvokingChatClient(recorder, _loggers)
@@ -89,15 +99,7 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
             AllowConcurrentInvocation = true,
         };
 
-        ChatResponse response;
-        try
-        {
-            response = await loop.GetResponseAsync(request.Messages, options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (QlaudException)
-        {
-            throw;
-        }
+        var response = await loop.GetResponseAsync(request.Messages, options, cancellationToken).ConfigureAwait(false);
 
         var reply = McpBlocks.ToReply(response, runtime, serverNames, recorder.Usage, recorder.RoundTrips, _options.MaxToolRounds);
         return new ToolLoopReply(reply, recorder.Route, recorder.Usage, recorder.CostMicros, recorder.RoundTrips);

@@ -120,7 +120,7 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
         return text;
     }
 
-    private void MarkFailed()
+    internal void MarkFailed()
     {
         if (FunctionInvokingChatClient.CurrentContext?.CallContent.CallId is { } id)
         {

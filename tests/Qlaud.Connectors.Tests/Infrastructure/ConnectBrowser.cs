@@ -38,6 +38,26 @@ internal sealed partial class ConnectBrowser : IDisposable
         return await SubmitAsync(url, key, antiforgery);
     }
 
+    /// <summary>Submits an OAuth connect page's "Continue" form and follows the redirects (authorization server, then the
+    /// gateway's callback) as a browser would; the last page's status and HTML.</summary>
+    public async Task<(HttpStatusCode Status, string Html)> SignInAsync(Uri url)
+    {
+        var (_, _, antiforgery) = await OpenAsync(url);
+        Assert.NotNull(antiforgery);
+        var response = await _http.PostAsync(url, new FormUrlEncodedContent([antiforgery.Value]));
+        for (int hops = 0; hops < 5 && response.Headers.Location is { } location; hops++)
+        {
+            var next = location.IsAbsoluteUri ? location : new Uri(url, location);
+            response.Dispose();
+            response = await _http.GetAsync(next);
+        }
+
+        using (response)
+        {
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+    }
+
     public void Dispose() => _http.Dispose();
 
     [GeneratedRegex("<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]+)\">")]
