@@ -203,21 +203,6 @@ internal static class McpBlocks
         w.WriteEndObject();
     }
 
-    /// <summary>A content array without the <c>mcp_tool_use</c> blocks of the given calls.</summary>
-    public static string WithoutCalls(string contentJson, ISet<string> callIds)
-    {
-        var blocks = JsonNode.Parse(contentJson)!.AsArray();
-        foreach (var block in blocks.ToList())
-        {
-            if (block?["type"]?.GetValue<string>() == "mcp_tool_use" && block["id"]?.GetValue<string>() is { } id && callIds.Contains(id))
-            {
-                blocks.Remove(block);
-            }
-        }
-
-        return blocks.ToJsonString();
-    }
-
     private static string ResultText(FunctionResultContent result) => result.Result switch
     {
         null => result.Exception?.Message ?? "",

@@ -113,7 +113,7 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
 
     /// <summary>Runs the loop streaming: the model's text deltas are relayed as they come, each server tool call is written as
     /// an <c>mcp_tool_use</c> block when the model asked for it and its <c>mcp_tool_result</c> when it finished. The reply is what
-    /// was streamed, less server tool calls that were never run (round trips ran out), which a later turn could not answer.</summary>
+    /// was streamed, less server tool calls that were never run (round trips ran out), see <see cref="ToolLoopStream.Reply"/>.</summary>
     private async Task<CapturedReply> StreamAsync(FunctionInvokingChatClient loop, IEnumerable<ChatMessage> messages, ChatOptions options, HashSet<string> serverNames,
         ToolRuntime runtime, RoundTripRecorder recorder, ToolLoopStream stream, CancellationToken cancellationToken)
     {
@@ -149,7 +149,6 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
 
         string stop = McpBlocks.StopReason(clientToolUse, unanswered.Count > 0, recorder.RoundTrips, _options.MaxToolRounds, finish);
         await stream.EndAsync(stop, recorder.Usage, cancellationToken).ConfigureAwait(false);
-        var reply = stream.Reply() with { Usage = recorder.Usage };
-        return unanswered.Count == 0 ? reply : reply with { ContentJson = McpBlocks.WithoutCalls(reply.ContentJson, unanswered) };
+        return stream.Reply() with { Usage = recorder.Usage };
     }
 }

@@ -152,8 +152,21 @@ internal sealed class ToolLoopStream(ResponseSink client, IReadOnlyList<KeyValue
         await FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The reply as the events written make it up (what the client saw).</summary>
-    public CapturedReply Reply() => CapturedReply.FromStream(_captured.WrittenSpan) with { MessageId = MessageId, Model = model };
+    /// <summary>The reply as the events written make it up (what the client saw), less any <c>mcp_tool_use</c> block without its
+    /// <c>mcp_tool_result</c> (a call never run, or cut off): a later turn sends the history back, and a call must have its result.</summary>
+    public CapturedReply Reply()
+    {
+        var reply = CapturedReply.FromStream(_captured.WrittenSpan) with { MessageId = MessageId, Model = model };
+        var blocks = System.Text.Json.Nodes.JsonNode.Parse(reply.ContentJson)!.AsArray();
+        var answered = blocks.Where(static b => (string?)b?["type"] == "mcp_tool_result").Select(static b => (string?)b!["tool_use_id"]).ToHashSet(StringComparer.Ordinal);
+        var unanswered = blocks.Where(b => (string?)b?["type"] == "mcp_tool_use" && !answered.Contains((string?)b!["id"])).ToList();
+        foreach (var block in unanswered)
+        {
+            blocks.Remove(block);
+        }
+
+        return unanswered.Count == 0 ? reply : reply with { ContentJson = blocks.ToJsonString() };
+    }
 
     private async ValueTask StartAsync(CancellationToken cancellationToken)
     {

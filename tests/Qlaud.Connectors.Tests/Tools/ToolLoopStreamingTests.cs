@@ -130,6 +130,45 @@ public sealed class ToolLoopStreamingTests
     }
 
     [Fact]
+    public async Task ThreadTurnStream_ClientGoneWhileTheToolRuns_PersistsTheTextAsIncomplete_WithoutTheUnansweredCall()
+    {
+        await using var linear = await FakeMcpServer.StartAsync("Linear", Key);
+        await using var gateway = await GatewayHost.StartAsync(settings: ConnectFlowTests.LinearSettings(linear));
+        var (http, threadId) = await ConnectedThreadAsync(gateway);
+        using var _ = http;
+
+        linear.HoldCalls();
+        gateway.Fake.Enqueue(Script());
+        using (var response = await PostStreamAsync(http, $"/v1/threads/{threadId}/messages",
+            """{"max_tokens":256,"content":"File it","tools_mode":"static","stream":true}"""))
+        {
+            await ReadLiveUntilToolUseAsync(new SseReader(await response.Content.ReadAsStreamAsync()), linear);
+        }
+
+        // The client went away; the turn ends and keeps what was generated.
+        JsonElement[] stored = [];
+        for (int i = 0; i < 200 && stored.Length < 2; i++)
+        {
+            await Task.Delay(50);
+            var (_, list) = await http.GetJsonAsync($"/v1/threads/{threadId}/messages?order=asc");
+            stored = [.. list.GetProperty("data").EnumerateArray()];
+        }
+
+        linear.ReleaseCalls();
+        Assert.Equal(2, stored.Length);
+        Assert.Equal("incomplete", stored[1].GetProperty("status").GetString());
+        var block = Assert.Single(stored[1].GetProperty("content").EnumerateArray());
+        Assert.Equal(("text", "Filing it now."), (block.GetProperty("type").GetString(), block.GetProperty("text").GetString()));
+
+        // The next turn sends that history to the model and is answered.
+        gateway.Fake.ClearRequests();
+        gateway.Fake.Enqueue(FakeReply.Text("Sorry, again?"));
+        var (status, _) = await http.PostJsonAsync($"/v1/threads/{threadId}/messages", """{"max_tokens":256,"content":"Still there?","tools_mode":"none"}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("Filing it now.", gateway.Fake.Requests.Single().BodyText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ThreadTurnStream_FailingBeforeAnythingStreamed_AnswersTheErrorAndPersistsNothing()
     {
         await using var linear = await FakeMcpServer.StartAsync("Linear", Key);
