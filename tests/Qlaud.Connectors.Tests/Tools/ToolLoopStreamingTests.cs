@@ -169,6 +169,31 @@ public sealed class ToolLoopStreamingTests
     }
 
     [Fact]
+    public async Task ThreadTurnStream_ClientTool_IsAToolUseBlockWithItsInputAsAJsonDelta_AndStopsWithToolUse()
+    {
+        await using var linear = await FakeMcpServer.StartAsync("Linear", Key);
+        await using var gateway = await GatewayHost.StartAsync(settings: ConnectFlowTests.LinearSettings(linear));
+        using var http = gateway.Http();
+        var (_, thread) = await http.PostJsonAsync("/v1/threads", """{"model":"fake-claude"}""");
+        string threadId = thread.GetProperty("id").GetString()!;
+        gateway.Fake.Enqueue(FakeReply.ToolCall("get_weather", """{"city":"Oslo"}""", "toolu_client") with { Content = "Checking." });
+        using var response = await PostStreamAsync(http, $"/v1/threads/{threadId}/messages",
+            """{"max_tokens":256,"content":"Weather?","stream":true,"tools_mode":"dynamic","tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]}""");
+        var events = await new SseReader(await response.Content.ReadAsStreamAsync()).ReadToEndAsync();
+
+        var start = events.Single(static e => e.Name == "content_block_start" && e.Data.GetProperty("content_block").GetProperty("type").GetString() == "tool_use");
+        Assert.Equal("{}", start.Data.GetProperty("content_block").GetProperty("input").GetRawText());
+        var message = Accumulate(events);
+        Assert.Equal("tool_use", (string?)message["stop_reason"]);
+        Assert.Equal("Oslo", (string?)message["content"]![1]!["input"]!["city"]);
+        var (_, list) = await http.GetJsonAsync($"/v1/threads/{threadId}/messages?order=asc");
+        var stored = list.GetProperty("data")[1];
+        Assert.Equal("tool_use", stored.GetProperty("stop_reason").GetString());
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(stored.GetProperty("content").GetRawText()), message["content"]), stored.GetRawText());
+        Assert.Single(gateway.Fake.Requests, static r => r.Path.Contains("messages", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task ThreadTurnStream_FailingBeforeAnythingStreamed_AnswersTheErrorAndPersistsNothing()
     {
         await using var linear = await FakeMcpServer.StartAsync("Linear", Key);
