@@ -42,15 +42,29 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
     }
 
     /// <summary><c>POST /v1/messages</c> with <c>mcp_servers</c>, for any model: the tool loop over those servers; a stream gets the
-    /// answer's events once the loop has finished.</summary>
+    /// answer's events while the loop runs.</summary>
     private async Task McpServersAsync(HttpContext context, QlaudCaller caller, ReadOnlyMemory<byte> body, bool stream, CancellationToken cancellationToken)
     {
         Qlaud.Connectors.ConnectLinkBase.Current = ConnectorEndpoints.BaseUri(context);
         QlaudError? error;
         byte[]? message;
+        Qlaud.Threads.ToolLoopStream? events = null;
+        Func<string, Qlaud.Threads.ToolLoopStream>? open = stream
+            ? model => events = new Qlaud.Threads.ToolLoopStream(new HttpResponseSink(context.Response), [], model)
+            : null;
         try
         {
-            (error, message, _) = await mcpServers.RunAsync(caller, body, cancellationToken).ConfigureAwait(false);
+            (error, message, _) = await mcpServers.RunAsync(caller, body, open, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QlaudException ex) when (events is { Started: true })
+        {
+            // The stream had started: the failure ends it as Anthropic's error event.
+            if (!events.Ended)
+            {
+                await events.FailAsync(ex.Error, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
         }
         catch (QlaudException ex)
         {
@@ -63,15 +77,14 @@ internal sealed partial class ChatEndpoints(ChatForwarder forwarder, IHostApplic
             return;
         }
 
-        byte[] answer = message!;
         if (stream)
         {
-            using var document = System.Text.Json.JsonDocument.Parse(answer);
-            answer = Qlaud.Threads.ReplayStream.Write(document.RootElement);
+            return;
         }
 
+        byte[] answer = message!;
         context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = stream ? "text/event-stream" : "application/json";
+        context.Response.ContentType = "application/json";
         context.Response.ContentLength = answer.Length;
         await context.Response.Body.WriteAsync(answer, cancellationToken).ConfigureAwait(false);
     }

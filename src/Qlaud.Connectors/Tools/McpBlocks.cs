@@ -116,38 +116,14 @@ internal static class McpBlocks
                                 break;
                             }
 
-                            w.WriteStartObject();
-                            w.WriteString("type", "mcp_tool_use");
-                            w.WriteString("id", call.CallId);
-                            bool meta = !ConnectorTool.TrySplit(call.Name, out var connectorId, out var tool);
-                            w.WriteString("name", meta ? call.Name : tool);
-                            w.WriteString("server_name", meta ? ToolRuntime.ServerName : connectorId);
-                            w.WritePropertyName("input");
-                            JsonSerializer.Serialize(w, call.Arguments ?? new Dictionary<string, object?>(), ToolJsonContext.Default.IDictionaryStringObject);
-                            w.WriteEndObject();
+                            WriteMcpToolUse(w, call);
                             break;
                         case FunctionCallContent call:
                             clientToolUse = true;
-                            w.WriteStartObject();
-                            w.WriteString("type", "tool_use");
-                            w.WriteString("id", call.CallId);
-                            w.WriteString("name", call.Name);
-                            w.WritePropertyName("input");
-                            JsonSerializer.Serialize(w, call.Arguments ?? new Dictionary<string, object?>(), ToolJsonContext.Default.IDictionaryStringObject);
-                            w.WriteEndObject();
+                            WriteToolUse(w, call);
                             break;
                         case FunctionResultContent result:
-                            w.WriteStartObject();
-                            w.WriteString("type", "mcp_tool_result");
-                            w.WriteString("tool_use_id", result.CallId);
-                            w.WriteBoolean("is_error", result.Exception is not null || runtime.Failed(result.CallId));
-                            w.WriteStartArray("content");
-                            w.WriteStartObject();
-                            w.WriteString("type", "text");
-                            w.WriteString("text", ResultText(result));
-                            w.WriteEndObject();
-                            w.WriteEndArray();
-                            w.WriteEndObject();
+                            WriteMcpToolResult(w, result, runtime);
                             break;
                     }
                 }
@@ -156,15 +132,75 @@ internal static class McpBlocks
             w.WriteEndArray();
         }
 
-        string stop = clientToolUse ? "tool_use"
-            : pendingServerCall && roundTrips >= maxRounds ? "max_tool_rounds"
-            : response.FinishReason == ChatFinishReason.Length ? "max_tokens"
-            : "end_turn";
+        string stop = StopReason(clientToolUse, pendingServerCall, roundTrips, maxRounds, response.FinishReason);
         return new CapturedReply(System.Text.Encoding.UTF8.GetString(content.WrittenSpan), stop, usage, Complete: true)
         {
             MessageId = response.ResponseId,
             Model = response.ModelId,
         };
+    }
+
+    /// <summary>The stop reason of a loop run: <c>tool_use</c> when it ends on the client's own tools, <c>max_tool_rounds</c> when
+    /// the round trips ran out with a server tool call unanswered.</summary>
+    public static string StopReason(bool clientToolUse, bool pendingServerCall, int roundTrips, int maxRounds, ChatFinishReason? finish)
+        => clientToolUse ? "tool_use"
+            : pendingServerCall && roundTrips >= maxRounds ? "max_tool_rounds"
+            : finish == ChatFinishReason.Length ? "max_tokens"
+            : "end_turn";
+
+    /// <summary>One block, written by <paramref name="write"/>, as a JSON element.</summary>
+    public static JsonElement Block<T>(T state, Action<Utf8JsonWriter, T> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            write(w, state);
+        }
+
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>An <c>mcp_tool_use</c> block for a server tool call (a meta-tool's server is <see cref="ToolRuntime.ServerName"/>).</summary>
+    public static void WriteMcpToolUse(Utf8JsonWriter w, FunctionCallContent call)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "mcp_tool_use");
+        w.WriteString("id", call.CallId);
+        bool meta = !ConnectorTool.TrySplit(call.Name, out var connectorId, out var tool);
+        w.WriteString("name", meta ? call.Name : tool);
+        w.WriteString("server_name", meta ? ToolRuntime.ServerName : connectorId);
+        w.WritePropertyName("input");
+        JsonSerializer.Serialize(w, call.Arguments ?? new Dictionary<string, object?>(), ToolJsonContext.Default.IDictionaryStringObject);
+        w.WriteEndObject();
+    }
+
+    /// <summary>A <c>tool_use</c> block for a call of one of the client's own tools.</summary>
+    public static void WriteToolUse(Utf8JsonWriter w, FunctionCallContent call)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "tool_use");
+        w.WriteString("id", call.CallId);
+        w.WriteString("name", call.Name);
+        w.WritePropertyName("input");
+        JsonSerializer.Serialize(w, call.Arguments ?? new Dictionary<string, object?>(), ToolJsonContext.Default.IDictionaryStringObject);
+        w.WriteEndObject();
+    }
+
+    /// <summary>An <c>mcp_tool_result</c> block for a server tool's result.</summary>
+    public static void WriteMcpToolResult(Utf8JsonWriter w, FunctionResultContent result, ToolRuntime runtime)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "mcp_tool_result");
+        w.WriteString("tool_use_id", result.CallId);
+        w.WriteBoolean("is_error", result.Exception is not null || runtime.Failed(result.CallId));
+        w.WriteStartArray("content");
+        w.WriteStartObject();
+        w.WriteString("type", "text");
+        w.WriteString("text", ResultText(result));
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     private static string ResultText(FunctionResultContent result) => result.Result switch

@@ -4,6 +4,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using Qlaud.Connectors.Mcp;
 using Qlaud.Dialects;
+using Qlaud.Threads;
 
 namespace Qlaud.Connectors.Tools;
 
@@ -13,8 +14,10 @@ internal sealed class McpServersLoop(ThreadToolLoop loop, McpConnector mcp, IOpt
 {
     private const int MaxServers = 20;
 
-    /// <summary>Runs one request that has <c>mcp_servers</c>; the Anthropic message, or the error to answer.</summary>
-    public async Task<(QlaudError? Error, byte[]? Message, string Model)> RunAsync(QlaudCaller caller, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <summary>Runs one request that has <c>mcp_servers</c>; the Anthropic message, or the error to answer. With a
+    /// <paramref name="stream"/>, the answer's events are written to it while the loop runs (the message is then null).</summary>
+    public async Task<(QlaudError? Error, byte[]? Message, string Model)> RunAsync(QlaudCaller caller, ReadOnlyMemory<byte> body,
+        Func<string, ToolLoopStream>? stream, CancellationToken cancellationToken)
     {
         JsonObject root;
         try
@@ -109,8 +112,8 @@ internal sealed class McpServersLoop(ThreadToolLoop loop, McpConnector mcp, IOpt
             return (Invalid(ex.Message), null, model);
         }
 
-        var reply = await loop.RunWithToolsAsync(caller, request, tools, runtime, cancellationToken).ConfigureAwait(false);
-        return (null, reply.Reply.ToMessageJson(model), model);
+        var reply = await loop.RunWithToolsAsync(caller, request, tools, runtime, stream?.Invoke(model), cancellationToken).ConfigureAwait(false);
+        return (null, stream is null ? reply.Reply.ToMessageJson(model) : null, model);
     }
 
     private static QlaudError Invalid(string message, string? code = null) => new(QlaudErrorKind.InvalidRequest, message, code);

@@ -67,13 +67,13 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
 
         var runtime = new ToolRuntime(_connectors, _mcp, _index, _options, turn.Caller);
         var serverTools = turn.Mode == "static" ? await runtime.ConnectedToolsAsync(cancellationToken).ConfigureAwait(false) : runtime.MetaTools();
-        return await RunWithToolsAsync(turn.Caller, request, serverTools, runtime, cancellationToken).ConfigureAwait(false);
+        return await RunWithToolsAsync(turn.Caller, request, serverTools, runtime, turn.Stream, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs the loop over a decoded request with the given server tools (the meta-tools, connector tools, or the tools of
-    /// a request's own <c>mcp_servers</c>).</summary>
+    /// a request's own <c>mcp_servers</c>); with a <paramref name="stream"/>, the answer's events are written to it as the loop runs.</summary>
     internal async Task<ToolLoopReply> RunWithToolsAsync(QlaudCaller caller, CanonicalChatRequest request, IList<AITool> serverTools, ToolRuntime runtime,
-        CancellationToken cancellationToken)
+        ToolLoopStream? stream, CancellationToken cancellationToken)
     {
         var options = request.Options;
         var tools = new List<AITool>(options.Tools ?? []);
@@ -99,9 +99,56 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
             AllowConcurrentInvocation = true,
         };
 
+        if (stream is not null)
+        {
+            var streamed = await StreamAsync(loop, request.Messages, options, serverNames, runtime, recorder, stream, cancellationToken).ConfigureAwait(false);
+            return new ToolLoopReply(streamed, recorder.Route, recorder.Usage, recorder.CostMicros, recorder.RoundTrips);
+        }
+
         var response = await loop.GetResponseAsync(request.Messages, options, cancellationToken).ConfigureAwait(false);
 
         var reply = McpBlocks.ToReply(response, runtime, serverNames, recorder.Usage, recorder.RoundTrips, _options.MaxToolRounds);
         return new ToolLoopReply(reply, recorder.Route, recorder.Usage, recorder.CostMicros, recorder.RoundTrips);
+    }
+
+    /// <summary>Runs the loop streaming: the model's text deltas are relayed as they come, each server tool call is written as
+    /// an <c>mcp_tool_use</c> block when the model asked for it and its <c>mcp_tool_result</c> when it finished. The reply is what
+    /// was streamed, less server tool calls that were never run (round trips ran out), see <see cref="ToolLoopStream.Reply"/>.</summary>
+    private async Task<CapturedReply> StreamAsync(FunctionInvokingChatClient loop, IEnumerable<ChatMessage> messages, ChatOptions options, HashSet<string> serverNames,
+        ToolRuntime runtime, RoundTripRecorder recorder, ToolLoopStream stream, CancellationToken cancellationToken)
+    {
+        var unanswered = new HashSet<string>(StringComparer.Ordinal);
+        bool clientToolUse = false;
+        ChatFinishReason? finish = null;
+        await foreach (var update in loop.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        {
+            stream.MessageId ??= update.ResponseId;
+            finish = update.FinishReason ?? finish;
+            foreach (var item in update.Contents)
+            {
+                switch (item)
+                {
+                    case TextContent text when update.Role != ChatRole.Tool:
+                        await stream.TextAsync(text.Text, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case FunctionCallContent call when serverNames.Contains(call.Name):
+                        unanswered.Add(call.CallId);
+                        await stream.BlockAsync(McpBlocks.Block(call, McpBlocks.WriteMcpToolUse), cancellationToken).ConfigureAwait(false);
+                        break;
+                    case FunctionCallContent call:
+                        clientToolUse = true;
+                        await stream.BlockAsync(McpBlocks.Block(call, McpBlocks.WriteToolUse), cancellationToken).ConfigureAwait(false);
+                        break;
+                    case FunctionResultContent result:
+                        unanswered.Remove(result.CallId);
+                        await stream.BlockAsync(McpBlocks.Block(result, (w, r) => McpBlocks.WriteMcpToolResult(w, r, runtime)), cancellationToken).ConfigureAwait(false);
+                        break;
+                }
+            }
+        }
+
+        string stop = McpBlocks.StopReason(clientToolUse, unanswered.Count > 0, recorder.RoundTrips, _options.MaxToolRounds, finish);
+        await stream.EndAsync(stop, recorder.Usage, cancellationToken).ConfigureAwait(false);
+        return stream.Reply() with { Usage = recorder.Usage };
     }
 }

@@ -19,10 +19,11 @@ internal interface IThreadToolLoop
 /// <param name="Mode"><c>dynamic</c> or <c>static</c>.</param>
 /// <param name="AnthropicRequest">The turn's Anthropic Messages request as the engine built it (history fitted to the window,
 /// the client's own <c>tools</c> passed through), without <c>stream</c>.</param>
-internal sealed record ToolLoopTurn(QlaudCaller Caller, string Mode, ReadOnlyMemory<byte> AnthropicRequest);
+/// <param name="Stream">Where a streamed turn's events go while the loop runs; null for a whole answer.</param>
+internal sealed record ToolLoopTurn(QlaudCaller Caller, string Mode, ReadOnlyMemory<byte> AnthropicRequest, ToolLoopStream? Stream = null);
 
 /// <summary>What the loop produced.</summary>
-/// <param name="Reply">The reply to persist: text, <c>mcp_tool_use</c>/<c>mcp_tool_result</c> blocks and client <c>tool_use</c> blocks.</param>
+/// <param name="Reply">The reply to persist (of a streamed turn: what was streamed): text, <c>mcp_tool_use</c>/<c>mcp_tool_result</c> blocks and client <c>tool_use</c> blocks.</param>
 /// <param name="Route">The route of the last round trip.</param>
 /// <param name="Usage">Tokens of every round trip, summed.</param>
 /// <param name="CostMicros">Charged cost of every round trip, summed.</param>

@@ -110,7 +110,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
         system = plan.System;
         if (toolLoop?.ModeFor(turn) is { } toolsMode)
         {
-            return await RunToolLoopAsync(input, thread, model, turn, system, messages, userTokens, context, toolsMode, stream, cancellationToken).ConfigureAwait(false);
+            return await RunToolLoopAsync(input, client, thread, model, turn, system, messages, userTokens, context, toolsMode, stream, cancellationToken).ConfigureAwait(false);
         }
 
         using var body = BuildRequest(input.Body, model, turn, system, messages, stream);
@@ -121,15 +121,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
 
         string userId = ThreadIds.NewMessageId(time);
         string replyId = ThreadIds.NewMessageId(time);
-        KeyValuePair<string, string>[] headers =
-        [
-            new("x-qlaud-thread-id", thread.Id),
-            new("x-qlaud-message-id", replyId),
-            new("x-qlaud-user-message-id", userId),
-            new("x-qlaud-context-messages-sent", context.MessagesSent.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            new("x-qlaud-context-messages-dropped", context.MessagesDropped.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            new("x-qlaud-context-messages-summarized", context.SummarizedMessages.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        ];
+        var headers = TurnHeaders(thread.Id, userId, replyId, context);
         var capture = new ReplyCaptureSink(client, holdBack: !stream, headers);
         var inbound = new InboundChat
         {
@@ -291,6 +283,17 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
 
         return null;
     }
+
+    /// <summary>The headers a streamed turn's answer starts with.</summary>
+    private static KeyValuePair<string, string>[] TurnHeaders(string threadId, string userId, string replyId, ThreadContextReport context) =>
+    [
+        new("x-qlaud-thread-id", threadId),
+        new("x-qlaud-message-id", replyId),
+        new("x-qlaud-user-message-id", userId),
+        new("x-qlaud-context-messages-sent", context.MessagesSent.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("x-qlaud-context-messages-dropped", context.MessagesDropped.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("x-qlaud-context-messages-summarized", context.SummarizedMessages.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+    ];
 
     /// <summary>The Anthropic Messages request of the turn.</summary>
     private static PooledBufferWriter BuildRequest(JsonElement posted, string model, TurnFields turn, JsonElement system, List<ContextMessage> messages, bool stream)

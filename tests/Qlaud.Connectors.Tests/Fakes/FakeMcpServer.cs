@@ -42,6 +42,18 @@ public sealed class FakeMcpServer : IAsyncDisposable
 
     private int _refused;
 
+    private volatile TaskCompletionSource? _gate;
+    private int _waiting;
+
+    /// <summary>Tool calls that arrived and wait on the gate (<see cref="HoldCalls"/>).</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    /// <summary>From now on a tool call waits, before it does anything, until <see cref="ReleaseCalls"/>.</summary>
+    public void HoldCalls() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets the held tool calls (and later ones) run.</summary>
+    public void ReleaseCalls() => _gate?.TrySetResult();
+
     /// <summary>Accepts another key from now on.</summary>
     public void AcceptKey(string key) => _keys[key] = true;
 
@@ -55,7 +67,11 @@ public sealed class FakeMcpServer : IAsyncDisposable
         builder.Services.AddMcpServer(o => o.ServerInfo = new() { Name = vendor, Version = "1.0.0" })
             .WithHttpTransport(static o => o.Stateless = true)
             .WithTools([
-                McpServerTool.Create((string title, string? description = null) => self!.CreateIssue(title, description),
+                McpServerTool.Create(async (string title, string? description = null) =>
+                    {
+                        await self!.PassGateAsync();
+                        return self.CreateIssue(title, description);
+                    },
                     new McpServerToolCreateOptions { Name = "create_issue", Description = $"Create a new {vendor} issue (ticket) with a title and an optional description." }),
                 McpServerTool.Create(() => self!.ListIssues(),
                     new McpServerToolCreateOptions { Name = "list_issues", Description = $"List the {vendor} issues created so far." }),
@@ -81,6 +97,16 @@ public sealed class FakeMcpServer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         self.Endpoint = new Uri(new Uri(address), "/mcp");
         return self;
+    }
+
+    private async Task PassGateAsync()
+    {
+        if (_gate is { } gate)
+        {
+            Interlocked.Increment(ref _waiting);
+            await gate.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Interlocked.Decrement(ref _waiting);
+        }
     }
 
     private string CreateIssue(string title, string? description)
