@@ -70,7 +70,6 @@ catch (Exception ex)
 }
 finally
 {
-    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     Directory.Delete(dataDir, recursive: true);
 }
 
