@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All tests, the README's test command: the .NET test projects (unit, contract over real HTTP with the official SDKs), then
-# the end-to-end suite (tests/e2e: the real npm clients against Qlaud.Server). Installs what it needs (the .NET SDK,
-# Node.js, Chromium and PostgreSQL from Debian packages when missing, the npm clients with npm ci) and prints "N passed, M failed" over both;
+# the package consumer (tests/package-consumer.sh: the packed packages in a NuGet user's app), then the end-to-end suite
+# (tests/e2e: the real npm clients against Qlaud.Server). Installs what it needs (the .NET SDK, Node.js, Chromium and
+# PostgreSQL from Debian packages when missing, the npm clients with npm ci) and prints "N passed, M failed" over all of them;
 # exits non-zero on any failure. .ci/run runs it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,16 @@ expected=$(dotnet sln Qlaud.sln list | grep -c '\.Tests\.csproj$')
 if [ "$summaries" -ne "$expected" ]; then
   echo "expected results from $expected test projects, found $summaries" >&2
   [ "$failed" -gt 0 ] || failed=1
+  status=1
+fi
+
+# The package consumer, one test: packs the four packages into a temporary folder and builds and runs tests/PackageConsumer
+# against them (package references, not project references), so a broken package fails the run.
+timeout 10m bash tests/package-consumer.sh 2>&1 | tee "$log"
+if [ "${PIPESTATUS[0]}" -eq 0 ] && tail -1 "$log" | grep -q '^package consumer: passed'; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
   status=1
 fi
 
