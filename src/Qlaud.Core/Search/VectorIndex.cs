@@ -12,11 +12,11 @@ namespace Qlaud.Search;
 /// </summary>
 /// <remarks>Loaded from the store at start-up and kept in step by the indexer; a removed message's rows are zeroed at once
 /// (no trace stays in memory) and the matrix is compacted when a quarter of it is removed. An account holding more than
-/// <c>Qlaud:Search:ApproximateAboveVectors</c> chunk vectors also gets an approximate HNSW index (USearch, inner product over
-/// float16 copies), kept in step with adds and removes: a search takes <see cref="OverFetch"/> × k nearest chunks from it,
+/// <c>Qlaud:Search:ApproximateAboveVectors</c> chunk vectors also gets an approximate HNSW index (USearch, inner product, float32,
+/// 32 links a node, 256 and 512 candidates when adding and searching), kept in step with adds and removes: a search takes <see cref="OverFetch"/> × k nearest chunks from it,
 /// filters them by scope and re-scores them exactly from the matrix, and falls back to the exact scan when the filter left
 /// fewer than k messages among them. The HNSW index is dropped when the account falls to half the threshold.</remarks>
-internal sealed class VectorIndex : IDisposable
+internal sealed class VectorIndex : ISearchVectors, IDisposable
 {
     /// <summary>Rows per block: a block is one array, so the matrix grows without copying what it holds.</summary>
     internal const int BlockRows = 8192;
@@ -38,6 +38,32 @@ internal sealed class VectorIndex : IDisposable
 
     /// <summary>An index that switches an account to HNSW above <paramref name="approximateAboveVectors"/> chunk vectors.</summary>
     internal VectorIndex(long approximateAboveVectors = long.MaxValue) => _approximateAbove = approximateAboveVectors;
+
+    /// <inheritdoc/>
+    public bool LoadedAtStartUp => true;
+
+    /// <inheritdoc/>
+    public Task<bool> AddAsync(long documentId, string accountId, string? endUserId, string? keyId, string threadId, long createdAtMs, int dimensions,
+        ReadOnlyMemory<float> vectors, CancellationToken cancellationToken)
+        => Task.FromResult(Add(documentId, accountId, endUserId, keyId, threadId, createdAtMs, dimensions, vectors.Span));
+
+    /// <inheritdoc/>
+    public Task RemoveThreadAsync(string accountId, string threadId, CancellationToken cancellationToken)
+    {
+        RemoveThread(accountId, threadId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task RemoveEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken)
+    {
+        RemoveEndUser(accountId, endUserId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<List<(long DocumentId, float Score)>> SearchAsync(SearchScope scope, ReadOnlyMemory<float> query, int k, CancellationToken cancellationToken)
+        => Task.FromResult(Search(scope, query.Span, k));
 
     /// <summary>Whether the account's searches go through its HNSW index.</summary>
     public bool IsApproximate(string accountId)
@@ -244,7 +270,7 @@ internal sealed class VectorIndex : IDisposable
 
         public void BuildApproximate()
         {
-            Approximate = new USearchIndex(MetricKind.Ip, ScalarKind.Float16, (ulong)dimensions, connectivity: 32, expansionAdd: 256, expansionSearch: 256);
+            Approximate = new USearchIndex(MetricKind.Ip, ScalarKind.Float32, (ulong)dimensions, connectivity: 32, expansionAdd: 256, expansionSearch: 512);
             foreach (var entry in Entries)
             {
                 if (!entry.Removed)
