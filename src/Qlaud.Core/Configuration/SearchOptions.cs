@@ -21,4 +21,8 @@ public sealed class SearchOptions
     /// <summary>The longest piece of a message embedded as one vector, in characters (200 to 20000, default 1000); longer
     /// messages are split into overlapping chunks and a message scores as its best chunk.</summary>
     public int ChunkCharacters { get; set; } = 1000;
+
+    /// <summary>Above how many chunk vectors an account's semantic search goes through an approximate HNSW index instead of
+    /// the exact scan (at least 1, default 100000); candidates from it are re-scored exactly.</summary>
+    public long ApproximateAboveVectors { get; set; } = 100_000;
 }

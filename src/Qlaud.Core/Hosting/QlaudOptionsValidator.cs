@@ -90,6 +90,11 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Search:ChunkCharacters must be between 200 and 20000.");
         }
 
+        if (search.ApproximateAboveVectors < 1)
+        {
+            errors.Add("Qlaud:Search:ApproximateAboveVectors must be at least 1.");
+        }
+
         if (search.EmbeddingModel is { } model && string.IsNullOrWhiteSpace(model))
         {
             errors.Add("Qlaud:Search:EmbeddingModel must name a catalog embedding model or be left out.");

@@ -177,6 +177,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
         services.TryAddSingleton<Qlaud.Search.ISearchStore, Qlaud.Storage.Sqlite.SqliteSearchStore>();
         services.TryAddSingleton<Qlaud.Search.VectorIndex>();
+        services.TryAddSingleton<Qlaud.Search.ISearchVectors>(static sp => sp.GetRequiredService<Qlaud.Search.VectorIndex>());
         services.TryAddSingleton<Qlaud.Search.SearchEmbedder>();
         services.TryAddSingleton<Qlaud.Search.SearchIndex>();
         services.TryAddSingleton<Qlaud.Search.SearchIndexer>();

@@ -11,7 +11,7 @@ namespace Qlaud.Search;
 /// </summary>
 /// <remarks>Indexing a batch and forgetting run one at a time, so a message deleted while its batch was being indexed cannot
 /// come back into memory after it was forgotten (the store writes a document only while its message exists).</remarks>
-internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vectors, SearchEmbedder embedder, IOptions<QlaudOptions> options,
+internal sealed partial class SearchIndex(ISearchStore store, ISearchVectors vectors, SearchEmbedder embedder, IOptions<QlaudOptions> options,
     TimeProvider time, ILogger<SearchIndex> logger)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -24,7 +24,7 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
 
     public ISearchStore Store => store;
 
-    public VectorIndex Vectors => vectors;
+    public ISearchVectors Vectors => vectors;
 
     public SearchEmbedder Embedder => embedder;
 
@@ -52,7 +52,7 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
 
     private async Task LoadAsync()
     {
-        if (!embedder.Available)
+        if (!embedder.Available || !vectors.LoadedAtStartUp)
         {
             return;
         }
@@ -60,8 +60,8 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
         long documents = 0;
         await foreach (var stored in store.ReadVectorsAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            if (vectors.Add(stored.DocumentId, stored.AccountId, stored.EndUserId, stored.KeyId, stored.ThreadId, stored.CreatedAtMs, stored.Dimensions,
-                MemoryMarshal.Cast<byte, float>(stored.Vectors)))
+            if (await vectors.AddAsync(stored.DocumentId, stored.AccountId, stored.EndUserId, stored.KeyId, stored.ThreadId, stored.CreatedAtMs, stored.Dimensions,
+                MemoryMarshal.Cast<byte, float>(stored.Vectors).ToArray(), CancellationToken.None).ConfigureAwait(false))
             {
                 documents++;
             }
@@ -128,7 +128,8 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
                         chunkVectors[c].CopyTo(flat, c * chunkVectors[0].Length);
                     }
 
-                    if (!vectors.Add(ids[i], document.AccountId, document.EndUserId, document.KeyId, document.ThreadId, document.CreatedAtMs, chunkVectors[0].Length, flat))
+                    if (!await vectors.AddAsync(ids[i], document.AccountId, document.EndUserId, document.KeyId, document.ThreadId, document.CreatedAtMs, chunkVectors[0].Length, flat,
+                        cancellationToken).ConfigureAwait(false))
                     {
                         Log.DimensionsChanged(logger, document.MessageId, chunkVectors[0].Length, vectors.Dimensions);
                     }
@@ -164,7 +165,7 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            vectors.RemoveThread(accountId, threadId);
+            await vectors.RemoveThreadAsync(accountId, threadId, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -178,7 +179,7 @@ internal sealed partial class SearchIndex(ISearchStore store, VectorIndex vector
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            vectors.RemoveEndUser(accountId, endUserId);
+            await vectors.RemoveEndUserAsync(accountId, endUserId, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

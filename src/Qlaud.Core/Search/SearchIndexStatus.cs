@@ -7,5 +7,5 @@ namespace Qlaud.Search;
 /// <param name="LastLagMs">From queueing to searchable for the last indexed message, milliseconds; null before the first.</param>
 /// <param name="MaxLagMs">The largest such lag since start, milliseconds; null before the first.</param>
 /// <param name="Semantic">Whether an embedding generator is available (semantic and hybrid search).</param>
-/// <param name="Vectors">Chunk vectors held in memory for semantic search.</param>
+/// <param name="Vectors">Chunk vectors held in memory for semantic search (with a plugged vector store: those this process upserted and has not deleted).</param>
 public sealed record SearchIndexStatus(long Pending, long? OldestPendingMs, long Indexed, long? LastLagMs, long? MaxLagMs, bool Semantic, long Vectors);

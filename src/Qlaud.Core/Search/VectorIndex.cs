@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using Cloud.Unum.USearch;
+using Microsoft.Extensions.Options;
+using Qlaud.Configuration;
 
 namespace Qlaud.Search;
 
@@ -8,16 +11,90 @@ namespace Qlaud.Search;
 /// product is the cosine similarity; a message scores as its best chunk.
 /// </summary>
 /// <remarks>Loaded from the store at start-up and kept in step by the indexer; a removed message's rows are zeroed at once
-/// (no trace stays in memory) and the matrix is compacted when a quarter of it is removed.</remarks>
-internal sealed class VectorIndex
+/// (no trace stays in memory) and the matrix is compacted when a quarter of it is removed. An account holding more than
+/// <c>Qlaud:Search:ApproximateAboveVectors</c> chunk vectors also gets an approximate HNSW index (USearch, inner product, float32,
+/// 32 links a node, 256 and 512 candidates when adding and searching), kept in step with adds and removes: a search takes <see cref="OverFetch"/> × k nearest chunks from it,
+/// filters them by scope and re-scores them exactly from the matrix, and falls back to the exact scan when the filter left
+/// fewer than k messages among them. The HNSW index is dropped when the account falls to half the threshold.</remarks>
+internal sealed class VectorIndex : ISearchVectors, IDisposable
 {
     /// <summary>Rows per block: a block is one array, so the matrix grows without copying what it holds.</summary>
     internal const int BlockRows = 8192;
 
     private readonly Dictionary<string, AccountVectors> _accounts = new(StringComparer.Ordinal);
     private readonly ReaderWriterLockSlim _lock = new();
+    private readonly long _approximateAbove;
     private int _dimensions;
     private long _rows;
+
+    /// <summary>Candidates taken from the HNSW index per wanted hit.</summary>
+    internal const int OverFetch = 4;
+
+    /// <summary>An index that switches an account to HNSW above <c>Qlaud:Search:ApproximateAboveVectors</c>.</summary>
+    public VectorIndex(IOptions<QlaudOptions> options)
+        : this(options.Value.Search.ApproximateAboveVectors)
+    {
+    }
+
+    /// <summary>An index that switches an account to HNSW above <paramref name="approximateAboveVectors"/> chunk vectors.</summary>
+    internal VectorIndex(long approximateAboveVectors = long.MaxValue) => _approximateAbove = approximateAboveVectors;
+
+    /// <inheritdoc/>
+    public bool LoadedAtStartUp => true;
+
+    /// <inheritdoc/>
+    public Task<bool> AddAsync(long documentId, string accountId, string? endUserId, string? keyId, string threadId, long createdAtMs, int dimensions,
+        ReadOnlyMemory<float> vectors, CancellationToken cancellationToken)
+        => Task.FromResult(Add(documentId, accountId, endUserId, keyId, threadId, createdAtMs, dimensions, vectors.Span));
+
+    /// <inheritdoc/>
+    public Task RemoveThreadAsync(string accountId, string threadId, CancellationToken cancellationToken)
+    {
+        RemoveThread(accountId, threadId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task RemoveEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken)
+    {
+        RemoveEndUser(accountId, endUserId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<List<(long DocumentId, float Score)>> SearchAsync(SearchScope scope, ReadOnlyMemory<float> query, int k, CancellationToken cancellationToken)
+        => Task.FromResult(Search(scope, query.Span, k));
+
+    /// <summary>Whether the account's searches go through its HNSW index.</summary>
+    public bool IsApproximate(string accountId)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            return _accounts.TryGetValue(accountId, out var account) && account.Approximate is not null;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Frees the native HNSW indexes.</summary>
+    public void Dispose()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            foreach (var account in _accounts.Values)
+            {
+                account.DropApproximate();
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
 
     /// <summary>Floats per vector; 0 until the first vector is added.</summary>
     public int Dimensions => Volatile.Read(ref _dimensions);
@@ -54,6 +131,10 @@ internal sealed class VectorIndex
             int chunks = vectors.Length / dimensions;
             account.Add(new Entry(documentId, threadId, endUserId, keyId, createdAtMs, account.Rows, chunks), vectors);
             Interlocked.Add(ref _rows, chunks);
+            if (account.Approximate is null && account.LiveRows > _approximateAbove)
+            {
+                account.BuildApproximate();
+            }
             return true;
         }
         finally
@@ -80,7 +161,11 @@ internal sealed class VectorIndex
                 return [];
             }
 
-            account.Scan(scope, query, k, best);
+            if (account.Approximate is null || !account.SearchApproximate(scope, query, k, best))
+            {
+                best.Clear();
+                account.Scan(scope, query, k, best);
+            }
         }
         finally
         {
@@ -121,6 +206,11 @@ internal sealed class VectorIndex
             }
 
             account.CompactIfSparse();
+            if (account.Approximate is not null && account.LiveRows <= _approximateAbove / 2)
+            {
+                account.DropApproximate();
+            }
+
             return removed;
         }
         finally
@@ -140,11 +230,17 @@ internal sealed class VectorIndex
     {
         private readonly List<float[]> _blocks = [];
         private readonly List<int[]> _rowEntries = [];
+        private readonly Dictionary<long, int> _entryByDocument = [];
         private int _removedRows;
 
         public List<Entry> Entries { get; private set; } = [];
 
         public int Rows { get; private set; }
+
+        public int LiveRows => Rows - _removedRows;
+
+        /// <summary>The HNSW index over the live chunk vectors (key: document id × 2^16 + chunk), or none below the threshold.</summary>
+        public USearchIndex? Approximate { get; private set; }
 
         public ReadOnlySpan<float> Row(int row) => _blocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions);
 
@@ -164,7 +260,89 @@ internal sealed class VectorIndex
                 vectors.Slice(c * dimensions, dimensions).CopyTo(_blocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions));
             }
 
+            _entryByDocument[entry.DocumentId] = Entries.Count;
             Entries.Add(entry);
+            if (Approximate is not null)
+            {
+                AddApproximate(entry);
+            }
+        }
+
+        public void BuildApproximate()
+        {
+            Approximate = new USearchIndex(MetricKind.Ip, ScalarKind.Float32, (ulong)dimensions, connectivity: 32, expansionAdd: 256, expansionSearch: 512);
+            foreach (var entry in Entries)
+            {
+                if (!entry.Removed)
+                {
+                    AddApproximate(entry);
+                }
+            }
+        }
+
+        public void DropApproximate()
+        {
+            Approximate?.Dispose();
+            Approximate = null;
+        }
+
+        private void AddApproximate(Entry entry)
+        {
+            var vector = new float[dimensions];
+            for (int c = 0; c < Math.Min(entry.Chunks, ushort.MaxValue + 1); c++)
+            {
+                Row(entry.Row + c).CopyTo(vector);
+                ulong key = Key(entry.DocumentId, c);
+                if (Approximate!.Contains(key))
+                {
+                    Approximate.Remove(key);
+                }
+
+                Approximate.Add(key, vector);
+            }
+        }
+
+        private static ulong Key(long documentId, int chunk) => ((ulong)documentId << 16) | (uint)chunk;
+
+        /// <summary>Takes <see cref="OverFetch"/> × <paramref name="k"/> candidate chunks from the HNSW index and offers their
+        /// admitted messages, re-scored exactly (best chunk), to <paramref name="best"/>. False when that may have missed
+        /// admitted messages (fewer than k among the candidates while the index had more): the caller then scans exactly.</summary>
+        public bool SearchApproximate(SearchScope scope, ReadOnlySpan<float> query, int k, PriorityQueue<long, float> best)
+        {
+            int fetch = Math.Max(k * OverFetch, 16);
+            int found = Approximate!.Search(query.ToArray(), fetch, out ulong[] keys, out _);
+            var seen = new HashSet<long>();
+            for (int i = 0; i < found; i++)
+            {
+                long documentId = (long)(keys[i] >> 16);
+                if (!seen.Add(documentId) || !_entryByDocument.TryGetValue(documentId, out int entryIndex))
+                {
+                    continue;
+                }
+
+                var entry = Entries[entryIndex];
+                if (entry.Removed || !scope.Admits(entry.EndUserId, entry.KeyId, entry.ThreadId, entry.CreatedAtMs))
+                {
+                    continue;
+                }
+
+                float score = float.NegativeInfinity;
+                for (int c = 0; c < entry.Chunks; c++)
+                {
+                    score = MathF.Max(score, TensorPrimitives.Dot(Row(entry.Row + c), query));
+                }
+
+                if (best.Count < k)
+                {
+                    best.Enqueue(documentId, score);
+                }
+                else if (best.TryPeek(out _, out float worst) && score > worst)
+                {
+                    best.DequeueEnqueue(documentId, score);
+                }
+            }
+
+            return best.Count >= k || found < fetch;
         }
 
         /// <summary>Scores every row block by block (one SIMD dot product per row, the matrix read once in order), a message
@@ -226,7 +404,13 @@ internal sealed class VectorIndex
             {
                 int row = entry.Row + c;
                 _blocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions).Clear();
+                if (Approximate is not null && c <= ushort.MaxValue)
+                {
+                    Approximate.Remove(Key(entry.DocumentId, c));
+                }
             }
+
+            _entryByDocument.Remove(entry.DocumentId);
 
             _removedRows += entry.Chunks;
         }
@@ -243,6 +427,9 @@ internal sealed class VectorIndex
             var oldBlocks = _blocks.ToArray();
             _blocks.Clear();
             _rowEntries.Clear();
+            _entryByDocument.Clear();
+            var approximate = Approximate;
+            Approximate = null;
             Entries = new List<Entry>(old.Count);
             Rows = 0;
             _removedRows = 0;
@@ -263,6 +450,8 @@ internal sealed class VectorIndex
 
                 Add(moved, vectors);
             }
+
+            Approximate = approximate;
 
             foreach (var block in oldBlocks)
             {

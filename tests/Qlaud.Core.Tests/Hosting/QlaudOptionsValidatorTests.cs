@@ -37,6 +37,19 @@ public sealed class QlaudOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ApproximateAboveVectorsBelowOne_FailsNamingTheKey()
+    {
+        var options = new QlaudOptions { UseBuiltInCatalog = false, Search = new SearchOptions { ApproximateAboveVectors = 0 } };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Search:ApproximateAboveVectors must be at least 1", result.FailureMessage, StringComparison.Ordinal);
+        options.Search.ApproximateAboveVectors = 1;
+        Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
+    }
+
+    [Fact]
     public void Validate_ThinkingSignatureSecretTooShort_FailsNamingTheKey()
     {
         var options = new QlaudOptions { UseBuiltInCatalog = false, Routing = new RoutingOptions { ThinkingSignatureSecret = "short" } };

@@ -1,0 +1,196 @@
+using System.Linq.Expressions;
+using System.Net;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.VectorData;
+using Qlaud.AspNetCore.Tests.Infrastructure;
+using Qlaud.AspNetCore.Tests.Threads;
+using Qlaud.Search;
+
+namespace Qlaud.AspNetCore.Tests.Search;
+
+/// <summary>
+/// An app's own <c>Microsoft.Extensions.VectorData</c> collection plugged in with <c>AddQlaudVectorStore</c>: indexed messages'
+/// vectors are upserted into it, semantic search over HTTP is answered from it with the caller's scope as its filter, and
+/// erasing an end user deletes their records from it.
+/// </summary>
+public sealed class PluggedVectorStoreTests
+{
+    [Fact]
+    public async Task Search_HitsComeFromThePluggedCollection_EraseDeletesTheRecords()
+    {
+        var collection = new ListCollection();
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Search:IndexPollMilliseconds"] = "50" },
+            services: s => s
+                .AddKeyedSingleton<IEmbeddingGenerator<string, Embedding<float>>>(QlaudSearchDefaults.EmbeddingGeneratorKey, new WordHashEmbeddingGenerator())
+                .AddQlaudVectorStore(collection));
+        using var alice = gateway.Http((await gateway.MintKeyAsync("""{"end_user_id":"alice"}""")).Secret);
+        using var bob = gateway.Http((await gateway.MintKeyAsync("""{"end_user_id":"bob"}""")).Secret);
+        using var master = gateway.Http();
+        var (aliceUser, aliceReply) = await alice.TurnAsync(gateway, await alice.CreateThreadAsync(), "quokka photo from rottnest", "quokka smiles photo");
+        var (bobUser, _) = await bob.TurnAsync(gateway, await bob.CreateThreadAsync(), "quokka photo for bob", "noted");
+        await gateway.WaitIndexedAsync();
+
+        Assert.Equal(4, collection.Records.Count);
+        Assert.Equal(2, collection.Records.Values.Count(static r => r.EndUserId == "alice"));
+        Assert.Equal(0, gateway.Services.GetRequiredService<VectorIndex>().Count); // nothing in the in-memory index
+
+        int searchesBefore = collection.Searches;
+        var aliceHits = (await alice.HitsAsync("q=quokka+photo&mode=semantic")).MessageIds();
+        Assert.Equal(searchesBefore + 1, collection.Searches);
+        Assert.Contains("r.EndUserId == \"alice\"", collection.LastFilter, StringComparison.Ordinal);
+        Assert.Equal([aliceUser, aliceReply], aliceHits.Order());
+        Assert.Contains(bobUser, (await master.HitsAsync("q=quokka+photo&mode=semantic")).MessageIds());
+
+        var (status, erased) = await master.DeleteJsonAsync("/v1/end_users/alice");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(2, erased.GetProperty("search_entries_deleted").GetInt32());
+        Assert.DoesNotContain(collection.Records.Values, static r => r.EndUserId == "alice");
+        Assert.Equal(2, collection.Records.Count);
+        Assert.Empty(await alice.HitsAsync("q=quokka+photo&mode=semantic"));
+        Assert.Equal([bobUser], (await master.HitsAsync("q=quokka+photo&mode=semantic&limit=1")).MessageIds());
+    }
+
+    /// <summary>Embeds text as a normalized bag of hashed words (384-d): texts sharing words are near.</summary>
+    private sealed class WordHashEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+    {
+        public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            var embeddings = new GeneratedEmbeddings<Embedding<float>>();
+            foreach (string value in values)
+            {
+                var vector = new float[384];
+                vector[383] = 0.01f;
+                foreach (string word in value.ToLowerInvariant().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    vector[(int)((uint)string.GetHashCode(word, StringComparison.Ordinal) % 383)] += 1;
+                }
+
+                TensorPrimitives.Divide(vector, TensorPrimitives.Norm(vector), vector);
+                embeddings.Add(new Embedding<float>(vector));
+            }
+
+            return Task.FromResult(embeddings);
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>A small in-memory <see cref="VectorStoreCollection{TKey, TRecord}"/>: exact cosine search, filters compiled and applied.</summary>
+    private sealed class ListCollection : VectorStoreCollection<string, QlaudVectorRecord>
+    {
+        private readonly Lock _lock = new();
+
+        public Dictionary<string, QlaudVectorRecord> Records { get; } = [];
+
+        public int Searches { get; private set; }
+
+        public string LastFilter { get; private set; } = "";
+
+        public override string Name => "qlaud-messages";
+
+        public override Task<bool> CollectionExistsAsync(CancellationToken cancellationToken = default) => Task.FromResult(true);
+
+        public override Task EnsureCollectionExistsAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public override Task EnsureCollectionDeletedAsync(CancellationToken cancellationToken = default)
+        {
+            lock (_lock)
+            {
+                Records.Clear();
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public override Task<QlaudVectorRecord?> GetAsync(string key, RecordRetrievalOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            lock (_lock)
+            {
+                return Task.FromResult(Records.GetValueOrDefault(key));
+            }
+        }
+
+        public override async IAsyncEnumerable<QlaudVectorRecord> GetAsync(Expression<Func<QlaudVectorRecord, bool>> filter, int top,
+            FilteredRecordRetrievalOptions<QlaudVectorRecord>? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            var match = filter.Compile();
+            List<QlaudVectorRecord> found;
+            lock (_lock)
+            {
+                found = [.. Records.Values.Where(match).Take(top)];
+            }
+
+            foreach (var record in found)
+            {
+                yield return record;
+            }
+        }
+
+        public override Task DeleteAsync(string key, CancellationToken cancellationToken = default)
+        {
+            lock (_lock)
+            {
+                Records.Remove(key);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public override Task UpsertAsync(QlaudVectorRecord record, CancellationToken cancellationToken = default)
+        {
+            lock (_lock)
+            {
+                Records[record.Key] = record;
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public override Task UpsertAsync(IEnumerable<QlaudVectorRecord> records, CancellationToken cancellationToken = default)
+        {
+            lock (_lock)
+            {
+                foreach (var record in records)
+                {
+                    Records[record.Key] = record;
+                }
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public override async IAsyncEnumerable<VectorSearchResult<QlaudVectorRecord>> SearchAsync<TInput>(TInput searchValue, int top,
+            VectorSearchOptions<QlaudVectorRecord>? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            var query = searchValue is ReadOnlyMemory<float> memory ? memory : throw new NotSupportedException(typeof(TInput).Name);
+            var match = options?.Filter?.Compile() ?? (static _ => true);
+            List<VectorSearchResult<QlaudVectorRecord>> results;
+            lock (_lock)
+            {
+                Searches++;
+                LastFilter = options?.Filter?.ToString() ?? "";
+                results = [.. Records.Values.Where(match)
+                    .Select(r => new VectorSearchResult<QlaudVectorRecord>(r, TensorPrimitives.CosineSimilarity(r.Vector.Span, query.Span)))
+                    .OrderByDescending(static r => r.Score)
+                    .Take(top)];
+            }
+
+            foreach (var result in results)
+            {
+                yield return result;
+            }
+        }
+
+        public override object? GetService(Type serviceType, object? serviceKey = null) => null;
+    }
+}
