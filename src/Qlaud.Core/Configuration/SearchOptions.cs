@@ -23,6 +23,8 @@ public sealed class SearchOptions
     public int ChunkCharacters { get; set; } = 1000;
 
     /// <summary>Above how many chunk vectors an account's semantic search goes through an approximate HNSW index instead of
-    /// the exact scan (at least 1, default 100000); candidates from it are re-scored exactly.</summary>
-    public long ApproximateAboveVectors { get; set; } = 100_000;
+    /// the exact scan (0, the default: never); candidates from it are re-scored exactly.</summary>
+    /// <remarks>Off by default: the index is built while searches and indexing wait, which takes minutes at 100,000 vectors
+    /// on two cores, and its recall on large uniform sets is low (see the README's Search section).</remarks>
+    public long ApproximateAboveVectors { get; set; }
 }

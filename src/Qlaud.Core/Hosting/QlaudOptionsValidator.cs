@@ -90,9 +90,9 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Search:ChunkCharacters must be between 200 and 20000.");
         }
 
-        if (search.ApproximateAboveVectors < 1)
+        if (search.ApproximateAboveVectors < 0)
         {
-            errors.Add("Qlaud:Search:ApproximateAboveVectors must be at least 1.");
+            errors.Add("Qlaud:Search:ApproximateAboveVectors must be 0 (off) or a number of vectors.");
         }
 
         if (search.EmbeddingModel is { } model && string.IsNullOrWhiteSpace(model))

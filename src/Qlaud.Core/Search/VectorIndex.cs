@@ -32,7 +32,7 @@ internal sealed class VectorIndex : ISearchVectors, IDisposable
 
     /// <summary>An index that switches an account to HNSW above <c>Qlaud:Search:ApproximateAboveVectors</c>.</summary>
     public VectorIndex(IOptions<QlaudOptions> options)
-        : this(options.Value.Search.ApproximateAboveVectors)
+        : this(options.Value.Search.ApproximateAboveVectors is > 0 and var above ? above : long.MaxValue)
     {
     }
 

@@ -37,14 +37,16 @@ public sealed class QlaudOptionsValidatorTests
     }
 
     [Fact]
-    public void Validate_ApproximateAboveVectorsBelowOne_FailsNamingTheKey()
+    public void Validate_ApproximateAboveVectorsNegative_FailsNamingTheKey()
     {
-        var options = new QlaudOptions { UseBuiltInCatalog = false, Search = new SearchOptions { ApproximateAboveVectors = 0 } };
+        var options = new QlaudOptions { UseBuiltInCatalog = false, Search = new SearchOptions { ApproximateAboveVectors = -1 } };
 
         var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
 
         Assert.True(result.Failed);
-        Assert.Contains("Qlaud:Search:ApproximateAboveVectors must be at least 1", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Qlaud:Search:ApproximateAboveVectors must be 0 (off)", result.FailureMessage, StringComparison.Ordinal);
+        options.Search.ApproximateAboveVectors = 0;
+        Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
         options.Search.ApproximateAboveVectors = 1;
         Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
     }
