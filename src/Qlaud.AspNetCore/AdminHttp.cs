@@ -139,4 +139,22 @@ internal static class AdminHttp
             writer.WriteNull(name);
         }
     }
+
+    /// <summary>An OpenAI-style cursor page: <c>{"object":"list","data":[…],"first_id","last_id","has_more"}</c>.</summary>
+    public static void WriteList<T>(Utf8JsonWriter writer, Qlaud.Threads.QlaudPage<T> page, Action<Utf8JsonWriter, T> item)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("object", "list");
+        writer.WriteStartArray("data");
+        foreach (var entry in page.Data)
+        {
+            item(writer, entry);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteString("first_id", page.FirstId);
+        writer.WriteString("last_id", page.LastId);
+        writer.WriteBoolean("has_more", page.HasMore);
+        writer.WriteEndObject();
+    }
 }

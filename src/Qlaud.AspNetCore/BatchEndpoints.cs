@@ -41,22 +41,7 @@ internal sealed class BatchEndpoints(QlaudBatches batches)
         var page = BatchHttp.ReadPage(context.Request.Query);
         var list = await self._batches.ListAsync(caller, "openai", page, context.RequestAborted).ConfigureAwait(false)
             ?? throw new QlaudException(QlaudBatches.NotFound(page.After ?? page.Before ?? ""));
-        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) =>
-        {
-            w.WriteStartObject();
-            w.WriteString("object", "list");
-            w.WriteStartArray("data");
-            foreach (var batch in l.Data)
-            {
-                WriteBatch(w, batch);
-            }
-
-            w.WriteEndArray();
-            w.WriteString("first_id", l.FirstId);
-            w.WriteString("last_id", l.LastId);
-            w.WriteBoolean("has_more", l.HasMore);
-            w.WriteEndObject();
-        }).ConfigureAwait(false);
+        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) => AdminHttp.WriteList(w, l, WriteBatch)).ConfigureAwait(false);
     });
 
     public Task CancelAsync(HttpContext context) => RunAsync(context, static async (self, context, caller) =>

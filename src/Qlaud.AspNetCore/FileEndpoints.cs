@@ -97,22 +97,7 @@ internal sealed class FileEndpoints(BatchFiles files)
         string? purpose = query["purpose"].ToString() is { Length: > 0 } p ? p : null;
         var list = await self.Files.ListAsync(ThreadScope.For(caller), purpose, page, context.RequestAborted).ConfigureAwait(false)
             ?? throw new QlaudException(NotFound(page.After!));
-        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) =>
-        {
-            w.WriteStartObject();
-            w.WriteString("object", "list");
-            w.WriteStartArray("data");
-            foreach (var file in l.Data)
-            {
-                WriteFile(w, file);
-            }
-
-            w.WriteEndArray();
-            w.WriteString("first_id", l.FirstId);
-            w.WriteString("last_id", l.LastId);
-            w.WriteBoolean("has_more", l.HasMore);
-            w.WriteEndObject();
-        }).ConfigureAwait(false);
+        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) => AdminHttp.WriteList(w, l, WriteFile)).ConfigureAwait(false);
     });
 
     public Task GetAsync(HttpContext context) => RunAsync(context, static async (self, context, caller) =>

@@ -64,7 +64,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
             EndUserId = query["end_user_id"].ToString() is { Length: > 0 } e ? e : null,
         };
         var list = await self.Threads.ListAsync(caller, options, context.RequestAborted).ConfigureAwait(false);
-        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) => WriteList(w, l, WriteThread)).ConfigureAwait(false);
+        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) => AdminHttp.WriteList(w, l, WriteThread)).ConfigureAwait(false);
     });
 
     public Task GetAsync(HttpContext context) => RunAsync(context, static async (self, context, caller) =>
@@ -117,7 +117,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
     {
         var page = ReadPage(context.Request.Query);
         var list = await self.Threads.ListMessagesAsync(caller, Id(context), page, context.RequestAborted).ConfigureAwait(false) ?? throw NotFound(context);
-        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) => WriteList(w, l, WriteMessage)).ConfigureAwait(false);
+        await AdminHttp.WriteJsonAsync(context, StatusCodes.Status200OK, list, static (w, l) => AdminHttp.WriteList(w, l, WriteMessage)).ConfigureAwait(false);
     });
 
     public async Task PostMessageAsync(HttpContext context)
@@ -368,23 +368,6 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
         }
 
         return metadata;
-    }
-
-    private static void WriteList<T>(Utf8JsonWriter writer, QlaudPage<T> page, Action<Utf8JsonWriter, T> item)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("object", "list");
-        writer.WriteStartArray("data");
-        foreach (var entry in page.Data)
-        {
-            item(writer, entry);
-        }
-
-        writer.WriteEndArray();
-        writer.WriteString("first_id", page.FirstId);
-        writer.WriteString("last_id", page.LastId);
-        writer.WriteBoolean("has_more", page.HasMore);
-        writer.WriteEndObject();
     }
 
     private static void WriteThread(Utf8JsonWriter writer, QlaudThread thread)
