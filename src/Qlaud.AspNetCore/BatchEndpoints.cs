@@ -73,20 +73,7 @@ internal sealed class BatchEndpoints(QlaudBatches batches)
             w.WriteStartArray("data");
             foreach (var error in errors)
             {
-                w.WriteStartObject();
-                w.WriteString("code", error.Code);
-                w.WriteString("message", error.Message);
-                w.WriteString("param", error.Param);
-                if (error.Line is { } line)
-                {
-                    w.WriteNumber("line", line);
-                }
-                else
-                {
-                    w.WriteNull("line");
-                }
-
-                w.WriteEndObject();
+                error.WriteTo(w);
             }
 
             w.WriteEndArray();
