@@ -65,6 +65,7 @@ public static class QlaudConnectorsBuilderExtensions
         services.TryAddSingleton<Qlaud.Threads.IThreadToolLoop>(static sp => sp.GetRequiredService<Qlaud.Connectors.Tools.ThreadToolLoop>());
         services.TryAddSingleton<Qlaud.Connectors.Tools.McpServersLoop>();
         services.AddHostedService<ConnectionSweep>();
+        Qlaud.Connectors.Builtins.BuiltinCatalog.AddAll(services);
         services.AddHttpClient(McpConnector.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
             {
