@@ -63,6 +63,7 @@ public static class QlaudConnectorsBuilderExtensions
         services.TryAddSingleton<IQlaudConnectors>(static sp => sp.GetRequiredService<QlaudConnectors>());
         services.AddOptions<Qlaud.Connectors.Builtins.BuiltinsOptions>().BindConfiguration(Qlaud.Connectors.Builtins.BuiltinRegistration.SectionName);
         services.TryAddSingleton<Qlaud.Connectors.Tools.ToolBilling>();
+        services.TryAddSingleton<Qlaud.Connectors.Tools.ToolSearch>();
         services.TryAddSingleton<Qlaud.Connectors.Tools.WebhookDispatcher>();
         services.TryAddSingleton<Qlaud.Connectors.Tools.QlaudTools>();
         services.TryAddSingleton<IQlaudTools>(static sp => sp.GetRequiredService<Qlaud.Connectors.Tools.QlaudTools>());

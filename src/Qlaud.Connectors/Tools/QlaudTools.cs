@@ -16,7 +16,7 @@ namespace Qlaud.Connectors.Tools;
 /// webhook tool registration, and running a builtin or webhook call on the bill.</summary>
 internal sealed partial class QlaudTools(QlaudConnectors connectors, McpConnector mcp, ToolIndex index, IOptions<ConnectorsOptions> options,
     IEnumerable<BuiltinTool> builtins, IOptions<BuiltinsOptions> builtinOptions, IDbContextFactory<QlaudDbContext> factory, CredentialVault vault,
-    WebhookDispatcher webhooks, ToolBilling billing, TimeProvider time) : IQlaudTools
+    WebhookDispatcher webhooks, ToolBilling billing, ToolSearch search, TimeProvider time) : IQlaudTools
 {
     private readonly BuiltinTool[] _builtins = [.. builtins.OrderBy(static b => b.Name, StringComparer.Ordinal)];
 
@@ -29,6 +29,9 @@ internal sealed partial class QlaudTools(QlaudConnectors connectors, McpConnecto
     public ConnectorsOptions Options => options.Value;
 
     public ToolBilling Billing => billing;
+
+    /// <summary>The ranking of <c>qlaud_search_tools</c>.</summary>
+    public ToolSearch Search => search;
 
     /// <summary>The builtins the account may use here: available (configured, enabled) and not denied.</summary>
     public IReadOnlyList<BuiltinTool> BuiltinsFor(string accountId)

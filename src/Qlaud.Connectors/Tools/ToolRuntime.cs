@@ -164,29 +164,23 @@ internal sealed class ToolRuntime(QlaudTools tools, QlaudCaller caller)
     {
         string intent = args.TryGetProperty("intent", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString()! : "";
         int limit = args.TryGetProperty("limit", out var l) && l.TryGetInt32(out int n) ? Math.Clamp(n, 1, 25) : 8;
-        var words = Words(intent);
-        if (words.Count == 0)
+        if (ToolSearch.Terms(intent).Count == 0)
         {
             return (true, "Give an 'intent': what the user wants done, in a few words.");
         }
 
-        var hits = new List<SearchHit>();
+        var candidates = new List<SearchHit>();
+        var documents = new List<ToolDocument>();
         foreach (var builtin in tools.BuiltinsFor(caller.AccountId))
         {
-            int score = Score(words, builtin.Name.Replace('_', ' '), 3) + Score(words, builtin.Description, 1);
-            if (score > 0)
-            {
-                hits.Add(new SearchHit(score, "builtin", builtin.Name, builtin.Description, null, null, true));
-            }
+            candidates.Add(new SearchHit("builtin", builtin.Name, builtin.Description, null, null, true));
+            documents.Add(new ToolDocument(builtin.Name.Replace('_', ' '), builtin.Description));
         }
 
         foreach (var webhook in await tools.WebhooksForAsync(caller, _endUser, cancellationToken).ConfigureAwait(false))
         {
-            int score = Score(words, webhook.Name.Replace('_', ' ').Replace('-', ' '), 3) + Score(words, webhook.Description, 1);
-            if (score > 0)
-            {
-                hits.Add(new SearchHit(score, "webhook", webhook.Name, webhook.Description, null, null, true));
-            }
+            candidates.Add(new SearchHit("webhook", webhook.Name, webhook.Description, null, null, true));
+            documents.Add(new ToolDocument(webhook.Name.Replace('_', ' ').Replace('-', ' '), webhook.Description));
         }
 
         var statuses = await connectors.StatusesAsync(caller.AccountId, _endUser, cancellationToken).ConfigureAwait(false);
@@ -194,28 +188,30 @@ internal sealed class ToolRuntime(QlaudTools tools, QlaudCaller caller)
         {
             bool connected = connector.Auth.Kind == ConnectorAuthKind.None
                 || (statuses.TryGetValue(connector.Id, out var status) && status == ConnectionStatus.Active);
-            int connectorScore = Score(words, connector.Id, 3) + Score(words, connector.Name, 3) + Score(words, connector.Description, 1)
-                + Score(words, string.Join(' ', connector.Categories), 1);
-            var connectorTools = connectorScore > 0 || connected ? await ToolsOfAsync(connector, connected, cancellationToken).ConfigureAwait(false) : index.Known(connector);
-            bool any = false;
-            foreach (var tool in connectorTools ?? [])
+            string about = connector.Description + " " + string.Join(' ', connector.Categories);
+            var connectorTools = await ToolsOfAsync(connector, connected, cancellationToken).ConfigureAwait(false);
+            if (connectorTools is null or { Count: 0 })
             {
-                int score = connectorScore + Score(words, tool.Name.Replace('_', ' '), 3) + Score(words, tool.Description, 1);
-                if (score > connectorScore || (connectorScore > 0 && score > 0))
-                {
-                    hits.Add(new SearchHit(score, "connector", tool.QualifiedName, tool.Description, connector.Id, connector.Name, connected));
-                    any = true;
-                }
+                // Tools are known once someone connected: until then the connector itself is the hit.
+                candidates.Add(new SearchHit("connector", null, connector.Description, connector.Id, connector.Name, connected));
+                documents.Add(new ToolDocument(connector.Name + " " + connector.Id, about));
+                continue;
             }
 
-            if (!any && connectorScore > 0)
+            foreach (var tool in connectorTools)
             {
-                hits.Add(new SearchHit(connectorScore, "connector", null, connector.Description, connector.Id, connector.Name, connected));
+                candidates.Add(new SearchHit("connector", tool.QualifiedName, tool.Description, connector.Id, connector.Name, connected));
+                documents.Add(new ToolDocument($"{connector.Name} {tool.Name.Replace('_', ' ')}", tool.Description + " " + about));
             }
         }
 
-        var top = hits.OrderByDescending(static h => h.Score).ThenBy(static h => h.ConnectorId ?? "", StringComparer.Ordinal)
-            .ThenBy(static h => h.Tool ?? "", StringComparer.Ordinal).Take(limit).ToList();
+        var ranked = await tools.Search.RankAsync(intent, documents, limit, cancellationToken).ConfigureAwait(false);
+        var top = new List<SearchHit>(ranked.Count);
+        foreach (int index in ranked)
+        {
+            top.Add(candidates[index]);
+        }
+
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -256,7 +252,7 @@ internal sealed class ToolRuntime(QlaudTools tools, QlaudCaller caller)
     }
 
     /// <summary>One result of <c>qlaud_search_tools</c>: a builtin, webhook or connector tool, or a connector whose tools are not known yet.</summary>
-    private readonly record struct SearchHit(int Score, string Type, string? Tool, string Description, string? ConnectorId, string? ConnectorName, bool Connected);
+    private readonly record struct SearchHit(string Type, string? Tool, string Description, string? ConnectorId, string? ConnectorName, bool Connected);
 
     private async Task<(bool, string)> SchemasAsync(JsonElement args, CancellationToken cancellationToken)
     {
@@ -583,33 +579,6 @@ internal sealed class ToolRuntime(QlaudTools tools, QlaudCaller caller)
     private static JsonElement Arguments(AIFunctionArguments arguments)
         => JsonSerializer.SerializeToElement(arguments.ToDictionary(static p => p.Key, static p => p.Value), ToolJsonContext.Default.DictionaryStringObject);
 
-    private static List<string> Words(string text)
-    {
-        var words = new List<string>();
-        foreach (var word in text.ToLowerInvariant().Split([' ', ',', '.', ':', ';', '\'', '"', '!', '?', '(', ')', '/', '-', '_'], StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (word.Length >= 3 && word is not ("the" or "and" or "for" or "with" or "from" or "into" or "new" or "please" or "that" or "this"))
-            {
-                words.Add(word.EndsWith('s') && word.Length > 3 ? word[..^1] : word);
-            }
-        }
-
-        return words;
-    }
-
-    private static int Score(List<string> words, string text, int weight)
-    {
-        int score = 0;
-        foreach (var word in words)
-        {
-            if (text.Contains(word, StringComparison.OrdinalIgnoreCase))
-            {
-                score += weight;
-            }
-        }
-
-        return score;
-    }
 }
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, object?>))]
