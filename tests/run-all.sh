@@ -17,6 +17,7 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || [ -x /usr/bin/chromium-browser ] || missing+=(chromium)
 command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v python3 >/dev/null 2>&1 || missing+=(python3) # the local (stdio) MCP server of the connector tests
 if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} from Debian packages" >&2
   (apt-get update && apt-get install -y "${missing[@]}") >&2 || echo "could not install ${missing[*]}; the tests that need them will fail" >&2
