@@ -10,5 +10,6 @@ internal static class BuiltinCatalog
     {
         ArgumentNullException.ThrowIfNull(services);
         WebSearch.WebSearchTool.Register(services);
+        WebFetch.WebFetchTool.Register(services);
     }
 }
