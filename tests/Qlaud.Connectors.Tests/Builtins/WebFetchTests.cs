@@ -150,8 +150,21 @@ public sealed class WebFetchTests
 
         var result = await Fetch(gateway, new Uri(site.BaseUri, "/slow"));
 
-        Assert.Equal((true, $"{site.BaseUri}slow did not answer within 1 s."), (result.IsError, result.Text));
+        Assert.Equal((true, $"{site.BaseUri}slow was not fetched and read within the 1 s limit."), (result.IsError, result.Text));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task PageThatIsSlowToParse_EndsAtTheTimeLimit()
+    {
+        await using var site = await FakeWebSite.StartAsync();
+        await using var gateway = await StartAsync(new() { ["Qlaud:Builtins:web_fetch:AllowPrivateNetworks"] = "true", ["Qlaud:Builtins:web_fetch:TimeoutSeconds"] = "2" });
+        var clock = Stopwatch.StartNew();
+
+        var result = await Fetch(gateway, new Uri(site.BaseUri, "/deep")); // 300,000 nested <div>s: minutes of parsing
+
+        Assert.Equal((true, $"{site.BaseUri}deep was not fetched and read within the 2 s limit."), (result.IsError, result.Text));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
     }
 
     [Fact]

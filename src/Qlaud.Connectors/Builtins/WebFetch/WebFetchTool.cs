@@ -176,7 +176,7 @@ internal sealed partial class WebFetchTool : BuiltinTool
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return BuiltinToolResult.Error($"{current} did not answer within {_options.TimeoutSeconds:0.#} s.");
+            return BuiltinToolResult.Error($"{current} was not fetched and read within the {_options.TimeoutSeconds:0.#} s limit.");
         }
         catch (TimeoutRejectedException)
         {

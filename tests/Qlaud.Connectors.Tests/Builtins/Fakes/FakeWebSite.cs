@@ -12,7 +12,7 @@ namespace Qlaud.Connectors.Tests.Builtins.Fakes;
 
 /// <summary>
 /// A small web site on Kestrel at 127.0.0.1 for <c>web_fetch</c>: an HTML article with page chrome, a page too large for
-/// Readability, plain text, JSON, Latin-1 HTML, binary content (typed and untyped), redirect chains, a redirect to any URL,
+/// Readability, a page built to be slow to parse, plain text, JSON, Latin-1 HTML, binary content (typed and untyped), redirect chains, a redirect to any URL,
 /// a 64 MB body, a slow answer and a 404. Every request is recorded.
 /// </summary>
 public sealed class FakeWebSite : IAsyncDisposable
@@ -79,6 +79,7 @@ public sealed class FakeWebSite : IAsyncDisposable
         });
         app.MapGet("/article", static () => Results.Content(ArticleHtml, "text/html; charset=utf-8"));
         app.MapGet("/big-page", static () => Results.Content(BigPage(), "text/html"));
+        app.MapGet("/deep", static () => Results.Content("<html><body>" + string.Concat(Enumerable.Repeat("<div>", 300_000)) + "<p>bottom</p></body></html>", "text/html"));
         app.MapGet("/plain", static () => Results.Content("Plain text: ünïcödé, kept as it is.\nSecond line.", "text/plain; charset=utf-8"));
         app.MapGet("/data.json", static () => Results.Content("""{"name":"fox","legs":4,"tags":["quick","brown"]}""", "application/json"));
         app.MapGet("/problem", static () => Results.Content("""{"title":"not found"}""", "application/problem+json"));
