@@ -9,5 +9,7 @@ internal static class BuiltinCatalog
     public static void AddAll(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        WebSearch.WebSearchTool.Register(services);
+        WebFetch.WebFetchTool.Register(services);
     }
 }
