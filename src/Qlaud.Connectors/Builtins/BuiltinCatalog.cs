@@ -9,5 +9,6 @@ internal static class BuiltinCatalog
     public static void AddAll(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        CodeExecution.CodeExecutionTool.Add(services);
     }
 }
