@@ -38,7 +38,7 @@ public sealed class CodeExecutionE2BTests
         Assert.False(execute.Headers.ContainsKey("X-API-Key"), "the vendor key never goes to the sandbox");
         Assert.Equal(e2b.Key, requests[2].Headers["X-API-Key"]);
         Assert.Empty(e2b.Running);
-        Assert.Equal(1_000, tool.PriceMicros);
+        Assert.Equal(1_200, tool.PriceMicros);
     }
 
     [Fact]

@@ -19,10 +19,10 @@ internal sealed class CodeExecutionTool : BuiltinTool
     /// <summary>The tool's name and configuration section.</summary>
     public const string ToolName = "code_execution";
 
-    /// <summary>The default price of an E2B call, $0.001: a default E2B sandbox (2 vCPU, 512 MiB) at E2B's list price of
-    /// $0.000014 per vCPU-second and $0.0000045 per GiB-second costs $0.00003025 a second, so $0.00091 for the default
-    /// 30-second limit, rounded up.</summary>
-    public const long E2BDefaultPriceMicros = 1_000;
+    /// <summary>The default price of an E2B call, $0.0012: a <c>code-interpreter-v1</c> sandbox (2 vCPU, 2 GiB) at E2B's list
+    /// price of $0.000014 per vCPU-second and $0.0000045 per GiB-second costs $0.000037 a second, so $0.00115 for the default
+    /// 30-second limit plus about a second of start-up, rounded up.</summary>
+    public const long E2BDefaultPriceMicros = 1_200;
 
     /// <summary>The longest program accepted, in characters.</summary>
     public const int MaxCodeChars = 100_000;
