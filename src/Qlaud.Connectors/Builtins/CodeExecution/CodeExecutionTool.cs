@@ -38,7 +38,7 @@ internal sealed class CodeExecutionTool : BuiltinTool
         _options = options.Value;
         string? key = _options.ApiKey is { Length: > 0 } configured ? configured : configuration["E2B_API_KEY"] is { Length: > 0 } env ? env : null;
         _local = new LocalSandbox(_options, time, logger);
-        _e2b = key is null ? null : new E2BSandbox(_options, key, httpClientFactory.CreateClient(BuiltinRegistration.HttpClientName(ToolName)), time, logger);
+        _e2b = key is null ? null : new E2BSandbox(_options, key, httpClientFactory, time, logger);
         _backend = new Lazy<Backend>(Resolve, LazyThreadSafetyMode.ExecutionAndPublication);
         InputSchema = QlaudFunction.Schema($$"""
             {

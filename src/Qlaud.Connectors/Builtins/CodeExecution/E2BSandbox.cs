@@ -21,7 +21,7 @@ namespace Qlaud.Connectors.Builtins.CodeExecution;
 /// billing at once. Its own <c>timeout</c> (the call's timeout plus 30 s) ends it on E2B's side should the kill not arrive.</para>
 /// <para>The vendor key goes only to the API, never to the sandbox.</para>
 /// </remarks>
-internal sealed partial class E2BSandbox(CodeExecutionOptions options, string apiKey, HttpClient http, TimeProvider time, ILogger logger)
+internal sealed partial class E2BSandbox(CodeExecutionOptions options, string apiKey, IHttpClientFactory httpClientFactory, TimeProvider time, ILogger logger)
 {
     /// <summary>E2B's published API base URL.</summary>
     public const string DefaultBaseUrl = "https://api.e2b.app";
@@ -33,6 +33,8 @@ internal sealed partial class E2BSandbox(CodeExecutionOptions options, string ap
     private static readonly TimeSpan SandboxGrace = TimeSpan.FromSeconds(30);
 
     private string ApiBase => (options.BaseUrl ?? DefaultBaseUrl).TrimEnd('/');
+
+    private HttpClient Http => httpClientFactory.CreateClient(BuiltinRegistration.HttpClientName(CodeExecutionTool.ToolName));
 
     /// <summary>Runs <paramref name="code"/> with the wall-clock limit <paramref name="timeout"/> (sandbox start-up included).</summary>
     public async Task<BuiltinToolResult> RunAsync(string code, TimeSpan timeout, CancellationToken cancellationToken)
@@ -80,7 +82,7 @@ internal sealed partial class E2BSandbox(CodeExecutionOptions options, string ap
         });
         using var request = new HttpRequestMessage(HttpMethod.Post, ApiBase + "/sandboxes") { Content = body };
         request.Headers.Add("X-API-Key", apiKey);
-        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        using var response = await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
             return (null, await VendorErrorAsync(response, "start a sandbox", cancellationToken).ConfigureAwait(false));
@@ -121,7 +123,7 @@ internal sealed partial class E2BSandbox(CodeExecutionOptions options, string ap
         bool ended = false, unexpectedEnd = false;
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline).ConfigureAwait(false);
+            using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 return BuiltinToolResult.Error(response.StatusCode == HttpStatusCode.BadGateway
@@ -194,7 +196,7 @@ internal sealed partial class E2BSandbox(CodeExecutionOptions options, string ap
         {
             using var request = new HttpRequestMessage(HttpMethod.Delete, ApiBase + "/sandboxes/" + sandboxId);
             request.Headers.Add("X-API-Key", apiKey);
-            using var response = await http.SendAsync(request, cancel.Token).ConfigureAwait(false);
+            using var response = await Http.SendAsync(request, cancel.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NotFound)
             {
                 Log.KillFailed(logger, sandboxId, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture));

@@ -23,12 +23,14 @@ internal sealed partial class LocalSandbox
 {
     private const int SignalBase = 128; // bwrap exits with 128 + n when its command was killed by signal n
     private static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+    private static readonly Lazy<bool> IsRoot = new(RunsAsRoot);
 
     private readonly CodeExecutionOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _slots;
     private readonly Lazy<string?> _unavailable;
+    private readonly Lazy<(string FileName, string[] Arguments)> _command;
 
     public LocalSandbox(CodeExecutionOptions options, TimeProvider time, ILogger logger)
     {
@@ -37,6 +39,7 @@ internal sealed partial class LocalSandbox
         _logger = logger;
         _slots = new SemaphoreSlim(Math.Max(options.MaxConcurrent, 1));
         _unavailable = new Lazy<string?>(Probe, LazyThreadSafetyMode.ExecutionAndPublication);
+        _command = new Lazy<(string, string[])>(Command, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>Whether the sandbox runs here: bwrap, python3 and prlimit exist and a trial program ran in the sandbox (checked once).</summary>
@@ -186,7 +189,8 @@ internal sealed partial class LocalSandbox
 
     private ProcessStartInfo StartInfo()
     {
-        var start = new ProcessStartInfo
+        var (fileName, arguments) = _command.Value;
+        var start = new ProcessStartInfo(fileName, arguments)
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -198,68 +202,57 @@ internal sealed partial class LocalSandbox
             WorkingDirectory = "/",
         };
         start.Environment.Clear(); // the gateway's environment (its keys) stays out; bwrap --clearenv empties it inside as well
-        var args = start.ArgumentList;
-        if (RunsAsRoot())
+        return start;
+    }
+
+    /// <summary>The sandbox's command line, the same for every run.</summary>
+    private (string FileName, string[] Arguments) Command()
+    {
+        var args = new List<string>();
+        string fileName;
+        if (IsRoot.Value)
         {
             string id = _options.SandboxUserId.ToString(CultureInfo.InvariantCulture);
-            start.FileName = _options.SetprivPath;
-            args.Add("--reuid=" + id);
-            args.Add("--regid=" + id);
-            args.Add("--clear-groups");
-            args.Add("--");
-            args.Add(_options.BwrapPath);
+            fileName = _options.SetprivPath;
+            args.AddRange(["--reuid=" + id, "--regid=" + id, "--clear-groups", "--", _options.BwrapPath]);
         }
         else
         {
-            start.FileName = _options.BwrapPath;
+            fileName = _options.BwrapPath;
         }
 
-        foreach (string arg in (string[])["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-                     "--ro-bind", "/usr", "/usr"])
-        {
-            args.Add(arg);
-        }
-
+        args.AddRange(["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+            "--ro-bind", "/usr", "/usr"]);
         foreach (string top in (string[])["/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"])
         {
             var dir = new DirectoryInfo(top);
             if (dir.LinkTarget is { } target)
             {
-                args.Add("--symlink");
-                args.Add(target);
-                args.Add(top);
+                args.AddRange(["--symlink", target, top]);
             }
             else if (dir.Exists)
             {
-                args.Add("--ro-bind");
-                args.Add(top);
-                args.Add(top);
+                args.AddRange(["--ro-bind", top, top]);
             }
         }
 
         foreach (string path in _options.ReadOnlyBinds)
         {
-            args.Add("--ro-bind");
-            args.Add(path);
-            args.Add(path);
+            args.AddRange(["--ro-bind", path, path]);
         }
 
         long mb = 1024 * 1024;
         string disk = (_options.DiskMb * mb).ToString(CultureInfo.InvariantCulture);
-        foreach (string arg in (string[])["--proc", "/proc", "--dev", "/dev", "--size", disk, "--tmpfs", "/tmp", "--chdir", "/tmp", "--clearenv",
-                     "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
-                     _options.PrlimitPath,
-                     "--as=" + (_options.MemoryMb * mb).ToString(CultureInfo.InvariantCulture),
-                     "--nproc=" + _options.MaxProcesses.ToString(CultureInfo.InvariantCulture),
-                     // SIGXCPU at the soft limit names the cause; the hard limit a second later kills a program that ignores it.
-                     "--cpu=" + _options.CpuSeconds.ToString(CultureInfo.InvariantCulture) + ":" + (_options.CpuSeconds + 1).ToString(CultureInfo.InvariantCulture),
-                     "--fsize=" + disk, "--nofile=256", "--core=0",
-                     "--", _options.PythonPath, "-I", "-u", "-"])
-        {
-            args.Add(arg);
-        }
-
-        return start;
+        args.AddRange(["--proc", "/proc", "--dev", "/dev", "--size", disk, "--tmpfs", "/tmp", "--chdir", "/tmp", "--clearenv",
+            "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
+            _options.PrlimitPath,
+            "--as=" + (_options.MemoryMb * mb).ToString(CultureInfo.InvariantCulture),
+            "--nproc=" + _options.MaxProcesses.ToString(CultureInfo.InvariantCulture),
+            // SIGXCPU at the soft limit names the cause; the hard limit a second later kills a program that ignores it.
+            "--cpu=" + _options.CpuSeconds.ToString(CultureInfo.InvariantCulture) + ":" + (_options.CpuSeconds + 1).ToString(CultureInfo.InvariantCulture),
+            "--fsize=" + disk, "--nofile=256", "--core=0",
+            "--", _options.PythonPath, "-I", "-u", "-"]);
+        return (fileName, [.. args]);
     }
 
     private static async Task PumpAsync(StreamReader reader, OutputCapture capture, bool stderr)
@@ -302,7 +295,7 @@ internal sealed partial class LocalSandbox
             : !File.Exists(_options.BwrapPath) ? $"bwrap was not found at {_options.BwrapPath} (Qlaud:Builtins:code_execution:BwrapPath; Debian package bubblewrap)"
             : !File.Exists(_options.PythonPath) ? $"python3 was not found at {_options.PythonPath} (Qlaud:Builtins:code_execution:PythonPath)"
             : !File.Exists(_options.PrlimitPath) ? $"prlimit was not found at {_options.PrlimitPath} (Qlaud:Builtins:code_execution:PrlimitPath; util-linux)"
-            : RunsAsRoot() && !File.Exists(_options.SetprivPath) ? $"setpriv was not found at {_options.SetprivPath} (Qlaud:Builtins:code_execution:SetprivPath; util-linux), needed when the gateway runs as root"
+            : IsRoot.Value && !File.Exists(_options.SetprivPath) ? $"setpriv was not found at {_options.SetprivPath} (Qlaud:Builtins:code_execution:SetprivPath; util-linux), needed when the gateway runs as root"
             : null;
         if (reason is null)
         {
