@@ -11,5 +11,6 @@ internal static class BuiltinCatalog
         ArgumentNullException.ThrowIfNull(services);
         WebSearch.WebSearchTool.Register(services);
         WebFetch.WebFetchTool.Register(services);
+        CodeExecution.CodeExecutionTool.Add(services);
     }
 }
