@@ -64,9 +64,7 @@ internal sealed class CodeExecutionTool : BuiltinTool
     /// <summary>Registers the tool, its options (validated at start-up) and its HTTP client.</summary>
     public static void Add(IServiceCollection services)
     {
-        // The circuit breaker's sampling window must be at least twice the attempt timeout, or the resilience options fail validation.
-        BuiltinRegistration.AddBuiltin<CodeExecutionTool, CodeExecutionOptions>(services, ToolName,
-            static resilience => resilience.CircuitBreaker.SamplingDuration = 2 * resilience.AttemptTimeout.Timeout);
+        BuiltinRegistration.AddBuiltin<CodeExecutionTool, CodeExecutionOptions>(services, ToolName);
         services.AddOptions<CodeExecutionOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CodeExecutionOptions>, CodeExecutionOptionsValidator>());
     }

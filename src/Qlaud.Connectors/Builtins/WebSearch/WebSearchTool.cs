@@ -97,8 +97,7 @@ internal sealed partial class WebSearchTool : BuiltinTool
     /// <summary>Registers the tool, its options and their start-up validation.</summary>
     public static void Register(IServiceCollection services)
     {
-        // The standard handler's validation wants the breaker's sampling window at least twice the 30 s attempt timeout.
-        BuiltinRegistration.AddBuiltin<WebSearchTool, WebSearchOptions>(services, ToolName, static o => o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(60));
+        BuiltinRegistration.AddBuiltin<WebSearchTool, WebSearchOptions>(services, ToolName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebSearchOptions>, WebSearchOptionsValidator>());
         services.AddOptions<WebSearchOptions>().ValidateOnStart();
     }
