@@ -107,6 +107,7 @@ internal sealed partial class WebFetchTool : BuiltinTool
             ConnectTimeout = TimeSpan.FromSeconds(15),
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
             MaxResponseHeadersLength = 64,
+            MaxResponseDrainSize = 0, // a body cut at MaxBytes closes the connection rather than reading on to reuse it
             ConnectCallback = (context, cancellationToken) => SsrfGuard.ConnectAsync(context.DnsEndPoint, resolver.ResolveAsync,
                 (host, port) => allowAll || allowed.Exists(a => a.Matches(host, port)), cancellationToken),
         };
