@@ -151,6 +151,25 @@ public sealed class WebSearchTests
         Assert.False(recovered.IsError, recovered.Text);
     }
 
+    [Fact]
+    public async Task Brave_TooSlow_EndsAtTheTimeLimit()
+    {
+        await using var brave = await FakeBraveSearch.StartAsync(BraveKey);
+        await using var gateway = await StartAsync(new()
+        {
+            ["Qlaud:Builtins:web_search:ApiKey"] = BraveKey,
+            ["Qlaud:Builtins:web_search:BaseUrl"] = brave.Url,
+            ["Qlaud:Builtins:web_search:TimeoutSeconds"] = "1",
+        });
+        brave.Delay = TimeSpan.FromSeconds(20);
+        var clock = Stopwatch.StartNew();
+
+        var result = await Tool(gateway).InvokeAsync(Call("""{"query":"slow"}"""), CancellationToken.None);
+
+        Assert.Equal((true, "Brave did not answer within 1 s; try again later."), (result.IsError, result.Text));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
+    }
+
     [Theory]
     [InlineData("""{}""", "query is required: the search terms, as a string.")]
     [InlineData("""{"query":"   "}""", "query is required: the search terms, as a string.")]

@@ -299,7 +299,11 @@ internal sealed partial class WebFetchTool : BuiltinTool
         string? title = Title(document.Title);
         if (CountElements(document, ReadabilityMaxElements + 1) <= ReadabilityMaxElements)
         {
-            var article = await Task.Run(() => new Reader(url.AbsoluteUri, document) { KeepClasses = true }.GetArticle(), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var article = await Task.Run(() =>
+            {
+                using var reader = new Reader(url.AbsoluteUri, document) { KeepClasses = true }; // classes carry code blocks' language
+                return reader.GetArticle();
+            }, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (article.IsReadable && !string.IsNullOrWhiteSpace(article.Content))
             {
                 var content = await parser.ParseDocumentAsync(article.Content, cancellationToken).ConfigureAwait(false);
@@ -317,19 +321,24 @@ internal sealed partial class WebFetchTool : BuiltinTool
         return (title, HtmlToMarkdown.Convert((AngleSharp.Dom.INode?)document.Body ?? document, url, maxChars, skipChrome: true));
     }
 
+    /// <summary>Counts the document's elements, up to <paramref name="stopAt"/>; child lists are read by index (AngleSharp's
+    /// sibling links and element collections cost time in proportion to a node's position).</summary>
     private static int CountElements(IHtmlDocument document, int stopAt)
     {
         int count = 0;
-        var pending = new Stack<AngleSharp.Dom.IElement>();
+        var pending = new Stack<AngleSharp.Dom.INode>();
         pending.Push(document.DocumentElement);
         while (pending.Count > 0 && count < stopAt)
         {
-            var element = pending.Pop();
+            var node = pending.Pop();
             count++;
-            var children = element.Children;
-            for (int i = 0; i < children.Length; i++)
+            var children = node.ChildNodes;
+            for (int i = 0; i < children.Length && count + pending.Count < stopAt; i++)
             {
-                pending.Push(children[i]);
+                if (children[i] is AngleSharp.Dom.IElement element)
+                {
+                    pending.Push(element);
+                }
             }
         }
 

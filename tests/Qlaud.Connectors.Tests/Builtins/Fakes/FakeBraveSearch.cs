@@ -36,6 +36,9 @@ public sealed class FakeBraveSearch : IAsyncDisposable
     /// <summary>Every request in arrival order, also refused ones.</summary>
     public IReadOnlyList<Recorded> Requests => [.. _requests];
 
+    /// <summary>How long each answer waits before it is sent (default none).</summary>
+    public TimeSpan Delay { get; set; }
+
     /// <summary>The next request(s) answer <paramref name="status"/> (Brave's error envelope), with <c>Retry-After</c> when given.</summary>
     public void FailNext(int status, string? retryAfter = null, int times = 1)
     {
@@ -68,6 +71,11 @@ public sealed class FakeBraveSearch : IAsyncDisposable
         {
             await ErrorAsync(context, 401, "SUBSCRIPTION_TOKEN_INVALID", "The provided subscription token is invalid.");
             return;
+        }
+
+        if (Delay > TimeSpan.Zero)
+        {
+            await Task.Delay(Delay, context.RequestAborted);
         }
 
         if (_failures.TryDequeue(out var failure))

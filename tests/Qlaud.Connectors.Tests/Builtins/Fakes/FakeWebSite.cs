@@ -46,6 +46,7 @@ public sealed class FakeWebSite : IAsyncDisposable
     private readonly ConcurrentQueue<Recorded> _requests = new();
     private long _largeBytesWritten;
     private int _largeEnded;
+    private int _largeCompleted;
 
     private FakeWebSite(WebApplication app) => _app = app;
 
@@ -60,6 +61,9 @@ public sealed class FakeWebSite : IAsyncDisposable
 
     /// <summary>Bytes of <c>/large</c> written before the client stopped reading (or all 64 MB).</summary>
     public long LargeBytesWritten => Interlocked.Read(ref _largeBytesWritten);
+
+    /// <summary>Whether all 64 MB of <c>/large</c> were sent without the client hanging up.</summary>
+    public bool LargeCompleted => Volatile.Read(ref _largeCompleted) == 1;
 
     /// <summary>Whether the <c>/large</c> response ended (finished or aborted by the client).</summary>
     public bool LargeEnded => Volatile.Read(ref _largeEnded) == 1;
@@ -104,11 +108,17 @@ public sealed class FakeWebSite : IAsyncDisposable
             byte[] chunk = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("0123456789abcdef", 4096))); // 64 KiB
             try
             {
-                for (int i = 0; i < 1024 && !context.RequestAborted.IsCancellationRequested; i++)
+                // Paced (about 1 ms a chunk, so all of it takes a second or more): once the client hangs up, Kestrel drops
+                // further writes silently and only RequestAborted tells, which must get the chance to stop the loop.
+                int i = 0;
+                for (; i < 1024 && !context.RequestAborted.IsCancellationRequested; i++)
                 {
                     await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
                     Interlocked.Add(ref self._largeBytesWritten, chunk.Length);
+                    await Task.Delay(1, context.RequestAborted);
                 }
+
+                Volatile.Write(ref self._largeCompleted, i == 1024 ? 1 : 0);
             }
             catch (Exception e) when (e is OperationCanceledException or IOException)
             {
