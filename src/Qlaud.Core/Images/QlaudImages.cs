@@ -32,7 +32,11 @@ internal sealed class QlaudImages : IQlaudImages
         _markupPercent = options.Value.Pricing.MarkupPercent;
     }
 
-    public async Task<QlaudImageResult> GenerateAsync(QlaudImageRequest request, CancellationToken cancellationToken = default)
+    public Task<QlaudImageResult> GenerateAsync(QlaudImageRequest request, CancellationToken cancellationToken = default)
+        => GenerateAsync(request, Diagnostics.RequestIds.New(), cancellationToken);
+
+    /// <summary>The same under the request id <paramref name="requestId"/> (the HTTP surface names it in <c>x-qlaud-request-id</c> first).</summary>
+    public async Task<QlaudImageResult> GenerateAsync(QlaudImageRequest request, string requestId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (ImagesWire.Validate(request) is { } invalid)
@@ -48,7 +52,6 @@ internal sealed class QlaudImages : IQlaudImages
             throw new QlaudException(error);
         }
 
-        string requestId = Diagnostics.RequestIds.New();
         MeteredCall? call = null;
         if (_metered)
         {
