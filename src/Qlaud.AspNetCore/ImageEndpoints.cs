@@ -69,6 +69,7 @@ internal sealed class ImageEndpoints(QlaudImages images, ImageStore store, IHost
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json";
             response.Headers["x-qlaud-route"] = result.Route;
+            response.Headers["x-qlaud-attempts"] = result.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
             using (var w = new Utf8JsonWriter(response.BodyWriter))
             {
                 Write(w, result, links);

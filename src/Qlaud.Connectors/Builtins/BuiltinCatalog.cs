@@ -9,7 +9,9 @@ internal static class BuiltinCatalog
     public static void AddAll(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        BuiltinRegistration.AddBuiltin<ImageGenerationTool, ImageGenerationOptions>(services, "image_generation");
+        // image_generation calls no vendor over HTTP (it goes through Qlaud's routing); its client's breaker only has to pass validation.
+        BuiltinRegistration.AddBuiltin<ImageGenerationTool, ImageGenerationOptions>(services, "image_generation",
+            static o => o.CircuitBreaker.SamplingDuration = 2 * o.AttemptTimeout.Timeout);
         services.AddOptions<ImageGenerationOptions>()
             .Validate(static o => o.UrlMinutes is >= 1 and <= 10_080, "Qlaud:Builtins:image_generation:UrlMinutes must be between 1 and 10080 (a week).")
             .Validate(static o => o.TimeoutSeconds is > 0 and <= 3_600, "Qlaud:Builtins:image_generation:TimeoutSeconds must be greater than 0 and at most 3600.")
