@@ -253,6 +253,27 @@ public sealed class ImageGenerationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InProcess_QlaudCallScopeKey_MeteredAsThatKeyWithTheRequestIdOfItsLedgerEntry()
+    {
+        var (id, secret) = await _gateway.MintKeyAsync("""{"end_user_id":"frank","max_spend_usd":1}""");
+        var images = _gateway.Services.GetRequiredService<Qlaud.Images.IQlaudImages>();
+
+        Qlaud.Images.QlaudImageResult result;
+        using (QlaudCallScope.ForApiKey(secret))
+        {
+            result = await images.GenerateAsync(new Qlaud.Images.QlaudImageRequest("fake-image", "a fox") { Quality = "medium", Size = "1024x1024", OutputFormat = "webp" });
+        }
+
+        var image = Assert.Single(result.Images);
+        Assert.Equal(FakeImages.Png, image.Data.ToArray());
+        Assert.Equal("image/webp", image.MediaType); // the provider reports output_format webp
+        Assert.Equal(("fake-image", "fake/gpt-image-1", 42_000L), (result.Model, result.Route, result.CostMicros));
+        var entry = await _gateway.SingleUsageEntryAsync(id);
+        Assert.Equal(result.RequestId, entry.GetProperty("request_id").GetString());
+        Assert.Equal(46_200, entry.GetProperty("cost_micros").GetInt64());
+    }
+
+    [Fact]
     public async Task Catalog_ImageModel_ListedAsAnImageWithItsPerImagePrices()
     {
         using var http = _gateway.Http();
