@@ -167,15 +167,7 @@ internal sealed class ImageEndpoints(QlaudImages images, ImageStore store, IHost
 
                         break;
                     case "models":
-                        if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(static m => m.ValueKind != JsonValueKind.String))
-                        {
-                            error = "'models' must be an array of model ids.";
-                        }
-                        else
-                        {
-                            models = [.. value.EnumerateArray().Select(static m => m.GetString()!)];
-                        }
-
+                        error = Models(value, out models);
                         break;
                     default:
                         (extra ??= new(StringComparer.Ordinal))[property.Name] = value.Clone();
@@ -201,7 +193,7 @@ internal sealed class ImageEndpoints(QlaudImages images, ImageStore store, IHost
                 OutputFormat = format,
                 Background = background,
                 EndUserId = user,
-                Models = model is null ? models!.Skip(1).ToList() : models,
+                Models = model is null ? models!.GetRange(1, models.Count - 1) : models,
                 AdditionalProperties = extra,
             }, url, null);
         }
@@ -263,6 +255,29 @@ internal sealed class ImageEndpoints(QlaudImages images, ImageStore store, IHost
         {
             w.WriteString(name, value);
         }
+    }
+
+    private static string? Models(JsonElement value, out List<string>? models)
+    {
+        models = null;
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            return "'models' must be an array of model ids.";
+        }
+
+        var list = new List<string>(value.GetArrayLength());
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String)
+            {
+                return "'models' must be an array of model ids.";
+            }
+
+            list.Add(item.GetString()!);
+        }
+
+        models = list;
+        return null;
     }
 
     private static string? Text(JsonElement value, string name, out string? text)

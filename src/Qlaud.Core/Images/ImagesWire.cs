@@ -58,11 +58,14 @@ internal static class ImagesWire
             return $"'background' must be one of auto, transparent, opaque, not '{background}'.";
         }
 
-        foreach (var (name, _) in request.AdditionalProperties ?? new Dictionary<string, JsonElement>())
+        if (request.AdditionalProperties is { } extra)
         {
-            if (OwnFields.Contains(name))
+            foreach (var (name, _) in extra)
             {
-                return $"The additional property '{name}' is a field of the request itself.";
+                if (OwnFields.Contains(name))
+                {
+                    return $"The additional property '{name}' is a field of the request itself.";
+                }
             }
         }
 
@@ -81,10 +84,13 @@ internal static class ImagesWire
         WriteIfSet(w, "output_format", request.OutputFormat);
         WriteIfSet(w, "background", request.Background);
         WriteIfSet(w, "user", request.EndUserId);
-        foreach (var (name, value) in request.AdditionalProperties ?? new Dictionary<string, JsonElement>())
+        if (request.AdditionalProperties is { } extra)
         {
-            w.WritePropertyName(name);
-            value.WriteTo(w);
+            foreach (var (name, value) in extra)
+            {
+                w.WritePropertyName(name);
+                value.WriteTo(w);
+            }
         }
 
         w.WriteEndObject();

@@ -167,6 +167,23 @@ public sealed class ImageGenerationTests : IAsyncLifetime
         Assert.Equal((0L, 0L), (wallet.GetProperty("balance_micros").GetInt64(), wallet.GetProperty("reserved_micros").GetInt64()));
     }
 
+    [Fact]
+    public async Task Generate_OtherFields_PassToTheProviderAndQlaudsOwnAreCutOut()
+    {
+        using var http = _gateway.Http();
+
+        var (status, _) = await http.PostJsonAsync("/v1/images/generations",
+            """{"models":["fake-image"],"prompt":"a fox","quality":"low","size":"1024x1024","moderation":"low","output_compression":80,"response_format":"b64_json","user":"u-9"}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        using var body = JsonDocument.Parse(Assert.Single(_gateway.Fake.Requests).Body);
+        var root = body.RootElement;
+        Assert.Equal(("low", 80, "u-9"), (root.GetProperty("moderation").GetString(), root.GetProperty("output_compression").GetInt32(), root.GetProperty("user").GetString()));
+        Assert.Equal("gpt-image-1", root.GetProperty("model").GetString());
+        Assert.False(root.TryGetProperty("models", out _));
+        Assert.False(root.TryGetProperty("response_format", out _));
+    }
+
     [Theory]
     [InlineData(429, 429)]
     [InlineData(500, 500)]
