@@ -141,7 +141,7 @@ internal sealed class CatalogEndpoints
             writer.WriteNumber("context_length", model.ContextLength);
             writer.WriteNumber("max_output_tokens", model.MaxOutputTokens);
             writer.WriteStartArray("capabilities");
-            foreach (var capability in (ReadOnlySpan<ModelCapabilities>)[ModelCapabilities.Tools, ModelCapabilities.Vision, ModelCapabilities.Json, ModelCapabilities.Reasoning, ModelCapabilities.StructuredOutputs, ModelCapabilities.Embeddings])
+            foreach (var capability in (ReadOnlySpan<ModelCapabilities>)[ModelCapabilities.Tools, ModelCapabilities.Vision, ModelCapabilities.Json, ModelCapabilities.Reasoning, ModelCapabilities.StructuredOutputs, ModelCapabilities.Embeddings, ModelCapabilities.Images])
             {
                 if (model.Capabilities.HasFlag(capability))
                 {
@@ -175,6 +175,32 @@ internal sealed class CatalogEndpoints
                     writer.WriteEndObject();
                 }
 
+                if (route.ImagePrice is { } images)
+                {
+                    // Per generated image: the flat price, and the table by quality then size.
+                    if (images.PerImageMicros is { } flat)
+                    {
+                        WriteUsd(writer, "per_image", flat);
+                    }
+
+                    if (images.ByQualityAndSize.Count > 0)
+                    {
+                        writer.WriteStartObject("per_image_by_quality");
+                        foreach (var quality in images.ByQualityAndSize.GroupBy(static p => p.Key[..p.Key.IndexOf('/')]).OrderBy(static g => g.Key, StringComparer.Ordinal))
+                        {
+                            writer.WriteStartObject(quality.Key);
+                            foreach (var (key, micros) in quality.OrderBy(static p => p.Key, StringComparer.Ordinal))
+                            {
+                                WriteUsd(writer, key[(key.IndexOf('/') + 1)..], micros);
+                            }
+
+                            writer.WriteEndObject();
+                        }
+
+                        writer.WriteEndObject();
+                    }
+                }
+
                 writer.WriteEndObject();
                 if (health is not null)
                 {
@@ -192,8 +218,8 @@ internal sealed class CatalogEndpoints
         writer.WriteEndObject();
     }
 
-    /// <summary>What a model serves: <c>chat</c> (the chat endpoints) or <c>embedding</c> (<c>POST /v1/embeddings</c>).</summary>
-    private static string Kind(CatalogModel model) => model.IsEmbedding ? "embedding" : "chat";
+    /// <summary>What a model serves: <c>chat</c> (the chat endpoints), <c>embedding</c> (<c>POST /v1/embeddings</c>) or <c>image</c> (<c>POST /v1/images/generations</c>).</summary>
+    private static string Kind(CatalogModel model) => model.IsEmbedding ? "embedding" : model.IsImage ? "image" : "chat";
 
     /// <summary>A route's live statistics over the sliding window; numbers are null until the route has served requests.</summary>
     private static void WriteLatency(Utf8JsonWriter writer, RouteHealth health)

@@ -14,7 +14,8 @@ public static class QlaudEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps the <c>/v1</c> endpoints: OpenAI <c>POST /v1/chat/completions</c>, Anthropic <c>POST /v1/messages</c> and
-    /// <c>/v1/messages/count_tokens</c>, OpenAI <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
+    /// <c>/v1/messages/count_tokens</c>, OpenAI <c>POST /v1/embeddings</c> and <c>POST /v1/images/generations</c> (with <c>GET /v1/images/{token}</c>,
+    /// the anonymous limited-time URL of a generated image), <c>GET /v1/models</c>, <c>GET /v1/catalog</c>, the account endpoints:
     /// <c>/v1/keys</c> (mint, list, get, patch, revoke, per-key usage), <c>/v1/wallet</c> (balance, credit) and <c>GET /v1/usage</c>,
     /// Stripe wallet top-ups (<c>POST /v1/wallet/topup</c>, <c>GET /v1/wallet/topup/options</c>, <c>GET /v1/wallet/topup/{id}</c>)
     /// payments that named no existing account (<c>GET /v1/wallet/unapplied</c>, bootstrap master key), the signed
@@ -69,6 +70,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         var connectors = ActivatorUtilities.CreateInstance<ConnectorEndpoints>(services);
         var tools = ActivatorUtilities.CreateInstance<ToolEndpoints>(services);
         var connectPage = ActivatorUtilities.CreateInstance<ConnectPageEndpoints>(services);
+        var images = ActivatorUtilities.CreateInstance<ImageEndpoints>(services);
 
         var bounded = new StorageTimeouts(
             TimeSpan.FromSeconds(services.GetRequiredService<IOptions<QlaudOptions>>().Value.Limits.StorageTimeoutSeconds),
@@ -83,6 +85,8 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/messages", (RequestDelegate)chat.MessagesAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapPost("/messages/count_tokens", (RequestDelegate)chat.CountTokensAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.AnthropicRequest);
         group.MapPost("/embeddings", (RequestDelegate)chat.EmbeddingsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapPost("/images/generations", (RequestDelegate)images.GenerateAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.OpenAIRequest);
+        group.MapGet("/images/{token}", (RequestDelegate)images.GetAsync).AllowAnonymous(); // the unguessable token is the permission, for a browser or a chat UI
         group.MapGet("/models", (RequestDelegate)catalog.ModelsAsync).RequireAuthorization(AnyKey).WithMetadata(QlaudErrorSurface.ByHeader);
         group.MapGet("/catalog", (RequestDelegate)catalog.CatalogAsync); // public: prices and capabilities
         group.MapPost("/keys", bounded.Bound(keys.CreateAsync)).RequireAuthorization(AccountAdmin);

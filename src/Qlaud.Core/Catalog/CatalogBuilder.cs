@@ -238,6 +238,8 @@ internal static class CatalogBuilder
                 LongContextOutputPerMTok = route.LongContextOutputPerMTok ?? old.LongContextOutputPerMTok,
                 LongContextCacheReadPerMTok = route.LongContextCacheReadPerMTok ?? old.LongContextCacheReadPerMTok,
                 LongContextCacheWritePerMTok = route.LongContextCacheWritePerMTok ?? old.LongContextCacheWritePerMTok,
+                ImagePrice = route.ImagePrice ?? old.ImagePrice,
+                ImagePrices = route.ImagePrices ?? old.ImagePrices,
             };
         }
 
@@ -273,9 +275,15 @@ internal static class CatalogBuilder
 
         var capabilities = Capabilities(model.Capabilities, $"{key}:Capabilities", errors);
         bool embedding = (capabilities & ModelCapabilities.Embeddings) != 0;
+        bool image = (capabilities & ModelCapabilities.Images) != 0;
         if (embedding && (capabilities & ~ModelCapabilities.Embeddings) != 0)
         {
             errors.Add($"{key}:Capabilities: an embedding model ('embeddings') has no chat capabilities (tools, vision, json, reasoning).");
+        }
+
+        if (image && (capabilities & ~ModelCapabilities.Images) != 0)
+        {
+            errors.Add($"{key}:Capabilities: an image model ('images') has no other capabilities (tools, vision, json, reasoning, embeddings).");
         }
 
         int contextLength = model.ContextLength ?? (embedding ? 8_192 : 128_000);
@@ -308,9 +316,31 @@ internal static class CatalogBuilder
                 continue;
             }
 
-            // An embedding model bills input tokens only: its output price is optional and 0 when not given.
-            long? input = Price(route.InputPerMTok, $"{routeKey}:InputPerMTok", required: true, errors);
-            long? output = embedding && route.OutputPerMTok is null ? 0 : Price(route.OutputPerMTok, $"{routeKey}:OutputPerMTok", required: true, errors);
+            if (image && (provider.Dialect != "openai" || provider.Name == EchoProvider))
+            {
+                errors.Add($"{routeKey}:Provider '{provider.Name}' has no images endpoint; an image model needs an OpenAI-dialect provider (POST /images/generations).");
+                continue;
+            }
+
+            ImagePrice? imagePrice = null;
+            if (image)
+            {
+                imagePrice = ImagePrices(route, routeKey, errors);
+                if (imagePrice is null)
+                {
+                    continue;
+                }
+            }
+            else if (route.ImagePrice is not null || route.ImagePrices is not null)
+            {
+                errors.Add($"{routeKey}:ImagePrice and {routeKey}:ImagePrices belong to image models (capability 'images') only.");
+                continue;
+            }
+
+            // An embedding model bills input tokens only: its output price is optional and 0 when not given. An image model is
+            // billed per image; token prices are optional and 0 when not given.
+            long? input = image && route.InputPerMTok is null ? 0 : Price(route.InputPerMTok, $"{routeKey}:InputPerMTok", required: true, errors);
+            long? output = (embedding || image) && route.OutputPerMTok is null ? 0 : Price(route.OutputPerMTok, $"{routeKey}:OutputPerMTok", required: true, errors);
             long? cacheRead = Price(route.CacheReadPerMTok, $"{routeKey}:CacheReadPerMTok", required: false, errors);
             long? cacheWrite = Price(route.CacheWritePerMTok, $"{routeKey}:CacheWritePerMTok", required: false, errors);
             if (input is null || output is null)
@@ -361,9 +391,9 @@ internal static class CatalogBuilder
             }
 
             var routeCapabilities = route.Capabilities is null ? capabilities : Capabilities(route.Capabilities, $"{routeKey}:Capabilities", errors);
-            if (((routeCapabilities ^ capabilities) & ModelCapabilities.Embeddings) != 0)
+            if (((routeCapabilities ^ capabilities) & (ModelCapabilities.Embeddings | ModelCapabilities.Images)) != 0)
             {
-                errors.Add($"{routeKey}:Capabilities: 'embeddings' is the model's kind and cannot differ between its routes; set it in {key}:Capabilities.");
+                errors.Add($"{routeKey}:Capabilities: 'embeddings' and 'images' are the model's kind and cannot differ between its routes; set it in {key}:Capabilities.");
             }
 
             routes.Add(new CatalogRoute(id, provider, string.IsNullOrWhiteSpace(route.UpstreamModel) ? id : route.UpstreamModel, price)
@@ -372,6 +402,7 @@ internal static class CatalogBuilder
                 Capabilities = routeCapabilities,
                 CapabilitiesDeclared = route.Capabilities is not null || model.Capabilities is not null,
                 BatchDiscountPercent = route.BatchDiscountPercent ?? 0,
+                ImagePrice = imagePrice,
             });
         }
 
@@ -380,9 +411,51 @@ internal static class CatalogBuilder
             return null;
         }
 
-        // An embedding model generates no tokens: its output allowance is 0 whatever is configured.
+        // An embedding or image model generates no text tokens: its output allowance is 0 whatever is configured.
         return new CatalogModel(id, model.Name ?? id, model.Owner ?? routes[0].Provider.Name,
-            contextLength, embedding ? 0 : model.MaxOutputTokens ?? 4_096, capabilities, routes.ToImmutable());
+            contextLength, embedding || image ? 0 : model.MaxOutputTokens ?? 4_096, capabilities, routes.ToImmutable());
+    }
+
+    /// <summary>The per-image prices of an image model's route; null (with the errors, each naming its key) when they are missing or invalid.</summary>
+    private static ImagePrice? ImagePrices(RouteOptions route, string routeKey, List<string> errors)
+    {
+        int before = errors.Count;
+        long? flat = route.ImagePrice is { } usd ? PerImage(usd, $"{routeKey}:ImagePrice", errors) : null;
+        var listed = new Dictionary<string, long>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (quality, sizes) in route.ImagePrices ?? [])
+        {
+            foreach (var (size, price) in sizes ?? [])
+            {
+                if (PerImage(price, $"{routeKey}:ImagePrices:{quality}:{size}", errors) is { } micros)
+                {
+                    listed[quality.Trim().ToLowerInvariant() + "/" + size.Trim().ToLowerInvariant()] = micros;
+                }
+            }
+        }
+
+        if (errors.Count > before)
+        {
+            return null;
+        }
+
+        if (flat is null && listed.Count == 0)
+        {
+            errors.Add($"{routeKey}:ImagePrice or {routeKey}:ImagePrices is required for an image model (USD per image, for example 0.04).");
+            return null;
+        }
+
+        return new ImagePrice(flat, listed);
+    }
+
+    private static long? PerImage(decimal usd, string key, List<string> errors)
+    {
+        if (usd < 0 || usd > 1_000)
+        {
+            errors.Add($"{key} must be between 0 and 1000 USD per image, not {usd.ToString(CultureInfo.InvariantCulture)}.");
+            return null;
+        }
+
+        return ModelPrice.MicrosFromUsd(usd);
     }
 
     private static ModelCapabilities Capabilities(List<string>? names, string key, List<string> errors)
@@ -396,7 +469,7 @@ internal static class CatalogBuilder
             }
             else
             {
-                errors.Add($"{key} '{name}' is not one of tools, vision, json, reasoning, structured_outputs, embeddings.");
+                errors.Add($"{key} '{name}' is not one of tools, vision, json, reasoning, structured_outputs, embeddings, images.");
             }
         }
 

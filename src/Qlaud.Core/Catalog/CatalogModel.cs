@@ -16,6 +16,9 @@ public sealed record CatalogModel(string Id, string Name, string Owner, int Cont
     /// <summary>Whether this is an embedding model (capability <c>embeddings</c>): it serves embeddings requests and no chat.</summary>
     public bool IsEmbedding => (Capabilities & ModelCapabilities.Embeddings) != 0;
 
+    /// <summary>Whether this is an image generation model (capability <c>images</c>): it serves image requests and no chat.</summary>
+    public bool IsImage => (Capabilities & ModelCapabilities.Images) != 0;
+
     /// <summary>Whether any route's provider is available.</summary>
     public bool IsAvailable
     {

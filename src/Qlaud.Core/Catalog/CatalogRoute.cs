@@ -20,6 +20,9 @@ public sealed record CatalogRoute(string ModelId, CatalogProvider Provider, stri
     /// turned away for lacking one.</summary>
     public bool CapabilitiesDeclared { get; init; }
 
+    /// <summary>The per-image prices of an image generation route (capability <c>images</c>); null for other routes.</summary>
+    public ImagePrice? ImagePrice { get; init; }
+
     /// <summary>The percent taken off <see cref="Price"/> for requests run through the provider's own batch API; 0 when it has none.</summary>
     public decimal BatchDiscountPercent { get; init; }
 
@@ -36,6 +39,5 @@ public sealed record CatalogRoute(string ModelId, CatalogProvider Provider, stri
     private long Discount(long micros) => (long)Math.Ceiling(micros * (100m - BatchDiscountPercent) / 100m);
 
     /// <summary>The upstream model as an encoded JSON string token, spliced into passthrough bodies.</summary>
-
     internal byte[] UpstreamModelJson { get; } = Forwarding.WireRequestScanner.EncodeModel(UpstreamModel);
 }

@@ -18,4 +18,7 @@ public enum ModelCapabilities
     StructuredOutputs = 16,
     /// <summary>An embedding model: served on <c>POST /v1/embeddings</c> and by the in-process embedding generator, never as a chat model.</summary>
     Embeddings = 32,
+    /// <summary>An image generation model: served on <c>POST /v1/images/generations</c> and by the in-process
+    /// <see cref="Images.IQlaudImages"/>, never as a chat model; priced per image (<see cref="CatalogRoute.ImagePrice"/>).</summary>
+    Images = 64,
 }

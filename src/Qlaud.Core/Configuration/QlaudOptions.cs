@@ -49,4 +49,7 @@ public sealed class QlaudOptions
     public SearchOptions Search { get; set; } = new();
     /// <summary>Background batch jobs: concurrency, file size and batch size limits.</summary>
     public BatchesOptions Batches { get; set; } = new();
+
+    /// <summary>Generated images served by the gateway at limited-time URLs.</summary>
+    public ImagesOptions Images { get; set; } = new();
 }

@@ -43,6 +43,15 @@ public sealed class RouteOptions
     /// catalog gives OpenAI and Anthropic routes 50). A route with a discount is one Qlaud can submit batches to natively.</summary>
     public decimal? BatchDiscountPercent { get; set; }
 
+    /// <summary>USD per generated image of an image model (capability <c>images</c>): the price of any quality and size that
+    /// <see cref="ImagePrices"/> does not list.</summary>
+    public decimal? ImagePrice { get; set; }
+
+    /// <summary>USD per generated image of an image model by quality, then size (for example <c>ImagePrices:high:1024x1024</c> = 0.167),
+    /// as OpenAI prices <c>gpt-image-1</c>. A request whose quality or size is <c>auto</c> or unlisted is charged <see cref="ImagePrice"/>,
+    /// else the dearest listed price.</summary>
+    public Dictionary<string, Dictionary<string, decimal>>? ImagePrices { get; set; }
+
     /// <summary>The capabilities this route supports, when they differ from the model's (for example a host without tool calling).</summary>
     public List<string>? Capabilities { get; set; }
 }

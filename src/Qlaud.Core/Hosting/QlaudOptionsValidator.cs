@@ -62,6 +62,15 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
 
         ValidateLimits(options.Limits, errors);
         ValidateBatches(options.Batches, errors);
+        if (options.Images.UrlMinutes is < 1 or > 10_080)
+        {
+            errors.Add("Qlaud:Images:UrlMinutes must be between 1 and 10080 (a week).");
+        }
+
+        if (options.Images.MaxStoredBytes < 1L << 20)
+        {
+            errors.Add("Qlaud:Images:MaxStoredBytes must be at least 1048576 (1 MiB).");
+        }
         ValidateThreads(options.Threads, errors);
         CatalogBuilder.ValidateRouting(options.Routing, errors);
         if (errors.Count == 0)

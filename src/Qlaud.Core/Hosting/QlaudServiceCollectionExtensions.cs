@@ -107,6 +107,10 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Metering.Enabled
             ? new MeteringEmbeddingGenerator(sp.GetRequiredService<QlaudEmbeddingGenerator>(), sp.GetRequiredService<ISpendGuard>(), sp.GetRequiredService<QlaudCallerResolver>(), sp.GetRequiredService<Router>())
             : sp.GetRequiredService<QlaudEmbeddingGenerator>());
+        // Image generation: routed and metered per image; the images it serves at limited-time URLs live in the image store.
+        services.TryAddSingleton<Qlaud.Images.QlaudImages>();
+        services.TryAddSingleton<Qlaud.Images.IQlaudImages>(static sp => sp.GetRequiredService<Qlaud.Images.QlaudImages>());
+        services.TryAddSingleton<Qlaud.Images.ImageStore>();
 
         services.AddHttpClient(UpstreamHttpClient)
             .ConfigurePrimaryHttpMessageHandler(static sp => new SocketsHttpHandler

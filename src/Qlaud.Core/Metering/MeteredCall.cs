@@ -20,6 +20,7 @@ namespace Qlaud.Metering;
 /// <item><term>a stream relayed (whole or in part) without usage</term><description>the input estimate and the output counted from what was relayed</description></item>
 /// <item><term>cancelled (the client left) while a provider was generating, before it reported usage</term><description>the input estimate: providers bill the prompt they processed</description></item>
 /// <item><term>a fault in the gateway (an exception) before usage or output</term><description>released: the failure is the gateway's, not the caller's</description></item>
+/// <item><term>an answer the engine priced itself delivered (<see cref="PricedCostMicros"/>: images)</term><description>that cost, the usage recorded beside it</description></item>
 /// </list>
 /// </remarks>
 internal sealed class MeteredCall
@@ -63,6 +64,12 @@ internal sealed class MeteredCall
     /// <summary>The usage the upstream reported for the current attempt.</summary>
     public TokenUsage? Usage { get; private set; }
 
+    /// <summary>
+    /// The upstream cost of an answer the engine priced itself (an image request is priced per image, not per token): when set
+    /// and the answer was delivered, the call settles at this cost with the reported usage for the record.
+    /// </summary>
+    public long? PricedCostMicros { get; set; }
+
     /// <summary>Output tokens counted from what reached the caller, when the upstream reported no usage.</summary>
     public long? GeneratedOutputTokens { get; set; }
 
@@ -84,6 +91,17 @@ internal sealed class MeteredCall
         ModelCatalog catalog, long inputTokens, long? maxOutputTokens, string? requestId, string? endUserId, CancellationToken cancellationToken)
     {
         var estimate = guard.Estimate(candidates, catalog, inputTokens, maxOutputTokens);
+        var decision = await guard.ReserveAsync(caller, estimate, cancellationToken).ConfigureAwait(false);
+        return decision.Reservation is { } reservation
+            ? (new MeteredCall(guard, reservation, candidates, requestId, endUserId), null)
+            : (null, decision.Error);
+    }
+
+    /// <summary>Reserves a worst case the engine computed itself (markup included), as for an image request priced per image.</summary>
+    /// <returns>The call, or the refusal (402, 429, 401) when nothing may be sent.</returns>
+    public static async ValueTask<(MeteredCall? Call, QlaudError? Refusal)> ReserveAsync(ISpendGuard guard, QlaudCaller caller, IReadOnlyList<CatalogRoute> candidates,
+        SpendEstimate estimate, string? requestId, string? endUserId, CancellationToken cancellationToken)
+    {
         var decision = await guard.ReserveAsync(caller, estimate, cancellationToken).ConfigureAwait(false);
         return decision.Reservation is { } reservation
             ? (new MeteredCall(guard, reservation, candidates, requestId, endUserId), null)
@@ -187,6 +205,12 @@ internal sealed class MeteredCall
         {
             // Nothing billable came back, or the gateway failed while the provider was working: not the caller's to pay.
             _guard.Release(Reservation);
+            return;
+        }
+
+        if (PricedCostMicros is { } priced && _phase == Phase.Delivered)
+        {
+            _guard.Settle(Reservation, new SettledUsage(route.ModelId, route.Name, Usage ?? new TokenUsage(0, 0), priced, RequestId, EndUserId) { BatchId = BatchId });
             return;
         }
 

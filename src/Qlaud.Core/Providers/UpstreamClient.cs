@@ -36,7 +36,8 @@ internal sealed class UpstreamClient
             var chat = new Uri(anthropic ? baseUrl + "/v1/messages" : baseUrl + "/chat/completions");
             var countTokens = new Uri(baseUrl + "/v1/messages/count_tokens");
             var embeddings = new Uri(baseUrl + "/embeddings");
-            endpoints[provider.Name] = new Endpoint(provider, client, chat, countTokens, embeddings, anthropic,
+            var images = new Uri(baseUrl + "/images/generations");
+            endpoints[provider.Name] = new Endpoint(provider, client, chat, countTokens, embeddings, images, anthropic,
                 !anthropic && provider.ApiKey is { } key ? new AuthenticationHeaderValue("Bearer", key) : null);
         }
 
@@ -62,6 +63,16 @@ internal sealed class UpstreamClient
     {
         var endpoint = _endpoints[route.Provider.Name];
         return SendAsync(route, endpoint, endpoint.EmbeddingsUri, body, default, deadline);
+    }
+
+    /// <summary>
+    /// Sends an OpenAI image generation request body to <paramref name="route"/>'s provider (<c>POST {BaseUrl}/images/generations</c>),
+    /// with the same transport contract as <see cref="SendChatAsync"/>. Image routes are OpenAI-dialect by catalog validation.
+    /// </summary>
+    public ValueTask<UpstreamResult> SendImagesAsync(CatalogRoute route, ReadOnlyMemory<byte> body, UpstreamDeadline deadline)
+    {
+        var endpoint = _endpoints[route.Provider.Name];
+        return SendAsync(route, endpoint, endpoint.ImagesUri, body, default, deadline);
     }
 
     private static async ValueTask<UpstreamResult> SendAsync(CatalogRoute route, Endpoint endpoint, Uri uri, ReadOnlyMemory<byte> body, ForwardedHeaders forwarded, UpstreamDeadline deadline)
@@ -132,7 +143,7 @@ internal sealed class UpstreamClient
         _ => (ex.InnerException?.Message ?? ex.Message).TrimEnd('.') + ".",
     };
 
-    private sealed record Endpoint(CatalogProvider Provider, HttpClient Client, Uri ChatUri, Uri CountTokensUri, Uri EmbeddingsUri, bool Anthropic, AuthenticationHeaderValue? Authorization);
+    private sealed record Endpoint(CatalogProvider Provider, HttpClient Client, Uri ChatUri, Uri CountTokensUri, Uri EmbeddingsUri, Uri ImagesUri, bool Anthropic, AuthenticationHeaderValue? Authorization);
 }
 
 /// <summary>Client headers that travel to the upstream: Anthropic's version and beta flags, as the client sent them.</summary>

@@ -9,8 +9,13 @@ namespace Qlaud.Routing;
 /// requests that cannot fit are turned away before sending; a provider's own context error moves on as well.</param>
 /// <param name="MaxOutputTokens">The request's <c>max_tokens</c>, when set.</param>
 /// <param name="Embeddings">An embeddings request: only embedding models serve it, and they serve nothing else.</param>
-internal readonly record struct RequestTraits(bool HasTools, long EstimatedInputTokens, long MinimumInputTokens, long? MaxOutputTokens, bool Embeddings = false)
+/// <param name="Images">An image generation request: only image models serve it, and they serve nothing else.</param>
+internal readonly record struct RequestTraits(bool HasTools, long EstimatedInputTokens, long MinimumInputTokens, long? MaxOutputTokens, bool Embeddings = false,
+    bool Images = false)
 {
+    /// <summary>Traits of an image generation request whose prompt is estimated at <paramref name="promptTokens"/>.</summary>
+    public static RequestTraits ForImages(long promptTokens) => new(false, promptTokens, 0, null, Images: true);
+
     /// <summary>Traits of a raw wire body: its size without inline media, plus the media's own estimate (<see cref="Tokenization.MediaTokens"/>).</summary>
     public static RequestTraits FromWire(int bodyLength, in Forwarding.WireRequestInfo info)
     {

@@ -132,11 +132,13 @@ internal sealed class RouteHealth(CatalogRoute route, ResiliencePipeline<Attempt
 
     public RouteStatistics Statistics { get; } = statistics;
 
-    /// <summary>The GenAI operation of the route's attempts: <c>embeddings</c> for an embedding model's route, else <c>chat</c>.</summary>
-    public string OperationName { get; } = (route.Capabilities & ModelCapabilities.Embeddings) != 0 ? "embeddings" : "chat";
+    /// <summary>The GenAI operation of the route's attempts: <c>embeddings</c> or <c>image_generation</c> for those models' routes, else <c>chat</c>.</summary>
+    public string OperationName { get; } = (route.Capabilities & ModelCapabilities.Embeddings) != 0 ? "embeddings"
+        : (route.Capabilities & ModelCapabilities.Images) != 0 ? "image_generation" : "chat";
 
     /// <summary>The span name of an attempt, <c>{operation} {upstream model}</c>, built once.</summary>
-    public string SpanName { get; } = ((route.Capabilities & ModelCapabilities.Embeddings) != 0 ? "embeddings " : "chat ") + route.UpstreamModel;
+    public string SpanName { get; } = ((route.Capabilities & ModelCapabilities.Embeddings) != 0 ? "embeddings "
+        : (route.Capabilities & ModelCapabilities.Images) != 0 ? "image_generation " : "chat ") + route.UpstreamModel;
 
     /// <summary>The circuit state: closed, open, half-open (an open circuit past its break reads open until the probe).</summary>
     public CircuitState Circuit => circuit.CircuitState;

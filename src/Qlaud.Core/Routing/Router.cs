@@ -71,7 +71,7 @@ internal sealed class Router
             return new RouteSelection([], first.Error);
         }
 
-        if (KindMismatch(first.Model, traits.Embeddings, null) is { } kindError)
+        if (KindMismatch(first.Model, traits, null) is { } kindError)
         {
             return new RouteSelection([], kindError);
         }
@@ -103,7 +103,7 @@ internal sealed class Router
                         $"models[{(m - 1).ToString(CultureInfo.InvariantCulture)}]: the model '{slug}' does not exist in the Qlaud catalog.", "model_not_found"));
                 }
 
-                if (KindMismatch(plan.Model, traits.Embeddings, $"models[{(m - 1).ToString(CultureInfo.InvariantCulture)}]: ") is { } fallbackKindError)
+                if (KindMismatch(plan.Model, traits, $"models[{(m - 1).ToString(CultureInfo.InvariantCulture)}]: ") is { } fallbackKindError)
                 {
                     return new RouteSelection([], fallbackKindError);
                 }
@@ -137,17 +137,22 @@ internal sealed class Router
         return new RouteSelection([], new QlaudError(QlaudErrorKind.InvalidRequest, message.Append('.').ToString(), RouteSelection.UnsuitableCode));
     }
 
-    /// <summary>The error when a chat request names an embedding model or an embeddings request names a chat model; null when the kinds match.</summary>
-    internal static QlaudError? KindMismatch(CatalogModel model, bool embeddings, string? prefix)
+    /// <summary>The error when a request names a model of another kind (chat, embedding, image) than it needs; null when the kinds match.</summary>
+    internal static QlaudError? KindMismatch(CatalogModel model, in RequestTraits traits, string? prefix)
     {
-        if (model.IsEmbedding == embeddings)
+        if (model.IsEmbedding == traits.Embeddings && model.IsImage == traits.Images)
         {
             return null;
         }
 
-        return new QlaudError(QlaudErrorKind.InvalidRequest, embeddings
-            ? $"{prefix}The model '{model.Id}' is a chat model, not an embedding model. GET /v1/models marks embedding models with \"kind\": \"embedding\"."
-            : $"{prefix}The model '{model.Id}' is an embedding model: send it to POST /v1/embeddings, not to a chat endpoint.", ModelKindCode);
+        string message = traits.Embeddings
+            ? $"{prefix}The model '{model.Id}' is {(model.IsImage ? "an image" : "a chat")} model, not an embedding model. GET /v1/models marks embedding models with \"kind\": \"embedding\"."
+            : traits.Images
+                ? $"{prefix}The model '{model.Id}' is {(model.IsEmbedding ? "an embedding" : "a chat")} model, not an image model. GET /v1/models marks image models with \"kind\": \"image\"."
+                : model.IsImage
+                    ? $"{prefix}The model '{model.Id}' is an image model: send it to POST /v1/images/generations, not to a chat endpoint."
+                    : $"{prefix}The model '{model.Id}' is an embedding model: send it to POST /v1/embeddings, not to a chat endpoint.";
+        return new QlaudError(QlaudErrorKind.InvalidRequest, message, ModelKindCode);
     }
 
     /// <summary>The error code of <see cref="KindMismatch"/>.</summary>

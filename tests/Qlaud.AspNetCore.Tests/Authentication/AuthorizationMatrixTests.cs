@@ -18,6 +18,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
 {
     private const string Chat = """{"model":"fake-gpt","messages":[{"role":"user","content":"hi"}]}""";
     private const string Message = """{"model":"fake-claude","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}""";
+    private const string Image = """{"model":"fake-image","prompt":"hi","quality":"low","size":"1024x1024"}""";
     private const string Embedding = """{"model":"fake-embed","input":"hi"}""";
 
     /// <summary>The expected status per column: bootstrap, admin-scope, end user, other account, no key.</summary>
@@ -27,6 +28,8 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("POST", "/v1/messages", Message, [200, 200, 200, 200, 401], Anthropic: true),
         new("POST", "/v1/messages/count_tokens", Message, [200, 200, 200, 200, 401], Anthropic: true),
         new("POST", "/v1/embeddings", Embedding, [200, 200, 200, 200, 401]),
+        new("POST", "/v1/images/generations", Image, [200, 200, 200, 200, 401]),
+        new("GET", "/v1/images/{image}", null, [200, 200, 200, 200, 200], Pattern: "/v1/images/{token}"), // the unguessable token is the permission
         new("GET", "/v1/models", null, [200, 200, 200, 200, 401]),
         new("GET", "/v1/catalog", null, [200, 200, 200, 200, 200]),
         new("POST", "/v1/keys", """{"end_user_id":"matrix"}""", [201, 201, 403, 201, 401]),
@@ -103,6 +106,11 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             ["Qlaud:Models:2:Routes:0:Provider"] = "fake",
             ["Qlaud:Models:2:Routes:0:UpstreamModel"] = "upstream-embed",
             ["Qlaud:Models:2:Routes:0:InputPerMTok"] = "1",
+            ["Qlaud:Models:3:Id"] = "fake-image",
+            ["Qlaud:Models:3:Capabilities:0"] = "images",
+            ["Qlaud:Models:3:Routes:0:Provider"] = "fake",
+            ["Qlaud:Models:3:Routes:0:UpstreamModel"] = "gpt-image-1",
+            ["Qlaud:Models:3:Routes:0:ImagePrice"] = "0.011",
         });
         var (adminId, adminSecret) = await _gateway.MintKeyAsync("""{"name":"ops","scope":"admin"}""");
         var (userId, userSecret) = await _gateway.MintKeyAsync("""{"end_user_id":"alice"}""");
@@ -125,6 +133,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             ["{msgbatch}"] = await CreateEndedUserMessageBatchAsync(),
             ["{connection}"] = await CreateUserConnectionAsync(),
             ["{tool}"] = await CreateToolAsync(),
+            ["{image}"] = await CreateUserImageAsync(),
         };
         _ids["{batch}"] = await CreateUserBatchAsync(_ids["{file}"]);
     }
@@ -249,6 +258,15 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
 
         Assert.Equal("ended", batch.GetProperty("processing_status").GetString());
         return id;
+    }
+
+    /// <summary>The token of an image the end user generated with <c>response_format: "url"</c>.</summary>
+    private async Task<string> CreateUserImageAsync()
+    {
+        using var http = _gateway.Http(_userKey);
+        var (status, images) = await http.PostJsonAsync("/v1/images/generations", """{"model":"fake-image","prompt":"hi","response_format":"url"}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return new Uri(images.GetProperty("data")[0].GetProperty("url").GetString()!).Segments[^1];
     }
 
     /// <summary>A (pending) connector connection of the end user's.</summary>

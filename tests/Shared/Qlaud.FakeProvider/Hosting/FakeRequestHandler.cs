@@ -40,6 +40,7 @@ internal sealed class FakeRequestHandler
         CountTokens,
         Models,
         Embeddings,
+        Images,
     }
 
     public async Task HandleAsync(HttpContext http)
@@ -66,7 +67,7 @@ internal sealed class FakeRequestHandler
             }
 
             var endpoint = Route(request.Method, request.Path.Value);
-            var fields = endpoint is Endpoint.ChatCompletions or Endpoint.Messages or Endpoint.CountTokens or Endpoint.Embeddings
+            var fields = endpoint is Endpoint.ChatCompletions or Endpoint.Messages or Endpoint.CountTokens or Endpoint.Embeddings or Endpoint.Images
                 ? ChatRequestFields.Parse(body.Span)
                 : default;
 
@@ -92,6 +93,7 @@ internal sealed class FakeRequestHandler
             "/v1/messages/count_tokens" when isPost => Endpoint.CountTokens,
             "/v1/models" when HttpMethods.IsGet(method) => Endpoint.Models,
             "/v1/embeddings" when isPost => Endpoint.Embeddings,
+            "/v1/images/generations" when isPost => Endpoint.Images,
             _ => Endpoint.NotFound,
         };
     }
@@ -141,6 +143,9 @@ internal sealed class FakeRequestHandler
                 break;
             case Endpoint.Embeddings:
                 await EmbeddingsAsync(http, body, fields, recorded);
+                break;
+            case Endpoint.Images:
+                await ImagesAsync(http, body, fields, recorded);
                 break;
             case Endpoint.Models:
                 var models = DialectOf(http.Request) == Dialect.Anthropic ? _anthropicModels : _openAIModels;
@@ -217,6 +222,83 @@ internal sealed class FakeRequestHandler
             using (var w = new Utf8JsonWriter(buffer, FakeHttp.WriterOptions))
             {
                 OpenAIEmbeddingsWire.Write(w, parsed, reply.Usage?.InputTokens ?? parsed.Tokens);
+            }
+
+            await FakeHttp.WriteJsonAsync(http, StatusCodes.Status200OK, buffer.WrittenSpan.ToArray(), cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            if (http.RequestAborted.IsCancellationRequested)
+            {
+                recorded?.MarkCancelled();
+            }
+            else
+            {
+                http.Abort();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Answers an OpenAI image generation request (<see cref="OpenAIImagesWire"/>): 401 without a bearer key, OpenAI's 400s for
+    /// what the API reference rejects, else the next scripted reply like a chat request (an error or hang acts as for chat, a
+    /// cut-off sends headers and drops the body, any other reply is the images).
+    /// </summary>
+    private async Task ImagesAsync(HttpContext http, RequestBody body, ChatRequestFields fields, RecordedRequest? recorded)
+    {
+        if (!http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal))
+        {
+            await WriteErrorAsync(http, Dialect.OpenAI, StatusCodes.Status401Unauthorized,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+            return;
+        }
+
+        var parsed = OpenAIImagesWire.Parse(body.Span);
+        if (parsed.Error is { } invalid)
+        {
+            using var error = new PooledBufferWriter(256);
+            using (var w = new Utf8JsonWriter(error, FakeHttp.WriterOptions))
+            {
+                OpenAIWire.WriteError(w, invalid, "invalid_request_error", parsed.Code);
+            }
+
+            await FakeHttp.WriteJsonAsync(http, StatusCodes.Status400BadRequest, error.WrittenSpan.ToArray(), http.RequestAborted);
+            return;
+        }
+
+        var reply = NextReply(http, body, fields, recorded);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, _stopping);
+        var cancellation = linked.Token;
+        try
+        {
+            var latency = reply.Latency ?? _options.Latency;
+            if (latency > TimeSpan.Zero)
+            {
+                await Task.Delay(latency, _options.TimeProvider, cancellation);
+            }
+
+            FakeHttp.AddHeaders(http.Response, reply.Headers);
+            switch (reply.Kind)
+            {
+                case FakeReplyKind.Hang:
+                    await Task.Delay(Timeout.InfiniteTimeSpan, _options.TimeProvider, cancellation);
+                    return;
+                case FakeReplyKind.Error:
+                    await WriteScriptedErrorAsync(http, Dialect.OpenAI, reply);
+                    return;
+            }
+
+            if (reply.CutOffAfterChunks is not null)
+            {
+                http.Response.ContentType = FakeHttp.JsonContentType;
+                await http.Response.StartAsync(cancellation);
+                throw new InvalidOperationException("The fake provider cut the response off as scripted.");
+            }
+
+            using var buffer = new PooledBufferWriter(1024);
+            using (var w = new Utf8JsonWriter(buffer, FakeHttp.WriterOptions))
+            {
+                OpenAIImagesWire.Write(w, parsed, _options.TimeProvider.GetUtcNow().ToUnixTimeSeconds(), reply.Usage?.InputTokens);
             }
 
             await FakeHttp.WriteJsonAsync(http, StatusCodes.Status200OK, buffer.WrittenSpan.ToArray(), cancellation);
