@@ -39,6 +39,13 @@ internal sealed class KeyState
 
     public long ReservedMicros { get; set; }
 
+    /// <summary>This instance's lease on the key's cap when the database is shared; null on a single-process store. Guarded by <see cref="Gate"/>.</summary>
+    public Leasing.BudgetLease? Lease { get; set; }
+
+    /// <summary>Set when the shared database holds no cap for the key although this instance's settings still show one (removed
+    /// by another instance): nothing to lease until the settings are re-read. Guarded by <see cref="Gate"/>.</summary>
+    public bool Uncapped { get; set; }
+
     private long _refreshedAtMs;
 
     /// <summary>When the settings were last read from the database (Unix ms).</summary>
@@ -96,7 +103,11 @@ internal sealed class KeyState
         }
     }
 
-    public void Update(ApiKeyRecord record) => Volatile.Write(ref _record, record);
+    public void Update(ApiKeyRecord record)
+    {
+        Volatile.Write(ref _record, record);
+        Uncapped = false;
+    }
 
     public void DisposeLimits() => Interlocked.Exchange(ref _limits, null)?.Dispose();
 

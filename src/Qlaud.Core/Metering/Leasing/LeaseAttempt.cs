@@ -1,0 +1,18 @@
+namespace Qlaud.Metering.Leasing;
+
+/// <summary>What <see cref="BudgetLeases.AcquireAsync"/> did: the lease changed (look again), the pool cannot fund the need
+/// (<see cref="PoolMicros"/> is what it holds), or the subject has no cap in the database.</summary>
+internal readonly record struct LeaseAttempt(LeaseAttemptOutcome Outcome, long PoolMicros = 0);
+
+/// <summary>The outcomes of <see cref="LeaseAttempt"/>.</summary>
+internal enum LeaseAttemptOutcome
+{
+    /// <summary>The lease was granted more, renewed or reset (or another request did so meanwhile): check it again.</summary>
+    Changed,
+
+    /// <summary>No instance can fund the need: the cap (or balance) minus settled spend and every outstanding lease is too small.</summary>
+    Refused,
+
+    /// <summary>The key has no cap in the database (removed by another instance): nothing to lease.</summary>
+    Uncapped,
+}
