@@ -98,9 +98,10 @@ internal sealed partial class SpendGuard
                 return SpendDecision.Admit(new SpendReservation(caller, estimate, key, account, now, funding));
             }
 
+            LeaseAttempt result;
             if (keyShort > 0)
             {
-                var result = await leases.AcquireAsync(keyLease!, keyShort, periodStart, keyVersion, cancellationToken).ConfigureAwait(false);
+                result = await leases.AcquireAsync(keyLease!, keyShort, periodStart, keyVersion, cancellationToken).ConfigureAwait(false);
                 if (result.Outcome == LeaseAttemptOutcome.Refused)
                 {
                     return SpendDecision.Refuse(PoolCapError(key!, keyLease!, amount, result.PoolMicros, now));
@@ -111,13 +112,20 @@ internal sealed partial class SpendGuard
                     key!.Uncapped = true;
                 }
             }
-            else if (walletShort > 0)
+            else
             {
-                var result = await leases.AcquireAsync(walletLease!, walletShort, 0, walletVersion, cancellationToken).ConfigureAwait(false);
+                result = await leases.AcquireAsync(walletLease!, walletShort, 0, walletVersion, cancellationToken).ConfigureAwait(false);
                 if (result.Outcome == LeaseAttemptOutcome.Refused)
                 {
                     return SpendDecision.Refuse(PoolWalletError(account, walletLease!, amount, result.PoolMicros, now));
                 }
+            }
+
+            if (result.Outcome == LeaseAttemptOutcome.Stopped)
+            {
+                return SpendDecision.Refuse(new QlaudError(QlaudErrorKind.Unavailable,
+                    "This gateway instance is shutting down and has returned its budget leases; send the request to another instance.",
+                    "shutting_down"));
             }
 
             if (attempt == MaxLeaseAttempts)

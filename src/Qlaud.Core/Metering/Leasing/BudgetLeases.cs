@@ -84,12 +84,20 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
 
     /// <summary>Gets <paramref name="lease"/> at least <paramref name="shortMicros"/> more (one database round trip), unless
     /// another request changed it since it was seen at <paramref name="seenVersion"/>.</summary>
-    public async ValueTask<LeaseAttempt> AcquireAsync(BudgetLease lease, long shortMicros, long periodStartMs, int seenVersion, CancellationToken cancellationToken)
+    /// <remarks>A grant the pool refuses is tried once more after flushing the ledger and reclaiming expired leases, unless
+    /// <paramref name="background"/> (a top-up ahead of need, which may simply come back later).</remarks>
+    public async ValueTask<LeaseAttempt> AcquireAsync(BudgetLease lease, long shortMicros, long periodStartMs, int seenVersion, CancellationToken cancellationToken,
+        bool background = false)
     {
         var store = _store ?? throw new InvalidOperationException("Budget leasing is not active.");
         await lease.Acquiring.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (Volatile.Read(ref _stopped) != 0)
+            {
+                return new LeaseAttempt(LeaseAttemptOutcome.Stopped);
+            }
+
             lock (lease.Gate)
             {
                 if (lease.Version != seenVersion)
@@ -114,7 +122,7 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
             }
 
             var grant = await store.GrantAsync(Node.Id, lease.Kind, lease.SubjectId, shortMicros, SliceMicros, SlicePercent, periodStartMs, now + LeaseMs, cancellationToken).ConfigureAwait(false);
-            if (grant.GrantedMicros == 0 && grant.PoolMicros is not null)
+            if (grant.GrantedMicros == 0 && grant.PoolMicros is not null && !background)
             {
                 // Charges settled here but not yet committed still count as leased, and a crashed instance's lease may have
                 // expired without anyone reclaiming it yet: settle both, then ask once more.
@@ -160,7 +168,7 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
         {
             try
             {
-                var attempt = await AcquireAsync(lease, 1, periodStartMs, version, _stopping.Token).ConfigureAwait(false);
+                var attempt = await AcquireAsync(lease, 1, periodStartMs, version, CancellationToken.None, background: true).ConfigureAwait(false);
                 if (attempt.Outcome == LeaseAttemptOutcome.Refused)
                 {
                     lock (lease.Gate)
@@ -367,6 +375,13 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
         if (_abandoned || _held.IsEmpty)
         {
             return;
+        }
+
+        // Wait for grants in flight (a background top-up); later ones see the stop and ask for nothing.
+        foreach (var lease in _held.Values)
+        {
+            await lease.Acquiring.WaitAsync(cancellationToken).ConfigureAwait(false);
+            lease.Acquiring.Release();
         }
 
         // Settled charges move from the lease to the spend when committed: commit them all before the rest goes back.

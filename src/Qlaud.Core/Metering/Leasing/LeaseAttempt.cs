@@ -15,4 +15,7 @@ internal enum LeaseAttemptOutcome
 
     /// <summary>The key has no cap in the database (removed by another instance): nothing to lease.</summary>
     Uncapped,
+
+    /// <summary>This instance is shutting down and has handed its leases back: nothing more is leased.</summary>
+    Stopped,
 }
