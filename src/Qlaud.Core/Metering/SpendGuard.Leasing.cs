@@ -7,15 +7,16 @@ namespace Qlaud.Metering;
 // the database is asked only when a lease cannot fund a request (BudgetLeases).
 internal sealed partial class SpendGuard
 {
-    /// <summary>How many times a request looks at its leases again after a grant before it gives up (other requests on this
-    /// instance may use up each grant before it looks).</summary>
-    private const int MaxLeaseAttempts = 8;
+    /// <summary>How many grants one request makes before it gives up (other requests on this instance may use up each grant
+    /// before it looks again); looking again after another request's grant costs no round trip and is bounded separately.</summary>
+    private const int MaxLeaseGrants = 16, MaxLeaseLooks = 256;
 
     private async ValueTask<SpendDecision> ReserveLeasedAsync(QlaudCaller caller, SpendEstimate estimate, KeyState? key, AccountState account, long now, CancellationToken cancellationToken)
     {
         var leases = _leases!;
         long amount = estimate.WorstCaseMicros;
-        for (int attempt = 1; ; attempt++)
+        int grants = 0;
+        for (int look = 1; ; look++)
         {
             BudgetLease? keyLease = null, walletLease = null;
             long keyShort = 0, walletShort = 0, periodStart = 0;
@@ -128,7 +129,12 @@ internal sealed partial class SpendGuard
                     "shutting_down"));
             }
 
-            if (attempt == MaxLeaseAttempts)
+            if (result.Outcome == LeaseAttemptOutcome.Granted)
+            {
+                grants++;
+            }
+
+            if (grants == MaxLeaseGrants || look == MaxLeaseLooks)
             {
                 return SpendDecision.Refuse(new QlaudError(QlaudErrorKind.Unavailable,
                     "This request could not secure its budget: other requests kept using up this instance's budget leases. Try again shortly.",
@@ -170,7 +176,7 @@ internal sealed partial class SpendGuard
             lock (account.Gate)
             {
                 account.ReservedMicros -= amount;
-                billed = Math.Min(charged, walletFunded ? LeaseHeadroom(account.Lease, account.ReservedMicros) : WalletHeadroom(account));
+                billed = Math.Min(charged, walletFunded ? LeaseHeadroom(account.Lease, account.ReservedMicros, now) : WalletHeadroom(account));
                 account.BalanceMicros -= billed;
                 if (walletFunded)
                 {
@@ -185,12 +191,12 @@ internal sealed partial class SpendGuard
         {
             key.RollPeriod(now);
             key.ReservedMicros -= amount;
-            long capHeadroom = keyFunded ? LeaseHeadroom(key.Lease, key.ReservedMicros)
+            long capHeadroom = keyFunded ? LeaseHeadroom(key.Lease, key.ReservedMicros, now)
                 : key.Record.MaxSpendMicros is { } cap ? Math.Max(0, cap - key.PeriodSpentMicros - key.ReservedMicros) : long.MaxValue;
             lock (account.Gate)
             {
                 account.ReservedMicros -= amount;
-                long walletHeadroom = walletFunded ? LeaseHeadroom(account.Lease, account.ReservedMicros) : WalletHeadroom(account);
+                long walletHeadroom = walletFunded ? LeaseHeadroom(account.Lease, account.ReservedMicros, now) : WalletHeadroom(account);
                 billed = Math.Min(charged, Math.Min(capHeadroom, walletHeadroom));
                 account.BalanceMicros -= billed;
                 if (walletFunded)
@@ -212,10 +218,11 @@ internal sealed partial class SpendGuard
         return billed;
     }
 
-    /// <summary>What a lease can still bill beyond the other reservations it funds (validity aside: a reservation admitted under a
-    /// valid lease settles against it). Call with the owner's gate held.</summary>
-    private static long LeaseHeadroom(BudgetLease? lease, long reservedMicros)
-        => lease is null ? 0 : Math.Max(0, lease.GrantedMicros - lease.BilledMicros - reservedMicros);
+    /// <summary>What a lease can still bill beyond the other reservations it funds; nothing once it lapsed (this instance could
+    /// not renew it, so another may already have reclaimed it: the charge is written off rather than pushed past the cap).
+    /// Call with the owner's gate held.</summary>
+    private static long LeaseHeadroom(BudgetLease? lease, long reservedMicros, long now)
+        => lease is null ? 0 : Math.Max(0, lease.Available(reservedMicros, now));
 
     private static QlaudError PoolCapError(KeyState key, BudgetLease lease, long amount, long poolMicros, long now)
     {

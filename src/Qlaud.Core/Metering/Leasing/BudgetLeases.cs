@@ -118,7 +118,7 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
             {
                 // Lapsed locally (no renewal for a while): renew first, so budget this instance still holds is not asked for twice.
                 ApplyRenewal(await store.RenewAsync(Node.Id, now + LeaseMs, cancellationToken).ConfigureAwait(false), now);
-                return new LeaseAttempt(LeaseAttemptOutcome.Changed);
+                return new LeaseAttempt(LeaseAttemptOutcome.Granted);
             }
 
             var grant = await store.GrantAsync(Node.Id, lease.Kind, lease.SubjectId, shortMicros, SliceMicros, SlicePercent, periodStartMs, now + LeaseMs, cancellationToken).ConfigureAwait(false);
@@ -133,7 +133,7 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
 
             Apply(lease, grant, now);
             return grant.PoolMicros is not { } pool ? new LeaseAttempt(LeaseAttemptOutcome.Uncapped)
-                : grant.GrantedMicros > 0 ? new LeaseAttempt(LeaseAttemptOutcome.Changed)
+                : grant.GrantedMicros > 0 ? new LeaseAttempt(LeaseAttemptOutcome.Granted)
                 : new LeaseAttempt(LeaseAttemptOutcome.Refused, pool);
         }
         finally

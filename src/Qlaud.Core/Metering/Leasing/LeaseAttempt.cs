@@ -7,8 +7,11 @@ internal readonly record struct LeaseAttempt(LeaseAttemptOutcome Outcome, long P
 /// <summary>The outcomes of <see cref="LeaseAttempt"/>.</summary>
 internal enum LeaseAttemptOutcome
 {
-    /// <summary>The lease was granted more, renewed or reset (or another request did so meanwhile): check it again.</summary>
+    /// <summary>Another request changed the lease meanwhile (a grant, renewal or reset): check it again.</summary>
     Changed,
+
+    /// <summary>This request's grant (or renewal) added to the lease: check it again.</summary>
+    Granted,
 
     /// <summary>No instance can fund the need: the cap (or balance) minus settled spend and every outstanding lease is too small.</summary>
     Refused,

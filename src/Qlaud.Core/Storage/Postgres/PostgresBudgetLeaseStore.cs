@@ -82,7 +82,11 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
 
     private const string ForgetNodeSql = "DELETE FROM gateway_nodes WHERE node_id = @node";
 
-    public async Task<LeaseGrant> GrantAsync(string nodeId, LeaseSubjectKind kind, string subjectId, long needMicros, long sliceMicros, int slicePercent,
+    public Task<LeaseGrant> GrantAsync(string nodeId, LeaseSubjectKind kind, string subjectId, long needMicros, long sliceMicros, int slicePercent,
+        long periodStartMs, long expiresAtMs, CancellationToken cancellationToken)
+        => RetryAsync(() => GrantOnceAsync(nodeId, kind, subjectId, needMicros, sliceMicros, slicePercent, periodStartMs, expiresAtMs, cancellationToken));
+
+    private async Task<LeaseGrant> GrantOnceAsync(string nodeId, LeaseSubjectKind kind, string subjectId, long needMicros, long sliceMicros, int slicePercent,
         long periodStartMs, long expiresAtMs, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -122,18 +126,38 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         return held;
     }
 
-    public async Task ReturnAsync(string nodeId, LeaseSubjectKind kind, string subjectId, long amountMicros, CancellationToken cancellationToken)
+    public Task ReturnAsync(string nodeId, LeaseSubjectKind kind, string subjectId, long amountMicros, CancellationToken cancellationToken)
+        => RetryAsync(async () =>
+        {
+            await ReturnOnceAsync(nodeId, kind, subjectId, amountMicros, cancellationToken).ConfigureAwait(false);
+            return 0;
+        });
+
+    private async Task ReturnOnceAsync(string nodeId, LeaseSubjectKind kind, string subjectId, long amountMicros, CancellationToken cancellationToken)
     {
+        // The subject row first, then the lease row: the order of grants and of the ledger writer.
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(ConsumeSql, connection);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var lockSubject = new NpgsqlCommand(kind == LeaseSubjectKind.Key
+            ? "SELECT 1 FROM \"ApiKeys\" WHERE \"Id\" = @subject FOR UPDATE"
+            : "SELECT 1 FROM \"Wallets\" WHERE \"AccountId\" = @subject FOR UPDATE", connection, transaction))
+        {
+            lockSubject.Parameters.Add(new NpgsqlParameter<string>("subject", NpgsqlDbType.Varchar) { TypedValue = subjectId });
+            await lockSubject.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var command = new NpgsqlCommand(ConsumeSql, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<long>("amount", NpgsqlDbType.Bigint) { TypedValue = amountMicros });
         command.Parameters.Add(new NpgsqlParameter<short>("kind", NpgsqlDbType.Smallint) { TypedValue = (short)kind });
         command.Parameters.Add(new NpgsqlParameter<string>("subject", NpgsqlDbType.Varchar) { TypedValue = subjectId });
         command.Parameters.Add(new NpgsqlParameter<string>("node", NpgsqlDbType.Varchar) { TypedValue = nodeId });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<int> ReclaimExpiredAsync(long nowMs, CancellationToken cancellationToken)
+    public Task<int> ReclaimExpiredAsync(long nowMs, CancellationToken cancellationToken) => RetryAsync(() => ReclaimOnceAsync(nowMs, cancellationToken));
+
+    private async Task<int> ReclaimOnceAsync(long nowMs, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(ReclaimSql, connection);
@@ -141,7 +165,9 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public async Task<int> HandBackAsync(string nodeId, CancellationToken cancellationToken)
+    public Task<int> HandBackAsync(string nodeId, CancellationToken cancellationToken) => RetryAsync(() => HandBackOnceAsync(nodeId, cancellationToken));
+
+    private async Task<int> HandBackOnceAsync(string nodeId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(HandBackSql, connection);
@@ -162,6 +188,23 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         command.Parameters.Add(new NpgsqlParameter<long>("since", NpgsqlDbType.Bigint) { TypedValue = liveSinceMs });
         long others = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         return (int)others + 1;
+    }
+
+    /// <summary>Runs <paramref name="statement"/> again when PostgreSQL broke a deadlock by aborting it (a lease row deleted by
+    /// a reclaim while its subject row is locked by a grant or a late ledger write): nothing of the aborted statement stays.</summary>
+    private static async Task<T> RetryAsync<T>(Func<Task<T>> statement)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await statement().ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < 5)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10 * attempt)).ConfigureAwait(false);
+            }
+        }
     }
 
     private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
