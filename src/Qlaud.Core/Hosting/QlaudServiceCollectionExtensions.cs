@@ -161,6 +161,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<AccountRegistry>();
         services.TryAddSingleton<LedgerWriter>();
         services.TryAddSingleton<Qlaud.Metering.Leasing.LeaseNode>();
+        services.TryAddSingleton<Qlaud.Metering.Leasing.RateLimitShare>();
         services.TryAddSingleton<Qlaud.Metering.Leasing.BudgetLeases>();
         services.TryAddSingleton<SpendGuard>();
         services.TryAddSingleton<ISpendGuard>(static sp => sp.GetRequiredService<SpendGuard>());

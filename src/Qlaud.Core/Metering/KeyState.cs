@@ -14,8 +14,13 @@ internal sealed class KeyState
     private KeyRateLimits? _limits;
     private long _lastUsedMs;
 
-    public KeyState(ApiKeyRecord record, string keyHash, long lifetimeSpentMicros, long periodSpentMicros, long periodStartMs, long? lastUsedMs)
+    /// <summary>How many instances share the key's rate limits (null: this instance alone).</summary>
+    private readonly Leasing.RateLimitShare? _share;
+
+    public KeyState(ApiKeyRecord record, string keyHash, long lifetimeSpentMicros, long periodSpentMicros, long periodStartMs, long? lastUsedMs,
+        Leasing.RateLimitShare? share = null)
     {
+        _share = share;
         _record = record;
         KeyHash = keyHash;
         LifetimeSpentMicros = lifetimeSpentMicros;
@@ -85,12 +90,13 @@ internal sealed class KeyState
             }
 
             var limits = Volatile.Read(ref _limits);
-            if (limits is not null && limits.Rpm == record.RpmLimit && limits.Tpm == record.TpmLimit)
+            int nodes = _share?.Nodes ?? 1;
+            if (limits is not null && limits.Rpm == record.RpmLimit && limits.Tpm == record.TpmLimit && limits.Nodes == nodes)
             {
                 return limits;
             }
 
-            var created = new KeyRateLimits(record.RpmLimit, record.TpmLimit);
+            var created = new KeyRateLimits(record.RpmLimit, record.TpmLimit, nodes);
             var raced = Interlocked.CompareExchange(ref _limits, created, limits);
             if (raced != limits)
             {

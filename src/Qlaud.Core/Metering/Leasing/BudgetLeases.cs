@@ -39,9 +39,12 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
     private bool _abandoned;
     private volatile int _liveNodes = 1;
 
+    private readonly RateLimitShare _share;
+
     public BudgetLeases(LeaseNode node, IStorageProvider storage, LedgerWriter ledger, StorageInitializer initializer, TimeProvider time,
-        IOptions<QlaudOptions> options, ILogger<BudgetLeases> logger)
+        IOptions<QlaudOptions> options, ILogger<BudgetLeases> logger, RateLimitShare share)
     {
+        _share = share;
         Node = node;
         _store = node.IsActive ? storage.CreateLeaseStore() : null;
         _ledger = ledger;
@@ -283,8 +286,23 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
         }
     }
 
+    private readonly SemaphoreSlim _rounds = new(1, 1);
+
     /// <summary>One round of the background loop: renew, reclaim expired leases, heartbeat, give back idle leases.</summary>
     internal async Task RoundAsync(CancellationToken cancellationToken)
+    {
+        await _rounds.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RoundCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _rounds.Release();
+        }
+    }
+
+    private async Task RoundCoreAsync(CancellationToken cancellationToken)
     {
         var store = _store!;
         await _storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
@@ -296,7 +314,7 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
             Log.Reclaimed(_logger, reclaimed);
         }
 
-        _liveNodes = Math.Max(1, await store.HeartbeatAsync(Node.Id, now, now - LeaseMs, cancellationToken).ConfigureAwait(false));
+        await HeartbeatAsync(cancellationToken).ConfigureAwait(false);
         foreach (var lease in _held.Values)
         {
             long unused = 0;
@@ -341,6 +359,15 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>Records this instance as alive and splits per-key rate limits between the instances alive in the last lease time.</summary>
+    internal async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        long now = NowMs();
+        int live = Math.Max(1, await _store!.HeartbeatAsync(Node.Id, now, now - LeaseMs, cancellationToken).ConfigureAwait(false));
+        _liveNodes = live;
+        _share.SetNodes(live);
+    }
+
     /// <summary>What the lease's owner has reserved on this instance (call with the gate held).</summary>
     private static long Reserved(BudgetLease lease) => lease.Owner switch
     {
@@ -349,7 +376,18 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
         _ => 0,
     };
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Records this instance's first heartbeat (so rate limits are split from the first request) and starts the loop.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return;
+        }
+
+        await _storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+        await HeartbeatAsync(cancellationToken).ConfigureAwait(false);
+        EnsureLoop();
+    }
 
     /// <summary>Stops the loop and, after the ledger writer committed everything, deletes this instance's leases and returns
     /// their unused budget to the pool.</summary>

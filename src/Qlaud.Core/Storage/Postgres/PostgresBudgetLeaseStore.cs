@@ -58,7 +58,9 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         """;
 
     private const string DeleteSql = """
-        WITH gone AS (DELETE FROM budget_leases WHERE {0} RETURNING subject_kind, subject_id, amount_micros),
+        WITH gone AS (DELETE FROM budget_leases WHERE (subject_kind, subject_id, node_id) IN (
+                          SELECT subject_kind, subject_id, node_id FROM budget_leases WHERE {0} ORDER BY subject_kind, subject_id, node_id FOR UPDATE)
+                      RETURNING subject_kind, subject_id, amount_micros),
         sums AS (SELECT subject_kind, subject_id, SUM(amount_micros) AS total FROM gone GROUP BY subject_kind, subject_id),
         k AS (UPDATE "ApiKeys" a SET "LeasedMicros" = a."LeasedMicros" - s.total FROM sums s
               WHERE s.subject_kind = 0 AND a."Id" = s.subject_id RETURNING 1),
@@ -71,7 +73,13 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
 
     private static readonly string HandBackSql = string.Format(System.Globalization.CultureInfo.InvariantCulture, DeleteSql, "node_id = @node");
 
-    private const string RenewSql = "UPDATE budget_leases SET expires_at_ms = @expires WHERE node_id = @node RETURNING subject_kind, subject_id";
+    /// <summary>Rows are locked in key order (as in <see cref="DeleteSql"/>), so two statements over the same rows cannot deadlock each other.</summary>
+    private const string RenewSql = """
+        UPDATE budget_leases SET expires_at_ms = @expires
+        WHERE (subject_kind, subject_id, node_id) IN (
+            SELECT subject_kind, subject_id, node_id FROM budget_leases WHERE node_id = @node ORDER BY subject_kind, subject_id FOR UPDATE)
+        RETURNING subject_kind, subject_id
+        """;
 
     private const string HeartbeatSql = """
         WITH up AS (INSERT INTO gateway_nodes (node_id, seen_at_ms) VALUES (@node, @now)
@@ -110,7 +118,10 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         return new LeaseGrant(pool, granted, inserted);
     }
 
-    public async Task<IReadOnlyCollection<(LeaseSubjectKind Kind, string SubjectId)>> RenewAsync(string nodeId, long expiresAtMs, CancellationToken cancellationToken)
+    public Task<IReadOnlyCollection<(LeaseSubjectKind Kind, string SubjectId)>> RenewAsync(string nodeId, long expiresAtMs, CancellationToken cancellationToken)
+        => RetryAsync(() => RenewOnceAsync(nodeId, expiresAtMs, cancellationToken));
+
+    private async Task<IReadOnlyCollection<(LeaseSubjectKind Kind, string SubjectId)>> RenewOnceAsync(string nodeId, long expiresAtMs, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(RenewSql, connection);
@@ -179,7 +190,10 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         return returned;
     }
 
-    public async Task<int> HeartbeatAsync(string nodeId, long nowMs, long liveSinceMs, CancellationToken cancellationToken)
+    public Task<int> HeartbeatAsync(string nodeId, long nowMs, long liveSinceMs, CancellationToken cancellationToken)
+        => RetryAsync(() => HeartbeatOnceAsync(nodeId, nowMs, liveSinceMs, cancellationToken));
+
+    private async Task<int> HeartbeatOnceAsync(string nodeId, long nowMs, long liveSinceMs, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(HeartbeatSql, connection);

@@ -183,6 +183,31 @@ public sealed class BudgetLeasesPostgresTests : IAsyncLifetime
         Assert.Equal(state.Balance, state.WalletLedger);
     }
 
+    [Fact]
+    public async Task Reserve_TwoLiveNodes_EachAdmitsItsShareOfTheKeysRequestsPerMinute()
+    {
+        var other = await NodeAsync();
+        var (_, secret, onOwner) = await _owner.MintAsync(rpm: 4);
+        await _owner.Services.GetRequiredService<BudgetLeases>().HeartbeatAsync(default);
+        await other.Services.GetRequiredService<BudgetLeases>().HeartbeatAsync(default);
+        await _owner.Services.GetRequiredService<BudgetLeases>().HeartbeatAsync(default);
+        var onOther = await CallerAsync(other, secret);
+
+        var owner = new List<SpendDecision>();
+        var others = new List<SpendDecision>();
+        for (int i = 0; i < 3; i++)
+        {
+            owner.Add(await _owner.Guard.ReserveAsync(onOwner, MeteringHarness.Estimate(1), default));
+            others.Add(await other.Guard.ReserveAsync(onOther, MeteringHarness.Estimate(1), default));
+        }
+
+        Assert.Equal(2, _owner.Services.GetRequiredService<BudgetLeases>().LiveNodes);
+        Assert.Equal([true, true, false], owner.Select(static d => d.IsAdmitted));
+        Assert.Equal([true, true, false], others.Select(static d => d.IsAdmitted));
+        Assert.Equal("rate_limit_requests", owner[2].Error!.Code);
+        Assert.Contains("4 requests per minute", owner[2].Error!.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
