@@ -1,8 +1,10 @@
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Qlaud.AspNetCore.Tests.Infrastructure;
 using Qlaud.FakeProvider;
+using Qlaud.Metering.Leasing;
 using Qlaud.Tests.Postgres;
 
 namespace Qlaud.AspNetCore.Tests.Metering;
@@ -116,6 +118,49 @@ public sealed class PostgresScaleOutTests : IAsyncLifetime
                 await gateway.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task ChatCompletions_GatewayCrashesHoldingTheWholeCap_AnotherServesItOnceTheLeaseExpires()
+    {
+        await using var fake = await FakeProviderServer.StartAsync();
+        fake.Responder = static _ => FakeReply.Text("ok") with { Usage = new FakeUsage { InputTokens = 10, OutputTokens = 20 } };
+        var settings = Settings();
+        settings["Qlaud:Metering:EnforceWallet"] = "false";
+        settings["Qlaud:Storage:LeaseSliceUsd"] = "1";
+        settings["Qlaud:Storage:LeaseSlicePercent"] = "100";
+        settings["Qlaud:Storage:LeaseSeconds"] = "2";
+        await using var crashing = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        await using var survivor = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        var (keyId, secret) = await crashing.MintKeyAsync("""{"end_user_id":"alice","max_spend_usd":0.001}""");
+
+        var first = await ChatAsync(crashing, secret); // leases the whole cap: 1,000 micro-USD
+        crashing.Services.GetRequiredService<BudgetLeases>().Abandon(); // no renewal, no hand-back, as after kill -9
+        await crashing.StopAsync();
+        var whileHeld = await ChatAsync(survivor, secret);
+        int upstreamWhileHeld = fake.Requests.Count;
+        await Task.Delay(TimeSpan.FromSeconds(2.5)); // past the lease's expiry
+        var afterExpiry = await ChatAsync(survivor, secret);
+        await survivor.StopAsync();
+
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal(HttpStatusCode.PaymentRequired, whileHeld.Status);
+        Assert.Contains("spend_limit_exceeded", whileHeld.Body, StringComparison.Ordinal);
+        Assert.Equal(1, upstreamWhileHeld);
+        Assert.Equal(HttpStatusCode.OK, afterExpiry.Status);
+        Assert.Equal(2, fake.Requests.Count);
+        var (keySpend, keyLedger, _, _, leases) = await ReadAsync(keyId);
+        Assert.Equal(100, keyLedger);
+        Assert.Equal(keyLedger, keySpend);
+        Assert.Equal(0, leases);
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> ChatAsync(GatewayHost gateway, string key)
+    {
+        using var http = gateway.Http(key);
+        using var content = new StringContent("""{"model":"fake-gpt","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync("/v1/chat/completions", content);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     private async Task<(long KeySpend, long KeyLedger, long Balance, long WalletLedger, long Leases)> ReadAsync(string keyId)

@@ -39,6 +39,9 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
     private bool _abandoned;
     private volatile int _liveNodes = 1;
 
+    /// <summary>Whether this instance wrote a heartbeat (so the hand-back also removes it from <c>gateway_nodes</c>).</summary>
+    private bool _announced;
+
     private readonly RateLimitShare _share;
 
     public BudgetLeases(LeaseNode node, IStorageProvider storage, LedgerWriter ledger, StorageInitializer initializer, TimeProvider time,
@@ -366,6 +369,7 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
         int live = Math.Max(1, await _store!.HeartbeatAsync(Node.Id, now, now - LeaseMs, cancellationToken).ConfigureAwait(false));
         _liveNodes = live;
         _share.SetNodes(live);
+        Volatile.Write(ref _announced, true);
     }
 
     /// <summary>What the lease's owner has reserved on this instance (call with the gate held).</summary>
@@ -410,7 +414,7 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
             await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        if (_abandoned || _held.IsEmpty)
+        if (_abandoned || (_held.IsEmpty && !Volatile.Read(ref _announced)))
         {
             return;
         }
@@ -423,7 +427,11 @@ internal sealed partial class BudgetLeases : IHostedService, IAsyncDisposable
         }
 
         // Settled charges move from the lease to the spend when committed: commit them all before the rest goes back.
-        await _ledger.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (!_held.IsEmpty)
+        {
+            await _ledger.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         foreach (var lease in _held.Values)
         {
             lock (lease.Gate)
