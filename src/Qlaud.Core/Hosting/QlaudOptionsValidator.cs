@@ -45,6 +45,21 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
             errors.Add("Qlaud:Search:Enabled must be false when Qlaud:Storage:Provider is 'postgres': search over messages is not available on PostgreSQL yet.");
         }
 
+        if (options.Storage.LeaseSliceUsd is <= 0 or > 1_000_000)
+        {
+            errors.Add("Qlaud:Storage:LeaseSliceUsd must be more than 0 and at most 1000000.");
+        }
+
+        if (options.Storage.LeaseSlicePercent is < 1 or > 100)
+        {
+            errors.Add("Qlaud:Storage:LeaseSlicePercent must be between 1 and 100.");
+        }
+
+        if (options.Storage.LeaseSeconds is < 2 or > 3600)
+        {
+            errors.Add("Qlaud:Storage:LeaseSeconds must be between 2 and 3600.");
+        }
+
         if (options.Metering.LedgerBatchSize is < 1 or > 10_000)
         {
             errors.Add("Qlaud:Metering:LedgerBatchSize must be between 1 and 10000.");

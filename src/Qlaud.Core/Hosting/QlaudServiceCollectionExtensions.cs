@@ -164,6 +164,9 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<KeyRegistry>();
         services.TryAddSingleton<AccountRegistry>();
         services.TryAddSingleton<LedgerWriter>();
+        services.TryAddSingleton<Qlaud.Metering.Leasing.LeaseNode>();
+        services.TryAddSingleton<Qlaud.Metering.Leasing.RateLimitShare>();
+        services.TryAddSingleton<Qlaud.Metering.Leasing.BudgetLeases>();
         services.TryAddSingleton<SpendGuard>();
         services.TryAddSingleton<ISpendGuard>(static sp => sp.GetRequiredService<SpendGuard>());
         services.TryAddSingleton<KeyService>();
@@ -203,6 +206,8 @@ public static class QlaudServiceCollectionExtensions
         // Start order: migrations before anything reads the store; the ledger writer stops after the server drained
         // (hosted services stop in reverse order, and the web server is registered after these).
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<StorageInitializer>());
+        // Before the ledger writer, so stopped after it: leases are handed back once every settled charge is committed.
+        services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Metering.Leasing.BudgetLeases>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<LedgerWriter>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<Qlaud.Billing.UnappliedPaymentSweep>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<IOptions<QlaudOptions>>().Value.Search.Enabled

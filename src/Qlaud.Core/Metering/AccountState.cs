@@ -11,4 +11,7 @@ internal sealed class AccountState(string accountId, long balanceMicros)
     public long BalanceMicros { get; set; } = balanceMicros;
 
     public long ReservedMicros { get; set; }
+
+    /// <summary>This instance's lease on the wallet when the database is shared and the wallet enforced; null otherwise. Guarded by <see cref="Gate"/>.</summary>
+    public Leasing.BudgetLease? Lease { get; set; }
 }

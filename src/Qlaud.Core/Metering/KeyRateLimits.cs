@@ -3,22 +3,23 @@ using System.Threading.RateLimiting;
 namespace Qlaud.Metering;
 
 /// <summary>A key's requests-per-minute and tokens-per-minute limiters (token buckets that refill evenly over the minute).</summary>
-internal sealed class KeyRateLimits : IDisposable
+/// <remarks>With <paramref name="nodes"/> gateway instances sharing the database, this instance admits its share,
+/// <c>ceil(limit / nodes)</c> per minute.</remarks>
+internal sealed class KeyRateLimits(int? rpm, int? tpm, int nodes = 1) : IDisposable
 {
-    private readonly TokenBucketRateLimiter? _requests;
-    private readonly TokenBucketRateLimiter? _tokens;
+    private readonly TokenBucketRateLimiter? _requests = rpm is > 0 ? Create(Share(rpm.Value, nodes)) : null;
+    private readonly TokenBucketRateLimiter? _tokens = tpm is > 0 ? Create(Share(tpm.Value, nodes)) : null;
 
-    public KeyRateLimits(int? rpm, int? tpm)
-    {
-        Rpm = rpm;
-        Tpm = tpm;
-        _requests = rpm is > 0 ? Create(rpm.Value) : null;
-        _tokens = tpm is > 0 ? Create(tpm.Value) : null;
-    }
+    /// <summary>The key's requests per minute (across every instance).</summary>
+    public int? Rpm { get; } = rpm;
 
-    public int? Rpm { get; }
+    /// <summary>The key's tokens per minute (across every instance).</summary>
+    public int? Tpm { get; } = tpm;
 
-    public int? Tpm { get; }
+    /// <summary>The instances the limits are split between.</summary>
+    public int Nodes { get; } = Math.Max(1, nodes);
+
+    private static int Share(int limit, int nodes) => nodes <= 1 ? limit : (int)((limit + (long)nodes - 1) / nodes);
 
     /// <summary>Takes one request and <paramref name="tokens"/> tokens, or reports how long to wait. Takes nothing when refused.</summary>
     public bool TryAcquire(long tokens, out TimeSpan retryAfter, out string? limit)
@@ -41,7 +42,7 @@ internal sealed class KeyRateLimits : IDisposable
         if (_tokens is not null)
         {
             // A request estimated above the whole per-minute budget still passes when the bucket is full.
-            int permits = (int)Math.Clamp(tokens, 0, Tpm!.Value);
+            int permits = (int)Math.Clamp(tokens, 0, Share(Tpm!.Value, Nodes));
             using var lease = _tokens.AttemptAcquire(permits);
             if (!lease.IsAcquired)
             {
@@ -61,7 +62,7 @@ internal sealed class KeyRateLimits : IDisposable
     {
         if (_tokens is not null && tokens > 0)
         {
-            using var lease = _tokens.AttemptAcquire((int)Math.Min(tokens, Tpm!.Value));
+            using var lease = _tokens.AttemptAcquire((int)Math.Min(tokens, Share(Tpm!.Value, Nodes)));
         }
     }
 

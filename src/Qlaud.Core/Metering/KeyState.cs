@@ -14,8 +14,13 @@ internal sealed class KeyState
     private KeyRateLimits? _limits;
     private long _lastUsedMs;
 
-    public KeyState(ApiKeyRecord record, string keyHash, long lifetimeSpentMicros, long periodSpentMicros, long periodStartMs, long? lastUsedMs)
+    /// <summary>How many instances share the key's rate limits (null: this instance alone).</summary>
+    private readonly Leasing.RateLimitShare? _share;
+
+    public KeyState(ApiKeyRecord record, string keyHash, long lifetimeSpentMicros, long periodSpentMicros, long periodStartMs, long? lastUsedMs,
+        Leasing.RateLimitShare? share = null)
     {
+        _share = share;
         _record = record;
         KeyHash = keyHash;
         LifetimeSpentMicros = lifetimeSpentMicros;
@@ -38,6 +43,13 @@ internal sealed class KeyState
     public long PeriodStartMs { get; set; }
 
     public long ReservedMicros { get; set; }
+
+    /// <summary>This instance's lease on the key's cap when the database is shared; null on a single-process store. Guarded by <see cref="Gate"/>.</summary>
+    public Leasing.BudgetLease? Lease { get; set; }
+
+    /// <summary>Set when the shared database holds no cap for the key although this instance's settings still show one (removed
+    /// by another instance): nothing to lease until the settings are re-read. Guarded by <see cref="Gate"/>.</summary>
+    public bool Uncapped { get; set; }
 
     private long _refreshedAtMs;
 
@@ -78,12 +90,13 @@ internal sealed class KeyState
             }
 
             var limits = Volatile.Read(ref _limits);
-            if (limits is not null && limits.Rpm == record.RpmLimit && limits.Tpm == record.TpmLimit)
+            int nodes = _share?.Nodes ?? 1;
+            if (limits is not null && limits.Rpm == record.RpmLimit && limits.Tpm == record.TpmLimit && limits.Nodes == nodes)
             {
                 return limits;
             }
 
-            var created = new KeyRateLimits(record.RpmLimit, record.TpmLimit);
+            var created = new KeyRateLimits(record.RpmLimit, record.TpmLimit, nodes);
             var raced = Interlocked.CompareExchange(ref _limits, created, limits);
             if (raced != limits)
             {
@@ -96,7 +109,11 @@ internal sealed class KeyState
         }
     }
 
-    public void Update(ApiKeyRecord record) => Volatile.Write(ref _record, record);
+    public void Update(ApiKeyRecord record)
+    {
+        Volatile.Write(ref _record, record);
+        Uncapped = false;
+    }
 
     public void DisposeLimits() => Interlocked.Exchange(ref _limits, null)?.Dispose();
 

@@ -94,8 +94,13 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     /// lose up to this much settled usage (<c>benchmarks/results/load-c1-lat0-writer-experiments.md</c>).</remarks>
     private static readonly TimeSpan LingerTime = TimeSpan.FromMilliseconds(50);
 
-    public LedgerWriter(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options, ILogger<LedgerWriter> logger)
+    /// <summary>This instance's id in the lease table, when settled charges move out of budget leases (a shared database).</summary>
+    private readonly string? _leaseNode;
+
+    public LedgerWriter(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options, ILogger<LedgerWriter> logger,
+        Leasing.LeaseNode? node = null)
     {
+        _leaseNode = node is { IsActive: true } ? node.Id : null;
         _db = db;
         _storage = storage;
         _time = time;
@@ -211,11 +216,13 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     /// <summary>Wakes the requests waiting at admission, if any: they look at the backlog again.</summary>
     private void SignalCommitted() => Interlocked.Exchange(ref _committed, null)?.TrySetResult();
 
-    /// <summary>Queues a usage entry. <paramref name="keyPeriodStartMs"/> is the key's cap period the charge counts in (null without a minted key).</summary>
-    public void Enqueue(LedgerEntryEntity entry, long? keyPeriodStartMs)
+    /// <summary>Queues a usage entry. <paramref name="keyPeriodStartMs"/> is the key's cap period the charge counts in (null without
+    /// a minted key); <paramref name="leases"/> names the budget leases it was billed against, which the same transaction
+    /// shrinks by its cost (a shared database).</summary>
+    public void Enqueue(LedgerEntryEntity entry, long? keyPeriodStartMs, Leasing.LeaseFunding leases = Leasing.LeaseFunding.None)
     {
         EnsureStarted();
-        if (_queue.Writer.TryWrite(new Pending(entry, keyPeriodStartMs, null)))
+        if (_queue.Writer.TryWrite(new Pending(entry, keyPeriodStartMs, null, leases)))
         {
             Interlocked.Increment(ref _uncommitted);
             int queued = Interlocked.Increment(ref _queued);
@@ -232,7 +239,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         else
         {
             // Settled after the writer stopped (a request that outlived shutdown): write it directly rather than lose it.
-            WriteBatchAsync([new Pending(entry, keyPeriodStartMs, null)], shared: false, yieldCore: false, CancellationToken.None).GetAwaiter().GetResult();
+            WriteBatchAsync([new Pending(entry, keyPeriodStartMs, null, leases)], shared: false, yieldCore: false, CancellationToken.None).GetAwaiter().GetResult();
         }
     }
 
@@ -263,7 +270,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         EnsureStarted();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Interlocked.Increment(ref _flushesQueued);
-        if (!_queue.Writer.TryWrite(new Pending(null, null, done)))
+        if (!_queue.Writer.TryWrite(new Pending(null, null, done, Leasing.LeaseFunding.None)))
         {
             Interlocked.Decrement(ref _flushesQueued);
             return Task.CompletedTask;
@@ -496,9 +503,24 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         var entries = new LedgerEntryEntity[batch.Count];
         var wallets = new Dictionary<string, long>(StringComparer.Ordinal);
         var keys = new Dictionary<(string KeyId, long PeriodStart), (long Spend, long LastUsed)>();
+        Dictionary<(Leasing.LeaseSubjectKind, string), long>? leased = null;
         for (int i = 0; i < entries.Length; i++)
         {
             var entry = entries[i] = batch[i].Entry!;
+            if (batch[i].Leases != Leasing.LeaseFunding.None && _leaseNode is not null && entry.CostMicros != 0)
+            {
+                leased ??= [];
+                if ((batch[i].Leases & Leasing.LeaseFunding.Key) != 0 && entry.KeyId is { } leasedKey)
+                {
+                    leased[(Leasing.LeaseSubjectKind.Key, leasedKey)] = leased.GetValueOrDefault((Leasing.LeaseSubjectKind.Key, leasedKey)) + entry.CostMicros;
+                }
+
+                if ((batch[i].Leases & Leasing.LeaseFunding.Wallet) != 0)
+                {
+                    leased[(Leasing.LeaseSubjectKind.Wallet, entry.AccountId)] = leased.GetValueOrDefault((Leasing.LeaseSubjectKind.Wallet, entry.AccountId)) + entry.CostMicros;
+                }
+            }
+
             wallets[entry.AccountId] = wallets.GetValueOrDefault(entry.AccountId) + entry.AmountMicros;
             if (entry.KeyId is { } keyId && batch[i].KeyPeriodStartMs is { } periodStart)
             {
@@ -520,7 +542,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         session ??= await LedgerSession.OpenAsync(_db, cancellationToken).ConfigureAwait(false);
         try
         {
-            await session.WriteAsync(entries, wallets, spends, now, yieldCore, cancellationToken).ConfigureAwait(false);
+            await session.WriteAsync(entries, wallets, spends, now, yieldCore, cancellationToken, leased, _leaseNode).ConfigureAwait(false);
         }
         catch
         {
@@ -542,7 +564,7 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         }
     }
 
-    private readonly record struct Pending(LedgerEntryEntity? Entry, long? KeyPeriodStartMs, TaskCompletionSource? Flush);
+    private readonly record struct Pending(LedgerEntryEntity? Entry, long? KeyPeriodStartMs, TaskCompletionSource? Flush, Leasing.LeaseFunding Leases);
 
     private static partial class Log
     {

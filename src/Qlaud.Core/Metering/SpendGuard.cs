@@ -24,8 +24,13 @@ internal sealed partial class SpendGuard : ISpendGuard
     private readonly decimal _markupPercent;
     private readonly bool _enforceWallet;
 
-    public SpendGuard(KeyRegistry keys, AccountRegistry accounts, LedgerWriter ledger, TimeProvider time, IOptions<QlaudOptions> options, ILogger<SpendGuard> logger)
+    /// <summary>The budget leases of a shared database (PostgreSQL); null on a single-process store, whose counters here are exact.</summary>
+    private readonly Leasing.BudgetLeases? _leases;
+
+    public SpendGuard(KeyRegistry keys, AccountRegistry accounts, LedgerWriter ledger, TimeProvider time, IOptions<QlaudOptions> options, ILogger<SpendGuard> logger,
+        Leasing.BudgetLeases? leases = null)
     {
+        _leases = leases is { IsActive: true } ? leases : null;
         _keys = keys;
         _accounts = accounts;
         _ledger = ledger;
@@ -100,6 +105,11 @@ internal sealed partial class SpendGuard : ISpendGuard
             }
         }
 
+        if (_leases is not null)
+        {
+            return await ReserveLeasedAsync(caller, estimate, key, account, now, cancellationToken).ConfigureAwait(false);
+        }
+
         long amount = estimate.WorstCaseMicros;
         if (key is null)
         {
@@ -157,7 +167,11 @@ internal sealed partial class SpendGuard : ISpendGuard
         var account = reservation.Account;
         long billed;
         long periodStart = 0;
-        if (key is null)
+        if (reservation.Leases != Leasing.LeaseFunding.None)
+        {
+            billed = SettleLeased(reservation, charged, now, out periodStart);
+        }
+        else if (key is null)
         {
             lock (account.Gate)
             {
@@ -185,6 +199,16 @@ internal sealed partial class SpendGuard : ISpendGuard
                 periodStart = key.PeriodStartMs;
             }
 
+            key.Touch(now);
+            long extraTokens = usage.Usage.Input + usage.Usage.Output - reservation.Estimate.RateLimitTokens;
+            if (extraTokens > 0)
+            {
+                key.Limits?.ConsumeTokens(extraTokens);
+            }
+        }
+
+        if (key is not null && reservation.Leases != Leasing.LeaseFunding.None)
+        {
             key.Touch(now);
             long extraTokens = usage.Usage.Input + usage.Usage.Output - reservation.Estimate.RateLimitTokens;
             if (extraTokens > 0)
@@ -226,7 +250,7 @@ internal sealed partial class SpendGuard : ISpendGuard
             RequestId = usage.RequestId,
             BatchId = usage.BatchId,
             Tool = usage.Tool,
-        }, key is null ? null : periodStart);
+        }, key is null ? null : periodStart, reservation.Leases);
     }
 
     public void Release(SpendReservation reservation)

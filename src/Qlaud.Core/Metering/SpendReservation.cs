@@ -1,3 +1,5 @@
+using Qlaud.Metering.Leasing;
+
 namespace Qlaud.Metering;
 
 /// <summary>Money (and rate-limit tokens) held for one request between <see cref="ISpendGuard.ReserveAsync"/> and
@@ -6,8 +8,9 @@ internal sealed class SpendReservation
 {
     private int _completed;
 
-    internal SpendReservation(QlaudCaller caller, SpendEstimate estimate, KeyState? key, AccountState account, long reservedAtMs)
+    internal SpendReservation(QlaudCaller caller, SpendEstimate estimate, KeyState? key, AccountState account, long reservedAtMs, LeaseFunding leases = LeaseFunding.None)
     {
+        Leases = leases;
         Caller = caller;
         Estimate = estimate;
         Key = key;
@@ -30,6 +33,9 @@ internal sealed class SpendReservation
     internal KeyState? Key { get; }
 
     internal AccountState Account { get; }
+
+    /// <summary>Which budget leases fund the reservation (none on a single-process store).</summary>
+    internal LeaseFunding Leases { get; }
 
     /// <summary>Marks the reservation complete; false when it already was (a second settle or release does nothing).</summary>
     internal bool TryComplete() => Interlocked.Exchange(ref _completed, 1) == 0;

@@ -36,8 +36,12 @@ internal sealed partial class KeyRegistry : IDisposable
     private readonly ILogger _logger;
     private readonly long _refreshMs;
 
-    public KeyRegistry(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options, ILogger<KeyRegistry> logger)
+    private readonly Metering.Leasing.RateLimitShare? _share;
+
+    public KeyRegistry(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options, ILogger<KeyRegistry> logger,
+        Metering.Leasing.RateLimitShare? share = null)
     {
+        _share = share;
         _db = db;
         _logger = logger;
         _storage = storage;
@@ -134,7 +138,7 @@ internal sealed partial class KeyRegistry : IDisposable
         bool disabled = accountDisabled ?? (_byId.TryGetValue(entity.Id, out var cached) && cached.Record.AccountDisabled);
         var record = ApiKeyRecord.From(entity, disabled);
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var state = _byId.GetOrAdd(entity.Id, static (_, s) => new KeyState(s.record, s.entity.KeyHash, s.entity.SpendMicros, s.entity.PeriodSpendMicros, s.entity.PeriodStartMs, s.entity.LastUsedAtMs), (entity, record));
+        var state = _byId.GetOrAdd(entity.Id, static (_, s) => new KeyState(s.record, s.entity.KeyHash, s.entity.SpendMicros, s.entity.PeriodSpendMicros, s.entity.PeriodStartMs, s.entity.LastUsedAtMs, s.share), (entity, record, share: _share));
         state.Update(record);
         state.MarkRefreshed(now);
         _byHash[state.KeyHash] = state;

@@ -20,6 +20,10 @@ internal interface IStorageProvider
     /// <summary>The lock that serializes a thread's turns: in memory for one process, in the database when it is shared.</summary>
     Threads.IThreadTurnLock CreateThreadTurnLock();
 
+    /// <summary>Where budget leases are kept when the database is shared (<see cref="IsShared"/>); null for a single process,
+    /// whose caps and wallets are counted in its own memory.</summary>
+    Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore();
+
     /// <summary>Configures <paramref name="builder"/> for this database (provider, connection, migrations).</summary>
     void Configure(DbContextOptionsBuilder builder);
 

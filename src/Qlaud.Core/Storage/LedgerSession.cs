@@ -150,8 +150,12 @@ internal sealed class LedgerSession : IAsyncDisposable
     /// <param name="nowMs">The wallets' update time.</param>
     /// <param name="yieldCore">Whether to give up the core every <see cref="RowsPerYield"/> rows and before the commit (see remarks).</param>
     /// <param name="cancellationToken">Cancels the write (the transaction rolls back).</param>
+    /// <param name="leased">What the batch billed against each of this instance's budget leases (a shared database only): each
+    /// lease and its subject's leased total shrink by it in the same transaction that adds it to the spend.</param>
+    /// <param name="leaseNode">This instance's id in the lease table, with <paramref name="leased"/>.</param>
     public async Task WriteAsync(IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
-        IReadOnlyList<KeySpend> keys, long nowMs, bool yieldCore, CancellationToken cancellationToken)
+        IReadOnlyList<KeySpend> keys, long nowMs, bool yieldCore, CancellationToken cancellationToken,
+        IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long>? leased = null, string? leaseNode = null)
     {
         var transaction = await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
@@ -163,6 +167,11 @@ internal sealed class LedgerSession : IAsyncDisposable
             else
             {
                 await WriteCommandsAsync(transaction, entries, wallets, keys, nowMs, yieldCore, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (leased is { Count: > 0 } && leaseNode is not null)
+            {
+                await ConsumeLeasesAsync(transaction, leased, leaseNode, cancellationToken).ConfigureAwait(false);
             }
 
             if (yieldCore)
@@ -212,8 +221,53 @@ internal sealed class LedgerSession : IAsyncDisposable
         }
     }
 
+    /// <summary>The lease statement (PostgreSQL only), prepared on first use.</summary>
+    private DbCommand? _consume;
+    private DbParameter? _consumeAmount, _consumeKind, _consumeSubject, _consumeNode;
+
+    /// <summary>Moves what the batch billed out of this instance's leases (after the spend and balance updates, which took the
+    /// key and wallet rows first: see <see cref="Postgres.PostgresBudgetLeaseStore"/> for the lock order).</summary>
+    private async Task ConsumeLeasesAsync(DbTransaction transaction, IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long> leased,
+        string leaseNode, CancellationToken cancellationToken)
+    {
+        if (_consume is null)
+        {
+            var command = _connection.CreateCommand();
+            command.CommandText = Postgres.PostgresBudgetLeaseStore.ConsumeSql;
+            _consumeAmount = RawParameter(command, "amount", DbType.Int64);
+            _consumeKind = RawParameter(command, "kind", DbType.Int16);
+            _consumeSubject = RawParameter(command, "subject", DbType.String);
+            _consumeNode = RawParameter(command, "node", DbType.String);
+            _consume = command;
+        }
+
+        _consume.Transaction = transaction;
+        _consumeNode!.Value = leaseNode;
+        foreach (var ((kind, subject), amount) in leased)
+        {
+            _consumeAmount!.Value = amount;
+            _consumeKind!.Value = (short)kind;
+            _consumeSubject!.Value = subject;
+            await _consume.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static DbParameter RawParameter(DbCommand command, string name, DbType type)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.DbType = type;
+        command.Parameters.Add(parameter);
+        return parameter;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_consume is not null)
+        {
+            await _consume.DisposeAsync().ConfigureAwait(false);
+        }
+
         _native?.Dispose();
         await _insert.DisposeAsync().ConfigureAwait(false);
         await _wallet.DisposeAsync().ConfigureAwait(false);

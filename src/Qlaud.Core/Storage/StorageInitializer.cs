@@ -44,7 +44,7 @@ internal sealed partial class StorageInitializer(IDbContextFactory<QlaudDbContex
         Log.Ready(logger, provider.Name);
         if (provider.IsShared)
         {
-            Log.CapsPerInstance(logger, provider.Name);
+            Log.SharedStore(logger, provider.Name);
         }
     }
 
@@ -77,7 +77,7 @@ internal sealed partial class StorageInitializer(IDbContextFactory<QlaudDbContex
         [LoggerMessage(1, LogLevel.Information, "Qlaud storage ready ({Provider}, migrations applied)")]
         public static partial void Ready(ILogger logger, string provider);
 
-        [LoggerMessage(2, LogLevel.Warning, "Qlaud storage is {Provider}, which several instances may share: spend caps and wallet balances are still counted in each instance's memory, so run one instance per database when caps or an enforced wallet matter (see the README's \"Scale out\")")]
-        public static partial void CapsPerInstance(ILogger logger, string provider);
+        [LoggerMessage(2, LogLevel.Information, "Qlaud storage is {Provider}, which several instances may share: key caps and enforced wallets are funded from budget leases (see the README's \"Scale out\")")]
+        public static partial void SharedStore(ILogger logger, string provider);
     }
 }

@@ -43,6 +43,8 @@ internal sealed class PostgresStorageProvider : IStorageProvider
 
     public Threads.IThreadTurnLock CreateThreadTurnLock() => new Threads.PostgresThreadTurnLock(_connectionString);
 
+    public Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore() => new PostgresBudgetLeaseStore(_connectionString);
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

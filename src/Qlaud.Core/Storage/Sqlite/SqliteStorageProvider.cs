@@ -30,6 +30,8 @@ internal sealed class SqliteStorageProvider : IStorageProvider
 
     public Threads.IThreadTurnLock CreateThreadTurnLock() => new Threads.InProcessThreadTurnLock();
 
+    public Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore() => null;
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
