@@ -9,5 +9,6 @@ internal static class BuiltinCatalog
     public static void AddAll(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        BuiltinRegistration.AddBuiltin<Slack.SlackPostMessageTool, Slack.SlackPostMessageOptions>(services, Slack.SlackPostMessageTool.ToolName, VendorHttp.RetryRateLimitsOnly);
     }
 }
