@@ -9,6 +9,9 @@ internal static class BuiltinCatalog
     public static void AddAll(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        BuiltinRegistration.AddBuiltin<GitHub.GitHubCreateIssueTool, GitHub.GitHubCreateIssueOptions>(services, GitHub.GitHubCreateIssueTool.ToolName, VendorHttp.RetryRateLimitsOnly);
+        BuiltinRegistration.AddBuiltin<GitHub.GitHubSearchCodeTool, GitHub.GitHubSearchCodeOptions>(services, GitHub.GitHubSearchCodeTool.ToolName, VendorHttp.Repeatable);
+        BuiltinRegistration.AddBuiltin<GitHub.GitHubGetFileTool, GitHub.GitHubGetFileOptions>(services, GitHub.GitHubGetFileTool.ToolName, VendorHttp.Repeatable);
         BuiltinRegistration.AddBuiltin<Slack.SlackPostMessageTool, Slack.SlackPostMessageOptions>(services, Slack.SlackPostMessageTool.ToolName, VendorHttp.RetryRateLimitsOnly);
     }
 }

@@ -69,7 +69,8 @@ public sealed class FakeVendorServer : IAsyncDisposable
             headers[header.Key] = header.Value.ToString();
         }
 
-        var request = new VendorRequest(context.Request.Method, context.Request.Path.Value ?? "", context.Request.QueryString.Value ?? "", headers, body);
+        string target = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "";
+        var request = new VendorRequest(context.Request.Method, context.Request.Path.Value ?? "", context.Request.QueryString.Value ?? "", headers, body, target);
         _requests.Enqueue(request);
         var response = _scripted.TryDequeue(out var scripted) ? scripted : _behaviour(request);
         context.Response.StatusCode = response.Status;
@@ -93,7 +94,8 @@ public sealed class FakeVendorServer : IAsyncDisposable
 }
 
 /// <summary>A request the fake vendor received.</summary>
-public sealed record VendorRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, string Body)
+/// <param name="RawTarget">The request target exactly as sent (path and query, still escaped).</param>
+public sealed record VendorRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, string Body, string RawTarget)
 {
     /// <summary>A header's value, or null.</summary>
     public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
