@@ -12,6 +12,7 @@ internal static class BuiltinCatalog
         BuiltinRegistration.AddBuiltin<GitHub.GitHubCreateIssueTool, GitHub.GitHubCreateIssueOptions>(services, GitHub.GitHubCreateIssueTool.ToolName, VendorHttp.RetryRateLimitsOnly);
         BuiltinRegistration.AddBuiltin<GitHub.GitHubSearchCodeTool, GitHub.GitHubSearchCodeOptions>(services, GitHub.GitHubSearchCodeTool.ToolName, VendorHttp.Repeatable);
         BuiltinRegistration.AddBuiltin<GitHub.GitHubGetFileTool, GitHub.GitHubGetFileOptions>(services, GitHub.GitHubGetFileTool.ToolName, VendorHttp.Repeatable);
+        BuiltinRegistration.AddBuiltin<Linear.LinearCreateIssueTool, Linear.LinearCreateIssueOptions>(services, Linear.LinearCreateIssueTool.ToolName, VendorHttp.RetryRateLimitsOnly);
         BuiltinRegistration.AddBuiltin<Slack.SlackPostMessageTool, Slack.SlackPostMessageOptions>(services, Slack.SlackPostMessageTool.ToolName, VendorHttp.RetryRateLimitsOnly);
     }
 }
