@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Qlaud.Connectors.Builtins;
 
@@ -13,6 +15,9 @@ internal static class BuiltinCatalog
         BuiltinRegistration.AddBuiltin<GitHub.GitHubSearchCodeTool, GitHub.GitHubSearchCodeOptions>(services, GitHub.GitHubSearchCodeTool.ToolName, VendorHttp.Repeatable);
         BuiltinRegistration.AddBuiltin<GitHub.GitHubGetFileTool, GitHub.GitHubGetFileOptions>(services, GitHub.GitHubGetFileTool.ToolName, VendorHttp.Repeatable);
         BuiltinRegistration.AddBuiltin<Linear.LinearCreateIssueTool, Linear.LinearCreateIssueOptions>(services, Linear.LinearCreateIssueTool.ToolName, VendorHttp.RetryRateLimitsOnly);
+        BuiltinRegistration.AddBuiltin<Zendesk.ZendeskCreateTicketTool, Zendesk.ZendeskCreateTicketOptions>(services, Zendesk.ZendeskCreateTicketTool.ToolName, VendorHttp.Repeatable);
+        services.AddOptions<Zendesk.ZendeskCreateTicketOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Zendesk.ZendeskCreateTicketOptions>, Zendesk.ZendeskCreateTicketOptionsValidator>());
         BuiltinRegistration.AddBuiltin<Slack.SlackPostMessageTool, Slack.SlackPostMessageOptions>(services, Slack.SlackPostMessageTool.ToolName, VendorHttp.RetryRateLimitsOnly);
     }
 }
