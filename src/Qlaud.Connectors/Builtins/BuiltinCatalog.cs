@@ -18,6 +18,7 @@ internal static class BuiltinCatalog
         BuiltinRegistration.AddBuiltin<Zendesk.ZendeskCreateTicketTool, Zendesk.ZendeskCreateTicketOptions>(services, Zendesk.ZendeskCreateTicketTool.ToolName, VendorHttp.Repeatable);
         services.AddOptions<Zendesk.ZendeskCreateTicketOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Zendesk.ZendeskCreateTicketOptions>, Zendesk.ZendeskCreateTicketOptionsValidator>());
+        BuiltinRegistration.AddBuiltin<Notion.NotionAppendTool, Notion.NotionAppendOptions>(services, Notion.NotionAppendTool.ToolName, VendorHttp.RetryRateLimitsOnly);
         BuiltinRegistration.AddBuiltin<Slack.SlackPostMessageTool, Slack.SlackPostMessageOptions>(services, Slack.SlackPostMessageTool.ToolName, VendorHttp.RetryRateLimitsOnly);
     }
 }
