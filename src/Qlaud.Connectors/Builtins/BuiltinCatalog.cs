@@ -11,6 +11,9 @@ internal static class BuiltinCatalog
     public static void AddAll(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        BuiltinRegistration.AddBuiltin<Email.SendEmailTool, Email.SendEmailOptions>(services, Email.SendEmailTool.ToolName, VendorHttp.Repeatable);
+        services.AddOptions<Email.SendEmailOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Email.SendEmailOptions>, Email.SendEmailOptionsValidator>());
         BuiltinRegistration.AddBuiltin<GitHub.GitHubCreateIssueTool, GitHub.GitHubCreateIssueOptions>(services, GitHub.GitHubCreateIssueTool.ToolName, VendorHttp.RetryRateLimitsOnly);
         BuiltinRegistration.AddBuiltin<GitHub.GitHubSearchCodeTool, GitHub.GitHubSearchCodeOptions>(services, GitHub.GitHubSearchCodeTool.ToolName, VendorHttp.Repeatable);
         BuiltinRegistration.AddBuiltin<GitHub.GitHubGetFileTool, GitHub.GitHubGetFileOptions>(services, GitHub.GitHubGetFileTool.ToolName, VendorHttp.Repeatable);
