@@ -99,11 +99,12 @@ internal static partial class VendorHttp
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>Sends <paramref name="request"/> through <paramref name="client"/> within <paramref name="timeoutSeconds"/> and
-    /// reads the answer. Timeouts, unreachable vendors and oversized answers come back as <see cref="VendorReply.Failure"/>;
+    /// <summary>Sends <paramref name="request"/> through <paramref name="client"/> within <paramref name="timeoutSeconds"/> (30 when
+    /// it is not a positive number, at most an hour) and reads the answer. Timeouts, unreachable vendors and oversized answers come back as <see cref="VendorReply.Failure"/>;
     /// only cancellation of <paramref name="cancellationToken"/> propagates.</summary>
     public static async Task<VendorReply> SendAsync(HttpClient client, HttpRequestMessage request, double timeoutSeconds, string vendor, CancellationToken cancellationToken)
     {
+        timeoutSeconds = double.IsFinite(timeoutSeconds) && timeoutSeconds > 0 ? Math.Min(timeoutSeconds, 3600) : 30;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(timeoutSeconds));
         try
