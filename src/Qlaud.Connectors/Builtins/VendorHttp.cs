@@ -64,8 +64,9 @@ internal static partial class VendorHttp
         options.Retry.ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests);
     }
 
-    /// <summary>An idempotency key for one call of <paramref name="tool"/>: derived from the caller's account and the model's
-    /// tool-call id when there is one (so a repeated call is recognised by the vendor), else new.</summary>
+    /// <summary>An idempotency key for one call of <paramref name="tool"/>: derived from the caller's account, the model's
+    /// tool-call id and the arguments when there is a call id (so a repeated call is recognised by the vendor, and a reused id with
+    /// other arguments is a new call), else new.</summary>
     public static string IdempotencyKey(string tool, BuiltinToolCall call)
     {
         if (string.IsNullOrEmpty(call.CallId))
@@ -73,7 +74,8 @@ internal static partial class VendorHttp
             return "qlaud-" + tool + "-" + Guid.NewGuid().ToString("N");
         }
 
-        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(call.Caller.AccountId + "\n" + call.CallId));
+        string arguments = call.Arguments.ValueKind == JsonValueKind.Undefined ? "" : call.Arguments.GetRawText();
+        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(call.Caller.AccountId + "\n" + call.CallId + "\n" + arguments));
         return "qlaud-" + tool + "-" + Convert.ToHexStringLower(hash.AsSpan(0, 16));
     }
 

@@ -138,6 +138,11 @@ public sealed class SendEmailToolTests
 
         Assert.Equal(first, Json(await CallAsync(tool, Args, callId: "toolu_hi")).GetProperty("id").GetString());
         Assert.NotEqual(first, Json(await CallAsync(tool, Args, callId: "toolu_other")).GetProperty("id").GetString());
+
+        // A reused call id with other arguments is another email, not a conflict (Resend answers 409 to a key reused with another body).
+        var reused = await CallAsync(tool, """{"to":"ann@example.com","subject":"Hi again","text":"Hello"}""", callId: "toolu_hi");
+        Assert.False(reused.IsError, reused.Text);
+        Assert.NotEqual(first, Json(reused).GetProperty("id").GetString());
     }
 
     [Fact]
