@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # All tests, the README's test command: the .NET test projects (unit, contract over real HTTP with the official SDKs), then
 # the package consumer (tests/package-consumer.sh: the packed packages in a NuGet user's app), then the end-to-end suite
-# (tests/e2e: the real npm clients against Qlaud.Server). Installs what it needs (the .NET SDK, Node.js, Chromium and
-# PostgreSQL from Debian packages when missing, the npm clients with npm ci) and prints "N passed, M failed" over all of them;
+# (tests/e2e: the real npm clients against Qlaud.Server). Installs what it needs (the .NET SDK, Node.js, Chromium,
+# PostgreSQL and bubblewrap from Debian packages when missing, the npm clients with npm ci) and prints "N passed, M failed" over all of them;
 # exits non-zero on any failure. .ci/run runs it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +12,14 @@ if ! command -v dotnet >/dev/null 2>&1; then
   (apt-get update && apt-get install -y dotnet-sdk-10.0) >&2 || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
-# Debian tools some tests drive: headless Chromium (the connect page in a browser) and PostgreSQL 15's server binaries (the
-# storage tests on PostgreSQL start a throwaway server). Installed when missing; the tests say what is missing otherwise.
+# Debian tools some tests drive: headless Chromium (the connect page in a browser), PostgreSQL 15's server binaries (the
+# storage tests on PostgreSQL start a throwaway server) and bubblewrap (the code_execution builtin's local sandbox). Installed
+# when missing; the tests say what is missing otherwise.
 missing=()
 [ -x /usr/bin/chromium ] || [ -x /usr/bin/chromium-browser ] || missing+=(chromium)
 command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v python3 >/dev/null 2>&1 || missing+=(python3) # the local (stdio) MCP server of the connector tests
+[ -x /usr/bin/bwrap ] || missing+=(bubblewrap)
 if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} from Debian packages" >&2
   (apt-get update && apt-get install -y "${missing[@]}") >&2 || echo "could not install ${missing[*]}; the tests that need them will fail" >&2

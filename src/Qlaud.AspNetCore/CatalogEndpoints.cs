@@ -164,6 +164,17 @@ internal sealed class CatalogEndpoints
                 WriteUsd(writer, "output_per_mtok", route.Price.OutputMicrosPerMTok);
                 WriteUsd(writer, "cache_read_per_mtok", route.Price.CacheReadMicrosPerMTok);
                 WriteUsd(writer, "cache_write_per_mtok", route.Price.CacheWriteMicrosPerMTok);
+                if (route.Price.LongContext is { } tier)
+                {
+                    writer.WriteStartObject("long_context");
+                    writer.WriteNumber("above_input_tokens", tier.ThresholdTokens);
+                    WriteUsd(writer, "input_per_mtok", tier.Price.InputMicrosPerMTok);
+                    WriteUsd(writer, "output_per_mtok", tier.Price.OutputMicrosPerMTok);
+                    WriteUsd(writer, "cache_read_per_mtok", tier.Price.CacheReadMicrosPerMTok);
+                    WriteUsd(writer, "cache_write_per_mtok", tier.Price.CacheWriteMicrosPerMTok);
+                    writer.WriteEndObject();
+                }
+
                 writer.WriteEndObject();
                 if (health is not null)
                 {

@@ -173,7 +173,7 @@ internal sealed class ConnectorEndpoints(IQlaudConnectors connectors)
         w.WriteEndObject();
     }
 
-    private static void WriteNullable(Utf8JsonWriter w, string name, string? value)
+    internal static void WriteNullable(Utf8JsonWriter w, string name, string? value)
     {
         if (value is null)
         {
@@ -185,11 +185,11 @@ internal sealed class ConnectorEndpoints(IQlaudConnectors connectors)
         }
     }
 
-    private static string? Query(HttpContext context, string name) => context.Request.Query[name].ToString() is { Length: > 0 } v ? v : null;
+    internal static string? Query(HttpContext context, string name) => context.Request.Query[name].ToString() is { Length: > 0 } v ? v : null;
 
-    private static QlaudException Invalid(string message) => new(new QlaudError(QlaudErrorKind.InvalidRequest, message));
+    internal static QlaudException Invalid(string message) => new(new QlaudError(QlaudErrorKind.InvalidRequest, message));
 
-    private static async Task RunAsync(HttpContext context, Func<QlaudCaller, CancellationToken, Task> handler)
+    internal static async Task RunAsync(HttpContext context, Func<QlaudCaller, CancellationToken, Task> handler)
     {
         var caller = QlaudKeyFeature.Of(context).Caller;
         try

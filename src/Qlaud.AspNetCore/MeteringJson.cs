@@ -52,6 +52,11 @@ internal static class MeteringJson
         writer.WriteString("end_user_id", entry.EndUserId);
         writer.WriteString("model", entry.Model);
         writer.WriteString("route", entry.Route);
+        if (entry.Tool is not null)
+        {
+            writer.WriteString("tool", entry.Tool);
+        }
+
         writer.WriteNumber("input_tokens", entry.InputTokens);
         writer.WriteNumber("output_tokens", entry.OutputTokens);
         writer.WriteNumber("cache_read_tokens", entry.CacheReadTokens);
@@ -109,6 +114,7 @@ internal static class MeteringJson
         LedgerEntryKind.Credit => "credit",
         LedgerEntryKind.Adjustment => "adjustment",
         LedgerEntryKind.Refund => "refund",
+        LedgerEntryKind.Tool => "tool",
         _ => kind.ToString().ToLowerInvariant(),
     };
 }

@@ -22,7 +22,8 @@ public static class QlaudEndpointRouteBuilderExtensions
     /// <c>/v1/accounts</c>, managed threads (<c>/v1/threads</c>, <c>/v1/threads/{id}/messages</c>) and
     /// <c>DELETE /v1/end_users/{end_user_id}</c>, search over thread messages (<c>GET /v1/search</c>), the OpenAI Files and Batch
     /// APIs (<c>/v1/files</c>, <c>/v1/batches</c>), the Anthropic Message Batches API (<c>/v1/messages/batches</c>), connectors
-    /// (<c>GET /v1/connectors</c>, <c>/v1/connections</c>) and the hosted connect page <c>/connect/{token}</c> (outside the group;
+    /// (<c>GET /v1/connectors</c>, <c>/v1/connections</c>), tools (<c>/v1/tools</c>: builtins, webhook tools, connector tools) and the
+    /// hosted connect page <c>/connect/{token}</c> (outside the group;
     /// its one-time token authenticates it, and it checks antiforgery itself).
     /// </summary>
     /// <remarks>Each endpoint requires one of <see cref="QlaudAuthorizationPolicies"/> (authenticated with the Qlaud key scheme),
@@ -66,6 +67,7 @@ public static class QlaudEndpointRouteBuilderExtensions
         var batches = ActivatorUtilities.CreateInstance<BatchEndpoints>(services);
         var messageBatches = ActivatorUtilities.CreateInstance<MessageBatchEndpoints>(services);
         var connectors = ActivatorUtilities.CreateInstance<ConnectorEndpoints>(services);
+        var tools = ActivatorUtilities.CreateInstance<ToolEndpoints>(services);
         var connectPage = ActivatorUtilities.CreateInstance<ConnectPageEndpoints>(services);
 
         var bounded = new StorageTimeouts(
@@ -130,6 +132,10 @@ public static class QlaudEndpointRouteBuilderExtensions
         group.MapPost("/connections", (RequestDelegate)connectors.CreateConnectionAsync).RequireAuthorization(AnyKey);
         group.MapGet("/connections", (RequestDelegate)connectors.ListConnectionsAsync).RequireAuthorization(AnyKey);
         group.MapDelete("/connections/{id}", (RequestDelegate)connectors.DeleteConnectionAsync).RequireAuthorization(AnyKey);
+        group.MapGet("/tools", (RequestDelegate)tools.ListAsync).RequireAuthorization(AnyKey);
+        group.MapPost("/tools", (RequestDelegate)tools.CreateAsync).RequireAuthorization(AccountAdmin);
+        group.MapGet("/tools/{id}", (RequestDelegate)tools.GetAsync).RequireAuthorization(AnyKey);
+        group.MapDelete("/tools/{id}", (RequestDelegate)tools.DeleteAsync).RequireAuthorization(AccountAdmin);
 
         // The hosted connect page: its one-time token authenticates it, not a Qlaud key (an end user's browser has none).
         endpoints.MapGet("/connect/callback", (RequestDelegate)connectPage.CallbackAsync).AllowAnonymous();

@@ -186,6 +186,7 @@ internal sealed partial class ThreadEndpoints(IQlaudThreads threads, ThreadTurnE
             w.WriteNumber("ledger_entries_unlinked", e.LedgerEntriesUnlinked);
             w.WriteNumber("search_entries_deleted", e.SearchEntriesDeleted);
             w.WriteNumber("connections_deleted", e.ConnectionsDeleted);
+            w.WriteNumber("webhook_tools_deleted", e.WebhookToolsDeleted);
             w.WriteNumber("batches_deleted", e.BatchesDeleted);
             w.WriteNumber("files_deleted", e.FilesDeleted);
             w.WriteEndObject();

@@ -89,6 +89,7 @@ internal sealed class UsageEndpoints(UsageService usage, TimeProvider time)
             WriteRows(w, "by_model", "model", report.ByModel);
             WriteRows(w, "by_end_user", "end_user_id", report.ByEndUser);
             WriteRows(w, "by_day", "date", report.ByDay);
+            WriteRows(w, "by_tool", "tool", report.ByTool);
             w.WriteEndObject();
         }).ConfigureAwait(false);
     }
@@ -118,12 +119,12 @@ internal sealed class UsageEndpoints(UsageService usage, TimeProvider time)
     /// <summary>One line per day, end user, key and model; cost in micro-USD and USD.</summary>
     internal static string Csv(IReadOnlyList<UsageLine> lines)
     {
-        var csv = new StringBuilder("date,end_user_id,key_id,model,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,cost_micros,cost_usd,upstream_cost_micros\r\n");
+        var csv = new StringBuilder("date,end_user_id,key_id,model,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,cost_micros,cost_usd,upstream_cost_micros,tool\r\n");
         foreach (var line in lines)
         {
             var u = line.Usage;
             csv.Append(line.Day).Append(',').Append(Field(line.EndUserId)).Append(',').Append(Field(line.KeyId)).Append(',').Append(Field(line.Model))
-                .Append(CultureInfo.InvariantCulture, $",{u.Requests},{u.InputTokens},{u.OutputTokens},{u.CacheReadTokens},{u.CacheWriteTokens},{u.ReasoningTokens},{u.CostMicros},{u.CostMicros / 1_000_000m},{u.UpstreamCostMicros}\r\n");
+                .Append(CultureInfo.InvariantCulture, $",{u.Requests},{u.InputTokens},{u.OutputTokens},{u.CacheReadTokens},{u.CacheWriteTokens},{u.ReasoningTokens},{u.CostMicros},{u.CostMicros / 1_000_000m},{u.UpstreamCostMicros},").Append(Field(line.Tool)).Append("\r\n");
         }
 
         return csv.ToString();

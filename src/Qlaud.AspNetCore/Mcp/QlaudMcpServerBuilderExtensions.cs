@@ -61,8 +61,7 @@ public static class QlaudMcpServerBuilderExtensions
         context = services.GetRequiredService<IHttpContextAccessor>().HttpContext
             ?? throw new InvalidOperationException("Qlaud's MCP server runs only inside an HTTP request.");
         var caller = QlaudKeyFeature.Of(context).Caller;
-        return new ToolRuntime(services.GetRequiredService<QlaudConnectors>(), services.GetRequiredService<McpConnector>(), services.GetRequiredService<ToolIndex>(),
-            services.GetRequiredService<IOptions<ConnectorsOptions>>().Value, caller);
+        return new ToolRuntime(services.GetRequiredService<QlaudTools>(), caller);
     }
 
     /// <summary>Marks that <see cref="AddQlaudMcpServer"/> ran, so <c>MapQlaud()</c> maps <c>/mcp</c>.</summary>

@@ -11,6 +11,9 @@ internal static class BuiltinCatalog
     public static void AddAll(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        WebSearch.WebSearchTool.Register(services);
+        WebFetch.WebFetchTool.Register(services);
+        CodeExecution.CodeExecutionTool.Add(services);
         BuiltinRegistration.AddBuiltin<Email.SendEmailTool, Email.SendEmailOptions>(services, Email.SendEmailTool.ToolName, VendorHttp.Repeatable);
         services.AddOptions<Email.SendEmailOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Email.SendEmailOptions>, Email.SendEmailOptionsValidator>());

@@ -36,6 +36,13 @@ internal static class BuiltinRegistration
                 options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(30);
                 options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(90);
                 resilience?.Invoke(options);
+
+                // The handler's validation requires the breaker's sampling window to be at least twice the attempt timeout.
+                var window = options.AttemptTimeout.Timeout * 2;
+                if (options.CircuitBreaker.SamplingDuration < window)
+                {
+                    options.CircuitBreaker.SamplingDuration = window;
+                }
             });
     }
 

@@ -22,7 +22,6 @@ internal sealed partial class QlaudConnectors
     public const string CallbackPath = "connect/callback";
 
     private static readonly TimeSpan RefreshMargin = TimeSpan.FromSeconds(60);
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _refreshLocks = new(StringComparer.Ordinal);
 
     /// <summary>Starts the sign-in of an OAuth link: where to send the browser.</summary>
     public async Task<ConnectLinkOutcome> BeginOAuthAsync(string token, Uri gatewayBase, CancellationToken cancellationToken)
@@ -139,7 +138,7 @@ internal sealed partial class QlaudConnectors
     }
 
     /// <summary>An OAuth connection's credential with an access token that is not about to expire: refreshed when needed, one
-    /// refresh at a time per connection (a single-use rotating refresh token is never sent twice); null when refreshing failed.</summary>
+    /// refresh at a time per connection on every gateway sharing the database (a single-use rotating refresh token is never sent twice); null when refreshing failed.</summary>
     private async Task<ActiveConnection?> FreshAsync(string accountId, ActiveConnection connection, CancellationToken cancellationToken)
     {
         if (!NeedsRefresh(connection.Credential))
@@ -147,8 +146,8 @@ internal sealed partial class QlaudConnectors
             return connection;
         }
 
-        var gate = _refreshLocks.GetOrAdd(connection.Id, static _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // One refresh at a time per connection across every gateway on the database (an advisory lock on PostgreSQL).
+        var gate = await locks.AcquireAsync("connection-refresh:" + connection.Id, cancellationToken).ConfigureAwait(false);
         try
         {
             // Another call may have refreshed while this one waited: read the connection again.
@@ -209,7 +208,7 @@ internal sealed partial class QlaudConnectors
         }
         finally
         {
-            gate.Release();
+            await gate.DisposeAsync().ConfigureAwait(false);
         }
     }
 

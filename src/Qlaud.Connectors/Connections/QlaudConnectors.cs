@@ -12,7 +12,8 @@ namespace Qlaud.Connectors;
 
 /// <summary>The connections service behind <see cref="IQlaudConnectors"/>, the hosted connect page and the tool loop.</summary>
 internal sealed partial class QlaudConnectors(ConnectorCatalog catalog, IDbContextFactory<QlaudDbContext> factory, CredentialVault vault, McpConnector mcp,
-    ToolIndex tools, IOptions<ConnectorsOptions> options, TimeProvider time, ILogger<QlaudConnectors> logger, IHttpClientFactory httpClients) : IQlaudConnectors
+    ToolIndex tools, IOptions<ConnectorsOptions> options, TimeProvider time, ILogger<QlaudConnectors> logger, IHttpClientFactory httpClients,
+    Qlaud.Threads.IThreadTurnLock locks) : IQlaudConnectors
 {
     private readonly TimeSpan _linkLifetime = TimeSpan.FromMinutes(options.Value.ConnectLinkMinutes);
     private readonly Uri? _publicBase = options.Value.PublicBaseUrl is { Length: > 0 } b ? new Uri(b.TrimEnd('/') + "/") : null;

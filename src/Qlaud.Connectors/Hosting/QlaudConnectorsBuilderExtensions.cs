@@ -61,11 +61,29 @@ public static class QlaudConnectorsBuilderExtensions
         services.TryAddSingleton<ToolIndex>();
         services.TryAddSingleton<QlaudConnectors>();
         services.TryAddSingleton<IQlaudConnectors>(static sp => sp.GetRequiredService<QlaudConnectors>());
+        services.AddOptions<Qlaud.Connectors.Builtins.BuiltinsOptions>().BindConfiguration(Qlaud.Connectors.Builtins.BuiltinRegistration.SectionName);
+        services.TryAddSingleton<Qlaud.Connectors.Tools.ToolBilling>();
+        services.TryAddSingleton<Qlaud.Connectors.Tools.ToolSearch>();
+        services.TryAddSingleton<Qlaud.Connectors.Tools.WebhookDispatcher>();
+        services.TryAddSingleton<Qlaud.Connectors.Tools.QlaudTools>();
+        services.TryAddSingleton<IQlaudTools>(static sp => sp.GetRequiredService<Qlaud.Connectors.Tools.QlaudTools>());
         services.TryAddSingleton<Qlaud.Connectors.Tools.ThreadToolLoop>();
         services.TryAddSingleton<Qlaud.Threads.IThreadToolLoop>(static sp => sp.GetRequiredService<Qlaud.Connectors.Tools.ThreadToolLoop>());
         services.TryAddSingleton<Qlaud.Connectors.Tools.McpServersLoop>();
         services.AddHostedService<ConnectionSweep>();
         Qlaud.Connectors.Builtins.BuiltinCatalog.AddAll(services);
+        services.AddHttpClient(Qlaud.Connectors.Tools.WebhookDispatcher.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            .RemoveAllLoggers()
+            .AddStandardResilienceHandler(static resilience =>
+            {
+                // Every retry carries the same Idempotency-Key; the loop's own ToolCallTimeoutSeconds bounds the whole call.
+                resilience.Retry.MaxRetryAttempts = 2;
+                resilience.Retry.Delay = TimeSpan.FromMilliseconds(200);
+                resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(30);
+                resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(600);
+                resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(60);
+            });
         services.AddHttpClient(McpConnector.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
             {

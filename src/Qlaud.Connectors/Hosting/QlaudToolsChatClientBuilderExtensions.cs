@@ -21,7 +21,6 @@ public static class QlaudToolsChatClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Use(static (inner, services) => new QlaudToolsChatClient(inner,
-            services.GetRequiredService<QlaudConnectors>(), services.GetRequiredService<McpConnector>(), services.GetRequiredService<ToolIndex>(),
-            services.GetRequiredService<IOptions<ConnectorsOptions>>(), services.GetRequiredService<QlaudCallerResolver>()));
+            services.GetRequiredService<QlaudTools>(), services.GetRequiredService<QlaudCallerResolver>()));
     }
 }

@@ -9,8 +9,7 @@ namespace Qlaud.Connectors.Tools;
 /// <see cref="IChatClient"/> pipeline; a <see cref="FunctionInvokingChatClient"/> below it executes them.</summary>
 /// <remarks>The end user is the call's caller as metering resolves it (<see cref="QlaudChatOptionKeys"/>,
 /// <see cref="QlaudCallScope"/>). Connect links need <c>Qlaud:Connectors:PublicBaseUrl</c> outside an HTTP request.</remarks>
-internal sealed class QlaudToolsChatClient(IChatClient inner, QlaudConnectors connectors, McpConnector mcp, ToolIndex index, IOptions<ConnectorsOptions> settings,
-    QlaudCallerResolver callers) : DelegatingChatClient(inner)
+internal sealed class QlaudToolsChatClient(IChatClient inner, QlaudTools tools, QlaudCallerResolver callers) : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
         => await base.GetResponseAsync(messages, await WithToolsAsync(options, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
@@ -28,18 +27,18 @@ internal sealed class QlaudToolsChatClient(IChatClient inner, QlaudConnectors co
     private async Task<ChatOptions> WithToolsAsync(ChatOptions? options, CancellationToken cancellationToken)
     {
         var caller = await callers.ResolveOrThrowAsync(options, cancellationToken).ConfigureAwait(false);
-        var runtime = new ToolRuntime(connectors, mcp, index, settings.Value, caller);
+        var runtime = new ToolRuntime(tools, caller);
         var result = options?.Clone() ?? new ChatOptions();
-        var tools = new List<AITool>(result.Tools ?? []);
+        var list = new List<AITool>(result.Tools ?? []);
         foreach (var tool in runtime.MetaTools())
         {
-            if (!tools.Any(t => t.Name == tool.Name))
+            if (!list.Any(t => t.Name == tool.Name))
             {
-                tools.Add(tool);
+                list.Add(tool);
             }
         }
 
-        result.Tools = tools;
+        result.Tools = list;
         return result;
     }
 }

@@ -21,24 +21,20 @@ namespace Qlaud.Connectors.Tools;
 /// failed turn.</remarks>
 internal sealed class ThreadToolLoop : IThreadToolLoop
 {
-    private readonly QlaudConnectors _connectors;
-    private readonly McpConnector _mcp;
-    private readonly ToolIndex _index;
+    private readonly QlaudTools _tools;
     private readonly ConnectorsOptions _options;
     private readonly Router _router;
     private readonly IChatClient _metered;
     private readonly decimal _markupPercent;
     private readonly ILoggerFactory _loggers;
 
-    internal ToolRuntime Runtime(QlaudCaller caller) => new(_connectors, _mcp, _index, _options, caller);
+    internal ToolRuntime Runtime(QlaudCaller caller) => new(_tools, caller);
 
-    public ThreadToolLoop(QlaudConnectors connectors, McpConnector mcp, ToolIndex index, IOptions<ConnectorsOptions> options, IOptions<QlaudOptions> qlaud,
-        QlaudChatClient chat, ISpendGuard guard, QlaudCallerResolver callers, Router router, ILoggerFactory loggers)
+    public ThreadToolLoop(QlaudTools tools, IOptions<QlaudOptions> qlaud, QlaudChatClient chat, ISpendGuard guard, QlaudCallerResolver callers, Router router,
+        ILoggerFactory loggers)
     {
-        _connectors = connectors;
-        _mcp = mcp;
-        _index = index;
-        _options = options.Value;
+        _tools = tools;
+        _options = tools.Options;
         _router = router;
         _loggers = loggers;
         _markupPercent = qlaud.Value.Pricing.MarkupPercent;
@@ -65,8 +61,8 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
             throw new QlaudException(new QlaudError(QlaudErrorKind.InvalidRequest, ex.Message));
         }
 
-        var runtime = new ToolRuntime(_connectors, _mcp, _index, _options, turn.Caller);
-        var serverTools = turn.Mode == "static" ? await runtime.ConnectedToolsAsync(cancellationToken).ConfigureAwait(false) : runtime.MetaTools();
+        var runtime = new ToolRuntime(_tools, turn.Caller);
+        var serverTools = turn.Mode == "static" ? await runtime.DirectToolsAsync(cancellationToken).ConfigureAwait(false) : runtime.MetaTools();
         return await RunWithToolsAsync(turn.Caller, request, serverTools, runtime, turn.Stream, cancellationToken).ConfigureAwait(false);
     }
 

@@ -12,8 +12,13 @@ namespace Qlaud.Connectors.Tools;
 /// and their execution with the end user's own credentials.</summary>
 /// <remarks>Every execution looks the connection up by (account, end user, connector) at call time: a call never uses another
 /// end user's credential, and a revoked or moved connection is never used.</remarks>
-internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, ToolIndex index, ConnectorsOptions options, QlaudCaller caller)
+internal sealed class ToolRuntime(QlaudTools tools, QlaudCaller caller)
 {
+    private readonly QlaudConnectors connectors = tools.Connectors;
+    private readonly McpConnector mcp = tools.Mcp;
+    private readonly ToolIndex index = tools.Index;
+    private readonly ConnectorsOptions options = tools.Options;
+
     /// <summary>The <c>server_name</c> of the meta-tools' <c>mcp_tool_use</c> blocks.</summary>
     public const string ServerName = "qlaud";
 
@@ -63,10 +68,10 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
     ];
 
     /// <summary>The tools of the end user's active connections (and open connectors they already used), at most <c>MaxStaticTools</c>.</summary>
-    public async Task<IList<AITool>> ConnectedToolsAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(ConnectorDefinition Connector, ConnectorTool Tool)>> ConnectorToolsAsync(CancellationToken cancellationToken)
     {
         var statuses = await connectors.StatusesAsync(caller.AccountId, _endUser, cancellationToken).ConfigureAwait(false);
-        var tools = new List<AITool>();
+        var found = new List<(ConnectorDefinition, ConnectorTool)>();
         foreach (var connector in connectors.Catalog.For(caller.AccountId))
         {
             if (!statuses.TryGetValue(connector.Id, out var status) || status != ConnectionStatus.Active)
@@ -76,26 +81,53 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
 
             foreach (var tool in await ToolsOfAsync(connector, connected: true, cancellationToken).ConfigureAwait(false) ?? [])
             {
-                if (tools.Count >= options.MaxStaticTools)
+                if (found.Count >= options.MaxStaticTools)
                 {
-                    return tools;
+                    return found;
                 }
 
-                string qualified = tool.QualifiedName;
-                tools.Add(new QlaudFunction(qualified, $"[{connector.Name}] {tool.Description}", tool.InputSchema, async (a, ct) =>
-                {
-                    var (failed, text) = await CallAsync(qualified, Arguments(a), ct).ConfigureAwait(false);
-                    if (failed)
-                    {
-                        MarkFailed();
-                    }
-
-                    return text;
-                }));
+                found.Add((connector, tool));
             }
         }
 
-        return tools;
+        return found;
+    }
+
+    /// <summary>The tools of <c>static</c> mode, offered to the model directly: the builtins, the webhook tools and the tools of the
+    /// end user's active connections, at most <c>MaxStaticTools</c> in all.</summary>
+    public async Task<IList<AITool>> DirectToolsAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<AITool>();
+        foreach (var builtin in tools.BuiltinsFor(caller.AccountId))
+        {
+            string name = builtin.Name;
+            list.Add(new QlaudFunction(name, builtin.Description, builtin.InputSchema, (a, ct) => Invoke(name, a, ct)));
+        }
+
+        foreach (var webhook in await tools.WebhooksForAsync(caller, _endUser, cancellationToken).ConfigureAwait(false))
+        {
+            string name = webhook.Name;
+            list.Add(new QlaudFunction(name, webhook.Description, QlaudFunction.Schema(webhook.InputSchemaJson), (a, ct) => Invoke(name, a, ct)));
+        }
+
+        foreach (var (connector, tool) in await ConnectorToolsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            string qualified = tool.QualifiedName;
+            list.Add(new QlaudFunction(qualified, $"[{connector.Name}] {tool.Description}", tool.InputSchema, (a, ct) => Invoke(qualified, a, ct)));
+        }
+
+        return list.Count > options.MaxStaticTools ? list[..options.MaxStaticTools] : list;
+    }
+
+    private async ValueTask<object?> Invoke(string name, AIFunctionArguments arguments, CancellationToken cancellationToken)
+    {
+        var (failed, text) = await CallAsync(name, Arguments(arguments), cancellationToken).ConfigureAwait(false);
+        if (failed)
+        {
+            MarkFailed();
+        }
+
+        return text;
     }
 
     /// <summary>Runs a meta-tool by name outside a model loop (Qlaud's own MCP server): whether it failed, and its text.</summary>
@@ -132,61 +164,80 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
     {
         string intent = args.TryGetProperty("intent", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString()! : "";
         int limit = args.TryGetProperty("limit", out var l) && l.TryGetInt32(out int n) ? Math.Clamp(n, 1, 25) : 8;
-        var words = Words(intent);
-        if (words.Count == 0)
+        if (ToolSearch.Terms(intent).Count == 0)
         {
             return (true, "Give an 'intent': what the user wants done, in a few words.");
         }
 
+        var candidates = new List<SearchHit>();
+        var documents = new List<ToolDocument>();
+        foreach (var builtin in tools.BuiltinsFor(caller.AccountId))
+        {
+            candidates.Add(new SearchHit("builtin", builtin.Name, builtin.Description, null, null, true));
+            documents.Add(new ToolDocument(builtin.Name.Replace('_', ' '), builtin.Description));
+        }
+
+        foreach (var webhook in await tools.WebhooksForAsync(caller, _endUser, cancellationToken).ConfigureAwait(false))
+        {
+            candidates.Add(new SearchHit("webhook", webhook.Name, webhook.Description, null, null, true));
+            documents.Add(new ToolDocument(webhook.Name.Replace('_', ' ').Replace('-', ' '), webhook.Description));
+        }
+
         var statuses = await connectors.StatusesAsync(caller.AccountId, _endUser, cancellationToken).ConfigureAwait(false);
-        var hits = new List<(int Score, ConnectorDefinition Connector, ConnectorTool? Tool, bool Connected)>();
         foreach (var connector in connectors.Catalog.For(caller.AccountId))
         {
             bool connected = connector.Auth.Kind == ConnectorAuthKind.None
                 || (statuses.TryGetValue(connector.Id, out var status) && status == ConnectionStatus.Active);
-            int connectorScore = Score(words, connector.Id, 3) + Score(words, connector.Name, 3) + Score(words, connector.Description, 1)
-                + Score(words, string.Join(' ', connector.Categories), 1);
-            var tools = connectorScore > 0 || connected ? await ToolsOfAsync(connector, connected, cancellationToken).ConfigureAwait(false) : index.Known(connector);
-            bool any = false;
-            foreach (var tool in tools ?? [])
+            string about = connector.Description + " " + string.Join(' ', connector.Categories);
+            var connectorTools = await ToolsOfAsync(connector, connected, cancellationToken).ConfigureAwait(false);
+            if (connectorTools is null or { Count: 0 })
             {
-                int score = connectorScore + Score(words, tool.Name.Replace('_', ' '), 3) + Score(words, tool.Description, 1);
-                if (score > connectorScore || (connectorScore > 0 && score > 0))
-                {
-                    hits.Add((score, connector, tool, connected));
-                    any = true;
-                }
+                // Tools are known once someone connected: until then the connector itself is the hit.
+                candidates.Add(new SearchHit("connector", null, connector.Description, connector.Id, connector.Name, connected));
+                documents.Add(new ToolDocument(connector.Name + " " + connector.Id, about));
+                continue;
             }
 
-            if (!any && connectorScore > 0)
+            foreach (var tool in connectorTools)
             {
-                hits.Add((connectorScore, connector, null, connected));
+                candidates.Add(new SearchHit("connector", tool.QualifiedName, tool.Description, connector.Id, connector.Name, connected));
+                documents.Add(new ToolDocument($"{connector.Name} {tool.Name.Replace('_', ' ')}", tool.Description + " " + about));
             }
         }
 
-        var top = hits.OrderByDescending(static h => h.Score).ThenBy(static h => h.Connector.Id, StringComparer.Ordinal).Take(limit).ToList();
+        var ranked = await tools.Search.RankAsync(intent, documents, limit, cancellationToken).ConfigureAwait(false);
+        var top = new List<SearchHit>(ranked.Count);
+        foreach (int index in ranked)
+        {
+            top.Add(candidates[index]);
+        }
+
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
             w.WriteStartArray("results");
-            foreach (var (_, connector, tool, connected) in top)
+            foreach (var hit in top)
             {
                 w.WriteStartObject();
-                if (tool is not null)
+                if (hit.Tool is { } tool)
                 {
-                    w.WriteString("tool", tool.QualifiedName);
-                    w.WriteString("description", tool.Description);
+                    w.WriteString("tool", tool);
                 }
                 else
                 {
                     w.WriteNull("tool");
-                    w.WriteString("description", connector.Description);
                 }
 
-                w.WriteString("connector", connector.Id);
-                w.WriteString("connector_name", connector.Name);
-                w.WriteBoolean("connected", connected);
+                w.WriteString("description", hit.Description);
+                w.WriteString("type", hit.Type);
+                if (hit.ConnectorId is { } connectorId)
+                {
+                    w.WriteString("connector", connectorId);
+                    w.WriteString("connector_name", hit.ConnectorName);
+                }
+
+                w.WriteBoolean("connected", hit.Connected);
                 w.WriteEndObject();
             }
 
@@ -199,6 +250,9 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
 
         return (false, Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
+
+    /// <summary>One result of <c>qlaud_search_tools</c>: a builtin, webhook or connector tool, or a connector whose tools are not known yet.</summary>
+    private readonly record struct SearchHit(string Type, string? Tool, string Description, string? ConnectorId, string? ConnectorName, bool Connected);
 
     private async Task<(bool, string)> SchemasAsync(JsonElement args, CancellationToken cancellationToken)
     {
@@ -218,6 +272,16 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
                 w.WriteStartObject();
                 w.WriteString("tool", qualified);
                 ConnectorTool? found = null;
+                if (!qualified.Contains(ConnectorTool.Separator, StringComparison.Ordinal) && await FindDirectAsync(qualified, cancellationToken).ConfigureAwait(false) is { } direct)
+                {
+                    w.WriteBoolean("connected", true);
+                    w.WriteString("description", direct.Description);
+                    w.WritePropertyName("input_schema");
+                    direct.Schema.WriteTo(w);
+                    w.WriteEndObject();
+                    continue;
+                }
+
                 if (ConnectorTool.TrySplit(qualified, out var connectorId, out var toolName) && connectors.Catalog.Find(caller.AccountId, connectorId) is { } connector)
                 {
                     bool connected = connector.Auth.Kind == ConnectorAuthKind.None || (statuses.TryGetValue(connector.Id, out var s) && s == ConnectionStatus.Active);
@@ -259,6 +323,7 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
 
         var list = calls.EnumerateArray().ToList();
         var results = new (bool Failed, string Text, string Tool)[list.Count];
+        string? parent = FunctionInvokingChatClient.CurrentContext?.CallContent.CallId;
         using var gate = new SemaphoreSlim(options.MaxParallelCalls);
         await Task.WhenAll(list.Select(async (call, i) =>
         {
@@ -267,7 +332,7 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var (failed, text) = await CallAsync(tool, arguments, cancellationToken).ConfigureAwait(false);
+                var (failed, text) = await CallAsync(tool, arguments, cancellationToken, parent is null ? null : $"{parent}:{i}").ConfigureAwait(false);
                 results[i] = (failed, text, tool);
             }
             finally
@@ -351,16 +416,54 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
     }
 
     /// <summary>Calls one connector tool with the end user's own credential; failures come back as error text for the model.</summary>
-    internal async Task<(bool Failed, string Text)> CallAsync(string qualified, JsonElement arguments, CancellationToken cancellationToken)
+    internal async Task<(bool Failed, string Text)> CallAsync(string qualified, JsonElement arguments, CancellationToken cancellationToken, string? callId = null)
+    {
+        callId ??= FunctionInvokingChatClient.CurrentContext?.CallContent.CallId;
+        if (arguments.ValueKind is not (JsonValueKind.Object or JsonValueKind.Undefined or JsonValueKind.Null))
+        {
+            return (true, "'arguments' must be an object.");
+        }
+
+        if (!qualified.Contains(ConnectorTool.Separator, StringComparison.Ordinal))
+        {
+            if (tools.BuiltinsFor(caller.AccountId).FirstOrDefault(b => b.Name == qualified) is { } builtin)
+            {
+                var (failed, text) = await tools.RunBuiltinAsync(builtin, caller, Object(arguments), callId, cancellationToken).ConfigureAwait(false);
+                return (failed, Truncate(text));
+            }
+
+            if ((await tools.WebhooksForAsync(caller, _endUser, cancellationToken).ConfigureAwait(false)).FirstOrDefault(t => t.Name == qualified) is { } webhook)
+            {
+                var (failed, text) = await tools.RunWebhookAsync(webhook, caller, Object(arguments), callId, cancellationToken).ConfigureAwait(false);
+                return (failed, Truncate(text));
+            }
+
+            return (true, $"Unknown tool '{qualified}'. Use qlaud_search_tools to find tool names.");
+        }
+
+        return await tools.RunCountedAsync(qualified, caller, callId, () => CallConnectorAsync(qualified, arguments, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>A builtin or webhook tool by name, with its description and schema; null when the caller has none of that name.</summary>
+    private async Task<(string Description, JsonElement Schema)?> FindDirectAsync(string name, CancellationToken cancellationToken)
+    {
+        if (tools.BuiltinsFor(caller.AccountId).FirstOrDefault(b => b.Name == name) is { } builtin)
+        {
+            return (builtin.Description, builtin.InputSchema);
+        }
+
+        return (await tools.WebhooksForAsync(caller, _endUser, cancellationToken).ConfigureAwait(false)).FirstOrDefault(t => t.Name == name) is { } webhook
+            ? (webhook.Description, QlaudFunction.Schema(webhook.InputSchemaJson))
+            : null;
+    }
+
+    private static JsonElement Object(JsonElement arguments) => arguments.ValueKind == JsonValueKind.Object ? arguments : QlaudFunction.Schema("{}");
+
+    private async Task<(bool Failed, string Text)> CallConnectorAsync(string qualified, JsonElement arguments, CancellationToken cancellationToken)
     {
         if (!ConnectorTool.TrySplit(qualified, out var connectorId, out var toolName) || connectors.Catalog.Find(caller.AccountId, connectorId) is not { } connector)
         {
             return (true, $"Unknown tool '{qualified}'. Use qlaud_search_tools to find tool names.");
-        }
-
-        if (arguments.ValueKind is not (JsonValueKind.Object or JsonValueKind.Undefined or JsonValueKind.Null))
-        {
-            return (true, "'arguments' must be an object.");
         }
 
         ActiveConnection? connection = null;
@@ -476,33 +579,6 @@ internal sealed class ToolRuntime(QlaudConnectors connectors, McpConnector mcp, 
     private static JsonElement Arguments(AIFunctionArguments arguments)
         => JsonSerializer.SerializeToElement(arguments.ToDictionary(static p => p.Key, static p => p.Value), ToolJsonContext.Default.DictionaryStringObject);
 
-    private static List<string> Words(string text)
-    {
-        var words = new List<string>();
-        foreach (var word in text.ToLowerInvariant().Split([' ', ',', '.', ':', ';', '\'', '"', '!', '?', '(', ')', '/', '-', '_'], StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (word.Length >= 3 && word is not ("the" or "and" or "for" or "with" or "from" or "into" or "new" or "please" or "that" or "this"))
-            {
-                words.Add(word.EndsWith('s') && word.Length > 3 ? word[..^1] : word);
-            }
-        }
-
-        return words;
-    }
-
-    private static int Score(List<string> words, string text, int weight)
-    {
-        int score = 0;
-        foreach (var word in words)
-        {
-            if (text.Contains(word, StringComparison.OrdinalIgnoreCase))
-            {
-                score += weight;
-            }
-        }
-
-        return score;
-    }
 }
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, object?>))]

@@ -233,6 +233,11 @@ internal static class CatalogBuilder
                 ContextLength = route.ContextLength ?? old.ContextLength,
                 Capabilities = route.Capabilities ?? old.Capabilities,
                 BatchDiscountPercent = route.BatchDiscountPercent ?? old.BatchDiscountPercent,
+                LongContextThresholdTokens = route.LongContextThresholdTokens ?? old.LongContextThresholdTokens,
+                LongContextInputPerMTok = route.LongContextInputPerMTok ?? old.LongContextInputPerMTok,
+                LongContextOutputPerMTok = route.LongContextOutputPerMTok ?? old.LongContextOutputPerMTok,
+                LongContextCacheReadPerMTok = route.LongContextCacheReadPerMTok ?? old.LongContextCacheReadPerMTok,
+                LongContextCacheWritePerMTok = route.LongContextCacheWritePerMTok ?? old.LongContextCacheWritePerMTok,
             };
         }
 
@@ -325,14 +330,43 @@ internal static class CatalogBuilder
                 continue;
             }
 
+            var price = new ModelPrice(input.Value, output.Value, cacheRead ?? input.Value, cacheWrite ?? input.Value);
+            if (route.LongContextThresholdTokens is { } threshold)
+            {
+                long? longInput = Price(route.LongContextInputPerMTok, $"{routeKey}:LongContextInputPerMTok", required: true, errors);
+                long? longOutput = Price(route.LongContextOutputPerMTok, $"{routeKey}:LongContextOutputPerMTok", required: true, errors);
+                long? longRead = Price(route.LongContextCacheReadPerMTok, $"{routeKey}:LongContextCacheReadPerMTok", required: false, errors);
+                long? longWrite = Price(route.LongContextCacheWritePerMTok, $"{routeKey}:LongContextCacheWritePerMTok", required: false, errors);
+                if (threshold <= 0)
+                {
+                    errors.Add($"{routeKey}:LongContextThresholdTokens must be greater than 0.");
+                    continue;
+                }
+
+                if (longInput is null || longOutput is null)
+                {
+                    continue;
+                }
+
+                price = price with
+                {
+                    LongContext = new LongContextPrice(threshold, new ModelPrice(longInput.Value, longOutput.Value, longRead ?? longInput.Value, longWrite ?? longInput.Value)),
+                };
+            }
+            else if (route.LongContextInputPerMTok is not null || route.LongContextOutputPerMTok is not null || route.LongContextCacheReadPerMTok is not null
+                || route.LongContextCacheWritePerMTok is not null)
+            {
+                errors.Add($"{routeKey}:LongContextThresholdTokens is required with long-context prices.");
+                continue;
+            }
+
             var routeCapabilities = route.Capabilities is null ? capabilities : Capabilities(route.Capabilities, $"{routeKey}:Capabilities", errors);
             if (((routeCapabilities ^ capabilities) & ModelCapabilities.Embeddings) != 0)
             {
                 errors.Add($"{routeKey}:Capabilities: 'embeddings' is the model's kind and cannot differ between its routes; set it in {key}:Capabilities.");
             }
 
-            routes.Add(new CatalogRoute(id, provider, string.IsNullOrWhiteSpace(route.UpstreamModel) ? id : route.UpstreamModel,
-                new ModelPrice(input.Value, output.Value, cacheRead ?? input.Value, cacheWrite ?? input.Value))
+            routes.Add(new CatalogRoute(id, provider, string.IsNullOrWhiteSpace(route.UpstreamModel) ? id : route.UpstreamModel, price)
             {
                 ContextLength = route.ContextLength ?? contextLength,
                 Capabilities = routeCapabilities,

@@ -20,15 +20,22 @@ public sealed record CatalogRoute(string ModelId, CatalogProvider Provider, stri
     /// turned away for lacking one.</summary>
     public bool CapabilitiesDeclared { get; init; }
 
-    /// <summary>The upstream model as an encoded JSON string token, spliced into passthrough bodies.</summary>
     /// <summary>The percent taken off <see cref="Price"/> for requests run through the provider's own batch API; 0 when it has none.</summary>
     public decimal BatchDiscountPercent { get; init; }
 
     /// <summary>The route's prices for requests run through the provider's batch API: <see cref="Price"/> less <see cref="BatchDiscountPercent"/>, rounded up.</summary>
-    public ModelPrice BatchPrice => BatchDiscountPercent == 0 ? Price : new ModelPrice(Discount(Price.InputMicrosPerMTok), Discount(Price.OutputMicrosPerMTok),
-        Discount(Price.CacheReadMicrosPerMTok), Discount(Price.CacheWriteMicrosPerMTok));
+    /// <remarks>The long-context tier is discounted the same way.</remarks>
+    public ModelPrice BatchPrice => BatchDiscountPercent == 0 ? Price : Discount(Price) with
+    {
+        LongContext = Price.LongContext is { } tier ? tier with { Price = Discount(tier.Price) } : null,
+    };
+
+    private ModelPrice Discount(ModelPrice price) => new(Discount(price.InputMicrosPerMTok), Discount(price.OutputMicrosPerMTok),
+        Discount(price.CacheReadMicrosPerMTok), Discount(price.CacheWriteMicrosPerMTok));
 
     private long Discount(long micros) => (long)Math.Ceiling(micros * (100m - BatchDiscountPercent) / 100m);
+
+    /// <summary>The upstream model as an encoded JSON string token, spliced into passthrough bodies.</summary>
 
     internal byte[] UpstreamModelJson { get; } = Forwarding.WireRequestScanner.EncodeModel(UpstreamModel);
 }

@@ -21,6 +21,21 @@ public sealed class RouteOptions
     /// <summary>USD per million input tokens written to the prompt cache; defaults to the input price.</summary>
     public decimal? CacheWritePerMTok { get; set; }
 
+    /// <summary>The input tokens above which a request is billed at the <c>LongContext*</c> prices (for example 200000); unset for one price.</summary>
+    public long? LongContextThresholdTokens { get; set; }
+
+    /// <summary>USD per million input tokens of a request above <see cref="LongContextThresholdTokens"/>.</summary>
+    public decimal? LongContextInputPerMTok { get; set; }
+
+    /// <summary>USD per million output tokens of a request above <see cref="LongContextThresholdTokens"/>.</summary>
+    public decimal? LongContextOutputPerMTok { get; set; }
+
+    /// <summary>USD per million cache-read tokens above the threshold; defaults to the long-context input price.</summary>
+    public decimal? LongContextCacheReadPerMTok { get; set; }
+
+    /// <summary>USD per million cache-write tokens above the threshold; defaults to the long-context input price.</summary>
+    public decimal? LongContextCacheWritePerMTok { get; set; }
+
     /// <summary>The context length this route serves, when it differs from the model's (some hosts serve a shorter context).</summary>
     public int? ContextLength { get; set; }
 

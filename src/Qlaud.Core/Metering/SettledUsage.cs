@@ -16,6 +16,9 @@ internal readonly record struct SettledUsage(string? Model, string? Route, Token
     /// <summary>The batch the request belongs to, recorded with its ledger entry; null for interactive requests.</summary>
     public string? BatchId { get; init; }
 
+    /// <summary>The tool a call was for: the entry is a <see cref="Storage.LedgerEntryKind.Tool"/> entry; null for model requests.</summary>
+    public string? Tool { get; init; }
+
     /// <summary>Usage served by <paramref name="route"/>, priced at the route's rates (cache reads and writes at their own rates).</summary>
     /// <param name="route">The route that answered.</param>
     /// <param name="usage">The upstream's reported usage; null when it sent none.</param>

@@ -104,9 +104,11 @@ internal static class SpendEstimator
         return new SpendEstimate(inputTokens, outputTokens, MarkupPricing.Charge(worst, markupPercent));
     }
 
-    /// <summary>The upstream cost if every input token were billed at the route's dearest input rate (cache writes cost more than input on some providers).</summary>
+    /// <summary>The upstream cost if every input token were billed at the route's dearest input rate (cache writes cost more than input on some providers),
+    /// at the long-context tier's rates when <paramref name="inputTokens"/> is above its threshold.</summary>
     public static long WorstCaseUpstreamMicros(ModelPrice price, long inputTokens, long outputTokens)
     {
+        price = price.For(inputTokens);
         long inputRate = Math.Max(price.InputMicrosPerMTok, Math.Max(price.CacheReadMicrosPerMTok, price.CacheWriteMicrosPerMTok));
         return new ModelPrice(inputRate, price.OutputMicrosPerMTok, inputRate, inputRate).Cost(inputTokens, 0, 0, outputTokens);
     }

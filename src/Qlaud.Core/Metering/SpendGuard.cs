@@ -207,7 +207,7 @@ internal sealed partial class SpendGuard : ISpendGuard
         _ledger.Enqueue(new LedgerEntryEntity
         {
             AccountId = account.AccountId,
-            Kind = LedgerEntryKind.Usage,
+            Kind = usage.Tool is null ? LedgerEntryKind.Usage : LedgerEntryKind.Tool,
             AmountMicros = -billed,
             KeyId = key?.Record.Id ?? caller.KeyId,
             EndUserId = caller.EndUserId ?? usage.EndUserId,
@@ -225,6 +225,7 @@ internal sealed partial class SpendGuard : ISpendGuard
             CreatedAtMs = now,
             RequestId = usage.RequestId,
             BatchId = usage.BatchId,
+            Tool = usage.Tool,
         }, key is null ? null : periodStart);
     }
 

@@ -26,7 +26,11 @@ internal sealed record UsageRow(string? Group, long Requests, long InputTokens, 
 
 /// <summary>Usage rollups over a time range.</summary>
 internal sealed record UsageReport(long FromMs, long ToMs, UsageRow Totals, IReadOnlyList<UsageRow> ByKey, IReadOnlyList<UsageRow> ByModel,
-    IReadOnlyList<UsageRow> ByEndUser, IReadOnlyList<UsageRow> ByDay);
+    IReadOnlyList<UsageRow> ByEndUser, IReadOnlyList<UsageRow> ByDay, IReadOnlyList<UsageRow> ByTool);
 
 /// <summary>One line of the invoicing export: usage of one key and model by one end user on one day.</summary>
-internal sealed record UsageLine(string Day, string? KeyId, string? EndUserId, string? Model, UsageRow Usage);
+internal sealed record UsageLine(string Day, string? KeyId, string? EndUserId, string? Model, UsageRow Usage)
+{
+    /// <summary>The tool of tool-call entries; null for model requests.</summary>
+    public string? Tool { get; init; }
+}

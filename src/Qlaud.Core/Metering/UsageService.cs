@@ -24,10 +24,11 @@ internal sealed class UsageService(IDbContextFactory<QlaudDbContext> dbFactory, 
             var byKey = await entries.GroupBy(static e => e.KeyId).Select(Summarize<string?>()).ToListAsync(cancellationToken).ConfigureAwait(false);
             var byModel = await entries.GroupBy(static e => e.Model).Select(Summarize<string?>()).ToListAsync(cancellationToken).ConfigureAwait(false);
             var byEndUser = await entries.GroupBy(static e => e.EndUserId).Select(Summarize<string?>()).ToListAsync(cancellationToken).ConfigureAwait(false);
+            var byTool = await entries.Where(static e => e.Tool != null).GroupBy(static e => e.Tool).Select(Summarize<string?>()).ToListAsync(cancellationToken).ConfigureAwait(false);
             var byDay = await entries.GroupBy(static e => e.CreatedAtMs / DayMs).Select(Summarize<long>()).ToListAsync(cancellationToken).ConfigureAwait(false);
             var days = byDay.Select(static d => d.Row with { Group = Day(d.Key) }).OrderBy(static r => r.Group, StringComparer.Ordinal).ToList();
             return new UsageReport(fromMs, toMs, UsageRow.Sum(null, days),
-                Rows(byKey), Rows(byModel), Rows(byEndUser), days);
+                Rows(byKey), Rows(byModel), Rows(byEndUser), days, Rows(byTool));
         }
     }
 
@@ -40,7 +41,7 @@ internal sealed class UsageService(IDbContextFactory<QlaudDbContext> dbFactory, 
         await using (db.ConfigureAwait(false))
         {
             var groups = await Query(db, accountId, keyId, fromMs, toMs, batch)
-                .GroupBy(static e => new { Day = e.CreatedAtMs / DayMs, e.KeyId, e.EndUserId, e.Model })
+                .GroupBy(static e => new { Day = e.CreatedAtMs / DayMs, e.KeyId, e.EndUserId, e.Model, e.Tool })
                 .Select(static g => new
                 {
                     g.Key,
@@ -49,16 +50,16 @@ internal sealed class UsageService(IDbContextFactory<QlaudDbContext> dbFactory, 
                 })
                 .ToListAsync(cancellationToken).ConfigureAwait(false);
             return [.. groups
-                .Select(static g => new UsageLine(Day(g.Key.Day), g.Key.KeyId, g.Key.EndUserId, g.Key.Model, g.Row))
+                .Select(static g => new UsageLine(Day(g.Key.Day), g.Key.KeyId, g.Key.EndUserId, g.Key.Model, g.Row) { Tool = g.Key.Tool })
                 .OrderBy(static l => l.Day, StringComparer.Ordinal).ThenBy(static l => l.EndUserId, StringComparer.Ordinal)
-                .ThenBy(static l => l.KeyId, StringComparer.Ordinal).ThenBy(static l => l.Model, StringComparer.Ordinal)];
+                .ThenBy(static l => l.KeyId, StringComparer.Ordinal).ThenBy(static l => l.Model, StringComparer.Ordinal).ThenBy(static l => l.Tool, StringComparer.Ordinal)];
         }
     }
 
     private static IQueryable<LedgerEntryEntity> Query(QlaudDbContext db, string accountId, string? keyId, long fromMs, long toMs, UsageBatchFilter? batch)
     {
         var query = db.LedgerEntries.AsNoTracking()
-            .Where(e => e.AccountId == accountId && e.Kind == LedgerEntryKind.Usage && e.CreatedAtMs >= fromMs && e.CreatedAtMs < toMs);
+            .Where(e => e.AccountId == accountId && (e.Kind == LedgerEntryKind.Usage || e.Kind == LedgerEntryKind.Tool) && e.CreatedAtMs >= fromMs && e.CreatedAtMs < toMs);
         query = keyId is null ? query : query.Where(e => e.KeyId == keyId);
         return batch switch
         {

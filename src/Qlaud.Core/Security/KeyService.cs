@@ -239,7 +239,7 @@ internal sealed class KeyService(IDbContextFactory<QlaudDbContext> dbFactory, St
     /// <summary>The key's usage in the ledger, in all and since <paramref name="periodStartMs"/>, read in one statement (one snapshot).</summary>
     private static async Task<(long Lifetime, long Period)> WrittenSpendAsync(QlaudDbContext db, string keyId, long periodStartMs, CancellationToken cancellationToken)
     {
-        var sums = await db.LedgerEntries.Where(e => e.KeyId == keyId && e.Kind == LedgerEntryKind.Usage)
+        var sums = await db.LedgerEntries.Where(e => e.KeyId == keyId && (e.Kind == LedgerEntryKind.Usage || e.Kind == LedgerEntryKind.Tool))
             .GroupBy(static e => 1)
             .Select(g => new { Lifetime = g.Sum(static e => e.CostMicros), Period = g.Sum(e => e.CreatedAtMs >= periodStartMs ? e.CostMicros : 0) })
             .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);

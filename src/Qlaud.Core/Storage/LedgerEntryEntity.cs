@@ -49,6 +49,9 @@ internal sealed class LedgerEntryEntity
     /// <summary>The batch the request belonged to; null for interactive requests.</summary>
     public string? BatchId { get; set; }
 
+    /// <summary>The tool a <see cref="LedgerEntryKind.Tool"/> entry charged for (<c>web_search</c>, <c>linear__create_issue</c>); null otherwise.</summary>
+    public string? Tool { get; set; }
+
     public string? Note { get; set; }
 
     /// <summary>An external object the entry comes from (for example a Stripe Checkout Session id).</summary>

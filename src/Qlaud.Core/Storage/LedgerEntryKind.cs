@@ -11,4 +11,6 @@ internal enum LedgerEntryKind
     Adjustment,
     /// <summary>Money returned to the payer and taken out of the wallet (a refunded top-up).</summary>
     Refund,
+    /// <summary>A call of a builtin, webhook or connector tool (<see cref="LedgerEntryEntity.Tool"/>): its flat price was debited (webhook and connector calls cost nothing and are counted).</summary>
+    Tool,
 }

@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Qlaud.Storage;
 
-/// <summary>The connector tables: connections, connect links and the Data Protection key ring.</summary>
+/// <summary>The connector tables: connections, connect links, webhook tools and the Data Protection key ring.</summary>
 internal sealed partial class QlaudDbContext
 {
     private static void ConfigureConnectors(ModelBuilder modelBuilder)
@@ -35,6 +35,21 @@ internal sealed partial class QlaudDbContext
             token.HasIndex(static t => t.StateHash).IsUnique().HasFilter("\"StateHash\" IS NOT NULL");
             token.HasIndex(static t => t.ConnectionId);
             token.HasOne<ConnectionEntity>().WithMany().HasForeignKey(static t => t.ConnectionId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<WebhookToolEntity>(static tool =>
+        {
+            tool.ToTable("webhook_tools");
+            tool.HasKey(static t => t.Id);
+            tool.Property(static t => t.Id).HasMaxLength(64);
+            tool.Property(static t => t.AccountId).HasMaxLength(64);
+            tool.Property(static t => t.EndUserId).HasMaxLength(256);
+            tool.Property(static t => t.Name).HasMaxLength(64);
+            tool.Property(static t => t.Description).HasMaxLength(4000);
+            tool.Property(static t => t.Url).HasMaxLength(2048);
+            tool.HasIndex(static t => new { t.AccountId, t.Name }).IsUnique();
+            tool.HasIndex(static t => new { t.AccountId, t.EndUserId });
+            tool.HasOne<AccountEntity>().WithMany().HasForeignKey(static t => t.AccountId);
         });
 
         modelBuilder.Entity<DataProtectionKeyEntity>(static key =>

@@ -38,6 +38,8 @@ internal sealed partial class QlaudDbContext(DbContextOptions<QlaudDbContext> op
 
     public DbSet<ConnectTokenEntity> ConnectTokens => Set<ConnectTokenEntity>();
 
+    public DbSet<WebhookToolEntity> WebhookTools => Set<WebhookToolEntity>();
+
     public DbSet<DataProtectionKeyEntity> DataProtectionKeys => Set<DataProtectionKeyEntity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -92,6 +94,7 @@ internal sealed partial class QlaudDbContext(DbContextOptions<QlaudDbContext> op
             entry.Property(static e => e.Route).HasMaxLength(300);
             entry.Property(static e => e.RequestId).HasMaxLength(200);
             entry.Property(static e => e.BatchId).HasMaxLength(64);
+            entry.Property(static e => e.Tool).HasMaxLength(200);
             entry.Property(static e => e.Note).HasMaxLength(1000);
             entry.Property(static e => e.ExternalReference).HasMaxLength(255);
             entry.Property(static e => e.ExternalPaymentId).HasMaxLength(255);

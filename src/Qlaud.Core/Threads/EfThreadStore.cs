@@ -250,8 +250,11 @@ internal sealed class EfThreadStore(IDbContextFactory<QlaudDbContext> factory, S
         // Connector connections go with their credentials and pending connect links.
         await db.ConnectTokens.Where(t => t.AccountId == accountId && t.EndUserId == endUserId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         int connections = await db.Connections.Where(c => c.AccountId == accountId && c.EndUserId == endUserId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+
+        // Webhook tools registered for this end user only (their URLs and signing secrets).
+        int tools = await db.WebhookTools.Where(t => t.AccountId == accountId && t.EndUserId == endUserId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new EndUserErasure(endUserId, deleted, messages, ledger) { ConnectionsDeleted = connections };
+        return new EndUserErasure(endUserId, deleted, messages, ledger) { ConnectionsDeleted = connections, WebhookToolsDeleted = tools };
     }
 
     private static IQueryable<ThreadEntity> Visible(IQueryable<ThreadEntity> threads, ThreadScope scope)

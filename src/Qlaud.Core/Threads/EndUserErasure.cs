@@ -13,6 +13,9 @@ public sealed record EndUserErasure(string EndUserId, int ThreadsDeleted, int Me
     /// <summary>Connector connections deleted, with their encrypted credentials and pending connect links.</summary>
     public int ConnectionsDeleted { get; init; }
 
+    /// <summary>Webhook tools registered for this end user only, with their signing secrets.</summary>
+    public int WebhookToolsDeleted { get; init; }
+
     /// <summary>Batches deleted, with their requests and results.</summary>
     public int BatchesDeleted { get; init; }
 

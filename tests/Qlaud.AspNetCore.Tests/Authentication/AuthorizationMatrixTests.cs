@@ -80,6 +80,11 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         new("POST", "/v1/connections", """{"connector":"linear"}""", [201, 201, 201, 201, 401]),
         new("GET", "/v1/connections", null, [200, 200, 200, 200, 401]),
         new("DELETE", "/v1/connections/{connection}", null, [200, 200, 200, 404, 401]),
+        new("GET", "/v1/tools", null, [200, 200, 200, 200, 401]),
+        new("POST", "/v1/tools", """{"name":"{fresh_name}","description":"Look an order up.","input_schema":{"type":"object"},"url":"https://203.0.113.10/tool"}""",
+            [201, 201, 403, 201, 401]),
+        new("GET", "/v1/tools/{tool}", null, [200, 200, 200, 404, 401]),
+        new("DELETE", "/v1/tools/{fresh_tool}", null, [200, 200, 403, 404, 401]),
     ];
 
     private static readonly string[] Columns = ["bootstrap key", "admin-scope key", "end-user key", "other account's key", "no key"];
@@ -119,6 +124,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
             ["{file}"] = await CreateUserFileAsync(),
             ["{msgbatch}"] = await CreateEndedUserMessageBatchAsync(),
             ["{connection}"] = await CreateUserConnectionAsync(),
+            ["{tool}"] = await CreateToolAsync(),
         };
         _ids["{batch}"] = await CreateUserBatchAsync(_ids["{file}"]);
     }
@@ -150,10 +156,13 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
                 cellPath = cellPath.Contains("{fresh_msgbatch}", StringComparison.Ordinal)
                     ? cellPath.Replace("{fresh_msgbatch}", await CreateEndedUserMessageBatchAsync(), StringComparison.Ordinal)
                     : cellPath;
+                cellPath = cellPath.Contains("{fresh_tool}", StringComparison.Ordinal)
+                    ? cellPath.Replace("{fresh_tool}", await CreateToolAsync(), StringComparison.Ordinal)
+                    : cellPath;
                 using var request = new HttpRequestMessage(new HttpMethod(row.Method), cellPath);
                 if (row.Body is not null)
                 {
-                    string body = row.Body;
+                    string body = row.Body.Replace("{fresh_name}", "matrix_" + Guid.NewGuid().ToString("N")[..12], StringComparison.Ordinal);
                     foreach (var (placeholder, id) in _ids)
                     {
                         body = body.Replace(placeholder, id, StringComparison.Ordinal);
@@ -251,12 +260,22 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         return link.GetProperty("connection_id").GetString()!;
     }
 
+    /// <summary>A webhook tool of the bootstrap account, for every end user.</summary>
+    private async Task<string> CreateToolAsync()
+    {
+        using var http = _gateway.Http();
+        var (status, tool) = await http.PostJsonAsync("/v1/tools",
+            $$"""{"name":"t_{{Guid.NewGuid():N}}","description":"Look an order up.","input_schema":{"type":"object"},"url":"https://203.0.113.10/tool"}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        return tool.GetProperty("id").GetString()!;
+    }
+
     private static string Pattern(string path)
     {
         int query = path.IndexOf('?', StringComparison.Ordinal);
         path = query < 0 ? path : path[..query];
         foreach (string placeholder in (string[])["{user}", "{admin}", "{victim}", "{tenant}", "{spare}", "{thread}", "{fresh_thread}", "{file}", "{fresh_file}", "{batch}",
-            "{msgbatch}", "{fresh_msgbatch}", "{connection}"])
+            "{msgbatch}", "{fresh_msgbatch}", "{connection}", "{tool}", "{fresh_tool}"])
         {
             path = path.Replace(placeholder, "{id}", StringComparison.Ordinal);
         }

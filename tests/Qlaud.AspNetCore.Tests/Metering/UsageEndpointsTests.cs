@@ -86,11 +86,11 @@ public sealed class UsageEndpointsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
         var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("date,end_user_id,key_id,model,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,cost_micros,cost_usd,upstream_cost_micros", lines[0]);
+        Assert.Equal("date,end_user_id,key_id,model,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,cost_micros,cost_usd,upstream_cost_micros,tool", lines[0]);
         Assert.Equal(3, lines.Length);
         string day = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Contains($"{day},\"'=cmd|evil, inc\",{id},fake-gpt,2,20,10,0,0,0,150,0.00015,150", lines);
-        Assert.Contains($"{day},\"'=cmd|evil, inc\",{id},fake-claude,1,10,5,0,0,0,7,0.000007,7", lines);
+        Assert.Contains($"{day},\"'=cmd|evil, inc\",{id},fake-gpt,2,20,10,0,0,0,150,0.00015,150,", lines);
+        Assert.Contains($"{day},\"'=cmd|evil, inc\",{id},fake-claude,1,10,5,0,0,0,7,0.000007,7,", lines);
     }
 
     [Theory]

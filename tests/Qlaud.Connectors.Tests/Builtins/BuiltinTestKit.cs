@@ -19,6 +19,10 @@ internal static class BuiltinTestKit
         return tool.InvokeAsync(new BuiltinToolCall(document.RootElement.Clone(), QlaudCaller.InProcess, callId), CancellationToken.None);
     }
 
+    /// <summary>Settings that blank the vendor environment variables <paramref name="variables"/>, so a gateway started with them
+    /// has no key even where the machine's environment has one.</summary>
+    public static Dictionary<string, string?> Unset(params string[] variables) => variables.ToDictionary(static v => v, static _ => (string?)"");
+
     /// <summary>The result text parsed as JSON.</summary>
     public static JsonElement Json(BuiltinToolResult result)
     {

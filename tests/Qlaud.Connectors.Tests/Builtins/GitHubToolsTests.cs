@@ -31,7 +31,7 @@ public sealed class GitHubToolsTests
     [Fact]
     public async Task IsAvailable_OneGitHubTokenServesAllThree_EachDisabledOrKeyedOnItsOwn()
     {
-        await using (var bare = await GatewayHost.StartAsync())
+        await using (var bare = await GatewayHost.StartAsync(settings: Unset("GITHUB_TOKEN", "GH_TOKEN")))
         {
             Assert.All(Names, name => Assert.False(Tool(bare, name).IsAvailable));
         }

@@ -27,7 +27,7 @@ public sealed class LinearCreateIssueToolTests
     [Fact]
     public async Task IsAvailable_KeyFromSettingsOrLinearApiKeyVariable_DisabledByEnabledFalse()
     {
-        await using (var bare = await GatewayHost.StartAsync())
+        await using (var bare = await GatewayHost.StartAsync(settings: Unset("LINEAR_API_KEY")))
         {
             Assert.False(Tool(bare, Name).IsAvailable);
         }

@@ -26,7 +26,7 @@ public sealed class NotionAppendToolTests
     [Fact]
     public async Task IsAvailable_KeyFromSettingsNotionTokenOrNotionApiKey_DisabledByEnabledFalse()
     {
-        await using (var bare = await GatewayHost.StartAsync())
+        await using (var bare = await GatewayHost.StartAsync(settings: Unset("NOTION_TOKEN", "NOTION_API_KEY")))
         {
             Assert.False(Tool(bare, Name).IsAvailable);
         }

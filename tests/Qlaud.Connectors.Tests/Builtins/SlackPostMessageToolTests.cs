@@ -27,7 +27,7 @@ public sealed class SlackPostMessageToolTests
     [Fact]
     public async Task IsAvailable_KeyFromSettingsOrSlackBotTokenVariable_DisabledByEnabledFalse()
     {
-        await using (var bare = await GatewayHost.StartAsync())
+        await using (var bare = await GatewayHost.StartAsync(settings: Unset("SLACK_BOT_TOKEN")))
         {
             Assert.False(Tool(bare, Name).IsAvailable);
         }

@@ -122,14 +122,18 @@ public sealed class ToolLoopEndToEndTests : IAsyncLifetime
         Assert.Equal("mcp_tool_result", messages[3].GetProperty("content")[1].GetProperty("type").GetString());
         Assert.True(messages[3].GetProperty("cost_micros").GetInt64() > 0);
 
-        // Billed: every model round trip (3 + 2) is its own ledger entry of the end user's key.
+        // Billed: every model round trip (3 + 2) is its own ledger entry of the end user's key; the connector call is counted at no charge.
         await _gateway.Services.GetRequiredService<LedgerWriter>().FlushAsync();
         var factory = _gateway.Services.GetRequiredService<IDbContextFactory<QlaudDbContext>>();
         await using var db = await factory.CreateDbContextAsync();
         var entries = await db.LedgerEntries.AsNoTracking().Where(e => e.KeyId == aliceKeyId).ToListAsync();
-        Assert.Equal(5, entries.Count);
+        var usage = entries.Where(static e => e.Kind == LedgerEntryKind.Usage).ToList();
+        Assert.Equal(5, usage.Count);
         Assert.All(entries, static e => Assert.Equal("alice", e.EndUserId));
-        Assert.All(entries, static e => Assert.True(e.AmountMicros != 0));
+        Assert.All(usage, static e => Assert.True(e.AmountMicros != 0));
+        var counted = Assert.Single(entries, static e => e.Kind == LedgerEntryKind.Tool);
+        Assert.Equal("linear__create_issue", counted.Tool);
+        Assert.Equal(0, counted.AmountMicros);
     }
 
     [Fact]

@@ -173,4 +173,49 @@ public sealed class CatalogBuilderTests
 
         Assert.Contains("Qlaud:Models:0:Routes:0:OutputPerMTok is required (USD per million tokens, for example 0.15).", errors);
     }
+
+    [Fact]
+    public void Build_BuiltIn_GeminiProHasItsLongContextTier()
+    {
+        var (catalog, _) = CatalogBuilder.Build(new QlaudOptions(), NoEnvironment);
+        Assert.True(catalog!.TryGetModel("gemini-3.1-pro-preview", out var model));
+        var tier = model.Routes[0].Price.LongContext;
+        Assert.NotNull(tier);
+        Assert.Equal(200_000, tier.ThresholdTokens);
+        Assert.Equal(4_000_000, tier.Price.InputMicrosPerMTok);
+        Assert.Equal(18_000_000, tier.Price.OutputMicrosPerMTok);
+    }
+
+    [Fact]
+    public void Build_ConfiguredLongContextTier_CacheRatesDefaultToItsInputRate()
+    {
+        var options = new QlaudOptions
+        {
+            Providers = { ["local"] = new ProviderOptions { Dialect = "openai", BaseUrl = "http://127.0.0.1:11434/v1" } },
+            Models = [new ModelOptions { Id = "big", Routes = [new RouteOptions { Provider = "local", InputPerMTok = 1m, OutputPerMTok = 2m,
+                LongContextThresholdTokens = 1000, LongContextInputPerMTok = 3m, LongContextOutputPerMTok = 4m }] }],
+        };
+        var (catalog, errors) = CatalogBuilder.Build(options, NoEnvironment);
+        Assert.Empty(errors);
+        Assert.True(catalog!.TryGetModel("big", out var model));
+        var tier = model.Routes[0].Price.LongContext!;
+        Assert.Equal(new ModelPrice(3_000_000, 4_000_000, 3_000_000, 3_000_000), tier.Price);
+    }
+
+    [Theory]
+    [InlineData(1000L, null, "4", "LongContextInputPerMTok")]
+    [InlineData(0L, "3", "4", "LongContextThresholdTokens must be greater than 0")]
+    [InlineData(null, "3", "4", "LongContextThresholdTokens is required")]
+    public void Build_BadLongContextTier_NamesTheKey(long? threshold, string? input, string? output, string expected)
+    {
+        var options = new QlaudOptions
+        {
+            Providers = { ["local"] = new ProviderOptions { Dialect = "openai", BaseUrl = "http://127.0.0.1:11434/v1" } },
+            Models = [new ModelOptions { Id = "big", Routes = [new RouteOptions { Provider = "local", InputPerMTok = 1m, OutputPerMTok = 2m,
+                LongContextThresholdTokens = threshold, LongContextInputPerMTok = input is null ? null : decimal.Parse(input, System.Globalization.CultureInfo.InvariantCulture),
+                LongContextOutputPerMTok = output is null ? null : decimal.Parse(output, System.Globalization.CultureInfo.InvariantCulture) }] }],
+        };
+        var (_, errors) = CatalogBuilder.Build(options, NoEnvironment);
+        Assert.Contains(errors, e => e.Contains("Qlaud:Models:0:Routes:0:", StringComparison.Ordinal) && e.Contains(expected, StringComparison.Ordinal));
+    }
 }

@@ -38,4 +38,46 @@ public sealed class ModelPriceTests
     [Fact]
     public void MicrosFromUsd_SubCentPrice_Exact()
         => Assert.Equal(75_000, ModelPrice.MicrosFromUsd(0.075m));
+
+    private static readonly ModelPrice Tiered = new ModelPrice(2_000_000, 12_000_000, 200_000, 2_000_000)
+    {
+        LongContext = new LongContextPrice(200_000, new ModelPrice(4_000_000, 18_000_000, 400_000, 4_000_000)),
+    };
+
+    [Fact]
+    public void Cost_AtTheThreshold_NormalRates()
+        => Assert.Equal((200_000 * 2L) + (1_000 * 12L), Tiered.Cost(new TokenUsage(200_000, 1_000)));
+
+    [Fact]
+    public void Cost_AboveTheThreshold_EveryTokenAtTheLongContextRates()
+    {
+        // 150,001 uncached × $4 + 50,000 cache reads × $0.40 (the reads count towards the threshold) + 1,000 output × $18.
+        var usage = new TokenUsage(Input: 200_001, Output: 1_000, CacheRead: 50_000);
+        Assert.Equal((150_001 * 4L) + (50_000 * 4L / 10) + (1_000 * 18L), Tiered.Cost(usage));
+    }
+
+    [Fact]
+    public void For_PicksTheTierByInputTokens()
+    {
+        Assert.Equal(2_000_000, Tiered.For(200_000).InputMicrosPerMTok);
+        Assert.Equal(4_000_000, Tiered.For(200_001).InputMicrosPerMTok);
+        Assert.Equal(Price, Price.For(10_000_000));
+    }
+
+    [Fact]
+    public void WorstCase_AboveTheThreshold_UsesTheLongContextRates()
+    {
+        Assert.Equal((100_000 * 2L) + (1_000 * 12L), SpendEstimator.WorstCaseUpstreamMicros(Tiered, 100_000, 1_000));
+        Assert.Equal((300_000 * 4L) + (1_000 * 18L), SpendEstimator.WorstCaseUpstreamMicros(Tiered, 300_000, 1_000));
+    }
+
+    [Fact]
+    public void BatchPrice_DiscountsTheLongContextTierToo()
+    {
+        var route = new CatalogRoute("m", new CatalogProvider("p", "openai", new Uri("http://127.0.0.1/"), new Dictionary<string, string>(), true, TimeSpan.FromSeconds(30)), "m", Tiered) { BatchDiscountPercent = 50 };
+        Assert.Equal(1_000_000, route.BatchPrice.InputMicrosPerMTok);
+        Assert.Equal(2_000_000, route.BatchPrice.LongContext!.Price.InputMicrosPerMTok);
+        Assert.Equal(9_000_000, route.BatchPrice.LongContext.Price.OutputMicrosPerMTok);
+        Assert.Equal(200_000, route.BatchPrice.LongContext.ThresholdTokens);
+    }
 }

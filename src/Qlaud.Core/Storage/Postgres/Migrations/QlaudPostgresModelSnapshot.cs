@@ -575,6 +575,10 @@ namespace Qlaud.Storage.Postgres.Migrations
                         .HasMaxLength(300)
                         .HasColumnType("character varying(300)");
 
+                    b.Property<string>("Tool")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
                     b.Property<long>("UpstreamCostMicros")
                         .HasColumnType("bigint");
 
@@ -944,6 +948,58 @@ namespace Qlaud.Storage.Postgres.Migrations
                     b.ToTable("Wallets");
                 });
 
+            modelBuilder.Entity("Qlaud.Storage.WebhookToolEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("AccountId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
+
+                    b.Property<string>("EndUserId")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<string>("InputSchemaJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("SecretCipher")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AccountId", "EndUserId");
+
+                    b.HasIndex("AccountId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("webhook_tools", (string)null);
+                });
+
             modelBuilder.Entity("Qlaud.Storage.ApiKeyEntity", b =>
                 {
                     b.HasOne("Qlaud.Storage.AccountEntity", null)
@@ -1048,6 +1104,15 @@ namespace Qlaud.Storage.Postgres.Migrations
                     b.HasOne("Qlaud.Storage.AccountEntity", null)
                         .WithOne()
                         .HasForeignKey("Qlaud.Storage.WalletEntity", "AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Qlaud.Storage.WebhookToolEntity", b =>
+                {
+                    b.HasOne("Qlaud.Storage.AccountEntity", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -564,6 +564,10 @@ namespace Qlaud.Storage.Sqlite.Migrations
                         .HasMaxLength(300)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Tool")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("UpstreamCostMicros")
                         .HasColumnType("INTEGER");
 
@@ -925,6 +929,58 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.ToTable("Wallets");
                 });
 
+            modelBuilder.Entity("Qlaud.Storage.WebhookToolEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AccountId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EndUserId")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("InputSchemaJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SecretCipher")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AccountId", "EndUserId");
+
+                    b.HasIndex("AccountId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("webhook_tools", (string)null);
+                });
+
             modelBuilder.Entity("Qlaud.Storage.ApiKeyEntity", b =>
                 {
                     b.HasOne("Qlaud.Storage.AccountEntity", null)
@@ -1029,6 +1085,15 @@ namespace Qlaud.Storage.Sqlite.Migrations
                     b.HasOne("Qlaud.Storage.AccountEntity", null)
                         .WithOne()
                         .HasForeignKey("Qlaud.Storage.WalletEntity", "AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Qlaud.Storage.WebhookToolEntity", b =>
+                {
+                    b.HasOne("Qlaud.Storage.AccountEntity", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
