@@ -33,6 +33,7 @@ internal static class BuiltinRegistration
             {
                 options.Retry.MaxRetryAttempts = 2;
                 options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+                options.Retry.MaxDelay = TimeSpan.FromSeconds(5); // a vendor asking for a longer wait gets its 429 reported, not a timeout
                 options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(30);
                 options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(90);
                 resilience?.Invoke(options);

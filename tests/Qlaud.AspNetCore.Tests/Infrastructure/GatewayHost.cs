@@ -77,6 +77,10 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Qlaud:Routing:RetryBaseDelaySeconds"] = "0.01",
             // Thread turns go straight to the model unless a test opts into the connector tool loop (the product default is dynamic).
             ["Qlaud:Connectors:DefaultToolsMode"] = "none",
+            // The builtins' conventional key variables of the machine running the tests never reach a test gateway.
+            ["BRAVE_API_KEY"] = "", ["TAVILY_API_KEY"] = "", ["E2B_API_KEY"] = "", ["RESEND_API_KEY"] = "", ["SLACK_BOT_TOKEN"] = "",
+            ["LINEAR_API_KEY"] = "", ["ZENDESK_API_TOKEN"] = "", ["ZENDESK_EMAIL"] = "", ["ZENDESK_SUBDOMAIN"] = "", ["GITHUB_TOKEN"] = "",
+            ["GH_TOKEN"] = "", ["NOTION_TOKEN"] = "", ["NOTION_API_KEY"] = "",
             ["Qlaud:Providers:fake:Dialect"] = "openai",
             ["Qlaud:Providers:fake:BaseUrl"] = fake.OpenAIBaseUri.ToString(),
             ["Qlaud:Providers:fake:ApiKey"] = "sk-fake-openai",
