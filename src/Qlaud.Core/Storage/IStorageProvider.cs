@@ -24,6 +24,9 @@ internal interface IStorageProvider
     /// whose caps and wallets are counted in its own memory.</summary>
     Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore();
 
+    /// <summary>The search store on this database: FTS5 on SQLite, <c>tsvector</c> on PostgreSQL.</summary>
+    Search.ISearchStore CreateSearchStore(IServiceProvider services);
+
     /// <summary>Configures <paramref name="builder"/> for this database (provider, connection, migrations).</summary>
     void Configure(DbContextOptionsBuilder builder);
 

@@ -45,6 +45,9 @@ internal sealed class PostgresStorageProvider : IStorageProvider
 
     public Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore() => new PostgresBudgetLeaseStore(_connectionString);
 
+    public Search.ISearchStore CreateSearchStore(IServiceProvider services) =>
+        Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<PostgresSearchStore>(services);
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

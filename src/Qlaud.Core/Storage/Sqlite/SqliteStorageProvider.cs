@@ -32,6 +32,9 @@ internal sealed class SqliteStorageProvider : IStorageProvider
 
     public Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore() => null;
 
+    public Search.ISearchStore CreateSearchStore(IServiceProvider services) =>
+        Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<SqliteSearchStore>(services);
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
