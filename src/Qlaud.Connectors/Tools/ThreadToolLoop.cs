@@ -41,11 +41,37 @@ internal sealed class ThreadToolLoop : IThreadToolLoop
         _metered = qlaud.Value.Metering.Enabled ? new MeteringChatClient(chat, guard, callers, router) : chat;
     }
 
-    public string? ModeFor(TurnFields turn)
+    public string? ModeFor(TurnFields turn, string model)
     {
         ArgumentNullException.ThrowIfNull(turn);
         string mode = turn.ToolsMode ?? (turn.Tools.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? _options.DefaultToolsMode : "none");
-        return mode is "dynamic" or "static" ? mode : null;
+        if (mode is not ("dynamic" or "static"))
+        {
+            return null;
+        }
+
+        // A default mode does not turn a model that cannot call tools (the offline echo model, a host without tool calling)
+        // into a failing turn; a mode the turn asked for is kept, and routing answers that the model has no tools.
+        return turn.ToolsMode is null && !CanCallTools(model) ? null : mode;
+    }
+
+    private bool CanCallTools(string model)
+    {
+        var candidates = _router.Select(model, null, default).Candidates;
+        if (candidates is null || candidates.Count == 0)
+        {
+            return true; // unknown here: routing answers for it
+        }
+
+        foreach (var route in candidates)
+        {
+            if (!route.CapabilitiesDeclared || (route.Capabilities & Qlaud.Catalog.ModelCapabilities.Tools) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public async Task<ToolLoopReply> RunAsync(ToolLoopTurn turn, CancellationToken cancellationToken)

@@ -7,8 +7,9 @@ namespace Qlaud.Threads;
 /// Qlaud.Connectors.</summary>
 internal interface IThreadToolLoop
 {
-    /// <summary>The turn's tool mode (<c>dynamic</c>, <c>static</c>) when the loop runs it; null to take the turn without the loop.</summary>
-    string? ModeFor(TurnFields turn);
+    /// <summary>The turn's tool mode (<c>dynamic</c>, <c>static</c>) when the loop runs it; null to take the turn without the loop
+    /// (also when the turn named no mode and <paramref name="model"/> cannot call tools).</summary>
+    string? ModeFor(TurnFields turn, string model);
 
     /// <summary>Runs the loop for one turn: every model round trip metered to <see cref="ToolLoopTurn.Caller"/>.</summary>
     Task<ToolLoopReply> RunAsync(ToolLoopTurn turn, CancellationToken cancellationToken);

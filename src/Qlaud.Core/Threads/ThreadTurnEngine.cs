@@ -108,7 +108,7 @@ internal sealed partial class ThreadTurnEngine(IThreadStore store, IThreadTurnLo
 
         var context = plan.Report!;
         system = plan.System;
-        if (toolLoop?.ModeFor(turn) is { } toolsMode)
+        if (toolLoop?.ModeFor(turn, model) is { } toolsMode)
         {
             return await RunToolLoopAsync(input, client, thread, model, turn, system, messages, userTokens, context, toolsMode, stream, cancellationToken).ConfigureAwait(false);
         }
