@@ -76,9 +76,7 @@ internal sealed class MiniLMEmbeddingGenerator : IEmbeddingGenerator<string, Emb
             return encoder;
         }
 
-        // Without ONNX Runtime's CPU arena the session's buffers are allocated per call and freed after it, instead of being
-        // kept in a pool that only grows: about 40 MB less resident once the model is loaded.
-        var options = new SessionOptions { EnableCpuMemArena = false };
+        var options = new SessionOptions();
         if (_intraOpThreads > 0)
         {
             options.IntraOpNumThreads = _intraOpThreads;
