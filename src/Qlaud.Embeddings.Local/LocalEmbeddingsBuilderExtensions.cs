@@ -17,7 +17,8 @@ public static class LocalEmbeddingsBuilderExtensions
     /// <param name="builder">The builder returned by <c>AddQlaud()</c>.</param>
     /// <param name="intraOpThreads">Threads ONNX Runtime uses for one call; 0 (the default) lets it use every core.</param>
     /// <returns>The builder.</returns>
-    /// <remarks>The model loads (about 0.4 s) when search first needs it, at start-up. An embedding generator already registered
+    /// <remarks>The model loads (about 0.4 s, and over 300 MB resident) on the first text to embed: the first message the search
+    /// indexer embeds in the background, or the first semantic query; not at start-up. An embedding generator already registered
     /// under the key wins; <c>Qlaud:Search:EmbeddingModel</c> is not used while one is registered.</remarks>
     public static IQlaudBuilder AddLocalEmbeddings(this IQlaudBuilder builder, int intraOpThreads = 0)
     {

@@ -25,4 +25,24 @@ public sealed class MiniLMEmbeddingGeneratorTests
         Assert.Equal("all-MiniLM-L6-v2", embeddings[0].ModelId);
         Assert.Equal(384, generator.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelDimensions);
     }
+
+    [Fact]
+    public async Task Model_NotLoadedUntilFirstTextToEmbed()
+    {
+        var services = new ServiceCollection();
+        services.AddQlaud().AddLocalEmbeddings();
+        await using var provider = services.BuildServiceProvider();
+        var generator = Assert.IsType<MiniLMEmbeddingGenerator>(
+            provider.GetRequiredKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(QlaudSearchDefaults.EmbeddingGeneratorKey));
+
+        Assert.False(generator.IsModelLoaded);
+        Assert.Equal(384, generator.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelDimensions);
+        Assert.Empty(await generator.GenerateAsync([]));
+        Assert.False(generator.IsModelLoaded);
+
+        var embeddings = await generator.GenerateAsync(["The first text loads the model."]);
+
+        Assert.True(generator.IsModelLoaded);
+        Assert.Equal(384, embeddings[0].Vector.Length);
+    }
 }
