@@ -24,6 +24,10 @@ internal interface IStorageProvider
     /// whose caps and wallets are counted in its own memory.</summary>
     Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore();
 
+    /// <summary>Where batch workers on several instances claim their work when the database is shared (<see cref="IsShared"/>);
+    /// null for a single process, whose one worker reads pending requests directly.</summary>
+    Batches.IBatchClaims? CreateBatchClaims();
+
     /// <summary>Configures <paramref name="builder"/> for this database (provider, connection, migrations).</summary>
     void Configure(DbContextOptionsBuilder builder);
 

@@ -45,6 +45,8 @@ internal sealed class PostgresStorageProvider : IStorageProvider
 
     public Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore() => new PostgresBudgetLeaseStore(_connectionString);
 
+    public Batches.IBatchClaims? CreateBatchClaims() => new PostgresBatchClaims(_connectionString);
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
