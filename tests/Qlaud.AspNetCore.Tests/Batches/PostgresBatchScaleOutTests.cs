@@ -141,6 +141,33 @@ public sealed class PostgresBatchScaleOutTests : IAsyncLifetime
         Assert.Equal(Requests, (await LedgerAsync(batchId)).Count);
     }
 
+    [Fact]
+    public async Task Batch_GatewayStoppedMidBatch_ReleasesItsClaimsAndAnotherFinishesAtOnceSendingNothingTwice()
+    {
+        const int Requests = 20;
+        await using var fake = await FakeProviderServer.StartAsync(new FakeProviderOptions { Latency = TimeSpan.FromMilliseconds(100) });
+        var settings = Settings();
+        settings["Qlaud:Batches:ClaimSeconds"] = "60"; // unreleased claims would outlast the test's 30 s wait
+        await using var first = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        var ids = Enumerable.Range(0, Requests).Select(static i => $"req-{i:D3}").ToList();
+        var (_, batchId, _) = await first.SubmitAsync(BatchTestClient.Jsonl(ids.Select(static id => BatchTestClient.ChatLine(id))));
+        await first.WaitForFinishedAsync(batchId, 4);
+        await first.StopAsync(); // requests in flight finish and are recorded; unsent claims are released
+        int sentByFirst = fake.Requests.Count;
+
+        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        var done = await second.WaitForStatusAsync(batchId, "completed", "failed", "cancelled", "expired");
+
+        Assert.Equal("completed", done.GetProperty("status").GetString());
+        Assert.True(sentByFirst is >= 4 and < Requests, $"the first gateway sent {sentByFirst}");
+        var prompts = fake.Requests.Select(static r => r.BodyText).ToList();
+        Assert.Equal(Requests, prompts.Count);
+        Assert.All(ids, id => Assert.Single(prompts, p => p.Contains($"say hi {id}\"", StringComparison.Ordinal)));
+        await second.StopAsync();
+        Assert.Equal(Requests, (await LedgerAsync(batchId)).Count);
+        Assert.Equal(0, await ScalarAsync("""SELECT count(*) FROM batch_requests WHERE "BatchId" = @batch AND "State" = 'Pending'""", batchId));
+    }
+
     /// <summary>The ledger's rows for the batch (read after the gateways stopped, so every writer committed).</summary>
     private async Task<List<(string? RequestId, long CostMicros)>> LedgerAsync(string batchId)
     {
