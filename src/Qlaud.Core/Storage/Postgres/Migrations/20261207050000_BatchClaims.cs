@@ -7,7 +7,8 @@ namespace Qlaud.Storage.Postgres.Migrations
 {
     /// <summary>Batch claims on PostgreSQL: which instance works on a batch request (or on a batch's native submission, polling
     /// and finalization) and until when. Written by hand in SQL: these columns are read and written only by
-    /// <see cref="PostgresBatchClaims"/>'s own statements, not through the EF model, so SQLite's model stays as it is.</summary>
+    /// <see cref="PostgresBatchClaims"/>'s own statements, not through the EF model, so SQLite's model stays as it is.
+    /// The index on <c>claimed_by</c> holds only pending rows, which an instance's renewal and release look up; a request's claim stays on its row after its result is recorded.</summary>
     [DbContext(typeof(QlaudDbContext))]
     [Migration("20261207050000_BatchClaims")]
     public partial class BatchClaims : Migration
@@ -20,7 +21,7 @@ namespace Qlaud.Storage.Postgres.Migrations
                 ALTER TABLE batch_requests ADD COLUMN claimed_until_ms bigint NULL;
                 ALTER TABLE batches ADD COLUMN claimed_by character varying(64) NULL;
                 ALTER TABLE batches ADD COLUMN claimed_until_ms bigint NULL;
-                CREATE INDEX "IX_batch_requests_claimed_by" ON batch_requests (claimed_by) WHERE claimed_by IS NOT NULL;
+                CREATE INDEX "IX_batch_requests_claimed_by" ON batch_requests (claimed_by) WHERE "State" = 'Pending' AND claimed_by IS NOT NULL;
                 """);
         }
 
