@@ -10,7 +10,7 @@ namespace Qlaud.Storage.Postgres.Migrations
     /// <see cref="PostgresBatchClaims"/>'s own statements, not through the EF model, so SQLite's model stays as it is.
     /// The index on <c>claimed_by</c> holds only pending rows, which an instance's renewal and release look up; a request's claim stays on its row after its result is recorded.</summary>
     [DbContext(typeof(QlaudDbContext))]
-    [Migration("20261207050000_BatchClaims")]
+    [Migration("20261207051000_BatchClaims")]
     public partial class BatchClaims : Migration
     {
         /// <inheritdoc />
