@@ -27,6 +27,10 @@ public sealed record ConnectorDefinition(string Id, string Name, string Descript
     /// <summary>Whether the entry comes from the built-in catalog file (possibly overridden by configuration).</summary>
     public bool BuiltIn { get; init; }
 
+    /// <summary>Whether the server came from a request (<c>mcp_servers</c>) rather than the operator's catalog: its connections are
+    /// checked against private networks when they are opened (<c>Qlaud:Connectors:AllowPrivateNetworks</c>).</summary>
+    public bool FromRequest { get; init; }
+
     /// <summary>What the credentials of a connection are bound to: the URL, or the command line of a local server. A connection
     /// whose credentials were issued for another address is not used (it must be connected again).</summary>
     public string Address => Url?.AbsoluteUri ?? string.Join(' ', [Command ?? "", .. Arguments]);

@@ -72,14 +72,21 @@ public static class QlaudConnectorsBuilderExtensions
         services.TryAddSingleton<Qlaud.Connectors.Tools.McpServersLoop>();
         services.AddHostedService<ConnectionSweep>();
         Qlaud.Connectors.Builtins.BuiltinCatalog.AddAll(services);
+        services.TryAddSingleton<Qlaud.Connectors.Builtins.WebFetch.IHostResolver, Qlaud.Connectors.Builtins.WebFetch.DnsHostResolver>();
+        services.AddHttpClient(McpConnector.RequestServersHttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(static sp => GuardedHandler(sp))
+            .RemoveAllLoggers();
         services.AddHttpClient(Qlaud.Connectors.Tools.WebhookDispatcher.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            .ConfigurePrimaryHttpMessageHandler(static sp => GuardedHandler(sp))
             .RemoveAllLoggers()
             .AddStandardResilienceHandler(static resilience =>
             {
                 // Every retry carries the same Idempotency-Key; the loop's own ToolCallTimeoutSeconds bounds the whole call.
                 resilience.Retry.MaxRetryAttempts = 2;
                 resilience.Retry.Delay = TimeSpan.FromMilliseconds(200);
+                resilience.Retry.ShouldHandle = static args => ValueTask.FromResult(
+                    args.Outcome.Exception?.InnerException is not Qlaud.Connectors.Tools.SsrfRefusedException // a refused address stays refused
+                    && Microsoft.Extensions.Http.Resilience.HttpClientResiliencePredicates.IsTransient(args.Outcome));
                 resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(30);
                 resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(600);
                 resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(60);
@@ -92,6 +99,24 @@ public static class QlaudConnectorsBuilderExtensions
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             })
             .RemoveAllLoggers(); // request URLs and headers of connector calls stay out of the logs
+    }
+
+    /// <summary>A handler for URLs that requests and apps bring (<c>mcp_servers</c>, webhook tools): it resolves the host itself when it
+    /// opens a connection and refuses private addresses unless <c>Qlaud:Connectors:AllowPrivateNetworks</c>, so a name that resolves
+    /// to a public address when the URL is checked and to a private one when it is used (DNS rebinding) is refused too.</summary>
+    private static SocketsHttpHandler GuardedHandler(IServiceProvider services)
+    {
+        bool allowPrivate = services.GetRequiredService<IOptions<ConnectorsOptions>>().Value.AllowPrivateNetworks;
+        var resolver = services.GetRequiredService<Qlaud.Connectors.Builtins.WebFetch.IHostResolver>();
+        return new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            UseProxy = false, // a proxy would be the connection the guard sees, not the target
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            ConnectCallback = (context, cancellationToken) => Qlaud.Connectors.Tools.SsrfGuard.ConnectAsync(context.DnsEndPoint, resolver.ResolveAsync,
+                (_, _) => allowPrivate, cancellationToken),
+        };
     }
 
     /// <summary>Marks that connectors were added.</summary>

@@ -13,6 +13,10 @@ internal sealed class McpConnector(IHttpClientFactory httpClients, ILoggerFactor
     /// <summary>The named <see cref="HttpClient"/> of connector servers.</summary>
     public const string HttpClientName = "Qlaud.Connectors";
 
+    /// <summary>The <see cref="HttpClient"/> of servers a request named (<c>mcp_servers</c>): private addresses are refused when
+    /// each connection is opened, unless <c>Qlaud:Connectors:AllowPrivateNetworks</c>.</summary>
+    public const string RequestServersHttpClientName = "Qlaud.Connectors.RequestServers";
+
     private static readonly Implementation ClientInfo = new() { Name = "Qlaud", Version = typeof(McpConnector).Assembly.GetName().Version?.ToString(3) ?? "1.0.0" };
 
     public TimeSpan CallTimeout { get; } = TimeSpan.FromSeconds(options.Value.ToolCallTimeoutSeconds);
@@ -53,7 +57,7 @@ internal sealed class McpConnector(IHttpClientFactory httpClients, ILoggerFactor
                 TransportMode = connector.Transport == ConnectorTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
                 AdditionalHeaders = headers,
                 ConnectionTimeout = CallTimeout,
-            }, httpClients.CreateClient(HttpClientName), loggers, ownsHttpClient: false);
+            }, httpClients.CreateClient(connector.FromRequest ? RequestServersHttpClientName : HttpClientName), loggers, ownsHttpClient: false);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

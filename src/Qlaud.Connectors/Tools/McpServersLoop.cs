@@ -10,7 +10,7 @@ namespace Qlaud.Connectors.Tools;
 
 /// <summary>Anthropic's <c>mcp_servers</c> request parameter on <c>POST /v1/messages</c>, for every model: the servers' tools are
 /// listed and executed by Qlaud's tool loop, the answer carries <c>mcp_tool_use</c>/<c>mcp_tool_result</c> blocks.</summary>
-internal sealed class McpServersLoop(ThreadToolLoop loop, McpConnector mcp, IOptions<ConnectorsOptions> options)
+internal sealed class McpServersLoop(ThreadToolLoop loop, McpConnector mcp, IOptions<ConnectorsOptions> options, Builtins.WebFetch.IHostResolver resolver)
 {
     private const int MaxServers = 20;
 
@@ -54,7 +54,7 @@ internal sealed class McpServersLoop(ThreadToolLoop loop, McpConnector mcp, IOpt
                 return (Invalid($"mcp_servers[{i}].name must be unique and must not contain '{ConnectorTool.Separator}'."), null, model);
             }
 
-            if (await SsrfGuard.CheckAsync(uri, options.Value.AllowPrivateNetworks, cancellationToken).ConfigureAwait(false) is { } refused)
+            if (await SsrfGuard.CheckAsync(uri, options.Value.AllowPrivateNetworks, cancellationToken, resolver.ResolveAsync).ConfigureAwait(false) is { } refused)
             {
                 return (Invalid($"mcp_servers[{i}].url {refused}.", "mcp_server_url_refused"), null, model);
             }
@@ -68,7 +68,7 @@ internal sealed class McpServersLoop(ThreadToolLoop loop, McpConnector mcp, IOpt
             var allowed = (configuration?["allowed_tools"] as JsonArray)?.Select(static t => t?.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
             string? token = server["authorization_token"]?.GetValue<string>();
             var connector = new ConnectorDefinition(name, name, "", [], ConnectorTransport.StreamableHttp, uri,
-                new ConnectorAuth(token is null ? ConnectorAuthKind.None : ConnectorAuthKind.Bearer, "Authorization", "Bearer "));
+                new ConnectorAuth(token is null ? ConnectorAuthKind.None : ConnectorAuthKind.Bearer, "Authorization", "Bearer ")) { FromRequest = true };
             string? authorization = token is null ? null : "Bearer " + token;
             IReadOnlyList<ConnectorTool> listed;
             try

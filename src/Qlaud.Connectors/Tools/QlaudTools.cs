@@ -16,7 +16,7 @@ namespace Qlaud.Connectors.Tools;
 /// webhook tool registration, and running a builtin or webhook call on the bill.</summary>
 internal sealed partial class QlaudTools(QlaudConnectors connectors, McpConnector mcp, ToolIndex index, IOptions<ConnectorsOptions> options,
     IEnumerable<BuiltinTool> builtins, IOptions<BuiltinsOptions> builtinOptions, IDbContextFactory<QlaudDbContext> factory, CredentialVault vault,
-    WebhookDispatcher webhooks, ToolBilling billing, ToolSearch search, TimeProvider time) : IQlaudTools
+    WebhookDispatcher webhooks, ToolBilling billing, ToolSearch search, TimeProvider time, Builtins.WebFetch.IHostResolver resolver) : IQlaudTools
 {
     private readonly BuiltinTool[] _builtins = [.. builtins.OrderBy(static b => b.Name, StringComparer.Ordinal)];
 
@@ -141,7 +141,7 @@ internal sealed partial class QlaudTools(QlaudConnectors connectors, McpConnecto
             throw Invalid("'url' must be an absolute http or https URL.");
         }
 
-        if (await SsrfGuard.CheckAsync(url, options.Value.AllowPrivateNetworks, cancellationToken).ConfigureAwait(false) is { } refused)
+        if (await SsrfGuard.CheckAsync(url, options.Value.AllowPrivateNetworks, cancellationToken, resolver.ResolveAsync).ConfigureAwait(false) is { } refused)
         {
             throw Invalid($"'url' {refused}.", "tool_url_refused");
         }

@@ -11,7 +11,13 @@ namespace Qlaud.Connectors.Tools;
 /// NAT64 (<c>64:ff9b::/96</c>) or 6to4 (<c>2002::/16</c>) IPv6 addresses.</remarks>
 internal static class SsrfGuard
 {
-    public static async Task<string?> CheckAsync(Uri url, bool allowPrivate, CancellationToken cancellationToken)
+    /// <summary>Why <paramref name="url"/> may not be used (not http(s), does not resolve, resolves to a private address), or null.</summary>
+    /// <param name="url">The URL.</param>
+    /// <param name="allowPrivate">Whether private addresses are allowed.</param>
+    /// <param name="cancellationToken">Cancels resolving.</param>
+    /// <param name="resolve">Resolves a host name; the system resolver when null.</param>
+    /// <remarks>A check before a request; the connection itself is checked again by <see cref="ConnectAsync"/> where the client uses it.</remarks>
+    public static async Task<string?> CheckAsync(Uri url, bool allowPrivate, CancellationToken cancellationToken, Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null)
     {
         if (url.Scheme is not ("https" or "http"))
         {
@@ -26,7 +32,8 @@ internal static class SsrfGuard
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(url.IdnHost, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(url.IdnHost, cancellationToken).ConfigureAwait(false);
+            addresses = IPAddress.TryParse(url.IdnHost, out var literal) ? [literal]
+                : await (resolve ?? Dns.GetHostAddressesAsync)(url.IdnHost, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException)
         {

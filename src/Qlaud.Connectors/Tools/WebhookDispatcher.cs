@@ -17,7 +17,7 @@ namespace Qlaud.Connectors.Tools;
 /// <para>The URL is checked against private networks again at every call (<c>Qlaud:Connectors:AllowPrivateNetworks</c>).
 /// The whole call, retries included, is bounded by <c>Qlaud:Connectors:ToolCallTimeoutSeconds</c>.</para>
 /// </remarks>
-internal sealed class WebhookDispatcher(IHttpClientFactory httpClients, IOptions<ConnectorsOptions> options, TimeProvider time)
+internal sealed class WebhookDispatcher(IHttpClientFactory httpClients, IOptions<ConnectorsOptions> options, TimeProvider time, Builtins.WebFetch.IHostResolver resolver)
 {
     /// <summary>The name of the webhook tools' <see cref="HttpClient"/>.</summary>
     public const string HttpClientName = "qlaud.webhook-tools";
@@ -31,7 +31,7 @@ internal sealed class WebhookDispatcher(IHttpClientFactory httpClients, IOptions
         CancellationToken cancellationToken)
     {
         var url = new Uri(tool.Url);
-        if (await SsrfGuard.CheckAsync(url, options.Value.AllowPrivateNetworks, cancellationToken).ConfigureAwait(false) is { } refused)
+        if (await SsrfGuard.CheckAsync(url, options.Value.AllowPrivateNetworks, cancellationToken, resolver.ResolveAsync).ConfigureAwait(false) is { } refused)
         {
             return (true, $"The tool {tool.Name} cannot be called: its URL {refused}.");
         }
@@ -61,6 +61,10 @@ internal sealed class WebhookDispatcher(IHttpClientFactory httpClients, IOptions
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return (true, $"The tool {tool.Name} did not answer within {options.Value.ToolCallTimeoutSeconds:0} seconds.");
+        }
+        catch (HttpRequestException ex) when (ex.InnerException is SsrfRefusedException || ex.InnerException?.InnerException is SsrfRefusedException)
+        {
+            return (true, $"The tool {tool.Name} cannot be called: its host now resolves into a private or loopback network.");
         }
         catch (HttpRequestException ex)
         {

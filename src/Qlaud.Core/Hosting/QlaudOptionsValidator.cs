@@ -39,11 +39,6 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         {
             errors.Add($"Qlaud:Storage:Provider must be '{StorageOptions.Sqlite}' or '{StorageOptions.Postgres}' (was '{options.Storage.Provider}').");
         }
-        else if (options.Search.Enabled && string.Equals(options.Storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase))
-        {
-            // The search store (FTS5) is SQLite's; PostgreSQL full-text search is not built yet, so say so before traffic.
-            errors.Add("Qlaud:Search:Enabled must be false when Qlaud:Storage:Provider is 'postgres': search over messages is not available on PostgreSQL yet.");
-        }
 
         if (options.Storage.LeaseSliceUsd is <= 0 or > 1_000_000)
         {

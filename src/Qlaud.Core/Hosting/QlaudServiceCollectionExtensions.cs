@@ -182,7 +182,7 @@ public static class QlaudServiceCollectionExtensions
         services.TryAddSingleton<Qlaud.Threads.IThreadTurnLock>(static sp => sp.GetRequiredService<IStorageProvider>().CreateThreadTurnLock());
         services.TryAddSingleton<Qlaud.Threads.ThreadTurnEngine>();
         services.TryAddSingleton<Qlaud.Threads.IQlaudThreads, Qlaud.Threads.QlaudThreads>();
-        services.TryAddSingleton<Qlaud.Search.ISearchStore, Qlaud.Storage.Sqlite.SqliteSearchStore>();
+        services.TryAddSingleton<Qlaud.Search.ISearchStore>(static sp => sp.GetRequiredService<IStorageProvider>().CreateSearchStore(sp));
         services.TryAddSingleton<Qlaud.Search.VectorIndex>();
         services.TryAddSingleton<Qlaud.Search.ISearchVectors>(static sp => sp.GetRequiredService<Qlaud.Search.VectorIndex>());
         services.TryAddSingleton<Qlaud.Search.SearchEmbedder>();

@@ -28,6 +28,9 @@ internal interface IStorageProvider
     /// null for a single process, whose one worker reads pending requests directly.</summary>
     Batches.IBatchClaims? CreateBatchClaims();
 
+    /// <summary>The search store on this database: FTS5 on SQLite, <c>tsvector</c> on PostgreSQL.</summary>
+    Search.ISearchStore CreateSearchStore(IServiceProvider services);
+
     /// <summary>Configures <paramref name="builder"/> for this database (provider, connection, migrations).</summary>
     void Configure(DbContextOptionsBuilder builder);
 

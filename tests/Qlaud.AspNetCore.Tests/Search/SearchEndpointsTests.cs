@@ -5,23 +5,35 @@ using Qlaud.AspNetCore.Tests.Threads;
 namespace Qlaud.AspNetCore.Tests.Search;
 
 /// <summary>
-/// <c>GET /v1/search</c> over real HTTP without an embedding model (keyword search): BM25 hits with FTS5 snippets, the
-/// filters, isolation between end users and accounts, GDPR deletes removing every index entry, and bad input.
+/// <c>GET /v1/search</c> over real HTTP without an embedding model (keyword search): ranked hits with highlighted snippets,
+/// the filters, isolation between end users and accounts, GDPR deletes removing every index entry, and bad input. On SQLite
+/// (BM25 and FTS5 snippets) here, and on PostgreSQL (<c>ts_rank_cd</c> and <c>ts_headline</c>) in <see cref="SearchEndpointsPostgresTests"/>.
 /// </summary>
-public sealed class SearchEndpointsTests : IAsyncLifetime
+public class SearchEndpointsTests : IAsyncLifetime
 {
     private GatewayHost _gateway = null!;
     private string _alice = null!;
     private string _bob = null!;
 
-    public async Task InitializeAsync()
+    /// <summary>The storage settings of the gateway under test; none (a fresh SQLite file) here.</summary>
+    protected virtual Task<Dictionary<string, string?>> StorageSettingsAsync() => Task.FromResult(new Dictionary<string, string?>());
+
+    /// <summary>Rows of the full-text index holding text.</summary>
+    protected virtual string TextRowsSql => "SELECT count(*) FROM search_fts";
+
+    /// <summary>Rows of the full-text index matching any of <paramref name="words"/>.</summary>
+    protected virtual string TextRowsMatchingSql(params string[] words) => $"SELECT count(*) FROM search_fts WHERE search_fts MATCH '{string.Join(" OR ", words)}'";
+
+    public virtual async Task InitializeAsync()
     {
-        _gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Search:IndexPollMilliseconds"] = "50" });
+        var settings = await StorageSettingsAsync();
+        settings["Qlaud:Search:IndexPollMilliseconds"] = "50";
+        _gateway = await GatewayHost.StartAsync(settings: settings);
         _alice = (await _gateway.MintKeyAsync("""{"end_user_id":"alice"}""")).Secret;
         _bob = (await _gateway.MintKeyAsync("""{"end_user_id":"bob"}""")).Secret;
     }
 
-    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+    public virtual async Task DisposeAsync() => await _gateway.DisposeAsync();
 
     [Fact]
     public async Task Keyword_MatchingMessages_HitsWithHighlightedSnippetsBestFirst()
@@ -118,10 +130,10 @@ public sealed class SearchEndpointsTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal([keptUser], (await alice.HitsAsync("q=walrus")).MessageIds());
-        Assert.Equal(0, _gateway.Count($"SELECT count(*) FROM search_documents WHERE ThreadId = '{doomed}'"));
+        Assert.Equal(0, _gateway.Count($"SELECT count(*) FROM search_documents WHERE \"ThreadId\" = '{doomed}'"));
         Assert.Equal(2, _gateway.Count("SELECT count(*) FROM search_documents"));
-        Assert.Equal(2, _gateway.Count("SELECT count(*) FROM search_fts"));
-        Assert.Equal(0, _gateway.Count("SELECT count(*) FROM search_fts WHERE search_fts MATCH 'tusks'"));
+        Assert.Equal(2, _gateway.Count(TextRowsSql));
+        Assert.Equal(0, _gateway.Count(TextRowsMatchingSql("tusks")));
     }
 
     [Fact]
@@ -142,9 +154,9 @@ public sealed class SearchEndpointsTests : IAsyncLifetime
         Assert.Equal(4, erased.GetProperty("messages_deleted").GetInt32());
         Assert.Equal([bobUser, bobReply], (await master.HitsAsync("q=marmalade")).MessageIds().Order());
         Assert.Empty(await alice.HitsAsync("q=marmalade"));
-        Assert.Equal(0, _gateway.Count("SELECT count(*) FROM search_documents WHERE EndUserId = 'alice'"));
-        Assert.Equal(0, _gateway.Count("SELECT count(*) FROM search_fts WHERE search_fts MATCH 'gdpr OR three OR four OR one'"));
-        Assert.Equal(2, _gateway.Count("SELECT count(*) FROM search_fts"));
+        Assert.Equal(0, _gateway.Count("SELECT count(*) FROM search_documents WHERE \"EndUserId\" = 'alice'"));
+        Assert.Equal(0, _gateway.Count(TextRowsMatchingSql("gdpr", "three", "four", "one")));
+        Assert.Equal(2, _gateway.Count(TextRowsSql));
     }
 
     [Theory]

@@ -66,13 +66,16 @@ internal static class SearchTestClient
 
     public static List<string> MessageIds(this List<JsonElement> hits) => [.. hits.Select(static h => h.GetProperty("message_id").GetString()!)];
 
-    /// <summary>A count from the gateway's database, for asserting what the index holds.</summary>
+    /// <summary>A count from the gateway's database (SQLite or PostgreSQL), for asserting what the index holds.</summary>
     public static long Count(this GatewayHost gateway, string sql)
     {
-        using var connection = new SqliteConnection(gateway.Services.GetConnectionString());
+        var storage = gateway.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Qlaud.Configuration.QlaudOptions>>().Value.Storage;
+        using System.Data.Common.DbConnection connection = string.Equals(storage.Provider, "postgres", StringComparison.OrdinalIgnoreCase)
+            ? new Npgsql.NpgsqlConnection(storage.ConnectionString)
+            : new SqliteConnection(storage.ConnectionString);
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        return (long)command.ExecuteScalar()!;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 }

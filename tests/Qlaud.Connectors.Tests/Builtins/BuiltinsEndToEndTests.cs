@@ -79,4 +79,33 @@ public sealed class BuiltinsEndToEndTests
         var (_, usage) = await master.GetJsonAsync("/v1/usage");
         Assert.Equal(["web_search", "code_execution", "web_fetch"], usage.GetProperty("by_tool").EnumerateArray().Select(static r => r.GetProperty("tool").GetString()));
     }
+
+    [Fact]
+    public async Task CappedKey_ThatCannotAffordASearch_TheVendorNeverSeesTheCall()
+    {
+        await using var brave = await FakeBraveSearch.StartAsync("BSA-e2e");
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Qlaud:Builtins:web_search:ApiKey"] = "BSA-e2e",
+            ["Qlaud:Builtins:web_search:BaseUrl"] = brave.Url,
+            ["Qlaud:Builtins:web_search:PriceUsd"] = "1",
+        });
+        var (keyId, poor) = await gateway.MintKeyAsync("""{"end_user_id":"poor","max_spend_usd":0.05}"""); // a model turn fits, a $1 search does not
+        using var http = gateway.Http(poor);
+        var (_, thread) = await http.PostJsonAsync("/v1/threads", """{"model":"fake-claude"}""");
+        gateway.Fake.Enqueue(FakeReply.ToolCall("web_search", """{"query":"fox"}""", "toolu_search"), FakeReply.Text("I could not search."));
+
+        var (status, reply) = await http.PostJsonAsync($"/v1/threads/{thread.GetProperty("id").GetString()}/messages",
+            """{"max_tokens":32,"tools_mode":"static","content":"Search for foxes."}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var result = reply.GetProperty("content")[1];
+        Assert.True(result.GetProperty("is_error").GetBoolean());
+        Assert.Contains("cannot afford", result.GetProperty("content")[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Empty(brave.Requests);
+        await gateway.Services.GetRequiredService<LedgerWriter>().FlushAsync();
+        var factory = gateway.Services.GetRequiredService<IDbContextFactory<QlaudDbContext>>();
+        await using var db = await factory.CreateDbContextAsync();
+        Assert.False(await db.LedgerEntries.AnyAsync(e => e.KeyId == keyId && e.Kind == LedgerEntryKind.Tool));
+    }
 }

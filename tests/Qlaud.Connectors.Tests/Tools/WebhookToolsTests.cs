@@ -230,4 +230,43 @@ public sealed class WebhookToolsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("tool_url_refused", error.GetProperty("error").GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task Delivery_ToAHostThatRebindsToLoopback_IsRefusedWhenTheConnectionOpens()
+    {
+        var resolver = new RebindingResolver("orders.example", IPAddress.Parse("203.0.113.10"), publicAnswers: 2);
+        await using var strict = await GatewayHost.StartAsync(services: s => s.AddSingleton<Qlaud.Connectors.Builtins.WebFetch.IHostResolver>(resolver));
+        string url = new UriBuilder(_receiver.Url) { Host = "orders.example" }.Uri.AbsoluteUri;
+        using (var http = strict.Http())
+        {
+            var (status, _) = await http.PostJsonAsync("/v1/tools", $$"""{"name":"lookup_order","description":"d","input_schema":{"type":"object"},"url":"{{url}}"}""");
+            Assert.Equal(HttpStatusCode.Created, status); // checked while the name still resolved to a public address
+        }
+
+        var tools = strict.Services.GetRequiredService<IQlaudTools>();
+        var lookup = (await tools.GetFunctionsAsync(QlaudCaller.InProcess)).Single(f => f.Name == "lookup_order");
+        var result = await lookup.InvokeAsync(new Microsoft.Extensions.AI.AIFunctionArguments { ["order_id"] = "A-1" });
+
+        Assert.Contains("private or loopback", result?.ToString(), StringComparison.Ordinal);
+        Assert.Empty(_receiver.Deliveries);
+        Assert.Equal(3, resolver.Lookups); // registration, the check before the call, and the connection
+    }
+
+    /// <summary>Answers a public address for the first lookups of a name, then the loopback address where the receiver listens.</summary>
+    private sealed class RebindingResolver(string host, IPAddress publicAddress, int publicAnswers) : Qlaud.Connectors.Builtins.WebFetch.IHostResolver
+    {
+        private int _lookups;
+
+        public int Lookups => Volatile.Read(ref _lookups);
+
+        public Task<IPAddress[]> ResolveAsync(string name, CancellationToken cancellationToken)
+        {
+            if (!string.Equals(name, host, StringComparison.OrdinalIgnoreCase))
+            {
+                return System.Net.Dns.GetHostAddressesAsync(name, cancellationToken);
+            }
+
+            return Task.FromResult<IPAddress[]>([Interlocked.Increment(ref _lookups) <= publicAnswers ? publicAddress : IPAddress.Loopback]);
+        }
+    }
 }

@@ -24,15 +24,11 @@ public sealed class QlaudOptionsValidatorTests
         => Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, new QlaudOptions { UseBuiltInCatalog = false }).Succeeded);
 
     [Fact]
-    public void Validate_PostgresWithSearchOn_FailsNamingBothKeys()
+    public void Validate_PostgresWithSearchOn_Succeeds()
     {
         var options = new QlaudOptions { UseBuiltInCatalog = false, Storage = new StorageOptions { Provider = "postgres", ConnectionString = "Host=db" } };
 
-        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
-
-        Assert.True(result.Failed);
-        Assert.Contains("Qlaud:Search:Enabled must be false when Qlaud:Storage:Provider is 'postgres'", result.FailureMessage, StringComparison.Ordinal);
-        options.Search.Enabled = false;
+        Assert.True(options.Search.Enabled);
         Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
     }
 

@@ -47,6 +47,9 @@ internal sealed class PostgresStorageProvider : IStorageProvider
 
     public Batches.IBatchClaims? CreateBatchClaims() => new PostgresBatchClaims(_connectionString);
 
+    public Search.ISearchStore CreateSearchStore(IServiceProvider services) =>
+        Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<PostgresSearchStore>(services);
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -34,6 +34,9 @@ internal sealed class SqliteStorageProvider : IStorageProvider
 
     public Batches.IBatchClaims? CreateBatchClaims() => null;
 
+    public Search.ISearchStore CreateSearchStore(IServiceProvider services) =>
+        Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<SqliteSearchStore>(services);
+
     public void Configure(DbContextOptionsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
