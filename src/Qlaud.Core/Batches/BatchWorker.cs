@@ -19,6 +19,11 @@ namespace Qlaud.Batches;
 /// <para>Stopping the host stops dispatching and lets requests in flight finish and be recorded (within the host's shutdown
 /// timeout), so a graceful restart sends no request twice. A request in flight when the process dies has no result and is
 /// sent again after the restart.</para>
+/// <para>When the database is shared (PostgreSQL), workers on several instances run the same batches: each claims the requests
+/// it sends (<see cref="IBatchClaims"/>, <c>FOR UPDATE SKIP LOCKED</c>) for <c>Qlaud:Batches:ClaimSeconds</c> and renews its
+/// claims while it lives, and a batch's native submission, polling and finalization are claimed whole by one instance. A
+/// request claimed by an instance that died before recording its result is claimed by another once the claim expires and sent
+/// again, as after a single instance's restart.</para>
 /// </remarks>
 internal sealed partial class BatchWorker : IHostedService, IDisposable
 {
@@ -44,11 +49,18 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     private readonly CancellationTokenSource _stopDispatch = new();
     private readonly CancellationTokenSource _abort = new();
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly IBatchClaims? _claims;
+    private readonly string _nodeId;
+    private readonly long _claimMs;
     private Task? _loop;
+    private Task? _renew;
 
     public BatchWorker(BatchStore store, BatchFiles files, BatchRequestRunner runner, BatchResultWriter results, NativeBatchRunner native, Routing.Router router, TimeProvider time,
-        IOptions<QlaudOptions> options, ILogger<BatchWorker> logger)
+        IOptions<QlaudOptions> options, ILogger<BatchWorker> logger, IStorageProvider storage, Metering.Leasing.LeaseNode node)
     {
+        _claims = storage.CreateBatchClaims();
+        _nodeId = node.Id;
+        _claimMs = (long)(options.Value.Batches.ClaimSeconds * 1000);
         _native = native;
         _router = router;
         _results = results;
@@ -79,6 +91,10 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         if (_options.WorkerEnabled)
         {
             _loop = Task.Run(LoopAsync, CancellationToken.None);
+            if (_claims is not null)
+            {
+                _renew = Task.Run(RenewLoopAsync, CancellationToken.None);
+            }
         }
 
         return Task.CompletedTask;
@@ -104,6 +120,48 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             Log.StopTimedOut(_logger, _running.Count);
+        }
+
+        if (_claims is not null && _loop is not null)
+        {
+            // Whatever this instance claimed and did not finish (unsent requests, a batch it was polling) is left to the others now.
+            try
+            {
+                if (_renew is { } renew)
+                {
+                    await renew.ConfigureAwait(false);
+                }
+
+                using var release = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _claims.ReleaseAllAsync(_nodeId, release.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.ClaimsFailed(_logger, ex);
+            }
+        }
+    }
+
+    /// <summary>Extends this instance's claims every quarter of their lifetime while the worker runs.</summary>
+    private async Task RenewLoopAsync()
+    {
+        var stopping = _stopDispatch.Token;
+        var every = TimeSpan.FromMilliseconds(Math.Max(50, _claimMs / 4));
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(every, _time, stopping).ConfigureAwait(false);
+                await _claims!.RenewAsync(_nodeId, NowMs() + _claimMs, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.ClaimsFailed(_logger, ex);
+            }
         }
     }
 
@@ -188,6 +246,23 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             Log.BatchStarted(_logger, id, batch.RequestCount, batch.Endpoint);
         }
 
+        bool claimedWhole = false;
+        if (_claims is not null && (batch.NativeBatchId is not null || _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress)))
+        {
+            // Submitting to a provider's batch API, and polling it, is one instance's work: the one holding the batch's claim.
+            if (!await _claims.ClaimBatchAsync(_nodeId, id, NowMs(), NowMs() + _claimMs, stopping).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            claimedWhole = true;
+            batch = await _store.FindAsync(id, stopping).ConfigureAwait(false);
+            if (batch is null)
+            {
+                return;
+            }
+        }
+
         if (batch.NativeBatchId is null && _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress))
         {
             // Every request still unsent and all on one provider with a batch discount: submitted to that provider's batch API.
@@ -219,6 +294,12 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             return;
         }
 
+        if (claimedWhole)
+        {
+            // Not a native batch: its requests are claimed one by one, by every instance.
+            await _claims!.ReleaseBatchAsync(_nodeId, id, stopping).ConfigureAwait(false);
+        }
+
         var inflight = new List<Task>();
         QlaudBatchStatus? end;
         try
@@ -240,8 +321,22 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         long endMs = NowMs();
         if (reason != QlaudBatchStatus.Completed)
         {
-            await _store.EndPendingAsync(id, reason == QlaudBatchStatus.Expired ? BatchRequestState.Expired : BatchRequestState.Canceled, endMs, stopping).ConfigureAwait(false);
+            var final = reason == QlaudBatchStatus.Expired ? BatchRequestState.Expired : BatchRequestState.Canceled;
+            if (_claims is null)
+            {
+                await _store.EndPendingAsync(id, final, endMs, stopping).ConfigureAwait(false);
+            }
+            else
+            {
+                // Requests another live instance is sending keep their claim; that instance records them and then ends the batch.
+                await _claims.EndPendingAsync(_nodeId, id, final, endMs, stopping).ConfigureAwait(false);
+            }
+
             ResultStored?.Invoke(id);
+            if (_claims is not null && (await _store.CountsAsync(id, stopping).ConfigureAwait(false)).Processing > 0)
+            {
+                return;
+            }
         }
         else if ((await _store.CountsAsync(id, stopping).ConfigureAwait(false)).Processing > 0)
         {
@@ -299,7 +394,10 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
 
             if (queue.Count == 0 && !exhausted && status == nameof(QlaudBatchStatus.InProgress))
             {
-                foreach (var request in await _store.PendingAsync(id, cursor, PageSize, stopping).ConfigureAwait(false))
+                var page = _claims is null
+                    ? await _store.PendingAsync(id, cursor, PageSize, stopping).ConfigureAwait(false)
+                    : await _claims.ClaimPendingAsync(_nodeId, id, cursor, _options.MaxConcurrencyPerBatch, NowMs(), NowMs() + _claimMs, stopping).ConfigureAwait(false);
+                foreach (var request in page)
                 {
                     queue.Enqueue(request);
                 }
@@ -393,7 +491,19 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         string id = batch.Id;
         long now = NowMs();
         var from = new[] { QlaudBatchStatus.InProgress, QlaudBatchStatus.Cancelling, QlaudBatchStatus.Finalizing };
-        await _store.TransitionAsync(id, from, QlaudBatchStatus.Finalizing, b => b.FinalizingAtMs ??= now, cancellationToken).ConfigureAwait(false);
+        if (_claims is not null)
+        {
+            // One instance writes a batch's result files and ends it: the one that claims it; the others leave it alone.
+            if (!await _claims.ClaimBatchAsync(_nodeId, id, now, now + _claimMs, cancellationToken).ConfigureAwait(false)
+                || !await _store.TransitionAsync(id, from, QlaudBatchStatus.Finalizing, b => b.FinalizingAtMs ??= now, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+        else
+        {
+            await _store.TransitionAsync(id, from, QlaudBatchStatus.Finalizing, b => b.FinalizingAtMs ??= now, cancellationToken).ConfigureAwait(false);
+        }
 
         string? outputFileId = null, errorFileId = null;
         if (batch.Surface == "openai")
@@ -527,5 +637,8 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
 
         [LoggerMessage(7, LogLevel.Warning, "The batch worker stopped with {Batches} batches still running; their unfinished requests are sent again after the restart")]
         public static partial void StopTimedOut(ILogger logger, int batches);
+
+        [LoggerMessage(8, LogLevel.Warning, "The batch worker could not renew or release its claims")]
+        public static partial void ClaimsFailed(ILogger logger, Exception exception);
     }
 }

@@ -39,4 +39,11 @@ public sealed class BatchesOptions
     /// <summary>How often the worker looks for batches to run that it was not told about (created by another node, or due to
     /// expire), in seconds (default 5, 0.05 to 3600).</summary>
     public double PollIntervalSeconds { get; set; } = 5;
+
+    /// <summary>How long a worker's claim on a batch request (or on a batch's finalization, native submission and polling) lives
+    /// without being renewed, in seconds (default 60, 0.5 to 3600); only with <c>Qlaud:Storage:Provider</c> <c>postgres</c>,
+    /// where workers on several instances share the batches.</summary>
+    /// <remarks>A live instance renews its claims every quarter of this time. The requests an instance claimed and had not
+    /// recorded a result for when it died are claimed by another instance this long after its last renewal and sent again.</remarks>
+    public double ClaimSeconds { get; set; } = 60;
 }

@@ -209,6 +209,11 @@ internal sealed class QlaudOptionsValidator(IServiceProvider services) : IValida
         {
             errors.Add("Qlaud:Batches:PollIntervalSeconds must be between 0.05 and 3600 seconds.");
         }
+
+        if (!(batches.ClaimSeconds is >= 0.5 and <= 3600))
+        {
+            errors.Add("Qlaud:Batches:ClaimSeconds must be between 0.5 and 3600 seconds.");
+        }
     }
 
     /// <summary>

@@ -24,6 +24,10 @@ internal interface IStorageProvider
     /// whose caps and wallets are counted in its own memory.</summary>
     Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore();
 
+    /// <summary>Where batch workers on several instances claim their work when the database is shared (<see cref="IsShared"/>);
+    /// null for a single process, whose one worker reads pending requests directly.</summary>
+    Batches.IBatchClaims? CreateBatchClaims();
+
     /// <summary>The search store on this database: FTS5 on SQLite, <c>tsvector</c> on PostgreSQL.</summary>
     Search.ISearchStore CreateSearchStore(IServiceProvider services);
 

@@ -103,4 +103,19 @@ public sealed class QlaudOptionsValidatorTests
         Assert.True(result.Failed);
         Assert.Contains("Qlaud:Metering:MaxUnwrittenEntries must be between 1 and 10000000.", result.FailureMessage, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0.4)]
+    [InlineData(3601)]
+    public void Validate_BatchClaimSecondsOutOfRange_FailsNamingTheKey(double value)
+    {
+        var options = new QlaudOptions { UseBuiltInCatalog = false, Batches = new BatchesOptions { ClaimSeconds = value } };
+
+        var result = new QlaudOptionsValidator(EmptyServices).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains("Qlaud:Batches:ClaimSeconds must be between 0.5 and 3600 seconds.", result.FailureMessage, StringComparison.Ordinal);
+        options.Batches.ClaimSeconds = 0.5;
+        Assert.True(new QlaudOptionsValidator(EmptyServices).Validate(null, options).Succeeded);
+    }
 }

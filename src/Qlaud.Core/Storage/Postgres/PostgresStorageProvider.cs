@@ -45,6 +45,8 @@ internal sealed class PostgresStorageProvider : IStorageProvider
 
     public Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore() => new PostgresBudgetLeaseStore(_connectionString);
 
+    public Batches.IBatchClaims? CreateBatchClaims() => new PostgresBatchClaims(_connectionString);
+
     public Search.ISearchStore CreateSearchStore(IServiceProvider services) =>
         Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<PostgresSearchStore>(services);
 

@@ -32,6 +32,8 @@ internal sealed class SqliteStorageProvider : IStorageProvider
 
     public Metering.Leasing.IBudgetLeaseStore? CreateLeaseStore() => null;
 
+    public Batches.IBatchClaims? CreateBatchClaims() => null;
+
     public Search.ISearchStore CreateSearchStore(IServiceProvider services) =>
         Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<SqliteSearchStore>(services);
 
