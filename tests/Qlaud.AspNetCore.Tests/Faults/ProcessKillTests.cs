@@ -39,6 +39,24 @@ public sealed class ProcessKillTests(ITestOutputHelper output)
     /// <summary>How long the ledger writer gathers settled entries before a commit (<c>LedgerWriter.LingerTime</c>).</summary>
     private static readonly TimeSpan LingerWindow = TimeSpan.FromMilliseconds(50);
 
+    private static Dictionary<string, string> Environment(FakeProviderServer fake, TempDatabase database) => new()
+    {
+        ["Qlaud__Bootstrap__MasterKey"] = GatewayHost.MasterKey,
+        ["Qlaud__Storage__ConnectionString"] = database.ConnectionString,
+        ["Qlaud__Routing__MaxRetries"] = "0",
+        ["Qlaud__Limits__LedgerQueueCapacity"] = QueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Qlaud__Providers__fake__Dialect"] = "openai",
+        ["Qlaud__Providers__fake__BaseUrl"] = fake.OpenAIBaseUri.ToString(),
+        ["Qlaud__Providers__fake__ApiKey"] = "sk-fake-openai",
+        ["Qlaud__Models__0__Id"] = "fake-gpt",
+        ["Qlaud__Models__0__Routes__0__Provider"] = "fake",
+        ["Qlaud__Models__0__Routes__0__UpstreamModel"] = "upstream-gpt",
+        ["Qlaud__Models__0__Routes__0__InputPerMTok"] = "1",
+        ["Qlaud__Models__0__Routes__0__OutputPerMTok"] = "2",
+        ["Logging__LogLevel__Default"] = "Warning",
+        ["DOTNET_gcServer"] = "0",
+    };
+
     [Theory]
     [InlineData(4)]
     [InlineData(16)]
@@ -52,7 +70,7 @@ public sealed class ProcessKillTests(ITestOutputHelper output)
         int started = 0;
         var loadClock = new Stopwatch();
         var keyIds = new List<string>();
-        using (var server = await ServerProcess.StartAsync(fake, database, output))
+        using (var server = await ServerProcess.StartAsync(Environment(fake, database), output))
         {
             using var admin = server.Http(GatewayHost.MasterKey);
             var secrets = new List<string>();
@@ -100,7 +118,7 @@ public sealed class ProcessKillTests(ITestOutputHelper output)
             await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(30));
         }
 
-        await using var restarted = await ServerProcess.StartAsync(fake, database, output);
+        await using var restarted = await ServerProcess.StartAsync(Environment(fake, database), output);
         using (var admin = restarted.Http(GatewayHost.MasterKey))
         {
             var (status, wallet) = await admin.GetJsonAsync("/v1/wallet");
@@ -128,160 +146,5 @@ public sealed class ProcessKillTests(ITestOutputHelper output)
         // (settled after the last admission, or answered and not yet settled at the kill).
         int bound = MaxUnwrittenEntries - 1 + clients;
         Assert.True(missing <= bound, $"{missing} answered requests are missing from the ledger (bound {bound}); one linger window holds {window}");
-    }
-
-    /// <summary><c>Qlaud.Server</c> (the Release or Debug build next to this test's) as a child process on a free loopback port.</summary>
-    private sealed class ServerProcess : IAsyncDisposable, IDisposable
-    {
-        private readonly Process _process;
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        private ServerProcess(Process process, Uri baseUri)
-        {
-            _process = process;
-            BaseUri = baseUri;
-        }
-
-        public Uri BaseUri { get; }
-
-        public static async Task<ServerProcess> StartAsync(FakeProviderServer fake, TempDatabase database, ITestOutputHelper output)
-        {
-            var baseUri = new Uri($"http://127.0.0.1:{FreePort()}");
-            var info = new ProcessStartInfo("dotnet", [ServerDll(), "--urls", baseUri.ToString().TrimEnd('/')])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            var environment = new Dictionary<string, string>
-            {
-                ["Qlaud__Bootstrap__MasterKey"] = GatewayHost.MasterKey,
-                ["Qlaud__Storage__ConnectionString"] = database.ConnectionString,
-                ["Qlaud__Routing__MaxRetries"] = "0",
-                ["Qlaud__Limits__LedgerQueueCapacity"] = QueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Qlaud__Providers__fake__Dialect"] = "openai",
-                ["Qlaud__Providers__fake__BaseUrl"] = fake.OpenAIBaseUri.ToString(),
-                ["Qlaud__Providers__fake__ApiKey"] = "sk-fake-openai",
-                ["Qlaud__Models__0__Id"] = "fake-gpt",
-                ["Qlaud__Models__0__Routes__0__Provider"] = "fake",
-                ["Qlaud__Models__0__Routes__0__UpstreamModel"] = "upstream-gpt",
-                ["Qlaud__Models__0__Routes__0__InputPerMTok"] = "1",
-                ["Qlaud__Models__0__Routes__0__OutputPerMTok"] = "2",
-                ["Logging__LogLevel__Default"] = "Warning",
-                ["DOTNET_gcServer"] = "0",
-            };
-            foreach (var (name, value) in environment)
-            {
-                info.Environment[name] = value;
-            }
-
-            var process = Process.Start(info)!;
-            var server = new ServerProcess(process, baseUri);
-            process.OutputDataReceived += (_, e) => server.Keep(e.Data);
-            process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-
-            using var http = server.Http(null);
-            var clock = Stopwatch.StartNew();
-            while (true)
-            {
-                if (process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(90))
-                {
-                    string tail = string.Join('\n', server._lines);
-                    server.Kill();
-                    throw new InvalidOperationException($"Qlaud.Server did not become ready (exited: {process.HasExited}):\n{tail}");
-                }
-
-                try
-                {
-                    using var response = await http.GetAsync("/readyz");
-                    if (response.StatusCode == HttpStatusCode.OK)
-                    {
-                        output.WriteLine($"Qlaud.Server ready at {baseUri} after {clock.ElapsedMilliseconds} ms");
-                        return server;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    // Not listening yet.
-                }
-
-                await Task.Delay(100);
-            }
-        }
-
-        public HttpClient Http(string? key)
-        {
-            var client = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
-            if (key is not null)
-            {
-                client.DefaultRequestHeaders.Authorization = new("Bearer", key);
-            }
-
-            return client;
-        }
-
-        /// <summary>SIGKILL, and waits until the process is gone.</summary>
-        public void Kill()
-        {
-            try
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(30_000);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-        }
-
-        public void Dispose()
-        {
-            Kill();
-            _process.Dispose();
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            Dispose();
-            return ValueTask.CompletedTask;
-        }
-
-        private void Keep(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            _lines.Enqueue(line);
-            while (_lines.Count > 40 && _lines.TryDequeue(out _))
-            {
-            }
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        /// <summary>The server built beside this test assembly's configuration (the test project references it for the build only).</summary>
-        private static string ServerDll()
-        {
-            string testBin = AppContext.BaseDirectory; // …/tests/Qlaud.AspNetCore.Tests/bin/<Configuration>/net10.0/
-            var framework = new DirectoryInfo(testBin.TrimEnd(Path.DirectorySeparatorChar));
-            string configuration = framework.Parent!.Name;
-            var root = framework;
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Qlaud.sln")))
-            {
-                root = root.Parent;
-            }
-
-            string dll = Path.Combine(root!.FullName, "samples", "Qlaud.Server", "bin", configuration, framework.Name, "Qlaud.Server.dll");
-            return File.Exists(dll) ? dll : throw new FileNotFoundException("Qlaud.Server is not built; build the test project (it references the server).", dll);
-        }
     }
 }
