@@ -138,37 +138,8 @@ internal sealed class PostgresSearchStore(IDbContextFactory<QlaudDbContext> fact
 
         await using var session = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = session.Connection.CreateCommand();
-        var filters = new StringBuilder("d.\"AccountId\" = @account");
-        command.Parameters.AddWithValue("account", scope.AccountId);
-        if (scope.EndUserId is { } endUser)
-        {
-            filters.Append(" AND d.\"EndUserId\" = @endUser");
-            command.Parameters.AddWithValue("endUser", endUser);
-        }
-
-        if (scope.KeyId is { } key)
-        {
-            filters.Append(" AND d.\"KeyId\" = @key");
-            command.Parameters.AddWithValue("key", key);
-        }
-
-        if (scope.ThreadId is { } thread)
-        {
-            filters.Append(" AND d.\"ThreadId\" = @thread");
-            command.Parameters.AddWithValue("thread", thread);
-        }
-
-        if (scope.AfterMs is { } after)
-        {
-            filters.Append(" AND d.\"CreatedAtMs\" > @after");
-            command.Parameters.AddWithValue("after", after);
-        }
-
-        if (scope.BeforeMs is { } before)
-        {
-            filters.Append(" AND d.\"CreatedAtMs\" < @before");
-            command.Parameters.AddWithValue("before", before);
-        }
+        var filters = new StringBuilder();
+        SearchScopeSql.Append(filters, command, scope, static c => "d.\"" + c + "\"", "");
 
         var (match, matched) = AddQueries(command, terms);
         // The ranking reads only the vectors; the headline (which re-parses the text) is made for the rows kept.

@@ -130,39 +130,9 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
             SELECT d.Id, d.MessageId, d.ThreadId, d.Role, d.CreatedAtMs, snippet(search_fts, 0, @mark, @endMark, @ellipsis, @tokens), bm25(search_fts),
                    highlight(search_fts, 0, char(1), char(2))
             FROM search_fts JOIN search_documents d ON d.Id = search_fts.rowid
-            WHERE search_fts MATCH @query AND d.AccountId = @account
-            """);
-        command.Parameters.AddWithValue("@account", scope.AccountId);
-        if (scope.EndUserId is { } endUser)
-        {
-            sql.Append(" AND d.EndUserId = @endUser");
-            command.Parameters.AddWithValue("@endUser", endUser);
-        }
-
-        if (scope.KeyId is { } key)
-        {
-            sql.Append(" AND d.KeyId = @key");
-            command.Parameters.AddWithValue("@key", key);
-        }
-
-        if (scope.ThreadId is { } thread)
-        {
-            sql.Append(" AND d.ThreadId = @thread");
-            command.Parameters.AddWithValue("@thread", thread);
-        }
-
-        if (scope.AfterMs is { } after)
-        {
-            sql.Append(" AND d.CreatedAtMs > @after");
-            command.Parameters.AddWithValue("@after", after);
-        }
-
-        if (scope.BeforeMs is { } before)
-        {
-            sql.Append(" AND d.CreatedAtMs < @before");
-            command.Parameters.AddWithValue("@before", before);
-        }
-
+            WHERE search_fts MATCH @query
+            """).Append(" AND ");
+        SearchScopeSql.Append(sql, command, scope, static c => "d." + c, "@");
         sql.Append(" ORDER BY bm25(search_fts) LIMIT @limit");
         command.CommandText = sql.ToString();
         command.Parameters.AddWithValue("@limit", limit);
