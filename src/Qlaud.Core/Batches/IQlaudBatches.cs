@@ -37,7 +37,7 @@ public interface IQlaudBatches
     /// <returns>The batch (<see cref="QlaudBatchStatus.Cancelling"/>, or unchanged when it had already ended), or null when not visible.</returns>
     Task<QlaudBatch?> CancelAsync(QlaudCaller caller, string batchId, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes an ended batch with its requests and results.</summary>
+    /// <summary>Deletes an ended batch with its requests and results, and the output and error files Qlaud wrote for it (not its input file).</summary>
     /// <returns>False when not visible.</returns>
     /// <exception cref="QlaudException">The batch has not ended (400).</exception>
     Task<bool> DeleteAsync(QlaudCaller caller, string batchId, CancellationToken cancellationToken = default);

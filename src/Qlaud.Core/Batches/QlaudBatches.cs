@@ -119,6 +119,16 @@ internal sealed class QlaudBatches(BatchStore store, BatchFiles files, BatchWork
         }
 
         await store.DeleteAsync(batchId, cancellationToken).ConfigureAwait(false);
+
+        // The result files Qlaud wrote go with the batch (an OpenAI batch's output and error files); its input file is the caller's.
+        foreach (var fileId in (string?[])[batch.OutputFileId, batch.ErrorFileId])
+        {
+            if (fileId is not null)
+            {
+                await files.DeleteAsync(ThreadScope.For(caller), fileId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         return true;
     }
 

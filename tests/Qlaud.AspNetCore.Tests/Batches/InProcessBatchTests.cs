@@ -94,4 +94,22 @@ public sealed class BatchErasureTests
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await admin.GetAsync($"/v1/files/{aliceFile}")).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await admin.GetAsync($"/v1/batches/{bobBatch}")).StatusCode);
     }
+
+    [Fact]
+    public async Task DeleteAsync_EndedOpenAIBatch_TakesItsOutputFileButLeavesTheInputFile()
+    {
+        await using var gateway = await GatewayHost.StartAsync();
+        var (fileId, batchId, _) = await gateway.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("a"), BatchTestClient.ChatLine("b")]));
+        var ended = await gateway.WaitForStatusAsync(batchId, "completed");
+        string outputFileId = ended.GetProperty("output_file_id").GetString()!;
+        var batches = gateway.Services.GetRequiredService<IQlaudBatches>();
+        using var http = gateway.Http();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetJsonAsync($"/v1/files/{outputFileId}")).Status);
+
+        Assert.True(await batches.DeleteAsync(QlaudCaller.InProcess, batchId));
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetJsonAsync($"/v1/files/{outputFileId}")).Status);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetJsonAsync($"/v1/files/{fileId}")).Status);
+        Assert.Null(await batches.GetAsync(QlaudCaller.InProcess, batchId));
+    }
 }
