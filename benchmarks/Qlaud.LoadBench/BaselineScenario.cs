@@ -250,7 +250,7 @@ internal static class BaselineScenario
     }
 
     /// <summary>Mints <paramref name="count"/> end-user keys, each for its own end user with a spend cap, through <c>POST /v1/keys</c>.</summary>
-    private static async Task<(KeyRing? OpenAI, KeyRing? Anthropic)> MintKeysAsync(Uri gateway, string masterKey, int count, CancellationToken cancellationToken)
+    internal static async Task<(KeyRing? OpenAI, KeyRing? Anthropic)> MintKeysAsync(Uri gateway, string masterKey, int count, CancellationToken cancellationToken)
     {
         if (count == 0)
         {

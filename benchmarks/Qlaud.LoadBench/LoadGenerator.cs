@@ -83,6 +83,7 @@ internal sealed class LoadGenerator(int capacity)
             string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
             {
+                target.Tally?.Failed();
                 return $"HTTP {(int)response.StatusCode}: {Truncate(body)}";
             }
 
@@ -92,10 +93,18 @@ internal sealed class LoadGenerator(int capacity)
                 TokenDialect.Anthropic => body.Contains("content_block_delta", StringComparison.Ordinal) && body.Contains("message_stop", StringComparison.Ordinal),
                 _ => body.Contains("\"choices\"", StringComparison.Ordinal),
             };
-            return looksRight ? null : $"unexpected answer: {Truncate(body)}";
+            if (looksRight)
+            {
+                target.Tally?.Answered();
+                return null;
+            }
+
+            target.Tally?.Failed();
+            return $"unexpected answer: {Truncate(body)}";
         }
         catch (HttpRequestException ex)
         {
+            target.Tally?.Failed();
             return ex.Message;
         }
     }
@@ -302,9 +311,27 @@ internal sealed class LoadGenerator(int capacity)
     /// the percentage that makes <see cref="Report.CpuPerRequest(RunResult, string)"/> come out right. The shared probes are
     /// whole-run averages.
     /// </remarks>
-    public static async Task<RunResult[]> RunRoundsAsync(IReadOnlyList<LoadGenerator> generators, IReadOnlyList<LoadTarget> targets,
+    public static Task<RunResult[]> RunRoundsAsync(IReadOnlyList<LoadGenerator> generators, IReadOnlyList<LoadTarget> targets,
         int connections, int ratePerSecond, TimeSpan warmup, TimeSpan duration, TimeSpan block, TimeSpan settle,
         IReadOnlyList<Func<TimeSpan>?> hopProbes, IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> sharedProbes, CancellationToken cancellationToken)
+    {
+        var perTarget = new (string Name, Func<TimeSpan> Cpu)[hopProbes.Count][];
+        for (int i = 0; i < perTarget.Length; i++)
+        {
+            perTarget[i] = hopProbes[i] is { } hop ? [(Report.Hop, hop)] : [];
+        }
+
+        return RunRoundsAsync(generators, targets, connections, ratePerSecond, warmup, duration, block, settle, perTarget, sharedProbes, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="RunRoundsAsync(IReadOnlyList{LoadGenerator}, IReadOnlyList{LoadTarget}, int, int, TimeSpan, TimeSpan, TimeSpan, TimeSpan, IReadOnlyList{Func{TimeSpan}?}, IReadOnlyList{ValueTuple{string, Func{TimeSpan}}}, CancellationToken)"/>
+    /// with any number of probes per target (<paramref name="targetProbes"/>[i]: the processes target i goes through, such as
+    /// its gateways and its database), each reported under its own name as CPU over the measured stretch per request sent.
+    /// </summary>
+    public static async Task<RunResult[]> RunRoundsAsync(IReadOnlyList<LoadGenerator> generators, IReadOnlyList<LoadTarget> targets,
+        int connections, int ratePerSecond, TimeSpan warmup, TimeSpan duration, TimeSpan block, TimeSpan settle,
+        IReadOnlyList<(string Name, Func<TimeSpan> Cpu)[]> targetProbes, IReadOnlyList<(string Name, Func<TimeSpan> Cpu)> sharedProbes, CancellationToken cancellationToken)
     {
         int n = targets.Count;
         for (int i = 0; i < n; i++)
@@ -373,12 +400,16 @@ internal sealed class LoadGenerator(int capacity)
             }, cancellationToken);
         }
 
-        (TimeSpan[] Hops, TimeSpan[] Shared) Read()
+        (TimeSpan[][] Hops, TimeSpan[] Shared) Read()
         {
-            var hops = new TimeSpan[n];
+            var hops = new TimeSpan[n][];
             for (int i = 0; i < n; i++)
             {
-                hops[i] = hopProbes[i]?.Invoke() ?? TimeSpan.Zero;
+                hops[i] = new TimeSpan[targetProbes[i].Length];
+                for (int p = 0; p < hops[i].Length; p++)
+                {
+                    hops[i][p] = targetProbes[i][p].Cpu();
+                }
             }
 
             var shared = new TimeSpan[sharedProbes.Count];
@@ -410,9 +441,9 @@ internal sealed class LoadGenerator(int capacity)
                 cpu[sharedProbes[p].Name] = (after.Shared[p] - before.Shared[p]).TotalSeconds / wholeSeconds * 100;
             }
 
-            if (hopProbes[i] is not null)
+            for (int p = 0; p < targetProbes[i].Length; p++)
             {
-                cpu[Report.Hop] = (after.Hops[i] - before.Hops[i]).TotalSeconds / sent * recorded / sideSeconds * 100;
+                cpu[targetProbes[i][p].Name] = (after.Hops[i][p] - before.Hops[i][p]).TotalSeconds / sent * recorded / sideSeconds * 100;
             }
 
             results[i] = side.Result(targets[i], connections, sideSeconds, cpu);
@@ -463,6 +494,7 @@ internal sealed class LoadGenerator(int capacity)
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
             {
+                target.Tally?.Failed();
                 int read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
                 Fail($"HTTP {(int)response.StatusCode}: {Truncate(System.Text.Encoding.UTF8.GetString(buffer, 0, read))}", measured, measureTo);
                 return;
@@ -472,6 +504,7 @@ internal sealed class LoadGenerator(int capacity)
             {
                 if (!await ReadStreamAsync(body, buffer, target.Tokens, begin, measured, measureTo, cancellationToken).ConfigureAwait(false))
                 {
+                    target.Tally?.Failed();
                     Fail("HTTP 200, but the stream ended with an error event or without its final event", measured, measureTo);
                     return;
                 }
@@ -484,6 +517,7 @@ internal sealed class LoadGenerator(int capacity)
             }
 
             long end = Stopwatch.GetTimestamp();
+            target.Tally?.Answered();
             if (measured && end <= measureTo)
             {
                 _latency.Record(end - begin);
@@ -496,6 +530,7 @@ internal sealed class LoadGenerator(int capacity)
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
+            target.Tally?.Failed();
             Fail(ex.GetType().Name + ": " + ex.Message, measured, measureTo);
         }
     }
@@ -673,7 +708,7 @@ internal sealed class LoadGenerator(int capacity)
 
     private static HttpRequestMessage CreateRequest(LoadTarget target)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, target.Uri) { Content = new ByteArrayContent(target.Body) };
+        var request = new HttpRequestMessage(HttpMethod.Post, target.Nodes?.Next() ?? target.Uri) { Content = new ByteArrayContent(target.Body) };
         request.Content.Headers.ContentType = Json;
         foreach (var (name, value) in target.Headers)
         {

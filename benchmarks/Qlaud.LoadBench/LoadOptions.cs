@@ -43,7 +43,7 @@ internal sealed record LoadOptions
     public const string Usage = """
         Qlaud.LoadBench: gateway overhead under load (fake provider and Qlaud.Server as their own processes).
 
-          --profile NAME              a preset: c64, c1, paced, all (the default: c64, c1, then paced) or failover
+          --profile NAME[,NAME…]      a preset: c64, c1, paced, all (the default: c64, c1, then paced) or failover
                                         c64 = 64 connections, upstream latency 20 ms, 2 ms between chunks
                                         c1  = 1 connection, upstream latency 0 ms, no delay between chunks
                                         paced = 4 connections sending 1000 requests/s in all, evenly spaced,
@@ -81,8 +81,19 @@ internal sealed record LoadOptions
                                         (benchmarks/Qlaud.YarpProxy), Qlaud with --keys end-user keys, and Qlaud
                                         with metering off; turns of --interleave S (default 1) per target,
                                         A…E then E…A; adds CPU per request of each hop, start-up time and RSS
-          --keys N                    with --baselines: end-user keys minted on each Qlaud gateway (with caps)
+          --keys N                    with --baselines or --storage: end-user keys minted on each Qlaud gateway (with caps)
                                         and used round-robin, one per request (default 1000; 0 = master key)
+          --storage sqlite|postgres|both
+                                      one interleaved run per mix over direct and Qlaud on each storage provider,
+                                        metering on and off, driven with --keys capped end-user keys (turns of
+                                        --interleave S, A…E then E…A); PostgreSQL is a throwaway server this run
+                                        starts (initdb, loopback port, stopped at the end), one database per
+                                        gateway set-up; reports gateway and database CPU per request and checks
+                                        the ledger (GET /v1/usage) against the answered requests after every run
+          --nodes N                   with --storage postgres or both: also N Qlaud.Server processes on one
+                                        database (metering on), the load generator sending each request to the
+                                        next node in turn (no load balancer process); in profiles with at least
+                                        N connections (1–8, default 1)
           --burst N                   instead of the profiles: N streams opened at once against direct, the naive
                                         proxy, YARP and Qlaud in turn (--repeat rounds, the order reversed every
                                         other round); every stream's text checked; TTFT and memory per stream
@@ -128,6 +139,12 @@ internal sealed record LoadOptions
 
     /// <summary>With <see cref="Baselines"/>: end-user keys minted on each gateway and used round-robin (0: the master key).</summary>
     public int Keys { get; init; } = 1000;
+
+    /// <summary>The storage providers a <c>--storage</c> run compares; <see cref="StorageChoice.None"/> runs the other scenarios.</summary>
+    public StorageChoice Storage { get; init; }
+
+    /// <summary>With <see cref="Storage"/> including PostgreSQL: gateway processes on one database in the multi-node set-up (1: none).</summary>
+    public int Nodes { get; init; } = 1;
 
     /// <summary>Streams opened at once per target (<c>--burst</c>); 0 runs the profiles instead.</summary>
     public int Burst { get; init; }
@@ -180,16 +197,16 @@ internal sealed record LoadOptions
                 case "--profile":
                     options = options with
                     {
-                        Profiles = value switch
+                        Profiles = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).SelectMany(static part => part switch
                         {
-                            "c64" => [Profile.Concurrent],
+                            "c64" => (Profile[])[Profile.Concurrent],
                             "c1" => [Profile.Serial],
                             "paced" => [Profile.Paced],
                             "all" => [Profile.Concurrent, Profile.Serial, Profile.Paced],
                             "failover" => [Profile.Failover],
                             "batch" => [Profile.Batch],
-                            _ => throw new FormatException($"--profile is c64, c1, paced, all, failover or batch, not '{value}'."),
-                        },
+                            _ => throw new FormatException($"--profile is c64, c1, paced, all, failover or batch (or a comma-separated list), not '{part}'."),
+                        }).Distinct().ToArray(),
                     };
                     break;
                 case "--connections":
@@ -250,6 +267,21 @@ internal sealed record LoadOptions
                 case "--keys":
                     options = options with { Keys = Int(name, value, 0, 100_000) };
                     break;
+                case "--storage":
+                    options = options with
+                    {
+                        Storage = value switch
+                        {
+                            "sqlite" => StorageChoice.Sqlite,
+                            "postgres" => StorageChoice.Postgres,
+                            "both" => StorageChoice.Both,
+                            _ => throw new FormatException($"--storage is sqlite, postgres or both, not '{value}'."),
+                        },
+                    };
+                    break;
+                case "--nodes":
+                    options = options with { Nodes = Int(name, value, 1, 8) };
+                    break;
                 case "--tag":
                     options = options with { Tag = value };
                     break;
@@ -275,6 +307,17 @@ internal sealed record LoadOptions
         if (options.Baselines && (options.CompareMetering || options.Profiles.Contains(Profile.Failover)))
         {
             throw new FormatException("--baselines includes the metering-off gateway already, and does not go with --compare-metering or the failover profile.");
+        }
+
+        if (options.Storage != StorageChoice.None
+            && (options.Baselines || options.CompareMetering || options.Burst > 0 || options.Profiles.Contains(Profile.Failover) || options.Profiles.Contains(Profile.Batch)))
+        {
+            throw new FormatException("--storage runs its own metering pairs: it does not go with --baselines, --compare-metering, --burst or the failover and batch profiles.");
+        }
+
+        if (options.Nodes > 1 && !options.Storage.HasFlag(StorageChoice.Postgres))
+        {
+            throw new FormatException("--nodes goes with --storage postgres or --storage both: several nodes share one PostgreSQL database.");
         }
 
         if (options.Profiles is [var only] && only == Profile.Failover && !mixesGiven)

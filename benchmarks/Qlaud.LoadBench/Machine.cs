@@ -55,6 +55,20 @@ internal static class Machine
         }
     }
 
+    /// <summary>The 1-, 5- and 15-minute load averages (<c>/proc/loadavg</c>), or "unknown".</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/loadavg").Split(' ');
+            return $"{fields[0]} {fields[1]} {fields[2]}";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        {
+            return "unknown";
+        }
+    }
+
     /// <summary>The .NET runtime settings in this process's environment (<c>DOTNET_*</c>), which the servers inherit.</summary>
     public static string RuntimeSettings()
     {

@@ -64,6 +64,8 @@ internal static class Program
 
         var budget = TimeSpan.FromMinutes(options.Build ? 6 : 1) + (options.Burst > 0
             ? BurstScenario.Budget(options)
+            : options.Storage != StorageChoice.None
+            ? options.Profiles.Count * StorageScenario.Budget(options)
             : options.Baselines
             ? options.Profiles.Count * BaselineScenario.Budget(options)
             : (starts * (options.Prewarm + TimeSpan.FromSeconds(60))) + (runs * (options.Warmup + options.Duration + TimeSpan.FromSeconds(15))));
@@ -120,6 +122,11 @@ internal static class Program
                     var failoverRows = await FailoverScenario.RunAsync(profile, options, fakeDll, gatewayDll, stop.Token);
                     markdown = FailoverReport.Render(profile, options, failoverRows, command, machine, commit);
                 }
+                else if (options.Storage != StorageChoice.None)
+                {
+                    var (storageRows, facts) = await StorageScenario.RunAsync(profile, options, fakeDll, gatewayDll, stop.Token);
+                    markdown = StorageReport.Render(profile, options, storageRows, facts, command, machine, commit);
+                }
                 else if (options.Baselines)
                 {
                     var (baselineRows, hops) = await BaselineScenario.RunAsync(profile, options, root, fakeDll, gatewayDll, stop.Token);
@@ -132,7 +139,8 @@ internal static class Program
                 }
 
                 Console.WriteLine(markdown);
-                string name = options.Baselines ? profile.Name + "-baselines" : profile.Name;
+                string name = options.Storage != StorageChoice.None ? profile.Name + "-" + StorageScenario.Suffix(profile, options)
+                    : options.Baselines ? profile.Name + "-baselines" : profile.Name;
                 string file = Path.Combine(resultsDirectory, options.Tag is null ? $"load-{name}.md" : $"load-{name}-{options.Tag}.md");
                 await File.WriteAllTextAsync(file, markdown, CancellationToken.None);
                 Progress($"wrote {Path.GetRelativePath(root, file)}");

@@ -27,6 +27,43 @@ internal sealed record LoadTarget(string Label, Uri Uri, byte[] Body, KeyValuePa
 
     /// <summary>When set, each request carries the next of these keys (round-robin) instead of a key in <see cref="Headers"/>.</summary>
     public KeyRing? Keys { get; init; }
+
+    /// <summary>
+    /// When set, each request goes to the next of these URLs (round-robin) instead of <see cref="Uri"/>: several gateway
+    /// processes behind one target, the load generator itself spreading the requests as a load balancer would.
+    /// </summary>
+    public NodeRing? Nodes { get; init; }
+
+    /// <summary>When set, counts every request sent to this target, measured or not (probes and pre-warm included).</summary>
+    public RequestTally? Tally { get; init; }
+}
+
+/// <summary>Several servers used in turn, one per request: gateway nodes without a load balancer process in front.</summary>
+internal sealed class NodeRing(Uri[] uris)
+{
+    private long _next = -1;
+
+    public int Count => uris.Length;
+
+    /// <summary>The next node's URL.</summary>
+    public Uri Next() => uris[(int)((ulong)Interlocked.Increment(ref _next) % (ulong)uris.Length)];
+}
+
+/// <summary>Every request a target was sent over the whole run, by outcome: compared with what the gateway's ledger recorded.</summary>
+internal sealed class RequestTally
+{
+    private long _answered;
+    private long _failed;
+
+    /// <summary>Requests answered 200 with a complete answer.</summary>
+    public long AnsweredCount => Interlocked.Read(ref _answered);
+
+    /// <summary>Requests that failed (an error status, a broken stream, a transport error).</summary>
+    public long FailedCount => Interlocked.Read(ref _failed);
+
+    public void Answered() => Interlocked.Increment(ref _answered);
+
+    public void Failed() => Interlocked.Increment(ref _failed);
 }
 
 /// <summary>Many keys used in turn, one per request: a gateway serving many end users rather than one master key.</summary>
