@@ -23,7 +23,8 @@ internal enum StorageChoice
 /// <param name="Provider"><c>sqlite</c> or <c>postgres</c>.</param>
 /// <param name="Metering">Whether <c>Qlaud:Metering:Enabled</c> is on.</param>
 /// <param name="Database">The PostgreSQL database name, or null for SQLite.</param>
-internal sealed record Deployment(string Label, string Provider, bool Metering, string? Database)
+/// <param name="NodeCount">How many <c>Qlaud.Server</c> processes share the database.</param>
+internal sealed record Deployment(string Label, string Provider, bool Metering, string? Database, int NodeCount = 1)
 {
     public List<ChildProcess> Nodes { get; } = [];
 
@@ -127,7 +128,7 @@ internal static class StorageScenario
                 deployments.Add(new Deployment("postgres" + keys + Report.MeteringOffSuffix, "postgres", false, "qlaud_off"));
                 if (HasNodesRow(profile, options))
                 {
-                    deployments.Add(new Deployment(Invariant($"postgres ×{options.Nodes} nodes{keys}"), "postgres", true, "qlaud_nodes"));
+                    deployments.Add(new Deployment(Invariant($"postgres ×{options.Nodes} nodes{keys}"), "postgres", true, "qlaud_nodes", options.Nodes));
                 }
             }
 
@@ -149,11 +150,10 @@ internal static class StorageScenario
                     environment["Qlaud__Storage__ConnectionString"] = deployment.Metering ? "Data Source=qlaud-sqlite-on.db" : "Data Source=qlaud-sqlite-off.db";
                 }
 
-                int nodes = deployment.Label.Contains("nodes", StringComparison.Ordinal) ? options.Nodes : 1;
-                for (int n = 0; n < nodes; n++)
+                for (int n = 0; n < deployment.NodeCount; n++)
                 {
                     int port = Program.FreePort();
-                    string name = nodes > 1 ? Invariant($"Qlaud.Server ({deployment.Label}, node {n + 1})") : $"Qlaud.Server ({deployment.Label})";
+                    string name = deployment.NodeCount > 1 ? Invariant($"Qlaud.Server ({deployment.Label}, node {n + 1})") : $"Qlaud.Server ({deployment.Label})";
                     deployment.Nodes.Add(await ChildProcess.StartAsync(name, gatewayDll, ["--urls", $"http://{Program.Loopback}:{port}"], environment,
                         workDirectory.FullName, "Qlaud gateway listening on", startTimeout, cancellationToken));
                     deployment.Bases.Add(new Uri($"http://{Program.Loopback}:{port}"));
