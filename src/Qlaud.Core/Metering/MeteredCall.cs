@@ -116,7 +116,8 @@ internal sealed class MeteredCall
     public async Task<TResult> RunAsync<TState, TResult>(TState state, Func<TState, CancellationToken, Task<TResult>> inner, Action<MeteredCall, TResult> answered,
         CancellationToken cancellationToken)
     {
-        var outer = Current;
+        // What an async method writes to an AsyncLocal never reaches its caller (the caller's execution context is restored when
+        // the method returns or awaits), so Current needs no restoring here, and not restoring it saves a context copy per call.
         Current = this;
         var end = CallEnd.Faulted;
         try
@@ -133,7 +134,6 @@ internal sealed class MeteredCall
         }
         finally
         {
-            Current = outer;
             Close(end);
         }
     }

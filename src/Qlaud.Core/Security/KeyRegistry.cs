@@ -36,6 +36,18 @@ internal sealed partial class KeyRegistry : IDisposable
     private readonly ILogger _logger;
     private readonly long _refreshMs;
 
+    // Compiled once per registry (a compiled query serves one model, and a registry one database): a refresh re-reads every
+    // cached key once per KeyCacheSeconds, and a LINQ query built per call spends most of its time translating its
+    // expression tree again, not in the database.
+    private readonly Func<QlaudDbContext, string, CancellationToken, Task<ApiKeyEntity?>> _keyByHash =
+        EF.CompileAsyncQuery(static (QlaudDbContext db, string hash, CancellationToken _) => db.ApiKeys.AsNoTracking().FirstOrDefault(k => k.KeyHash == hash));
+
+    private readonly Func<QlaudDbContext, string, CancellationToken, Task<ApiKeyEntity?>> _keyById =
+        EF.CompileAsyncQuery(static (QlaudDbContext db, string id, CancellationToken _) => db.ApiKeys.AsNoTracking().FirstOrDefault(k => k.Id == id));
+
+    private readonly Func<QlaudDbContext, string, CancellationToken, Task<bool>> _accountDisabled =
+        EF.CompileAsyncQuery(static (QlaudDbContext db, string accountId, CancellationToken _) => db.Accounts.AsNoTracking().Any(a => a.Id == accountId && a.DisabledAtMs != null));
+
     private readonly Metering.Leasing.RateLimitShare? _share;
 
     public KeyRegistry(IDbContextFactory<QlaudDbContext> db, StorageInitializer storage, TimeProvider time, IOptions<QlaudOptions> options, ILogger<KeyRegistry> logger,
@@ -191,17 +203,13 @@ internal sealed partial class KeyRegistry : IDisposable
         var db = await _db.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            var query = db.ApiKeys.AsNoTracking();
-            var entity = byHash
-                ? await query.FirstOrDefaultAsync(k => k.KeyHash == value, cancellationToken).ConfigureAwait(false)
-                : await query.FirstOrDefaultAsync(k => k.Id == value, cancellationToken).ConfigureAwait(false);
+            var entity = await (byHash ? _keyByHash : _keyById)(db, value, cancellationToken).ConfigureAwait(false);
             if (entity is null)
             {
                 return null;
             }
 
-            string accountId = entity.AccountId;
-            bool accountDisabled = await db.Accounts.AsNoTracking().AnyAsync(a => a.Id == accountId && a.DisabledAtMs != null, cancellationToken).ConfigureAwait(false);
+            bool accountDisabled = await _accountDisabled(db, entity.AccountId, cancellationToken).ConfigureAwait(false);
             return Upsert(entity, accountDisabled);
         }
     }
