@@ -1,0 +1,296 @@
+using System.Net;
+using Anthropic.Models.Messages;
+using Anthropic.Models.Messages.Batches;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Qlaud.AspNetCore.Tests.Infrastructure;
+using Qlaud.Batches;
+using Qlaud.Catalog;
+using Qlaud.FakeProvider;
+using Qlaud.Metering;
+
+namespace Qlaud.AspNetCore.Tests.Batches;
+
+/// <summary>Native batches across a restart of the gateway (in-process host stop and start on the same SQLite file): a batch
+/// the provider accepted while the gateway stopped before recording the provider's batch id is found and followed, never
+/// submitted twice; and a capped key's native batch keeps its requests' worst case held while the provider runs it.</summary>
+public sealed class NativeBatchRestartTests
+{
+    private static readonly QlaudCaller Master = new("default", "master", null, IsMaster: true);
+
+    private static Dictionary<string, string?> Settings(TempDatabase database) => new()
+    {
+        ["Qlaud:Storage:ConnectionString"] = database.ConnectionString,
+        ["Qlaud:Storage:FilesPath"] = database.Files,
+        ["Qlaud:Models:0:Routes:0:BatchDiscountPercent"] = "50",
+        ["Qlaud:Models:1:Routes:0:BatchDiscountPercent"] = "50",
+        ["Qlaud:Batches:PollIntervalSeconds"] = "0.05",
+    };
+
+    [Fact]
+    public async Task OpenAINative_AcceptedThenTheGatewayStopsBeforeRecordingIt_IsFoundByItsTokenAfterTheRestartAndNotSubmittedAgain()
+    {
+        using var database = new TempDatabase();
+        await using var fake = await FakeProviderServer.StartAsync();
+        var settings = Settings(database);
+        var accepted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.OnBatchAccepted = async id =>
+        {
+            accepted.TrySetResult(id);
+            await release.Task;
+        };
+        string batchId;
+        await using (var first = await GatewayHost.StartAsync(fake, settings, disposeFake: false))
+        {
+            (_, batchId, _) = await first.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("a"), BatchTestClient.ChatLine("b"), BatchTestClient.ChatLine("c")]));
+            await accepted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await first.StopAsync(); // the provider has the batch; its answer (the provider's batch id) never reaches the database
+        }
+
+        fake.OnBatchAccepted = null;
+        release.SetResult();
+        var create = Assert.Single(fake.Requests, static r => r is { Method: "POST", Path: "/v1/batches" });
+        Assert.Contains("\"qlaud_batch_id\":\"" + batchId + "\"", create.BodyText, StringComparison.Ordinal);
+
+        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        var done = await second.WaitForStatusAsync(batchId, "completed", "failed");
+
+        Assert.Equal("completed", done.GetProperty("status").GetString());
+        Assert.Single(fake.Requests, static r => r is { Method: "POST", Path: "/v1/batches" }); // submitted once across both processes
+        Assert.Single(fake.Requests, static r => r is { Method: "POST", Path: "/v1/files" });
+        Assert.Contains(fake.Requests, static r => r.Method == "GET" && r.Path.StartsWith("/v1/batches?", StringComparison.Ordinal)); // looked for
+        Assert.DoesNotContain(fake.Requests, static r => r.Path == "/v1/chat/completions");
+        var lines = await second.DownloadLinesAsync(done.GetProperty("output_file_id").GetString()!);
+        Assert.Equal(["a", "b", "c"], lines.Select(static l => l.GetProperty("custom_id").GetString()));
+
+        // Each request charged once, from the provider's results, at the batch price.
+        var route = second.Services.GetRequiredService<ModelCatalog>().Models.Single(static m => m.Id == "fake-gpt").Routes[0];
+        var rows = (await second.UsageRowsAsync()).Where(r => r.BatchId == batchId).ToList();
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(3, rows.Select(static r => r.RequestId).Distinct().Count());
+        Assert.All(rows, r => Assert.Equal(route.BatchPrice.Cost(new TokenUsage(r.InputTokens, r.OutputTokens)), r.UpstreamCostMicros));
+        Assert.Equal("fake", (await second.Services.GetRequiredService<IQlaudBatches>().GetAsync(Master, batchId))!.NativeProvider);
+        await second.StopAsync();
+        (await LedgerAudit.ReadAsync(database.ConnectionString)).AssertConsistent();
+    }
+
+    [Fact]
+    public async Task AnthropicNative_AcceptedThenTheGatewayStopsBeforeRecordingIt_TheOneMatchingMessageBatchIsAdoptedNotSubmittedAgain()
+    {
+        using var database = new TempDatabase();
+        await using var fake = await FakeProviderServer.StartAsync();
+        var settings = Settings(database);
+
+        // An earlier batch of another size at the same provider is no candidate.
+        await CreateAtFakeAsync(fake, 3);
+        var accepted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.OnBatchAccepted = async id =>
+        {
+            accepted.TrySetResult(id);
+            await release.Task;
+        };
+        string batchId;
+        await using (var first = await GatewayHost.StartAsync(fake, settings, disposeFake: false))
+        {
+            batchId = (await first.AnthropicClient().Messages.Batches.Create(TwoRequests())).ID;
+            await accepted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await first.StopAsync();
+        }
+
+        fake.OnBatchAccepted = null;
+        release.SetResult();
+        string nativeId = await accepted.Task;
+        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        var ended = await WaitEndedAsync(second, batchId);
+
+        Assert.Equal(2, ended.RequestCounts.Succeeded);
+        Assert.Equal(2, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/messages/batches" })); // the other size's, and this one's once
+        Assert.Contains(fake.Requests, r => r.Method == "GET" && r.Path == $"/v1/messages/batches/{nativeId}/results");
+        Assert.DoesNotContain(fake.Requests, static r => r.Path == "/v1/messages");
+        var rows = (await second.UsageRowsAsync()).Where(r => r.BatchId == batchId).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, static r => Assert.True(r.CostMicros > 0 && !r.Estimated));
+        await second.StopAsync();
+        (await LedgerAudit.ReadAsync(database.ConnectionString)).AssertConsistent();
+    }
+
+    [Fact]
+    public async Task AnthropicNative_TwoMatchingMessageBatchesAfterTheRestart_NothingIsSubmittedAgainAndTheRequestsErrorWithTheReasonLogged()
+    {
+        using var database = new TempDatabase();
+        await using var fake = await FakeProviderServer.StartAsync();
+        var settings = Settings(database);
+        var accepted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.OnBatchAccepted = async id =>
+        {
+            accepted.TrySetResult(id);
+            await release.Task;
+        };
+        string batchId;
+        await using (var first = await GatewayHost.StartAsync(fake, settings, disposeFake: false))
+        {
+            batchId = (await first.AnthropicClient().Messages.Batches.Create(TwoRequests())).ID;
+            await accepted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await first.StopAsync();
+        }
+
+        fake.OnBatchAccepted = null;
+        release.SetResult();
+        string ours = await accepted.Task;
+        string other = await CreateAtFakeAsync(fake, 2); // another client of the same provider key, same size, same minute
+
+        var logs = new LogCapture();
+        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false, services: logs.AddTo);
+        var ended = await WaitEndedAsync(second, batchId);
+
+        Assert.Equal(2, ended.RequestCounts.Errored);
+        Assert.Equal(2, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/messages/batches" })); // not a third
+        using var http = second.Http();
+        var results = await (await http.GetAsync($"/v1/messages/batches/{batchId}/results")).Content.ReadAsStringAsync();
+        Assert.Equal(2, results.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Contains("cannot tell whether the provider took it", results, StringComparison.Ordinal);
+        Assert.DoesNotContain(await second.UsageRowsAsync(), r => r.BatchId == batchId);
+        var logged = Assert.Single(logs.Entries, static e => e.Level == LogLevel.Error && e.Category == "Qlaud.Batches.NativeBatchRunner");
+        Assert.Contains(batchId, logged.Message, StringComparison.Ordinal);
+        Assert.Contains(ours, logged.Message, StringComparison.Ordinal);
+        Assert.Contains(other, logged.Message, StringComparison.Ordinal);
+        await second.StopAsync();
+        (await LedgerAudit.ReadAsync(database.ConnectionString)).AssertConsistent();
+    }
+
+    [Fact]
+    public async Task Native_ProviderFailedBeforeTakingItWhileTheGatewayStopped_IsSubmittedAgainAfterTheRestart()
+    {
+        using var database = new TempDatabase();
+        await using var fake = await FakeProviderServer.StartAsync();
+        var settings = Settings(database);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.BeforeBatchCreate = async () =>
+        {
+            reached.TrySetResult();
+            await release.Task;
+            return false; // the provider fails before it takes the batch
+        };
+        string batchId;
+        await using (var first = await GatewayHost.StartAsync(fake, settings, disposeFake: false))
+        {
+            (_, batchId, _) = await first.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("a"), BatchTestClient.ChatLine("b")]));
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await first.StopAsync();
+        }
+
+        fake.BeforeBatchCreate = null;
+        release.SetResult();
+        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        var done = await second.WaitForStatusAsync(batchId, "completed", "failed");
+
+        Assert.Equal(2, done.GetProperty("request_counts").GetProperty("completed").GetInt32());
+        Assert.Equal(2, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/batches" })); // the lost one and the one taken
+        Assert.Contains(fake.Requests, static r => r.Method == "GET" && r.Path.StartsWith("/v1/batches?", StringComparison.Ordinal));
+        Assert.Equal(2, (await second.UsageRowsAsync()).Count(r => r.BatchId == batchId));
+        await second.StopAsync();
+        (await LedgerAudit.ReadAsync(database.ConnectionString)).AssertConsistent();
+    }
+
+    [Fact]
+    public async Task CappedKey_NativeBatchInFlightAcrossARestart_ItsWorstCaseStaysHeldUntilItsResultsAreReconciled()
+    {
+        using var database = new TempDatabase();
+        await using var fake = await FakeProviderServer.StartAsync();
+        var settings = Settings(database);
+        fake.HoldBatches = true; // the provider keeps running the batch across the restart
+
+        // Two batch requests hold about 2 × 1,010 µUSD at the batch price; an interactive request of 1000 output tokens needs
+        // about 2,010 µUSD at the normal price. Under a $0.003 cap it fits beside nothing, not beside the batch's holds.
+        string batchId, secret;
+        await using (var first = await GatewayHost.StartAsync(fake, settings, disposeFake: false))
+        {
+            (_, secret) = await first.MintKeyAsync("""{"end_user_id":"capped","max_spend_usd":0.003}""");
+            (_, batchId, _) = await first.SubmitAsync(
+                BatchTestClient.Jsonl([BatchTestClient.ChatLine("r0", maxTokens: 1000), BatchTestClient.ChatLine("r1", maxTokens: 1000)]), key: secret);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!fake.Requests.Any(static r => r.Method == "GET" && r.Path.StartsWith("/v1/batches/", StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the batch was not submitted and polled");
+                await Task.Delay(20);
+            }
+
+            await first.StopAsync();
+        }
+
+        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        using (var http = second.Http(secret))
+        {
+            var (status, body) = await http.PostJsonAsync("/v1/chat/completions", """{"model":"fake-gpt","max_tokens":1000,"messages":[{"role":"user","content":"interactive"}]}""");
+            Assert.Equal(HttpStatusCode.PaymentRequired, status);
+            Assert.Equal("spend_limit_exceeded", body.GetProperty("error").GetProperty("code").GetString());
+        }
+
+        Assert.DoesNotContain(fake.Requests, static r => r.Path == "/v1/chat/completions"); // refused before any upstream call
+
+        fake.HoldBatches = false;
+        var done = await second.WaitForStatusAsync(batchId, "completed");
+        Assert.Equal(2, done.GetProperty("request_counts").GetProperty("completed").GetInt32());
+
+        // Reconciled: the holds gave way to the results' charges, so the same interactive request fits now.
+        using (var http = second.Http(secret))
+        {
+            var (status, _) = await http.PostJsonAsync("/v1/chat/completions", """{"model":"fake-gpt","max_tokens":1000,"messages":[{"role":"user","content":"interactive"}]}""");
+            Assert.Equal(HttpStatusCode.OK, status);
+        }
+
+        var route = second.Services.GetRequiredService<ModelCatalog>().Models.Single(static m => m.Id == "fake-gpt").Routes[0];
+        var rows = (await second.UsageRowsAsync()).Where(r => r.BatchId == batchId).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, r =>
+        {
+            Assert.False(r.Estimated);
+            Assert.Equal(route.BatchPrice.Cost(new TokenUsage(r.InputTokens, r.OutputTokens)), r.UpstreamCostMicros);
+            Assert.Equal(r.UpstreamCostMicros, r.CostMicros); // charged in full: nothing written off
+        });
+        await second.StopAsync();
+        var audit = await LedgerAudit.ReadAsync(database.ConnectionString);
+        audit.AssertConsistent();
+        var (_, spend, ledger) = Assert.Single(audit.Keys);
+        Assert.Equal(ledger, spend);
+        Assert.True(spend > rows.Sum(static r => r.CostMicros)); // the batch's charges and the interactive request's
+    }
+
+    private static BatchCreateParams TwoRequests() => new()
+    {
+        Requests = [.. new[] { "x", "y" }.Select(static id => new Request
+        {
+            CustomID = id,
+            Params = new Params { Model = "fake-claude", MaxTokens = 64, Messages = [new UserMessageParam($"hi {id}")] },
+        })],
+    };
+
+    /// <summary>A message batch of <paramref name="requests"/> requests created at the fake by another client.</summary>
+    private static async Task<string> CreateAtFakeAsync(FakeProviderServer fake, int requests)
+    {
+        using var http = new HttpClient { BaseAddress = fake.BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+        string items = string.Join(",", Enumerable.Range(0, requests).Select(static i =>
+            $$$"""{"custom_id":"other{{{i}}}","params":{"model":"upstream-claude","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}}"""));
+        var (status, body) = await http.PostJsonAsync("/v1/messages/batches", $$$"""{"requests":[{{{items}}}]}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return body.GetProperty("id").GetString()!;
+    }
+
+    private static async Task<MessageBatch> WaitEndedAsync(GatewayHost gateway, string batchId)
+    {
+        var client = gateway.AnthropicClient();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        MessageBatch batch;
+        while ((batch = await client.Messages.Batches.Retrieve(batchId)).ProcessingStatus.Value() != ProcessingStatus.Ended)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"batch {batchId} still {batch.ProcessingStatus.Value()}");
+            await Task.Delay(50);
+        }
+
+        return batch;
+    }
+}
