@@ -222,7 +222,11 @@ public sealed class NativeBatchRestartTests
             await first.StopAsync();
         }
 
-        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
+        var logs = new LogCapture();
+        await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false, services: logs.AddTo);
+
+        // Held again during start-up, before the worker resumed polling and before the server took this request.
+        Assert.Contains(logs.Entries, static e => e.Category == "Qlaud.Batches.NativeBatchRunner" && e.Message.StartsWith("Held again the worst case of 2 requests of 1 batches", StringComparison.Ordinal));
         using (var http = second.Http(secret))
         {
             var (status, body) = await http.PostJsonAsync("/v1/chat/completions", """{"model":"fake-gpt","max_tokens":1000,"messages":[{"role":"user","content":"interactive"}]}""");
