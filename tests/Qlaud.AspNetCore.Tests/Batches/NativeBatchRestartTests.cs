@@ -53,12 +53,16 @@ public sealed class NativeBatchRestartTests
         var create = Assert.Single(fake.Requests, static r => r is { Method: "POST", Path: "/v1/batches" });
         Assert.Contains("\"qlaud_batch_id\":\"" + batchId + "\"", create.BodyText, StringComparison.Ordinal);
 
+        // Other clients' batches created since put this one on the provider list's second page.
+        await CreateOpenAIAtFakeAsync(fake, 120);
+
         await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
         var done = await second.WaitForStatusAsync(batchId, "completed", "failed");
 
         Assert.Equal("completed", done.GetProperty("status").GetString());
-        Assert.Single(fake.Requests, static r => r is { Method: "POST", Path: "/v1/batches" }); // submitted once across both processes
-        Assert.Single(fake.Requests, static r => r is { Method: "POST", Path: "/v1/files" });
+        Assert.Equal(121, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/batches" })); // this one once, and the others'
+        Assert.Contains(fake.Requests, static r => r.Method == "GET" && r.Path.Contains("/v1/batches?limit=100&after=", StringComparison.Ordinal));
+        Assert.Equal(2, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/files" })); // this one's input, and the others' one
         Assert.Contains(fake.Requests, static r => r.Method == "GET" && r.Path.StartsWith("/v1/batches?", StringComparison.Ordinal)); // looked for
         Assert.DoesNotContain(fake.Requests, static r => r.Path == "/v1/chat/completions");
         var lines = await second.DownloadLinesAsync(done.GetProperty("output_file_id").GetString()!);
@@ -102,11 +106,17 @@ public sealed class NativeBatchRestartTests
         fake.OnBatchAccepted = null;
         release.SetResult();
         string nativeId = await accepted.Task;
+        for (int i = 0; i < 110; i++)
+        {
+            await CreateAtFakeAsync(fake, 3); // newer batches of another size: this one is on the list's second page
+        }
+
         await using var second = await GatewayHost.StartAsync(fake, settings, disposeFake: false);
         var ended = await WaitEndedAsync(second, batchId);
 
         Assert.Equal(2, ended.RequestCounts.Succeeded);
-        Assert.Equal(2, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/messages/batches" })); // the other size's, and this one's once
+        Assert.Equal(112, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/messages/batches" })); // the others', and this one's once
+        Assert.Contains(fake.Requests, static r => r.Method == "GET" && r.Path.StartsWith("/v1/messages/batches?limit=100&after_id=", StringComparison.Ordinal));
         Assert.Contains(fake.Requests, r => r.Method == "GET" && r.Path == $"/v1/messages/batches/{nativeId}/results");
         Assert.DoesNotContain(fake.Requests, static r => r.Path == "/v1/messages");
         var rows = (await second.UsageRowsAsync()).Where(r => r.BatchId == batchId).ToList();
@@ -293,6 +303,24 @@ public sealed class NativeBatchRestartTests
         var (status, body) = await http.PostJsonAsync("/v1/messages/batches", $$$"""{"requests":[{{{items}}}]}""");
         Assert.Equal(HttpStatusCode.OK, status);
         return body.GetProperty("id").GetString()!;
+    }
+
+    /// <summary><paramref name="count"/> OpenAI batches of one request created at the fake by another client.</summary>
+    private static async Task CreateOpenAIAtFakeAsync(FakeProviderServer fake, int count)
+    {
+        using var http = new HttpClient { BaseAddress = fake.BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("batch"), "purpose" },
+            { new StringContent("""{"custom_id":"other","method":"POST","url":"/v1/chat/completions","body":{"model":"upstream-gpt","messages":[{"role":"user","content":"hi"}]}}""" + "\n"), "file", "other.jsonl" },
+        };
+        using var uploaded = await http.PostAsync("/v1/files", form);
+        string fileId = System.Text.Json.JsonDocument.Parse(await uploaded.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        for (int i = 0; i < count; i++)
+        {
+            var (status, _) = await http.PostJsonAsync("/v1/batches", $$"""{"input_file_id":"{{fileId}}","endpoint":"/v1/chat/completions","completion_window":"24h"}""");
+            Assert.Equal(HttpStatusCode.OK, status);
+        }
     }
 
     private static async Task<MessageBatch> WaitEndedAsync(GatewayHost gateway, string batchId)
