@@ -150,6 +150,13 @@ internal sealed class MessageBatchEndpoints(QlaudBatches batches, IOptions<Qlaud
         w.WriteNull("archived_at");
         Time(w, "cancel_initiated_at", batch.CancellingAtMs);
         w.WriteString("results_url", resultsUrl);
+        if (batch.UnpricedRequests > 0)
+        {
+            // Qlaud's own field, as on the OpenAI batch object: succeeded requests whose cost the provider's results did not
+            // report (charged their estimate). Additive: clients of Anthropic's API ignore fields they do not know.
+            w.WriteNumber("qlaud_unpriced_requests", batch.UnpricedRequests);
+        }
+
         w.WriteEndObject();
     }
 

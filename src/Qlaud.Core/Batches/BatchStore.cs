@@ -182,6 +182,39 @@ internal sealed class BatchStore(IDbContextFactory<QlaudDbContext> factory, Stor
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Writes the submission marker before the batch is submitted to <paramref name="provider"/>'s batch API.</summary>
+    public async Task SetNativeSubmittingAsync(string id, string provider, string token, long nowMs, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await db.Batches.Where(b => b.Id == id).ExecuteUpdateAsync(s => s.SetProperty(static b => b.NativeProvider, provider).SetProperty(static b => b.NativeSubmitToken, token)
+            .SetProperty(static b => b.NativeSubmittingAtMs, nowMs), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes the submission marker of a batch the provider did not take (Qlaud runs its requests itself).</summary>
+    public async Task ClearNativeSubmittingAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await db.Batches.Where(b => b.Id == id && b.NativeBatchId == null).ExecuteUpdateAsync(static s => s.SetProperty(static b => b.NativeProvider, (string?)null)
+            .SetProperty(static b => b.NativeSubmitToken, (string?)null).SetProperty(static b => b.NativeSubmittingAtMs, (long?)null), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The provider batch ids already recorded for Qlaud batches on <paramref name="provider"/> among <paramref name="nativeIds"/>.</summary>
+    public async Task<List<string>> KnownNativeIdsAsync(string provider, IReadOnlyCollection<string> nativeIds, CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Batches.Where(b => b.NativeProvider == provider && b.NativeBatchId != null && nativeIds.Contains(b.NativeBatchId))
+            .Select(static b => b.NativeBatchId!).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Batches still in flight at a provider's batch API (submitted, or marked as being submitted), for their reservations
+    /// after a restart.</summary>
+    public async Task<List<BatchEntity>> InFlightNativeAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Batches.AsNoTracking().Where(b => Active.Contains(b.Status) && (b.NativeBatchId != null || b.NativeSubmitToken != null))
+            .OrderBy(static b => b.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task SetNativeCancelSentAsync(string id, CancellationToken cancellationToken)
     {
         await using var db = await OpenAsync(cancellationToken).ConfigureAwait(false);

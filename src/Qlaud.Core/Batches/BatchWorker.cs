@@ -86,18 +86,31 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     /// <summary>Raised after a request's result was stored (the batch id), for followers of the results.</summary>
     public event Action<string>? ResultStored;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (_options.WorkerEnabled)
         {
+            if (_claims is null)
+            {
+                // Before the worker resumes and before the server takes requests (hosted services start first): the worst case
+                // of requests a provider is still running for this process's batches is held again, so a capped key cannot
+                // spend past its cap while they run. With shared storage, the instance that takes a batch over holds it.
+                try
+                {
+                    await _native.RestoreHoldsAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.RestoreFailed(_logger, ex);
+                }
+            }
+
             _loop = Task.Run(LoopAsync, CancellationToken.None);
             if (_claims is not null)
             {
                 _renew = Task.Run(RenewLoopAsync, CancellationToken.None);
             }
         }
-
-        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -238,7 +251,7 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             return;
         }
 
-        var caller = new QlaudCaller(batch.AccountId, batch.KeyId, batch.EndUserId, batch.CallerIsMaster) { IsAdminScope = batch.CallerIsAdmin };
+        var caller = NativeBatchRunner.CallerOf(batch);
         if (batch.Status == nameof(QlaudBatchStatus.Validating))
         {
             long now = NowMs();
@@ -247,7 +260,8 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         }
 
         bool claimedWhole = false;
-        if (_claims is not null && (batch.NativeBatchId is not null || _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress)))
+        if (_claims is not null && (batch.NativeBatchId is not null || batch.NativeSubmitToken is not null
+            || _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress)))
         {
             // Submitting to a provider's batch API, and polling it, is one instance's work: the one holding the batch's claim.
             if (!await _claims.ClaimBatchAsync(_nodeId, id, NowMs(), NowMs() + _claimMs, stopping).ConfigureAwait(false))
@@ -263,14 +277,33 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
             }
         }
 
-        if (batch.NativeBatchId is null && _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress))
+        NativeSubmission? submission = null;
+        if (batch.NativeBatchId is null && batch.NativeSubmitToken is not null)
+        {
+            // Marked as being submitted, with no provider batch id recorded: the provider may have it. Looked for before anything
+            // is submitted again, whatever PreferNative says now.
+            submission = await _native.ResumeAsync(batch, caller, stopping).ConfigureAwait(false);
+        }
+        else if (batch.NativeBatchId is null && _options.PreferNative && batch.Status is nameof(QlaudBatchStatus.Validating) or nameof(QlaudBatchStatus.InProgress))
         {
             // Every request still unsent and all on one provider with a batch discount: submitted to that provider's batch API.
             var pending = await _store.PendingAsync(id, -1, int.MaxValue, stopping).ConfigureAwait(false);
             if (pending.Count == batch.RequestCount && pending.Count > 0 && NativeBatchRunner.Plan(batch, pending, _router) is { } routes)
             {
-                await _native.SubmitAsync(batch, caller, pending, routes, stopping).ConfigureAwait(false);
+                submission = await _native.SubmitAsync(batch, caller, pending, routes, stopping).ConfigureAwait(false);
             }
+        }
+
+        if (submission == NativeSubmission.Unresolved)
+        {
+            return; // resumed at the batch's next run; nothing runs through Qlaud meanwhile
+        }
+
+        if (submission == NativeSubmission.Abandoned)
+        {
+            ResultStored?.Invoke(id);
+            await FinalizeAsync(batch, QlaudBatchStatus.Completed, stopping).ConfigureAwait(false);
+            return;
         }
 
         if (batch.NativeBatchId is not null)
@@ -640,5 +673,8 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
 
         [LoggerMessage(8, LogLevel.Warning, "The batch worker could not renew or release its claims")]
         public static partial void ClaimsFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(9, LogLevel.Error, "The batch worker could not hold again the worst case of native batches in flight; each is held when its polling resumes")]
+        public static partial void RestoreFailed(ILogger logger, Exception exception);
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,16 @@ internal sealed partial class NativeBatchRunner
     private readonly ILogger _logger;
     private readonly TimeSpan _poll;
     private readonly bool _metered;
+
+    /// <summary>The OpenAI batch <c>metadata</c> keys Qlaud sets: its batch id and the submission marker's token.</summary>
+    private const string MetadataBatchId = "qlaud_batch_id", MetadataSubmission = "qlaud_submission";
+
+    /// <summary>How far before the submission marker a provider batch's creation time may be and still be this submission's
+    /// (the provider's clock and this process's may differ).</summary>
+    private const long MarkerSkewMs = 5 * 60 * 1000;
+
+    /// <summary>Pages of 100 provider batches looked through for an earlier submission.</summary>
+    private const int MaxLookupPages = 50;
 
     /// <summary>Reservations held for submitted requests until their results are reconciled, by batch request row id.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, SpendReservation> _held = new();
@@ -86,10 +97,10 @@ internal sealed partial class NativeBatchRunner
     }
 
     /// <summary>Reserves each request's worst case at the batch price and submits those that fit. Requests that do not fit get
-    /// their 402 result at once.</summary>
-    /// <returns>True when the batch was submitted (or nothing fitted, so nothing is left to run); false when the provider refused
-    /// the submission (reservations released: Qlaud runs the requests itself).</returns>
-    public async Task<bool> SubmitAsync(BatchEntity batch, QlaudCaller caller, IReadOnlyList<BatchRequestEntity> requests, Dictionary<long, CatalogRoute> routes,
+    /// their 402 result at once. Before the provider is called, the submission marker (a fresh token) is stored, so a crash
+    /// between the provider's acceptance and Qlaud recording the provider's batch id is resolved by <see cref="ResumeAsync"/>
+    /// instead of a second submission.</summary>
+    public async Task<NativeSubmission> SubmitAsync(BatchEntity batch, QlaudCaller caller, IReadOnlyList<BatchRequestEntity> requests, Dictionary<long, CatalogRoute> routes,
         CancellationToken cancellationToken)
     {
         var surface = BatchRequestRunner.SurfaceOf(batch.Endpoint);
@@ -97,12 +108,9 @@ internal sealed partial class NativeBatchRunner
         foreach (var request in requests)
         {
             var route = routes[request.Id];
-            if (_metered)
+            if (_metered && !_held.ContainsKey(request.Id))
             {
-                WireRequestScanner.Scan(request.Body, out var info);
-                var estimate = _spend.Estimate([route], _router.Catalog, SpendEstimator.EstimateInputTokens(request.Body, info, [route]), info.MaxTokens);
-                estimate = estimate with { WorstCaseMicros = Discounted(estimate.WorstCaseMicros, route.BatchDiscountPercent) };
-                var decision = await _spend.ReserveAsync(caller, estimate, cancellationToken).ConfigureAwait(false);
+                var decision = await ReserveAsync(caller, request, route, cancellationToken).ConfigureAwait(false);
                 if (decision.Reservation is not { } reservation)
                 {
                     var (state, status, body) = BatchRequestRunner.Error(surface, decision.Error!);
@@ -110,7 +118,7 @@ internal sealed partial class NativeBatchRunner
                     continue;
                 }
 
-                _held[request.Id] = reservation;
+                Hold(request.Id, reservation);
             }
 
             submitted.Add(request);
@@ -118,42 +126,182 @@ internal sealed partial class NativeBatchRunner
 
         if (submitted.Count == 0)
         {
-            return true;
+            return NativeSubmission.Local; // nothing fitted: every request has its result
         }
 
         var provider = routes[submitted[0].Id].Provider;
-        string? nativeId;
+        string token = batch.Id + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        long markedAt = NowMs();
+        await _store.SetNativeSubmittingAsync(batch.Id, provider.Name, token, markedAt, cancellationToken).ConfigureAwait(false);
+        batch.NativeProvider = provider.Name;
+        batch.NativeSubmitToken = token;
+        batch.NativeSubmittingAtMs = markedAt;
+
+        Created created;
         try
         {
-            nativeId = provider.Dialect == "anthropic"
+            created = provider.Dialect == "anthropic"
                 ? await SubmitAnthropicAsync(provider, submitted, routes, cancellationToken).ConfigureAwait(false)
-                : await SubmitOpenAIAsync(provider, batch.Endpoint, submitted, routes, cancellationToken).ConfigureAwait(false);
+                : await SubmitOpenAIAsync(provider, batch, submitted, routes, cancellationToken).ConfigureAwait(false);
         }
-        catch (HttpRequestException ex)
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError)
         {
+            // No connection to the provider was made: it cannot have taken the batch.
+            created = new Created(null, true, 0);
             Log.SubmitFailed(_logger, batch.Id, provider.Name, ex.Message);
-            nativeId = null;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or KeyNotFoundException
+            || ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            // The provider may have taken the batch (a timeout, a connection cut after the request went out): the marker stays
+            // and the next run looks for it before submitting again.
+            Log.SubmitUncertain(_logger, batch.Id, provider.Name, ex.Message);
+            return NativeSubmission.Unresolved;
         }
 
-        if (nativeId is null)
+        if (created.Id is null && created.Refused)
         {
-            foreach (var request in submitted)
+            if (created.Status != 0)
             {
-                if (_held.TryRemove(request.Id, out var reservation))
-                {
-                    _spend.Release(reservation);
-                }
+                Log.SubmitFailed(_logger, batch.Id, provider.Name, $"HTTP {created.Status}");
             }
 
-            return false;
+            await GiveUpNativeAsync(batch, submitted).ConfigureAwait(false);
+            return NativeSubmission.Local;
         }
 
-        await _store.SetNativeAsync(batch.Id, provider.Name, nativeId, cancellationToken).ConfigureAwait(false);
-        batch.NativeProvider = provider.Name;
+        if (created.Id is not { } nativeId)
+        {
+            Log.SubmitUncertain(_logger, batch.Id, provider.Name, $"HTTP {created.Status}");
+            return NativeSubmission.Unresolved;
+        }
+
+        await _store.SetNativeAsync(batch.Id, provider.Name, nativeId, CancellationToken.None).ConfigureAwait(false);
         batch.NativeBatchId = nativeId;
         Log.Submitted(_logger, batch.Id, provider.Name, nativeId, submitted.Count);
-        return true;
+        return NativeSubmission.Submitted;
     }
+
+    /// <summary>Resolves a submission marker without a provider batch id (the process stopped, or the provider's answer was
+    /// lost, after the marker was written): the provider batch carrying the marker's token is adopted (OpenAI: its
+    /// <c>metadata</c>; Anthropic, which keeps no metadata on message batches: the one batch created since the marker with as
+    /// many requests that no other Qlaud batch recorded). When the provider has none, the batch is submitted again; when it
+    /// cannot be told which is ours, nothing is submitted again and the requests get an error result.</summary>
+    public async Task<NativeSubmission> ResumeAsync(BatchEntity batch, QlaudCaller caller, CancellationToken cancellationToken)
+    {
+        var pending = await _store.PendingAsync(batch.Id, -1, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        if (!_router.Catalog.Providers.TryGetValue(batch.NativeProvider!, out var provider))
+        {
+            await AbandonAsync(batch, pending, $"the provider '{batch.NativeProvider}' is no longer configured").ConfigureAwait(false);
+            return NativeSubmission.Abandoned;
+        }
+
+        await EnsureHeldAsync(batch, caller, pending, cancellationToken).ConfigureAwait(false);
+        bool anthropic = provider.Dialect == "anthropic";
+        var lookup = anthropic
+            ? await FindAnthropicAsync(provider, batch, pending.Count, cancellationToken).ConfigureAwait(false)
+            : await FindOpenAIAsync(provider, batch, cancellationToken).ConfigureAwait(false);
+        switch (lookup.Kind)
+        {
+            case LookupKind.Found:
+                await _store.SetNativeAsync(batch.Id, provider.Name, lookup.Id!, CancellationToken.None).ConfigureAwait(false);
+                batch.NativeBatchId = lookup.Id;
+                Log.Adopted(_logger, batch.Id, provider.Name, lookup.Id!);
+                return NativeSubmission.Submitted;
+            case LookupKind.Unreachable:
+                Log.LookupFailed(_logger, batch.Id, provider.Name, lookup.Reason);
+                return NativeSubmission.Unresolved;
+            case LookupKind.Ambiguous:
+                await AbandonAsync(batch, pending, lookup.Reason).ConfigureAwait(false);
+                return NativeSubmission.Abandoned;
+        }
+
+        // The provider has no batch from the marked submission: it never took it, so submitting it now spends nothing twice.
+        Log.NotAtProvider(_logger, batch.Id, provider.Name);
+        if (pending.Count > 0 && batch.Status == nameof(QlaudBatchStatus.InProgress) && Plan(batch, pending, _router) is { } routes)
+        {
+            return await SubmitAsync(batch, caller, pending, routes, cancellationToken).ConfigureAwait(false);
+        }
+
+        await GiveUpNativeAsync(batch, pending).ConfigureAwait(false);
+        return NativeSubmission.Local;
+    }
+
+    /// <summary>Holds the worst case, at the batch price, of every request of a batch in flight at a provider that this process
+    /// holds nothing for yet: after a restart (the holds died with the process) or when this instance takes the batch over.</summary>
+    /// <returns>How many requests got a hold now.</returns>
+    public async Task<int> EnsureHeldAsync(BatchEntity batch, QlaudCaller caller, IReadOnlyList<BatchRequestEntity> pending, CancellationToken cancellationToken)
+    {
+        if (!_metered)
+        {
+            return 0;
+        }
+
+        int held = 0, refused = 0;
+        foreach (var request in pending)
+        {
+            if (_held.ContainsKey(request.Id))
+            {
+                continue;
+            }
+
+            WireRequestScanner.Scan(request.Body, out var info);
+            var plan = _router.Resolve(info.Model);
+            if (plan.Error is not null || plan.Candidates.Count == 0)
+            {
+                continue;
+            }
+
+            var decision = await ReserveAsync(caller, request, plan.Candidates[0], cancellationToken).ConfigureAwait(false);
+            if (decision.Reservation is { } reservation)
+            {
+                Hold(request.Id, reservation);
+                held++;
+            }
+            else
+            {
+                refused++;
+            }
+        }
+
+        if (refused > 0)
+        {
+            Log.HoldRefused(_logger, batch.Id, refused);
+        }
+
+        return held;
+    }
+
+    /// <summary>Holds again, before the worker resumes, the worst case of every request still in flight at a provider's batch
+    /// API (single-process storage; with shared storage the instance that takes a batch over holds it).</summary>
+    public async Task RestoreHoldsAsync(CancellationToken cancellationToken)
+    {
+        if (!_metered)
+        {
+            return;
+        }
+
+        int batches = 0, requests = 0;
+        foreach (var batch in await _store.InFlightNativeAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var pending = await _store.PendingAsync(batch.Id, -1, int.MaxValue, cancellationToken).ConfigureAwait(false);
+            int held = await EnsureHeldAsync(batch, CallerOf(batch), pending, cancellationToken).ConfigureAwait(false);
+            if (held > 0)
+            {
+                batches++;
+                requests += held;
+            }
+        }
+
+        if (batches > 0)
+        {
+            Log.HoldsRestored(_logger, requests, batches);
+        }
+    }
+
+    /// <summary>The caller a batch's requests run as: the key that submitted it.</summary>
+    public static QlaudCaller CallerOf(BatchEntity batch)
+        => new(batch.AccountId, batch.KeyId, batch.EndUserId, batch.CallerIsMaster) { IsAdminScope = batch.CallerIsAdmin };
 
     /// <summary>Polls the provider until its batch ended (forwarding a cancel), then maps its results back to the requests and
     /// reconciles their usage into the ledger.</summary>
@@ -163,6 +311,7 @@ internal sealed partial class NativeBatchRunner
         var provider = _router.Catalog.Providers[batch.NativeProvider!];
         bool anthropic = provider.Dialect == "anthropic";
         bool cancelled = false;
+        await EnsureHeldAsync(batch, caller, await _store.PendingAsync(batch.Id, -1, int.MaxValue, stopping).ConfigureAwait(false), stopping).ConfigureAwait(false);
         while (true)
         {
             string? status = await _store.StatusAsync(batch.Id, stopping).ConfigureAwait(false);
@@ -278,7 +427,8 @@ internal sealed partial class NativeBatchRunner
         var estimate = _spend.Estimate([route], _router.Catalog, SpendEstimator.EstimateInputTokens(request.Body, info, [route]), info.MaxTokens);
         if (!_held.TryRemove(request.Id, out var reservation))
         {
-            // Submitted before a restart: the hold died with the process; a hold of nothing lets the real cost be settled.
+            // No hold (its worst case did not fit when it was held again after a restart): a hold of nothing lets the real
+            // cost be settled, up to what the key's cap and the wallet still allow (any excess is written off and logged).
             var decision = await _spend.ReserveAsync(caller, new SpendEstimate(estimate.InputTokens, estimate.OutputTokens, 0), cancellationToken).ConfigureAwait(false);
             if (decision.Reservation is not { } fresh)
             {
@@ -353,9 +503,10 @@ internal sealed partial class NativeBatchRunner
         }
     }
 
-    private async Task<string?> SubmitOpenAIAsync(CatalogProvider provider, string endpoint, List<BatchRequestEntity> requests, Dictionary<long, CatalogRoute> routes,
+    private async Task<Created> SubmitOpenAIAsync(CatalogProvider provider, BatchEntity qlaudBatch, List<BatchRequestEntity> requests, Dictionary<long, CatalogRoute> routes,
         CancellationToken cancellationToken)
     {
+        string endpoint = qlaudBatch.Endpoint;
         var input = new ArrayBufferWriter<byte>();
         foreach (var request in requests)
         {
@@ -383,7 +534,7 @@ internal sealed partial class NativeBatchRunner
         using var uploaded = await _http.SendAsync(upload, cancellationToken).ConfigureAwait(false);
         if (!uploaded.IsSuccessStatusCode)
         {
-            return null;
+            return new Created(null, true, (int)uploaded.StatusCode); // no batch exists without its input file
         }
 
         string fileId;
@@ -399,19 +550,16 @@ internal sealed partial class NativeBatchRunner
             w.WriteString("input_file_id", fileId);
             w.WriteString("endpoint", endpoint);
             w.WriteString("completion_window", "24h");
+            w.WriteStartObject("metadata");
+            w.WriteString(MetadataBatchId, qlaudBatch.Id);
+            w.WriteString(MetadataSubmission, qlaudBatch.NativeSubmitToken);
+            w.WriteEndObject();
             w.WriteEndObject();
         });
-        using var created = await _http.SendAsync(create, cancellationToken).ConfigureAwait(false);
-        if (!created.IsSuccessStatusCode)
-        {
-            return null;
-        }
-
-        using var batch = JsonDocument.Parse(await created.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
-        return batch.RootElement.GetProperty("id").GetString();
+        return await CreatedAsync(create, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<string?> SubmitAnthropicAsync(CatalogProvider provider, List<BatchRequestEntity> requests, Dictionary<long, CatalogRoute> routes, CancellationToken cancellationToken)
+    private async Task<Created> SubmitAnthropicAsync(CatalogProvider provider, List<BatchRequestEntity> requests, Dictionary<long, CatalogRoute> routes, CancellationToken cancellationToken)
     {
         using var create = Request(provider, HttpMethod.Post, "/v1/messages/batches");
         create.Content = JsonContent(w =>
@@ -430,14 +578,190 @@ internal sealed partial class NativeBatchRunner
             w.WriteEndArray();
             w.WriteEndObject();
         });
+        return await CreatedAsync(create, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a batch-create request. A 4xx answer (other than a timeout) says the provider did not take the batch;
+    /// a 5xx or a timeout does not say, and is resolved by looking for the batch.</summary>
+    private async Task<Created> CreatedAsync(HttpRequestMessage create, CancellationToken cancellationToken)
+    {
         using var created = await _http.SendAsync(create, cancellationToken).ConfigureAwait(false);
+        int status = (int)created.StatusCode;
         if (!created.IsSuccessStatusCode)
         {
-            return null;
+            return new Created(null, status is >= 400 and < 500 and not 408, status);
         }
 
         using var batch = JsonDocument.Parse(await created.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
-        return batch.RootElement.GetProperty("id").GetString();
+        return new Created(batch.RootElement.GetProperty("id").GetString(), false, status);
+    }
+
+    /// <summary>The provider batch whose <c>metadata</c> carries the marker's token, among OpenAI batches created since the marker
+    /// (the list is newest first).</summary>
+    private async Task<Lookup> FindOpenAIAsync(CatalogProvider provider, BatchEntity batch, CancellationToken cancellationToken)
+    {
+        long sinceSeconds = (batch.NativeSubmittingAtMs!.Value - MarkerSkewMs) / 1000;
+        string? after = null;
+        for (int page = 0; page < MaxLookupPages; page++)
+        {
+            using var list = Request(provider, HttpMethod.Get, "/batches?limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)));
+            using var response = await _http.SendAsync(list, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return new Lookup(LookupKind.Unreachable, null, $"listing batches answered HTTP {(int)response.StatusCode}");
+            }
+
+            using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+            var root = document.RootElement;
+            bool older = false;
+            foreach (var item in root.GetProperty("data").EnumerateArray())
+            {
+                if (item.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object
+                    && metadata.TryGetProperty(MetadataSubmission, out var token) && token.ValueKind == JsonValueKind.String && token.ValueEquals(batch.NativeSubmitToken))
+                {
+                    return new Lookup(LookupKind.Found, item.GetProperty("id").GetString(), "");
+                }
+
+                older |= item.TryGetProperty("created_at", out var created) && created.TryGetInt64(out long at) && at < sinceSeconds;
+            }
+
+            if (older || !root.TryGetProperty("has_more", out var more) || !more.GetBoolean() || root.GetProperty("data").GetArrayLength() == 0)
+            {
+                return new Lookup(LookupKind.None, null, "");
+            }
+
+            after = root.TryGetProperty("last_id", out var last) ? last.GetString() : null;
+            if (after is null)
+            {
+                return new Lookup(LookupKind.None, null, "");
+            }
+        }
+
+        return new Lookup(LookupKind.Ambiguous, null, $"more than {MaxLookupPages * 100} batches at the provider were created since the submission; the one carrying its token could not be looked for");
+    }
+
+    /// <summary>Anthropic's message batches keep no metadata: the candidates are the batches created since the marker (less
+    /// <see cref="MarkerSkewMs"/> for the clocks) with as many requests, less those other Qlaud batches recorded as theirs.</summary>
+    private async Task<Lookup> FindAnthropicAsync(CatalogProvider provider, BatchEntity batch, int requests, CancellationToken cancellationToken)
+    {
+        long sinceMs = batch.NativeSubmittingAtMs!.Value - MarkerSkewMs;
+        var candidates = new List<string>();
+        string? after = null;
+        for (int page = 0; ; page++)
+        {
+            if (page == MaxLookupPages)
+            {
+                return new Lookup(LookupKind.Ambiguous, null, $"more than {MaxLookupPages * 100} message batches at the provider were created since the submission");
+            }
+
+            using var list = Request(provider, HttpMethod.Get, "/v1/messages/batches?limit=100" + (after is null ? "" : "&after_id=" + Uri.EscapeDataString(after)));
+            using var response = await _http.SendAsync(list, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return new Lookup(LookupKind.Unreachable, null, $"listing message batches answered HTTP {(int)response.StatusCode}");
+            }
+
+            using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+            var root = document.RootElement;
+            bool older = false;
+            foreach (var item in root.GetProperty("data").EnumerateArray())
+            {
+                if (item.TryGetProperty("created_at", out var created) && created.ValueKind == JsonValueKind.String
+                    && DateTimeOffset.TryParse(created.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) && at.ToUnixTimeMilliseconds() < sinceMs)
+                {
+                    older = true;
+                    break;
+                }
+
+                long total = 0;
+                if (item.TryGetProperty("request_counts", out var counts) && counts.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var count in counts.EnumerateObject())
+                    {
+                        total += count.Value.TryGetInt64(out long n) ? n : 0;
+                    }
+                }
+
+                if (total == requests && item.GetProperty("id").GetString() is { } id)
+                {
+                    candidates.Add(id);
+                }
+            }
+
+            after = root.TryGetProperty("last_id", out var last) ? last.GetString() : null;
+            if (older || !root.TryGetProperty("has_more", out var more) || !more.GetBoolean() || after is null)
+            {
+                break;
+            }
+        }
+
+        if (candidates.Count > 0)
+        {
+            var known = await _store.KnownNativeIdsAsync(provider.Name, candidates, cancellationToken).ConfigureAwait(false);
+            candidates.RemoveAll(known.Contains);
+        }
+
+        return candidates.Count switch
+        {
+            0 => new Lookup(LookupKind.None, null, ""),
+            1 => new Lookup(LookupKind.Found, candidates[0], ""),
+            _ => new Lookup(LookupKind.Ambiguous, null,
+                $"{candidates.Count} message batches with {requests} requests were created at the provider since the submission ({string.Join(", ", candidates)}) and Anthropic's message batches carry no token to tell which is this one's"),
+        };
+    }
+
+    private ValueTask<SpendDecision> ReserveAsync(QlaudCaller caller, BatchRequestEntity request, CatalogRoute route, CancellationToken cancellationToken)
+    {
+        WireRequestScanner.Scan(request.Body, out var info);
+        var estimate = _spend.Estimate([route], _router.Catalog, SpendEstimator.EstimateInputTokens(request.Body, info, [route]), info.MaxTokens);
+        estimate = estimate with { WorstCaseMicros = Discounted(estimate.WorstCaseMicros, route.BatchDiscountPercent) };
+        return _spend.ReserveAsync(caller, estimate, cancellationToken);
+    }
+
+    private void Hold(long requestRowId, SpendReservation reservation)
+    {
+        if (!_held.TryAdd(requestRowId, reservation))
+        {
+            _spend.Release(reservation);
+        }
+    }
+
+    private void ReleaseHolds(IEnumerable<BatchRequestEntity> requests)
+    {
+        foreach (var request in requests)
+        {
+            if (_held.TryRemove(request.Id, out var reservation))
+            {
+                _spend.Release(reservation);
+            }
+        }
+    }
+
+    /// <summary>The provider did not take the batch: its holds are released and its marker removed (Qlaud runs it itself).</summary>
+    private async Task GiveUpNativeAsync(BatchEntity batch, IEnumerable<BatchRequestEntity> requests)
+    {
+        ReleaseHolds(requests);
+        await _store.ClearNativeSubmittingAsync(batch.Id, CancellationToken.None).ConfigureAwait(false);
+        batch.NativeProvider = null;
+        batch.NativeSubmitToken = null;
+        batch.NativeSubmittingAtMs = null;
+    }
+
+    /// <summary>Ends the requests of a submission that cannot safely be resolved with an error result (nothing charged, nothing
+    /// submitted again) and tells the operator which provider batches to check.</summary>
+    private async Task AbandonAsync(BatchEntity batch, IReadOnlyList<BatchRequestEntity> pending, string reason)
+    {
+        Log.Abandoned(_logger, batch.Id, batch.NativeProvider ?? "", reason);
+        var surface = BatchRequestRunner.SurfaceOf(batch.Endpoint);
+        var (state, status, body) = BatchRequestRunner.Error(surface, new QlaudError(QlaudErrorKind.UpstreamError,
+            $"Qlaud stopped after submitting this batch to '{batch.NativeProvider}' and cannot tell whether the provider took it ({reason}). " +
+            "It was not submitted again, to avoid paying for it twice; the operator's log names the provider batches to check.", "native_submission_unknown"));
+        foreach (var request in pending)
+        {
+            await _store.SaveResultAsync(request.Id, state, status, body, null, NowMs(), CancellationToken.None).ConfigureAwait(false);
+        }
+
+        ReleaseHolds(pending);
     }
 
     /// <summary>The output file's lines, then the error file's: where OpenAI puts a batch's results.</summary>
@@ -537,6 +861,19 @@ internal sealed partial class NativeBatchRunner
 
     private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
+    /// <summary>A batch-create answer: the provider's batch id, or whether the provider said it did not take the batch.</summary>
+    private readonly record struct Created(string? Id, bool Refused, int Status);
+
+    private enum LookupKind
+    {
+        None,
+        Found,
+        Ambiguous,
+        Unreachable,
+    }
+
+    private readonly record struct Lookup(LookupKind Kind, string? Id, string Reason);
+
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Information, "Batch {BatchId} submitted to {Provider}'s batch API as {NativeBatchId}: {Requests} requests")]
@@ -553,5 +890,26 @@ internal sealed partial class NativeBatchRunner
 
         [LoggerMessage(5, LogLevel.Error, "Batch {BatchId}: request {CustomId} could not be charged after a restart: {Reason}")]
         public static partial void ChargeRefused(ILogger logger, string batchId, string customId, string reason);
+
+        [LoggerMessage(6, LogLevel.Warning, "Batch {BatchId}: whether {Provider}'s batch API took the submission is not known ({Reason}); it is looked for there before anything is submitted again")]
+        public static partial void SubmitUncertain(ILogger logger, string batchId, string provider, string reason);
+
+        [LoggerMessage(7, LogLevel.Information, "Batch {BatchId}: the submission marked before the restart was found at {Provider} as {NativeBatchId} and is followed there, not submitted again")]
+        public static partial void Adopted(ILogger logger, string batchId, string provider, string nativeBatchId);
+
+        [LoggerMessage(8, LogLevel.Information, "Batch {BatchId}: {Provider} has no batch from the submission marked before the restart; it never took it")]
+        public static partial void NotAtProvider(ILogger logger, string batchId, string provider);
+
+        [LoggerMessage(9, LogLevel.Warning, "Batch {BatchId}: could not look for its earlier submission at {Provider} ({Reason}); trying again at the next run")]
+        public static partial void LookupFailed(ILogger logger, string batchId, string provider, string reason);
+
+        [LoggerMessage(10, LogLevel.Error, "Batch {BatchId}: its submission to {Provider} cannot be resolved safely ({Reason}); it was not submitted again and its requests were given an error result. Check these provider batches and cancel any that are not wanted")]
+        public static partial void Abandoned(ILogger logger, string batchId, string provider, string reason);
+
+        [LoggerMessage(11, LogLevel.Warning, "Batch {BatchId}: the worst case of {Requests} requests in flight at the provider does not fit under the key's cap or the wallet and is not held; their results are charged up to what remains")]
+        public static partial void HoldRefused(ILogger logger, string batchId, int requests);
+
+        [LoggerMessage(12, LogLevel.Information, "Held again the worst case of {Requests} requests of {Batches} batches in flight at providers' batch APIs")]
+        public static partial void HoldsRestored(ILogger logger, int requests, int batches);
     }
 }

@@ -50,6 +50,15 @@ internal sealed class BatchEntity
     /// <summary>The provider's id of the native batch.</summary>
     public string? NativeBatchId { get; set; }
 
+    /// <summary>The submission marker: a Qlaud-generated token written (with <see cref="NativeProvider"/> and
+    /// <see cref="NativeSubmittingAtMs"/>) before the batch is submitted to the provider's batch API, and sent with it where the
+    /// provider keeps one (OpenAI's batch <c>metadata</c>). A marker without <see cref="NativeBatchId"/> after a restart means the
+    /// provider may have accepted the batch: it is looked for there before anything is submitted again.</summary>
+    public string? NativeSubmitToken { get; set; }
+
+    /// <summary>When the submission marker was written, Unix milliseconds.</summary>
+    public long? NativeSubmittingAtMs { get; set; }
+
     /// <summary>Whether the provider was asked to cancel the native batch.</summary>
     public bool NativeCancelSent { get; set; }
 

@@ -43,6 +43,7 @@ internal sealed partial class QlaudDbContext
             batch.Property(static b => b.CompletionWindow).HasMaxLength(16);
             batch.Property(static b => b.NativeProvider).HasMaxLength(64);
             batch.Property(static b => b.NativeBatchId).HasMaxLength(128);
+            batch.Property(static b => b.NativeSubmitToken).HasMaxLength(128);
             batch.HasIndex(static b => new { b.AccountId, b.Surface, b.Id });
             batch.HasIndex(static b => b.Status);
             batch.HasOne<AccountEntity>().WithMany().HasForeignKey(static b => b.AccountId);

@@ -148,6 +148,70 @@ public sealed class NativeBatchTests
     }
 
     [Fact]
+    public async Task AnthropicNative_ResultsWithoutUsage_AreFlaggedOnTheMessageBatchObjectAndInTheOperatorsLog()
+    {
+        var logs = new LogCapture();
+        await using var gateway = await GatewayHost.StartAsync(settings: Native, services: logs.AddTo);
+        gateway.Fake.OmitBatchUsage = true;
+        var client = gateway.AnthropicClient();
+        var created = await client.Messages.Batches.Create(new BatchCreateParams
+        {
+            Requests = [.. new[] { "x", "y" }.Select(static id => new Request
+            {
+                CustomID = id,
+                Params = new Params { Model = "fake-claude", MaxTokens = 64, Messages = [new UserMessageParam($"hi {id}")] },
+            })],
+        });
+        MessageBatch ended;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((ended = await client.Messages.Batches.Retrieve(created.ID)).ProcessingStatus.Value() != ProcessingStatus.Ended)
+        {
+            Assert.True(DateTime.UtcNow < deadline);
+            await Task.Delay(50);
+        }
+
+        // The SDK (strict response validation) still reads the object; the wire carries Qlaud's flag beside Anthropic's fields.
+        Assert.Equal(2, ended.RequestCounts.Succeeded);
+        using var http = gateway.Http();
+        http.DefaultRequestHeaders.Add("anthropic-version", "2023-06-01");
+        var (status, wire) = await http.GetJsonAsync($"/v1/messages/batches/{created.ID}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("message_batch", wire.GetProperty("type").GetString());
+        Assert.Equal(2, wire.GetProperty("qlaud_unpriced_requests").GetInt32());
+        var (_, list) = await http.GetJsonAsync("/v1/messages/batches");
+        Assert.Equal(2, Assert.Single(list.GetProperty("data").EnumerateArray()).GetProperty("qlaud_unpriced_requests").GetInt32());
+
+        // Charged their worst-case estimate, never zero, and the operator is told which batch and how many.
+        var rows = (await gateway.UsageRowsAsync()).Where(r => r.BatchId == created.ID).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, static r => Assert.True(r.Estimated && r.CostMicros > 0));
+        var logged = Assert.Single(logs.Entries, static e => e.Category == "Qlaud.Batches.NativeBatchRunner" && e.Level == Microsoft.Extensions.Logging.LogLevel.Error);
+        Assert.Contains(created.ID, logged.Message, StringComparison.Ordinal);
+        Assert.Contains("2 succeeded requests came back from fakeanthropic without usage", logged.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Native_PricedResults_CarryNoUnpricedFlag()
+    {
+        await using var gateway = await GatewayHost.StartAsync(settings: Native);
+        var client = gateway.AnthropicClient();
+        var created = await client.Messages.Batches.Create(new BatchCreateParams
+        {
+            Requests = [new Request { CustomID = "x", Params = new Params { Model = "fake-claude", MaxTokens = 64, Messages = [new UserMessageParam("hi")] } }],
+        });
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await client.Messages.Batches.Retrieve(created.ID)).ProcessingStatus.Value() != ProcessingStatus.Ended)
+        {
+            Assert.True(DateTime.UtcNow < deadline);
+            await Task.Delay(50);
+        }
+
+        using var http = gateway.Http();
+        var (_, wire) = await http.GetJsonAsync($"/v1/messages/batches/{created.ID}");
+        Assert.False(wire.TryGetProperty("qlaud_unpriced_requests", out _));
+    }
+
+    [Fact]
     public async Task PreferNativeOff_RunsTheRequestsThroughQlaudAtTheNormalPrice()
     {
         var settings = new Dictionary<string, string?>(Native) { ["Qlaud:Batches:PreferNative"] = "false" };

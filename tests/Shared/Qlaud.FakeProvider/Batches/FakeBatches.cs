@@ -9,12 +9,14 @@ namespace Qlaud.FakeProvider;
 
 /// <summary>
 /// The providers' batch APIs, faked: OpenAI <c>POST /v1/files</c>, <c>GET /v1/files/{id}/content</c>, <c>POST /v1/batches</c>,
-/// <c>GET /v1/batches/{id}</c>, <c>POST /v1/batches/{id}/cancel</c>; Anthropic <c>POST /v1/messages/batches</c>,
-/// <c>GET /v1/messages/batches/{id}</c>, <c>GET /v1/messages/batches/{id}/results</c>, <c>POST /v1/messages/batches/{id}/cancel</c>.
+/// <c>GET /v1/batches</c>, <c>GET /v1/batches/{id}</c>, <c>POST /v1/batches/{id}/cancel</c>; Anthropic <c>POST /v1/messages/batches</c>,
+/// <c>GET /v1/messages/batches</c>, <c>GET /v1/messages/batches/{id}</c>, <c>GET /v1/messages/batches/{id}/results</c>, <c>POST /v1/messages/batches/{id}/cancel</c>.
 /// </summary>
-/// <remarks>A batch is <c>in_progress</c> when created and ends at its first poll: every request gets the default reply (its
-/// usage computed as for a chat request, unless <see cref="FakeProviderServer.OmitBatchUsage"/>), or, when it was cancelled
-/// before, a canceled result.</remarks>
+/// <remarks>A batch is <c>in_progress</c> when created and ends at its first poll (unless <see cref="FakeProviderServer.HoldBatches"/>):
+/// every request gets the default reply (its usage computed as for a chat request, unless
+/// <see cref="FakeProviderServer.OmitBatchUsage"/>), or, when it was cancelled before, a canceled result. Both lists
+/// (OpenAI <c>GET /v1/batches?after=&amp;limit=</c>, Anthropic <c>GET /v1/messages/batches?after_id=&amp;limit=</c>) are newest first,
+/// OpenAI's with each batch's <c>metadata</c> as created.</remarks>
 internal sealed class FakeBatches
 {
     private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
@@ -35,7 +37,13 @@ internal sealed class FakeBatches
                 await WriteAsync(http, _files.TryGetValue(id, out var content) ? content : null, "application/octet-stream");
                 return true;
             case ["v1", "batches"] when HttpMethods.IsPost(method):
-                await CreateOpenAIAsync(http, body);
+                await CreateOpenAIAsync(http, body, server);
+                return true;
+            case ["v1", "batches"] when HttpMethods.IsGet(method):
+                await WriteAsync(http, List(http, anthropic: false));
+                return true;
+            case ["v1", "messages", "batches"] when HttpMethods.IsGet(method):
+                await WriteAsync(http, List(http, anthropic: true));
                 return true;
             case ["v1", "batches", var id] when HttpMethods.IsGet(method):
                 await WriteAsync(http, Poll(id, server, out var batch) ? OpenAIBatch(batch!) : null);
@@ -44,7 +52,7 @@ internal sealed class FakeBatches
                 await WriteAsync(http, Cancel(id, out var cancelled) ? OpenAIBatch(cancelled!) : null);
                 return true;
             case ["v1", "messages", "batches"] when HttpMethods.IsPost(method):
-                await CreateAnthropicAsync(http, body);
+                await CreateAnthropicAsync(http, body, server);
                 return true;
             case ["v1", "messages", "batches", var id] when HttpMethods.IsGet(method):
                 await WriteAsync(http, Poll(id, server, out var polled) ? AnthropicBatch(polled!) : null);
@@ -88,8 +96,13 @@ internal sealed class FakeBatches
         }));
     }
 
-    private async Task CreateOpenAIAsync(HttpContext http, ReadOnlyMemory<byte> body)
+    private async Task CreateOpenAIAsync(HttpContext http, ReadOnlyMemory<byte> body, FakeProviderServer server)
     {
+        if (!await AcceptAsync(http, server))
+        {
+            return;
+        }
+
         using var document = JsonDocument.Parse(body);
         string fileId = document.RootElement.GetProperty("input_file_id").GetString()!;
         if (!_files.TryGetValue(fileId, out var input))
@@ -105,13 +118,24 @@ internal sealed class FakeBatches
             requests.Add((parsed.RootElement.GetProperty("custom_id").GetString()!, Encoding.UTF8.GetBytes(parsed.RootElement.GetProperty("body").GetRawText())));
         }
 
-        var batch = new FakeBatch("batch_fake" + Interlocked.Increment(ref _sequence), false, requests) { InputFileId = fileId };
+        var batch = new FakeBatch("batch_fake" + Interlocked.Increment(ref _sequence), false, requests)
+        {
+            InputFileId = fileId,
+            CreatedAt = server.Options.TimeProvider.GetUtcNow(),
+            Metadata = document.RootElement.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object ? metadata.GetRawText() : null,
+        };
         _batches[batch.Id] = batch;
+        await AcceptedAsync(server, batch.Id);
         await WriteAsync(http, OpenAIBatch(batch));
     }
 
-    private async Task CreateAnthropicAsync(HttpContext http, ReadOnlyMemory<byte> body)
+    private async Task CreateAnthropicAsync(HttpContext http, ReadOnlyMemory<byte> body, FakeProviderServer server)
     {
+        if (!await AcceptAsync(http, server))
+        {
+            return;
+        }
+
         using var document = JsonDocument.Parse(body);
         var requests = new List<(string CustomId, byte[] Body)>();
         foreach (var request in document.RootElement.GetProperty("requests").EnumerateArray())
@@ -119,9 +143,56 @@ internal sealed class FakeBatches
             requests.Add((request.GetProperty("custom_id").GetString()!, Encoding.UTF8.GetBytes(request.GetProperty("params").GetRawText())));
         }
 
-        var batch = new FakeBatch("msgbatch_fake" + Interlocked.Increment(ref _sequence), true, requests);
+        var batch = new FakeBatch("msgbatch_fake" + Interlocked.Increment(ref _sequence), true, requests) { CreatedAt = server.Options.TimeProvider.GetUtcNow() };
         _batches[batch.Id] = batch;
+        await AcceptedAsync(server, batch.Id);
         await WriteAsync(http, AnthropicBatch(batch));
+    }
+
+    /// <summary>False (answered 500) when <see cref="FakeProviderServer.BeforeBatchCreate"/> says the batch is not to be created.</summary>
+    private static async Task<bool> AcceptAsync(HttpContext http, FakeProviderServer server)
+    {
+        if (server.BeforeBatchCreate is not { } before || await before())
+        {
+            return true;
+        }
+
+        http.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        http.Response.ContentType = FakeHttp.JsonContentType;
+        await http.Response.Body.WriteAsync("""{"error":{"message":"internal error","type":"api_error"}}"""u8.ToArray());
+        return false;
+    }
+
+    private static Task AcceptedAsync(FakeProviderServer server, string id) => server.OnBatchAccepted is { } accepted ? accepted(id) : Task.CompletedTask;
+
+    /// <summary>One page of the batches of one API, newest first, after the cursor (OpenAI <c>after</c>, Anthropic <c>after_id</c>).</summary>
+    private byte[] List(HttpContext http, bool anthropic)
+    {
+        var all = _batches.Values.Where(b => b.Anthropic == anthropic).OrderByDescending(static b => b.Sequence).ToList();
+        string? after = http.Request.Query[anthropic ? "after_id" : "after"];
+        int limit = int.TryParse(http.Request.Query["limit"], out int l) ? Math.Clamp(l, 1, 1000) : 20;
+        int start = after is null ? 0 : all.FindIndex(b => b.Id == after) + 1;
+        var page = all.Skip(start).Take(limit).ToList();
+        return Json(w =>
+        {
+            w.WriteStartObject();
+            if (!anthropic)
+            {
+                w.WriteString("object", "list");
+            }
+
+            w.WriteStartArray("data");
+            foreach (var batch in page)
+            {
+                w.WriteRawValue(anthropic ? AnthropicBatch(batch) : OpenAIBatch(batch));
+            }
+
+            w.WriteEndArray();
+            w.WriteString("first_id", page.Count > 0 ? page[0].Id : null);
+            w.WriteString("last_id", page.Count > 0 ? page[^1].Id : null);
+            w.WriteBoolean("has_more", start + page.Count < all.Count);
+            w.WriteEndObject();
+        });
     }
 
     /// <summary>Ends the batch at its first poll.</summary>
@@ -134,7 +205,7 @@ internal sealed class FakeBatches
 
         lock (batch)
         {
-            if (!batch.Ended)
+            if (!batch.Ended && !server.HoldBatches)
             {
                 End(batch, server);
             }
@@ -301,6 +372,17 @@ internal sealed class FakeBatches
         w.WriteString("id", batch.Id);
         w.WriteString("object", "batch");
         w.WriteString("input_file_id", batch.InputFileId);
+        w.WriteNumber("created_at", batch.CreatedAt.ToUnixTimeSeconds());
+        if (batch.Metadata is { } metadata)
+        {
+            w.WritePropertyName("metadata");
+            w.WriteRawValue(metadata);
+        }
+        else
+        {
+            w.WriteNull("metadata");
+        }
+
         w.WriteString("status", batch.Ended ? (batch.CancelRequested ? "cancelled" : "completed") : batch.CancelRequested ? "cancelling" : "in_progress");
         w.WriteString("output_file_id", batch.OutputFileId);
         w.WriteString("error_file_id", batch.ErrorFileId);
@@ -318,6 +400,15 @@ internal sealed class FakeBatches
         w.WriteString("id", batch.Id);
         w.WriteString("type", "message_batch");
         w.WriteString("processing_status", batch.Ended ? "ended" : batch.CancelRequested ? "canceling" : "in_progress");
+        w.WriteString("created_at", batch.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        int done = batch.Ended ? batch.Requests.Count : 0;
+        w.WriteStartObject("request_counts");
+        w.WriteNumber("processing", batch.Requests.Count - done);
+        w.WriteNumber("succeeded", batch.CancelRequested ? 0 : done);
+        w.WriteNumber("errored", 0);
+        w.WriteNumber("canceled", batch.CancelRequested ? done : 0);
+        w.WriteNumber("expired", 0);
+        w.WriteEndObject();
         w.WriteEndObject();
     });
 
@@ -350,7 +441,17 @@ internal sealed class FakeBatches
 
     private sealed class FakeBatch(string id, bool anthropic, List<(string CustomId, byte[] Body)> requests)
     {
+        private static long s_sequence;
+
         public string Id { get; } = id;
+
+        /// <summary>Creation order, for the newest-first lists.</summary>
+        public long Sequence { get; } = Interlocked.Increment(ref s_sequence);
+
+        public DateTimeOffset CreatedAt { get; init; }
+
+        /// <summary>The OpenAI batch's <c>metadata</c> object as sent, raw.</summary>
+        public string? Metadata { get; init; }
 
         public bool Anthropic { get; } = anthropic;
 

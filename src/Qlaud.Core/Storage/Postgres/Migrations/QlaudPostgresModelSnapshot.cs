@@ -214,6 +214,13 @@ namespace Qlaud.Storage.Postgres.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<string>("NativeSubmitToken")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<long?>("NativeSubmittingAtMs")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("OutputFileId")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");

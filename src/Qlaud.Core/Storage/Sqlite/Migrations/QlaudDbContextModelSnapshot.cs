@@ -209,6 +209,13 @@ namespace Qlaud.Storage.Sqlite.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("NativeSubmitToken")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("NativeSubmittingAtMs")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("OutputFileId")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
