@@ -484,6 +484,11 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         await Task.Yield();
         try
         {
+            if (_claims is not null && !await ConfirmClaimAsync(batch, request).ConfigureAwait(false))
+            {
+                return false;
+            }
+
             string requestId = Qlaud.Diagnostics.RequestIds.New();
             (BatchRequestState State, int Status, byte[] Body) result;
             try
@@ -517,6 +522,34 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         {
             _global.Release();
         }
+    }
+
+    /// <summary>Whether this instance still holds its claim on <paramref name="request"/> now that the request is about to be sent:
+    /// a claim can lapse while the request waited for a slot if the instance stalled for longer than renewals allow, and then
+    /// another instance may be sending it.</summary>
+    private async Task<bool> ConfirmClaimAsync(BatchEntity batch, BatchRequestEntity request)
+    {
+        try
+        {
+            long now = NowMs();
+            if (await _claims!.ConfirmAsync(_nodeId, request.Id, now, now + _claimMs, _abort.Token).ConfigureAwait(false))
+            {
+                return true;
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (Exception ex)
+        {
+            // Unknown whether the claim holds: the request is left to whichever instance claims it next.
+            Log.ClaimsFailed(_logger, ex);
+            return false;
+        }
+
+        Log.ClaimLost(_logger, request.CustomId, batch.Id);
+        return false;
     }
 
     private async Task FinalizeAsync(BatchEntity batch, QlaudBatchStatus end, CancellationToken cancellationToken)
@@ -673,6 +706,9 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
 
         [LoggerMessage(8, LogLevel.Warning, "The batch worker could not renew or release its claims")]
         public static partial void ClaimsFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(10, LogLevel.Warning, "Request {CustomId} of batch {BatchId} is not sent: this instance's claim on it lapsed (it stalled past Qlaud:Batches:ClaimSeconds) and another instance may be sending it")]
+        public static partial void ClaimLost(ILogger logger, string customId, string batchId);
 
         [LoggerMessage(9, LogLevel.Error, "The batch worker could not hold again the worst case of native batches in flight; each is held when its polling resumes")]
         public static partial void RestoreFailed(ILogger logger, Exception exception);

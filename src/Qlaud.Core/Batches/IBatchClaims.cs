@@ -15,6 +15,11 @@ internal interface IBatchClaims
     /// rows another instance is claiming at the same moment are skipped, never waited for. Returned in order.</summary>
     Task<List<BatchRequestEntity>> ClaimPendingAsync(string nodeId, string batchId, int afterIndex, int take, long nowMs, long untilMs, CancellationToken cancellationToken);
 
+    /// <summary>Confirms, just before the request is sent upstream, that this instance still holds its claim on it and extends the
+    /// claim to <paramref name="untilMs"/>; false when the claim lapsed (this instance stalled past it) and the request may have
+    /// been claimed by another instance or answered, so this instance must not send it.</summary>
+    Task<bool> ConfirmAsync(string nodeId, long requestId, long nowMs, long untilMs, CancellationToken cancellationToken);
+
     /// <summary>Claims the batch itself (its native submission or polling, its finalization) unless another instance holds a live
     /// claim on it; true when this instance holds it now.</summary>
     Task<bool> ClaimBatchAsync(string nodeId, string batchId, long nowMs, long untilMs, CancellationToken cancellationToken);

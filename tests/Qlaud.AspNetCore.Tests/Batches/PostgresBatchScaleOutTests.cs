@@ -39,7 +39,7 @@ public sealed class PostgresBatchScaleOutTests : IAsyncLifetime
         ["Qlaud:Batches:WorkerEnabled"] = worker ? "true" : "false",
         ["Qlaud:Batches:PollIntervalSeconds"] = "0.1",
         ["Qlaud:Batches:MaxConcurrencyPerBatch"] = "2",
-        ["Qlaud:Batches:ClaimSeconds"] = "1",
+        ["Qlaud:Batches:ClaimSeconds"] = "3", // short enough for the tests, long enough that a gateway starved of CPU by a busy machine keeps its claims
     };
 
     [Fact]

@@ -20,6 +20,11 @@ internal sealed class PostgresBatchClaims(string connectionString) : IBatchClaim
         RETURNING r."Id", r."Index", r."CustomId", r."Body"
         """;
 
+    private const string ConfirmSql = """
+        UPDATE batch_requests SET claimed_until_ms = @until
+        WHERE "Id" = @id AND claimed_by = @node AND "State" = 'Pending' AND claimed_until_ms >= @now
+        """;
+
     private const string ClaimBatchSql = """
         UPDATE batches b SET claimed_by = @node, claimed_until_ms = @until
         FROM (SELECT "Id" FROM batches
@@ -79,6 +84,9 @@ internal sealed class PostgresBatchClaims(string connectionString) : IBatchClaim
         claimed.Sort(static (a, b) => a.Index.CompareTo(b.Index));
         return claimed;
     }
+
+    public async Task<bool> ConfirmAsync(string nodeId, long requestId, long nowMs, long untilMs, CancellationToken cancellationToken) =>
+        await ExecuteAsync(ConfirmSql, cancellationToken, ("node", nodeId), ("id", requestId), ("now", nowMs), ("until", untilMs)).ConfigureAwait(false) == 1;
 
     public async Task<bool> ClaimBatchAsync(string nodeId, string batchId, long nowMs, long untilMs, CancellationToken cancellationToken) =>
         await ExecuteAsync(ClaimBatchSql, cancellationToken, ("node", nodeId), ("batch", batchId), ("now", nowMs), ("until", untilMs)).ConfigureAwait(false) == 1;
