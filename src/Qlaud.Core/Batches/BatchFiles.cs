@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -31,7 +32,8 @@ internal sealed class BatchFiles
     /// <summary><c>Qlaud:Batches:MaxFileBytes</c>.</summary>
     public long MaxFileBytes { get; }
 
-    /// <summary>The folder of <paramref name="storage"/>'s files: <c>FilesPath</c>, else <c>qlaud-files</c> beside the SQLite database.</summary>
+    /// <summary>The folder of <paramref name="storage"/>'s files: <c>FilesPath</c>, else <c>qlaud-files</c> beside the SQLite
+    /// database (in the working directory on PostgreSQL or for an in-memory database).</summary>
     public static string ResolveRoot(StorageOptions storage)
     {
         if (!string.IsNullOrWhiteSpace(storage.FilesPath))
@@ -39,20 +41,26 @@ internal sealed class BatchFiles
             return Path.GetFullPath(storage.FilesPath);
         }
 
-        string? dataSource = null;
-        try
-        {
-            dataSource = new SqliteConnectionStringBuilder(storage.ConnectionString).DataSource;
-        }
-        catch (ArgumentException)
-        {
-            // Not a SQLite connection string: the working directory.
-        }
-
+        string? dataSource = string.Equals(storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase) ? null : SqliteDataSource(storage.ConnectionString);
         string folder = string.IsNullOrEmpty(dataSource) || dataSource.StartsWith(':') || dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase)
             ? Directory.GetCurrentDirectory()
             : Path.GetDirectoryName(Path.GetFullPath(dataSource)) ?? Directory.GetCurrentDirectory();
         return Path.Combine(folder, "qlaud-files");
+    }
+
+    /// <summary>The database file a SQLite connection string names; null when it is not one. A method of its own, so the
+    /// SQLite assembly is loaded only when it runs (never on PostgreSQL).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string? SqliteDataSource(string connectionString)
+    {
+        try
+        {
+            return new SqliteConnectionStringBuilder(connectionString).DataSource;
+        }
+        catch (ArgumentException)
+        {
+            return null; // not a SQLite connection string: the working directory
+        }
     }
 
     /// <summary>Stores an upload; null when it is larger than <see cref="MaxFileBytes"/> (nothing is kept).</summary>

@@ -46,8 +46,14 @@ internal sealed class LedgerSession : IAsyncDisposable
     private readonly DbCommand _key;
     private readonly DbParameter _keySpend, _keyPeriodStart, _keyLastUsed, _keyId;
 
+    /// <summary>EF Core's name of its SQLite provider (<c>DatabaseFacade.ProviderName</c>).</summary>
+    private const string SqliteProviderName = "Microsoft.EntityFrameworkCore.Sqlite";
+
     /// <summary>The same three statements on SQLite's native handle, or null on another provider.</summary>
     private readonly NativeStatements? _native;
+
+    /// <summary>Whether the statements run on SQLite's native handle.</summary>
+    internal bool IsNative => _native is not null;
 
     private LedgerSession(QlaudDbContext db, bool native)
     {
@@ -108,9 +114,10 @@ internal sealed class LedgerSession : IAsyncDisposable
             $"{lastUsed} = CASE WHEN {lastUsed} IS NULL OR {lastUsed} < {pUsed} THEN {pUsed} ELSE {lastUsed} END " +
             $"WHERE {Column(sql, key, keyTable, nameof(ApiKeyEntity.Id))} = {sql.GenerateParameterNamePlaceholder("id")}";
 
-        if (native && _connection is Microsoft.Data.Sqlite.SqliteConnection sqlite)
+        // By the provider's name, so that no SQLite type is touched (and the SQLite assembly not loaded) on another provider.
+        if (native && string.Equals(db.Database.ProviderName, SqliteProviderName, StringComparison.Ordinal))
         {
-            _native = new NativeStatements(sqlite, this);
+            _native = NativeStatements.Create(_connection, this);
         }
     }
 
@@ -315,7 +322,10 @@ internal sealed class LedgerSession : IAsyncDisposable
         private readonly (IClrPropertyGetter Getter, Func<object?, object?>? Convert, int Index)[] _insertColumns;
         private readonly int _walletDelta, _walletNow, _walletAccount, _keySpend, _keyPeriodStart, _keyLastUsed, _keyId;
 
-        public NativeStatements(Microsoft.Data.Sqlite.SqliteConnection connection, LedgerSession session)
+        /// <summary>The statements on <paramref name="connection"/>, a SQLite connection.</summary>
+        public static NativeStatements Create(DbConnection connection, LedgerSession session) => new((Microsoft.Data.Sqlite.SqliteConnection)connection, session);
+
+        private NativeStatements(Microsoft.Data.Sqlite.SqliteConnection connection, LedgerSession session)
         {
             _insert = new SqliteRawStatement(connection, session._insert.CommandText);
             _wallet = new SqliteRawStatement(connection, session._wallet.CommandText);

@@ -20,6 +20,18 @@ internal sealed class ServerProcess : IAsyncDisposable, IDisposable
 
     public Uri BaseUri { get; }
 
+    /// <summary>The server's process id.</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>The files the process has mapped into memory (<c>/proc/&lt;pid&gt;/maps</c>: its native libraries and the
+    /// assemblies it loaded), each once.</summary>
+    public IReadOnlyList<string> MappedFiles()
+        => [.. File.ReadLines($"/proc/{_process.Id}/maps")
+            .Select(static line => line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
+            .Where(static fields => fields.Length == 6 && fields[5].StartsWith('/'))
+            .Select(static fields => fields[5].Trim())
+            .Distinct()];
+
     /// <summary>Starts the server with <paramref name="environment"/> (its whole configuration) and waits for <c>/readyz</c>.</summary>
     public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> environment, ITestOutputHelper output)
     {

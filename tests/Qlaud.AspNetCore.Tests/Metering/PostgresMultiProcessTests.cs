@@ -5,6 +5,7 @@ using System.Net;
 using System.Text;
 using Npgsql;
 using Qlaud.AspNetCore.Tests.Infrastructure;
+using Qlaud.AspNetCore.Tests.Threads;
 using Qlaud.FakeProvider;
 using Qlaud.Tests.Postgres;
 using Xunit.Abstractions;
@@ -53,7 +54,6 @@ public sealed class PostgresMultiProcessTests(ITestOutputHelper output) : IAsync
             ["Qlaud__Storage__LeaseSeconds"] = "4",
             ["Qlaud__Storage__LeaseSliceUsd"] = "0.02", // a key's whole cap; a fiftieth of the wallet, so each node leases a part of it
             ["Qlaud__Metering__EnforceWallet"] = "true",
-            ["Qlaud__Search__Enabled"] = "false",
             ["Qlaud__Routing__MaxRetries"] = "0",
             ["Qlaud__Providers__fake__Dialect"] = "openai",
             ["Qlaud__Providers__fake__BaseUrl"] = fake.OpenAIBaseUri.ToString(),
@@ -126,6 +126,7 @@ public sealed class PostgresMultiProcessTests(ITestOutputHelper output) : IAsync
         var other = new ConcurrentQueue<string>();
         var okIds = new ConcurrentBag<(string RequestId, long AnsweredAtMs)>(); // the dead node's answers
         int failedOnDead = 0;
+        int contended = 0;
         int deadKnown = 0;
         var clock = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, Clients).Select(client => Task.Run(async () =>
@@ -159,8 +160,11 @@ public sealed class PostgresMultiProcessTests(ITestOutputHelper output) : IAsync
                             case HttpStatusCode.PaymentRequired:
                                 Interlocked.Increment(ref refused[node]);
                                 break;
+                            case HttpStatusCode.ServiceUnavailable when (await response.Content.ReadAsStringAsync()).Contains("\"budget_lease_contention\"", StringComparison.Ordinal):
+                                Interlocked.Increment(ref contended); // documented: refused before any upstream call when other requests kept using up the leases
+                                break;
                             default:
-                                other.Enqueue($"{Names[node]}: {(int)response.StatusCode}");
+                                other.Enqueue($"{Names[node]}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
                                 break;
                         }
                     }
@@ -178,6 +182,13 @@ public sealed class PostgresMultiProcessTests(ITestOutputHelper output) : IAsync
                 }
             }
         })).ToArray();
+
+        // On PostgreSQL no node loads SQLite: neither the Microsoft.Data.Sqlite assembly nor the native library.
+        foreach (var node in nodes)
+        {
+            var sqlite = node.MappedFiles().Where(static f => f.Contains("sqlite", StringComparison.OrdinalIgnoreCase)).ToList();
+            Assert.True(sqlite.Count == 0, $"process {node.ProcessId} loaded SQLite: {string.Join(", ", sqlite)}");
+        }
 
         // Kill the node right after the upstream received one of its requests (so at least that one is in flight), once it
         // has served a fair part of its share.
@@ -219,12 +230,40 @@ public sealed class PostgresMultiProcessTests(ITestOutputHelper output) : IAsync
 
         await Task.WhenAll(workers).WaitAsync(TimeSpan.FromMinutes(3));
         output.WriteLine($"a: {ok[0]} ok, {refused[0]} refused; b: {ok[1]} ok, {refused[1]} refused; c: {ok[2]} ok, {refused[2]} refused, "
-            + $"{failedOnDead} failed at the kill; spare key usable again {spareBackAfterMs} ms after the kill");
+            + $"{failedOnDead} failed at the kill, {contended} refused for lease contention; spare key usable again {spareBackAfterMs} ms after the kill");
         Assert.Empty(other);
         Assert.Equal(1, spareServed); // the dead node's lease budget is usable again…
         Assert.InRange(spareBackAfterMs, 0, 4_000 + 4_000); // …within the lease time after its last renewal (plus one renewal round and the polling)
         Assert.True(failedOnDead >= 1, "no request was in flight on the killed node");
         Assert.True(refused[0] + refused[1] >= Keys, $"the caps were not reached ({refused[0] + refused[1]} refused by the survivors)");
+
+        // Threads and search on PostgreSQL too: a turn through b (one more request admitted by b) is found by keyword through a.
+        using (var onB = b.Http(GatewayHost.MasterKey))
+        using (var onA = a.Http(GatewayHost.MasterKey))
+        {
+            string thread = await onB.CreateThreadAsync();
+            var (status, response, body) = await onB.PostTurnAsync(thread, ThreadTestClient.Turn("wombat burrow", model: "fake-b", maxTokens: 20));
+            Assert.True(status == HttpStatusCode.OK, body);
+            Interlocked.Increment(ref ok[1]);
+            string userMessage = response.Headers.GetValues("x-qlaud-user-message-id").Single();
+            List<string> found = [];
+            for (int i = 0; i < 100 && found.Count == 0; i++) // bounded: 10 s
+            {
+                var (searched, hits) = await onA.GetJsonAsync("/v1/search?q=wombat");
+                Assert.Equal(HttpStatusCode.OK, searched);
+                found = [.. hits.GetProperty("data").EnumerateArray().Select(static h => h.GetProperty("message_id").GetString()!)];
+                await Task.Delay(found.Count == 0 ? 100 : 0);
+            }
+
+            Assert.Equal([userMessage], found);
+        }
+
+        // After all of it, the survivors still have not loaded SQLite.
+        foreach (var node in new[] { a, b })
+        {
+            var sqlite = node.MappedFiles().Where(static f => f.Contains("sqlite", StringComparison.OrdinalIgnoreCase)).ToList();
+            Assert.True(sqlite.Count == 0, $"process {node.ProcessId} loaded SQLite: {string.Join(", ", sqlite)}");
+        }
 
         // The survivors commit their ledgers at shutdown.
         await a.DisposeAsync();

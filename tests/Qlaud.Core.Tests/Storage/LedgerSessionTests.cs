@@ -23,6 +23,7 @@ public sealed class LedgerSessionTests : IAsyncLifetime
         foreach (bool native in (bool[])[true, false])
         {
             await using var session = await LedgerSession.OpenAsync(Factory, default, native);
+            Assert.Equal(native, session.IsNative);
             await session.WriteAsync([Entry(key.Record.Id, native ? "native" : "command")],
                 new Dictionary<string, long> { [AccountEntity.DefaultId] = -1_234 },
                 [new KeySpend(key.Record.Id, 0, 1_234, 1_700_000_000_000)], 1_700_000_000_500, yieldCore: native, default);

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -10,7 +11,10 @@ namespace Qlaud.Storage.Sqlite;
 /// <summary>The SQLite search store: documents in <c>search_documents</c>, their text in the FTS5 table <c>search_fts</c>
 /// (same row id; BM25 ranking and snippets from FTS5), embeddings as float32 BLOBs in the document row.</summary>
 /// <remarks>Raw Microsoft.Data.Sqlite on the connection EF Core opens (so the per-connection settings apply): FTS5's
-/// <c>MATCH</c>, <c>bm25()</c> and <c>snippet()</c> have no LINQ form.</remarks>
+/// <c>MATCH</c>, <c>bm25()</c> and <c>snippet()</c> have no LINQ form. Readers are taken through <see cref="DbCommand"/>
+/// (<c>Task&lt;DbDataReader&gt;</c>), not SQLite's <c>Task&lt;SqliteDataReader&gt;</c>: an awaiter over a SQLite type in an
+/// async method's state machine makes loading that type load the SQLite assembly, and EF Core loads every type of this
+/// assembly when it looks for migrations, also on PostgreSQL.</remarks>
 internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factory, StorageInitializer storage) : ISearchStore
 {
     private const string Mark = "<mark>", EndMark = "</mark>", Ellipsis = "…";
@@ -34,7 +38,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
             """;
         command.Parameters.AddWithValue("@max", max);
         var queued = new List<QueuedMessage>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await ((DbCommand)command).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             bool exists = !reader.IsDBNull(3) && !reader.IsDBNull(4);
@@ -139,7 +143,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
         command.Parameters.AddWithValue("@query", MatchAny(terms));
         AddSnippetParameters(command);
         var hits = new List<StoredHit>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await ((DbCommand)command).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             // bm25() is lower for better matches (negative); the hit's score is its negation, higher is better.
@@ -166,7 +170,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
             matched.CommandText = $"SELECT rowid, snippet(search_fts, 0, @mark, @endMark, @ellipsis, @tokens) FROM search_fts WHERE search_fts MATCH @query AND rowid IN ({ids})";
             matched.Parameters.AddWithValue("@query", MatchAny(terms));
             AddSnippetParameters(matched);
-            await using var reader = await matched.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using var reader = await ((DbCommand)matched).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 snippets[reader.GetInt64(0)] = reader.GetString(1);
@@ -179,7 +183,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
             FROM search_documents d JOIN search_fts f ON f.rowid = d.Id WHERE d.Id IN ({ids})
             """;
         var hits = new List<StoredHit>(documentIds.Count);
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        await using (var reader = await ((DbCommand)command).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -197,7 +201,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
         await using var session = await OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = session.Connection.CreateCommand();
         command.CommandText = "SELECT Id, AccountId, EndUserId, KeyId, ThreadId, CreatedAtMs, Dimensions, Vectors FROM search_documents WHERE Vectors IS NOT NULL ORDER BY Id";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await ((DbCommand)command).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             yield return new StoredVectors(reader.GetInt64(0), reader.GetString(1), NullableString(reader, 2), NullableString(reader, 3), reader.GetString(4),
@@ -220,7 +224,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
         await using var session = await OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = session.Connection.CreateCommand();
         command.CommandText = "SELECT count(*), min(EnqueuedAtMs) FROM search_queue";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await ((DbCommand)command).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetInt64(1));
     }
@@ -298,7 +302,7 @@ internal sealed class SqliteSearchStore(IDbContextFactory<QlaudDbContext> factor
         command.Parameters.AddWithValue("@tokens", SnippetTokens);
     }
 
-    private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     private async Task<Session> OpenAsync(CancellationToken cancellationToken)
     {
