@@ -57,6 +57,20 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         WHERE "AccountId" = @subject AND EXISTS (SELECT 1 FROM l WHERE subject_kind = 1)
         """;
 
+    /// <summary><see cref="ConsumeSql"/> for many leases of this instance in one statement: <c>@kinds</c>, <c>@subjects</c> and
+    /// <c>@amounts</c> are parallel arrays, one element per lease (each lease at most once). Run by the ledger writer on
+    /// PostgreSQL's batch path, after its key and wallet updates.</summary>
+    internal const string ConsumeManySql = """
+        WITH v AS (SELECT * FROM unnest(@kinds::smallint[], @subjects::character varying[], @amounts::bigint[]) AS v(kind, subject, amount)),
+        l AS (UPDATE budget_leases b SET amount_micros = b.amount_micros - v.amount FROM v
+              WHERE b.subject_kind = v.kind AND b.subject_id = v.subject AND b.node_id = @node
+              RETURNING b.subject_kind, b.subject_id, v.amount),
+        k AS (UPDATE "ApiKeys" a SET "LeasedMicros" = a."LeasedMicros" - l.amount FROM l
+              WHERE l.subject_kind = 0 AND a."Id" = l.subject_id RETURNING 1)
+        UPDATE "Wallets" w SET "LeasedMicros" = w."LeasedMicros" - l.amount FROM l
+        WHERE l.subject_kind = 1 AND w."AccountId" = l.subject_id
+        """;
+
     private const string DeleteSql = """
         WITH gone AS (DELETE FROM budget_leases WHERE (subject_kind, subject_id, node_id) IN (
                           SELECT subject_kind, subject_id, node_id FROM budget_leases WHERE {0} ORDER BY subject_kind, subject_id, node_id FOR UPDATE)
