@@ -501,8 +501,6 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
     {
         await _storage.EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         var entries = new LedgerEntryEntity[batch.Count];
-        var wallets = new Dictionary<string, long>(StringComparer.Ordinal);
-        var keys = new Dictionary<(string KeyId, long PeriodStart), (long Spend, long LastUsed)>();
         Dictionary<(Leasing.LeaseSubjectKind, string), long>? leased = null;
         for (int i = 0; i < entries.Length; i++)
         {
@@ -520,32 +518,33 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
                     leased[(Leasing.LeaseSubjectKind.Wallet, entry.AccountId)] = leased.GetValueOrDefault((Leasing.LeaseSubjectKind.Wallet, entry.AccountId)) + entry.CostMicros;
                 }
             }
-
-            wallets[entry.AccountId] = wallets.GetValueOrDefault(entry.AccountId) + entry.AmountMicros;
-            if (entry.KeyId is { } keyId && batch[i].KeyPeriodStartMs is { } periodStart)
-            {
-                var current = keys.GetValueOrDefault((keyId, periodStart));
-                keys[(keyId, periodStart)] = (current.Spend + entry.CostMicros, Math.Max(current.LastUsed, entry.CreatedAtMs));
-            }
         }
 
-        var spends = new List<KeySpend>(keys.Count);
-        foreach (var ((keyId, periodStart), (spend, lastUsed)) in keys)
-        {
-            spends.Add(new KeySpend(keyId, periodStart, spend, lastUsed));
-        }
-
-        // Older periods first, so a key's newest period is the one it ends in.
-        spends.Sort(static (a, b) => a.PeriodStartMs.CompareTo(b.PeriodStartMs));
+        var (wallets, spends) = Totals(batch);
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var session = shared ? _session : null;
         session ??= await LedgerSession.OpenAsync(_db, cancellationToken).ConfigureAwait(false);
+        (long Cost, long Amount, long WrittenOff)[]? billed = null;
         try
         {
-            await session.WriteAsync(entries, wallets, spends, now, yieldCore, cancellationToken, leased, _leaseNode).ConfigureAwait(false);
+            await session.WriteAsync(entries, wallets, spends, now, yieldCore, cancellationToken, leased, _leaseNode, leased is null ? null : covered =>
+            {
+                billed = [.. entries.Select(static e => (e.CostMicros, e.AmountMicros, e.WrittenOffMicros))];
+                WriteOffUncovered(batch, covered);
+                return Totals(batch);
+            }).ConfigureAwait(false);
         }
         catch
         {
+            if (billed is not null)
+            {
+                // The transaction rolled back: the retry starts from the charges as settled.
+                for (int i = 0; i < entries.Length; i++)
+                {
+                    (entries[i].CostMicros, entries[i].AmountMicros, entries[i].WrittenOffMicros) = billed[i];
+                }
+            }
+
             // A failed session (connection broken, database locked mid-transaction) is not reused: the retry opens a new one.
             await session.DisposeAsync().ConfigureAwait(false);
             session = null;
@@ -564,6 +563,81 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>Each wallet's balance change and each key's spend (per cap period, older periods first) in <paramref name="batch"/>.</summary>
+    private static (IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys) Totals(IReadOnlyList<Pending> batch)
+    {
+        var wallets = new Dictionary<string, long>(StringComparer.Ordinal);
+        var keys = new Dictionary<(string KeyId, long PeriodStart), (long Spend, long LastUsed)>();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var entry = batch[i].Entry!;
+            wallets[entry.AccountId] = wallets.GetValueOrDefault(entry.AccountId) + entry.AmountMicros;
+            if (entry.KeyId is { } keyId && batch[i].KeyPeriodStartMs is { } periodStart)
+            {
+                var current = keys.GetValueOrDefault((keyId, periodStart));
+                keys[(keyId, periodStart)] = (current.Spend + entry.CostMicros, Math.Max(current.LastUsed, entry.CreatedAtMs));
+            }
+        }
+
+        var spends = new List<KeySpend>(keys.Count);
+        foreach (var ((keyId, periodStart), (spend, lastUsed)) in keys)
+        {
+            spends.Add(new KeySpend(keyId, periodStart, spend, lastUsed));
+        }
+
+        // Older periods first, so a key's newest period is the one it ends in.
+        spends.Sort(static (a, b) => a.PeriodStartMs.CompareTo(b.PeriodStartMs));
+        return (wallets, spends);
+    }
+
+    /// <summary>Writes off what the leases no longer covered (their rows were reclaimed after this instance could not renew them
+    /// in time, so the budget may have been spent by another instance): a lease's shortfall comes off the newest entries it
+    /// funded, key leases first, then wallet leases from the entries as they are after that. An entry written off keeps its
+    /// tokens and its cost in <see cref="LedgerEntryEntity.WrittenOffMicros"/>, as a charge over a cap does.</summary>
+    private void WriteOffUncovered(IReadOnlyList<Pending> batch, IReadOnlyDictionary<(Leasing.LeaseSubjectKind Kind, string SubjectId), long> covered)
+    {
+        long total = 0;
+        foreach (var kind in (ReadOnlySpan<Leasing.LeaseSubjectKind>)[Leasing.LeaseSubjectKind.Key, Leasing.LeaseSubjectKind.Wallet])
+        {
+            foreach (var ((subjectKind, subject), cover) in covered)
+            {
+                if (subjectKind != kind)
+                {
+                    continue;
+                }
+
+                var funding = kind == Leasing.LeaseSubjectKind.Key ? Leasing.LeaseFunding.Key : Leasing.LeaseFunding.Wallet;
+                bool Funded(int i) => (batch[i].Leases & funding) != 0
+                    && string.Equals(kind == Leasing.LeaseSubjectKind.Key ? batch[i].Entry!.KeyId : batch[i].Entry!.AccountId, subject, StringComparison.Ordinal);
+                long billed = 0;
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    billed += Funded(i) ? batch[i].Entry!.CostMicros : 0;
+                }
+
+                long shortfall = billed - cover;
+                for (int i = batch.Count - 1; i >= 0 && shortfall > 0; i--)
+                {
+                    if (Funded(i))
+                    {
+                        var entry = batch[i].Entry!;
+                        long off = Math.Min(shortfall, entry.CostMicros);
+                        entry.CostMicros -= off;
+                        entry.AmountMicros += off;
+                        entry.WrittenOffMicros += off;
+                        shortfall -= off;
+                        total += off;
+                    }
+                }
+            }
+        }
+
+        if (total > 0)
+        {
+            Log.LapsedLeaseWrittenOff(_logger, total);
+        }
+    }
+
     private readonly record struct Pending(LedgerEntryEntity? Entry, long? KeyPeriodStartMs, TaskCompletionSource? Flush, Leasing.LeaseFunding Leases);
 
     private static partial class Log
@@ -579,5 +653,8 @@ internal sealed partial class LedgerWriter : IHostedService, IAsyncDisposable
 
         [LoggerMessage(4, LogLevel.Warning, "The ledger is written again: {Count} entries committed on attempt {Attempt}, {Queued} still queued")]
         public static partial void Recovered(ILogger logger, int count, int attempt, int queued);
+
+        [LoggerMessage(5, LogLevel.Warning, "{Micros} micro-USD of settled charges were written off: their budget lease expired before they were committed (this instance could not renew it in time) and was reclaimed")]
+        public static partial void LapsedLeaseWrittenOff(ILogger logger, long micros);
     }
 }

@@ -40,6 +40,7 @@ internal sealed class QlaudSearch(SearchIndex index, IOptions<QlaudOptions> opti
         int candidates = Math.Max(MinCandidates, request.Limit * 4);
         var queryVector = (await index.Embedder.EmbedAsync([request.Query], cancellationToken).ConfigureAwait(false))[0];
         await index.EnsureLoadedAsync(cancellationToken).ConfigureAwait(false);
+        await index.CatchUpAsync(ifStale: true, cancellationToken).ConfigureAwait(false);
         var nearest = await index.Vectors.SearchAsync(scope, queryVector, request.Mode == SearchMode.Semantic ? request.Limit : candidates, cancellationToken).ConfigureAwait(false);
         if (request.Mode == SearchMode.Semantic)
         {

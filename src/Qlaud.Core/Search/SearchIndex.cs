@@ -22,6 +22,15 @@ internal sealed partial class SearchIndex(ISearchStore store, ISearchVectors vec
     private long _lastLagMs = -1;
     private long _maxLagMs = -1;
 
+    /// <summary>The change feed of a shared database, when the vectors are this process's in-memory index.</summary>
+    private readonly ISearchChangeFeed? _feed = vectors is VectorIndex ? store as ISearchChangeFeed : null;
+    private readonly SemaphoreSlim _catchUpGate = new(1, 1);
+    private readonly long _catchUpEveryMs = options.Value.Search.IndexPollMilliseconds;
+    private string? _watermark;
+
+    /// <summary>When the last catch-up's read started (Unix ms); long.MinValue before the first.</summary>
+    private long _caughtUpAtMs = long.MinValue;
+
     public ISearchStore Store => store;
 
     public ISearchVectors Vectors => vectors;
@@ -57,6 +66,13 @@ internal sealed partial class SearchIndex(ISearchStore store, ISearchVectors vec
             return;
         }
 
+        if (_feed is not null)
+        {
+            // The watermark first: what is written while the vectors are read comes again in the first catch-up.
+            _watermark = (await _feed.ReadChangesAsync(null, CancellationToken.None).ConfigureAwait(false)).Watermark;
+            _caughtUpAtMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        }
+
         long documents = 0;
         await foreach (var stored in store.ReadVectorsAsync(CancellationToken.None).ConfigureAwait(false))
         {
@@ -68,6 +84,72 @@ internal sealed partial class SearchIndex(ISearchStore store, ISearchVectors vec
         }
 
         Log.Loaded(logger, documents, vectors.Count);
+    }
+
+    /// <summary>On a shared database, brings the in-memory vectors in step with what other instances indexed and deleted
+    /// since the last catch-up (one read of the store's change feed); with <paramref name="ifStale"/>, only when the last one
+    /// started <c>Qlaud:Search:IndexPollMilliseconds</c> or more ago. Does nothing on SQLite or with a plugged vector store.</summary>
+    public async Task CatchUpAsync(bool ifStale, CancellationToken cancellationToken)
+    {
+        if (_feed is null || !embedder.Available)
+        {
+            return;
+        }
+
+        await EnsureLoadedAsync(cancellationToken).ConfigureAwait(false);
+        if (ifStale && !Stale())
+        {
+            return;
+        }
+
+        await _catchUpGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if ((ifStale && !Stale()) || _watermark is null)
+            {
+                return; // another caller just caught up
+            }
+
+            long started = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var changes = await _feed.ReadChangesAsync(_watermark, cancellationToken).ConfigureAwait(false);
+            var index = (VectorIndex)vectors;
+            int added = 0, removed = 0;
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                long before = index.Count;
+                foreach (var stored in changes.Written)
+                {
+                    index.Add(stored.DocumentId, stored.AccountId, stored.EndUserId, stored.KeyId, stored.ThreadId, stored.CreatedAtMs, stored.Dimensions,
+                        MemoryMarshal.Cast<byte, float>(stored.Vectors));
+                }
+
+                added = (int)Math.Min(int.MaxValue, index.Count - before);
+
+                // After the additions: a document written and deleted between two reads may come in both lists.
+                foreach (var account in changes.Deleted.GroupBy(static d => d.AccountId, StringComparer.Ordinal))
+                {
+                    removed += index.RemoveDocuments(account.Key, account.Select(static d => d.DocumentId).ToHashSet());
+                }
+            }
+            finally
+            {
+                _gate.Release();
+            }
+
+            _watermark = changes.Watermark;
+            Volatile.Write(ref _caughtUpAtMs, started);
+            if (added > 0 || removed > 0)
+            {
+                Log.CaughtUp(logger, added, removed);
+            }
+        }
+        finally
+        {
+            _catchUpGate.Release();
+        }
+
+        bool Stale() => time.GetUtcNow().ToUnixTimeMilliseconds() - Volatile.Read(ref _caughtUpAtMs) >= _catchUpEveryMs;
     }
 
     /// <summary>Indexes up to <paramref name="max"/> queued messages; the number of queue rows taken (0 when the queue is empty).</summary>
@@ -194,5 +276,8 @@ internal sealed partial class SearchIndex(ISearchStore store, ISearchVectors vec
 
         [LoggerMessage(2, LogLevel.Warning, "Message {MessageId} was embedded with {Dimensions} dimensions where the index holds {Expected}: it is searchable by keyword only. Was the embedding model changed?")]
         public static partial void DimensionsChanged(ILogger logger, string messageId, int dimensions, int expected);
+
+        [LoggerMessage(3, LogLevel.Debug, "Search vectors caught up with other instances: {Vectors} vectors added, {Documents} messages removed")]
+        public static partial void CaughtUp(ILogger logger, int vectors, int documents);
     }
 }

@@ -9,6 +9,8 @@ namespace Qlaud.Search;
 /// <summary>
 /// The background indexer: loads the stored vectors, then drains the search queue in batches, woken by each persisted turn
 /// and otherwise every <c>Qlaud:Search:IndexPollMilliseconds</c>. Messages queued before a stop or crash are indexed after the next start.
+/// On a shared database it also reads, every poll interval, the vectors other instances indexed and the documents deleted
+/// (<see cref="SearchIndex.CatchUpAsync"/>).
 /// </summary>
 /// <remarks>A batch that fails (the embedding model unreachable) stays queued and is retried with a growing pause (up to a
 /// minute); nothing queued is dropped except messages deleted before they were indexed.</remarks>
@@ -37,6 +39,7 @@ internal sealed partial class SearchIndexer(SearchIndex index, SearchIndexSignal
             {
                 int taken = await index.IndexBatchAsync(_options.IndexBatchSize, stoppingToken).ConfigureAwait(false);
                 failures = 0;
+                await CatchUpAsync(stoppingToken).ConfigureAwait(false);
                 if (taken < _options.IndexBatchSize)
                 {
                     await signal.WaitAsync(poll, stoppingToken).ConfigureAwait(false);
@@ -63,8 +66,24 @@ internal sealed partial class SearchIndexer(SearchIndex index, SearchIndexSignal
         }
     }
 
+    /// <summary>Reads what other instances indexed and deleted (a shared database), at most once per poll interval.</summary>
+    private async Task CatchUpAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await index.CatchUpAsync(ifStale: true, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            Log.CatchUpFailed(logger, ex);
+        }
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(2, LogLevel.Warning, "Reading what other instances indexed and deleted failed; retried at the next poll")]
+        public static partial void CatchUpFailed(ILogger logger, Exception exception);
+
         [LoggerMessage(1, LogLevel.Warning, "Search indexing failed ({Failures} in a row); the batch stays queued and is retried in {Seconds} s")]
         public static partial void BatchFailed(ILogger logger, Exception exception, int failures, double seconds);
     }

@@ -127,6 +127,10 @@ internal sealed class VectorIndex : ISearchVectors, IDisposable
             {
                 _accounts[accountId] = account = new AccountVectors(dimensions);
             }
+            else if (account.Holds(documentId))
+            {
+                return true; // already held (the change feed may return a document again)
+            }
 
             int chunks = vectors.Length / dimensions;
             account.Add(new Entry(documentId, threadId, endUserId, keyId, createdAtMs, account.Rows, chunks), vectors);
@@ -148,6 +152,9 @@ internal sealed class VectorIndex : ISearchVectors, IDisposable
 
     /// <summary>Removes every message of an end user's threads; the number of messages removed.</summary>
     public int RemoveEndUser(string accountId, string endUserId) => Remove(accountId, e => string.Equals(e.EndUserId, endUserId, StringComparison.Ordinal));
+
+    /// <summary>Removes the documents with these ids (those held); the number removed.</summary>
+    public int RemoveDocuments(string accountId, IReadOnlySet<long> documentIds) => Remove(accountId, e => documentIds.Contains(e.DocumentId));
 
     /// <summary>The <paramref name="k"/> messages in <paramref name="scope"/> whose best chunk is nearest to <paramref name="query"/>, best first.</summary>
     public List<(long DocumentId, float Score)> Search(SearchScope scope, ReadOnlySpan<float> query, int k)
@@ -241,6 +248,8 @@ internal sealed class VectorIndex : ISearchVectors, IDisposable
 
         /// <summary>The HNSW index over the live chunk vectors (key: document id × 2^16 + chunk), or none below the threshold.</summary>
         public USearchIndex? Approximate { get; private set; }
+
+        public bool Holds(long documentId) => _entryByDocument.ContainsKey(documentId);
 
         public ReadOnlySpan<float> Row(int row) => _blocks[row / BlockRows].AsSpan(row % BlockRows * dimensions, dimensions);
 

@@ -14,19 +14,24 @@ internal sealed partial class LedgerSession
     /// <para>Per row and per touched wallet, key and lease the generic path costs one round trip, during which the transaction
     /// holds its row locks idle; here the batch costs the same two round trips at any size. The statements are fixed (their
     /// arrays may be empty), so the batch is prepared once per session.</para>
-    /// <para>Rows are written as the generic path writes them: the entries in order (<c>unnest</c> keeps the arrays' order), each
-    /// wallet's balance moved by its summed change, each key's counters by <see cref="KeySpendAssignments"/> with its periods
-    /// folded into one row (see there), and the leases by <see cref="Postgres.PostgresBudgetLeaseStore.ConsumeManySql"/>.</para>
-    /// <para>Lock order: the wallet rows, then the key rows, each in id order (<c>ORDER BY … FOR NO KEY UPDATE</c>, the lock an
-    /// <c>UPDATE</c> takes), before the lease rows, so two instances' writers over the same keys queue rather than deadlock,
-    /// and a writer never holds a lease row while waiting for a key or wallet row (see
-    /// <see cref="Postgres.PostgresBudgetLeaseStore"/>).</para>
+    /// <para>Rows are written as the generic path writes them: the leases consumed as far as their rows still hold what was
+    /// billed (<see cref="Postgres.PostgresBudgetLeaseStore.ConsumeManySql"/>), the entries in order (<c>unnest</c> keeps the
+    /// arrays' order), each wallet's balance moved by its summed change, each key's counters by <see cref="KeySpendAssignments"/>
+    /// with its periods folded into one row (see there). When a lease covered less than was billed (its row was reclaimed), the
+    /// entries must be written off before they are written: that transaction is rolled back and the batch runs again in two
+    /// steps, the leases first, then, after the write-off, the rows.</para>
+    /// <para>Lock order, the order of grants: the wallet rows, then the key rows, each in id order (<c>ORDER BY … FOR UPDATE</c>,
+    /// every row the batch will touch), then the lease rows; so two instances' writers over the same keys queue rather than
+    /// deadlock (see <see cref="Postgres.PostgresBudgetLeaseStore"/>).</para>
     /// </remarks>
     private sealed class PostgresStatements : IAsyncDisposable
     {
         private readonly NpgsqlBatch _batch;
         private readonly (IClrPropertyGetter Getter, Func<object?, object?>? Convert, Type Element, NpgsqlParameter Parameter)[] _entryColumns;
         private readonly NpgsqlParameter _walletLockIds, _walletIds, _walletDeltas, _walletNow;
+
+        /// <summary>Entry column arrays of no rows, bound when a run writes nothing.</summary>
+        private readonly Array[] _noEntries;
         private readonly NpgsqlParameter _keyLockIds, _keyIds, _keyTotals, _keyStarts, _keyPeriodCharges, _keyUsed;
         private readonly NpgsqlParameter _leaseKinds, _leaseSubjects, _leaseAmounts, _leaseNode;
 
@@ -62,7 +67,7 @@ internal sealed partial class LedgerSession
             string walletIdColumn = sql.DelimitIdentifier(walletId.GetColumnName(walletTable)!);
             string walletIdType = walletId.GetRelationalTypeMapping().StoreTypeNameBase;
             var lockWallets = new NpgsqlBatchCommand(
-                $"SELECT 1 FROM {Name(sql, walletTable)} WHERE {walletIdColumn} = ANY(@ids::{walletIdType}[]) ORDER BY {walletIdColumn} FOR NO KEY UPDATE");
+                $"SELECT 1 FROM {Name(sql, walletTable)} WHERE {walletIdColumn} = ANY(@ids::{walletIdType}[]) ORDER BY {walletIdColumn} FOR UPDATE");
             _walletLockIds = Add(lockWallets, "ids");
             var updateWallets = new NpgsqlBatchCommand(
                 $"UPDATE {Name(sql, walletTable)} SET {WalletAssignments(sql, model, "v.delta", "@now")} " +
@@ -76,7 +81,7 @@ internal sealed partial class LedgerSession
             string keyIdColumn = sql.DelimitIdentifier(keyId.GetColumnName(keyTable)!);
             string keyIdType = keyId.GetRelationalTypeMapping().StoreTypeNameBase;
             var lockKeys = new NpgsqlBatchCommand(
-                $"SELECT 1 FROM {Name(sql, keyTable)} WHERE {keyIdColumn} = ANY(@ids::{keyIdType}[]) ORDER BY {keyIdColumn} FOR NO KEY UPDATE");
+                $"SELECT 1 FROM {Name(sql, keyTable)} WHERE {keyIdColumn} = ANY(@ids::{keyIdType}[]) ORDER BY {keyIdColumn} FOR UPDATE");
             _keyLockIds = Add(lockKeys, "ids");
             var updateKeys = new NpgsqlBatchCommand(
                 $"UPDATE {Name(sql, keyTable)} SET {KeySpendAssignments(sql, model, "v.total", "v.start", "v.charge", "v.used")} " +
@@ -95,63 +100,147 @@ internal sealed partial class LedgerSession
             _leaseNode = Add(consume, "node");
 
             // Parameter types are fixed before the first values, so the batch can be prepared at once.
-            foreach (var (_, _, element, parameter) in _entryColumns)
-            {
-                parameter.Value = Array.CreateInstance(element, 0);
-            }
+            _noEntries = Array.ConvertAll(_entryColumns, static c => Array.CreateInstance(c.Element, 0));
+            _walletLockIds.Value = _keyLockIds.Value = Array.Empty<string>();
+            BindWrites([], EmptyWallets, [], 0);
+            BindLeases(null, null);
 
-            _walletLockIds.Value = _walletIds.Value = _keyLockIds.Value = _keyIds.Value = _leaseSubjects.Value = Array.Empty<string>();
-            _walletDeltas.Value = _keyTotals.Value = _keyStarts.Value = _keyPeriodCharges.Value = _keyUsed.Value = _leaseAmounts.Value = Array.Empty<long>();
-            _leaseKinds.Value = Array.Empty<short>();
-            _walletNow.Value = 0L;
-            _leaseNode.Value = "";
-
-            // Entries first (as on every provider), then the wallet and key rows, then the lease rows.
-            _batch.BatchCommands.Add(insert);
             _batch.BatchCommands.Add(lockWallets);
-            _batch.BatchCommands.Add(updateWallets);
             _batch.BatchCommands.Add(lockKeys);
-            _batch.BatchCommands.Add(updateKeys);
             _batch.BatchCommands.Add(consume);
+            _batch.BatchCommands.Add(insert);
+            _batch.BatchCommands.Add(updateWallets);
+            _batch.BatchCommands.Add(updateKeys);
         }
+
+        private static readonly Dictionary<string, long> EmptyWallets = [];
 
         public Task PrepareAsync(CancellationToken cancellationToken) => _batch.PrepareAsync(cancellationToken);
 
-        /// <summary>Binds the batch's rows and sends every statement in one write, inside <paramref name="transaction"/>.</summary>
-        public async Task WriteAsync(NpgsqlTransaction transaction, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
+        /// <summary>Writes the batch in one transaction: in one round trip as a rule, in two when a lease covered less than was
+        /// billed and <paramref name="writeOff"/> is given (see remarks).</summary>
+        public async Task WriteAsync(NpgsqlConnection connection, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
             IReadOnlyList<KeySpend> keys, long nowMs, IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased, string? leaseNode,
+            Func<IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>, (IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys)>? writeOff,
             CancellationToken cancellationToken)
         {
-            foreach (var (getter, convert, element, parameter) in _entryColumns)
+            if (leaseNode is null || leased is { Count: 0 })
             {
-                var values = Array.CreateInstance(element, entries.Count);
-                for (int i = 0; i < entries.Count; i++)
+                leased = null;
+            }
+
+            BindLocks(wallets, keys, leased);
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                BindLeases(leased, leaseNode);
+                BindWrites(entries, wallets, keys, nowMs);
+                var covered = await ExecuteAsync(transaction, leased, cancellationToken).ConfigureAwait(false);
+                if (writeOff is null || !Short(leased, covered))
                 {
-                    values.SetValue(ColumnValue(entries[i], getter, convert), i);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return;
                 }
 
-                parameter.Value = values;
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var walletIds = new string[wallets.Count];
-            var deltas = new long[wallets.Count];
-            int w = 0;
-            foreach (var (accountId, delta) in wallets)
+            // A lease no longer holds what was billed against it: consume first (the same locks), write off, then write.
+            transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
             {
-                walletIds[w] = accountId;
-                deltas[w++] = delta;
+                BindLeases(leased, leaseNode);
+                BindWrites([], EmptyWallets, [], nowMs);
+                var covered = await ExecuteAsync(transaction, leased, cancellationToken).ConfigureAwait(false);
+                if (Short(leased, covered))
+                {
+                    (wallets, keys) = writeOff(covered);
+                }
+
+                BindLeases(null, null);
+                BindWrites(entries, wallets, keys, nowMs);
+                await ExecuteAsync(transaction, null, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Runs the batch; returns what each lease of <paramref name="leased"/> covered (0 for a lease not returned).</summary>
+        private async Task<Dictionary<(LeaseSubjectKind Kind, string SubjectId), long>> ExecuteAsync(NpgsqlTransaction transaction,
+            IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased, CancellationToken cancellationToken)
+        {
+            var covered = new Dictionary<(LeaseSubjectKind, string), long>(leased?.Count ?? 0);
+            if (leased is not null)
+            {
+                foreach (var lease in leased.Keys)
+                {
+                    covered[lease] = 0;
+                }
             }
 
-            _walletLockIds.Value = _walletIds.Value = walletIds;
-            _walletDeltas.Value = deltas;
-            _walletNow.Value = nowMs;
+            _batch.Transaction = transaction;
+            var reader = await _batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                // The two lock statements' rows, then the consumed leases, then the writes (no rows; reading on surfaces their errors).
+                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    covered[((LeaseSubjectKind)reader.GetInt16(0), reader.GetString(1))] = reader.GetInt64(2);
+                }
 
-            BindKeys(keys);
+                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                {
+                }
+            }
 
-            int leases = leased?.Count ?? 0;
-            var kinds = new short[leases];
-            var subjects = new string[leases];
-            var amounts = new long[leases];
+            return covered;
+        }
+
+        private static bool Short(IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased, Dictionary<(LeaseSubjectKind Kind, string SubjectId), long> covered)
+        {
+            if (leased is not null)
+            {
+                foreach (var (lease, billed) in leased)
+                {
+                    if (covered[lease] < billed)
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>Every wallet and key row the batch touches: its wallets and keys, and the subjects of its leases.</summary>
+        private void BindLocks(IReadOnlyDictionary<string, long> wallets, IReadOnlyList<KeySpend> keys, IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased)
+        {
+            var walletIds = new HashSet<string>(wallets.Keys, StringComparer.Ordinal);
+            var keyIds = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 0; i < keys.Count; i++)
+            {
+                keyIds.Add(keys[i].KeyId);
+            }
+
+            if (leased is not null)
+            {
+                foreach (var (kind, subject) in leased.Keys)
+                {
+                    (kind == LeaseSubjectKind.Key ? keyIds : walletIds).Add(subject);
+                }
+            }
+
+            _walletLockIds.Value = walletIds.ToArray();
+            _keyLockIds.Value = keyIds.ToArray();
+        }
+
+        private void BindLeases(IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased, string? leaseNode)
+        {
+            int count = leased?.Count ?? 0;
+            var kinds = new short[count];
+            var subjects = new string[count];
+            var amounts = new long[count];
             if (leased is not null)
             {
                 int l = 0;
@@ -167,9 +256,45 @@ internal sealed partial class LedgerSession
             _leaseSubjects.Value = subjects;
             _leaseAmounts.Value = amounts;
             _leaseNode.Value = leaseNode ?? "";
+        }
 
-            _batch.Transaction = transaction;
-            await _batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        private void BindWrites(IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets, IReadOnlyList<KeySpend> keys, long nowMs)
+        {
+            BindEntries(entries);
+            var walletIds = new string[wallets.Count];
+            var deltas = new long[wallets.Count];
+            int w = 0;
+            foreach (var (accountId, delta) in wallets)
+            {
+                walletIds[w] = accountId;
+                deltas[w++] = delta;
+            }
+
+            _walletIds.Value = walletIds;
+            _walletDeltas.Value = deltas;
+            _walletNow.Value = nowMs;
+            BindKeys(keys);
+        }
+
+        private void BindEntries(IReadOnlyList<LedgerEntryEntity> entries)
+        {
+            for (int c = 0; c < _entryColumns.Length; c++)
+            {
+                var (getter, convert, element, parameter) = _entryColumns[c];
+                if (entries.Count == 0)
+                {
+                    parameter.Value = _noEntries[c];
+                    continue;
+                }
+
+                var values = Array.CreateInstance(element, entries.Count);
+                for (int i = 0; i < entries.Count; i++)
+                {
+                    values.SetValue(ColumnValue(entries[i], getter, convert), i);
+                }
+
+                parameter.Value = values;
+            }
         }
 
         /// <summary>One row per key: its charges of every period summed as the total, and its newest period's charges (the
@@ -203,7 +328,7 @@ internal sealed partial class LedgerSession
                 k++;
             }
 
-            _keyLockIds.Value = _keyIds.Value = ids;
+            _keyIds.Value = ids;
             _keyTotals.Value = totals;
             _keyStarts.Value = starts;
             _keyPeriodCharges.Value = charges;

@@ -177,31 +177,45 @@ internal sealed partial class LedgerSession : IAsyncDisposable
     /// <param name="yieldCore">Whether to give up the core every <see cref="RowsPerYield"/> rows and before the commit (see remarks).</param>
     /// <param name="cancellationToken">Cancels the write (the transaction rolls back).</param>
     /// <param name="leased">What the batch billed against each of this instance's budget leases (a shared database only): each
-    /// lease and its subject's leased total shrink by it in the same transaction that adds it to the spend.</param>
+    /// lease and its subject's leased total shrink by it in the same transaction that adds it to the spend, as far as the
+    /// lease row still holds it.</param>
     /// <param name="leaseNode">This instance's id in the lease table, with <paramref name="leased"/>.</param>
+    /// <param name="writeOff">Called inside the transaction, before anything is written, when a lease covered less than was
+    /// billed against it (its row was reclaimed after this instance could not renew it, and its budget may have been spent by
+    /// another): given what each lease covered, it writes the rest off in the entries and returns the wallets' and keys'
+    /// totals of the entries as they are now.</param>
     public async Task WriteAsync(IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
         IReadOnlyList<KeySpend> keys, long nowMs, bool yieldCore, CancellationToken cancellationToken,
-        IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long>? leased = null, string? leaseNode = null)
+        IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long>? leased = null, string? leaseNode = null,
+        Func<IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long>, (IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys)>? writeOff = null)
     {
+        if (_postgres is { } postgres)
+        {
+            await postgres.WriteAsync((Npgsql.NpgsqlConnection)_connection, entries, wallets, keys, nowMs, leaseNode is null ? null : leased, leaseNode,
+                writeOff, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var transaction = await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
+            // The leases first: each statement locks the key (or wallet) row and then the lease row, the order of grants.
+            if (leased is { Count: > 0 } && leaseNode is not null)
+            {
+                var covered = await ConsumeLeasesAsync(transaction, leased, leaseNode, cancellationToken).ConfigureAwait(false);
+                if (writeOff is not null && leased.Any(l => covered[l.Key] < l.Value))
+                {
+                    (wallets, keys) = writeOff(covered);
+                }
+            }
+
             if (_native is { } native)
             {
                 native.Write(entries, wallets, keys, nowMs, yieldCore);
             }
-            else if (_postgres is { } postgres)
-            {
-                await postgres.WriteAsync((Npgsql.NpgsqlTransaction)transaction, entries, wallets, keys, nowMs,
-                    leaseNode is null ? null : leased, leaseNode, cancellationToken).ConfigureAwait(false);
-            }
             else
             {
                 await WriteCommandsAsync(transaction, entries, wallets, keys, nowMs, yieldCore, cancellationToken).ConfigureAwait(false);
-                if (leased is { Count: > 0 } && leaseNode is not null)
-                {
-                    await ConsumeLeasesAsync(transaction, leased, leaseNode, cancellationToken).ConfigureAwait(false);
-                }
             }
 
             if (yieldCore)
@@ -255,10 +269,10 @@ internal sealed partial class LedgerSession : IAsyncDisposable
     private DbCommand? _consume;
     private DbParameter? _consumeAmount, _consumeKind, _consumeSubject, _consumeNode;
 
-    /// <summary>Moves what the batch billed out of this instance's leases (after the spend and balance updates, which took the
-    /// key and wallet rows first: see <see cref="Postgres.PostgresBudgetLeaseStore"/> for the lock order).</summary>
-    private async Task ConsumeLeasesAsync(DbTransaction transaction, IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long> leased,
-        string leaseNode, CancellationToken cancellationToken)
+    /// <summary>Moves what the batch billed out of this instance's leases, each as far as its row still holds it; returns what
+    /// each lease covered (0 for a lease whose row is gone). See <see cref="Postgres.PostgresBudgetLeaseStore"/> for the lock order.</summary>
+    private async Task<Dictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long>> ConsumeLeasesAsync(DbTransaction transaction,
+        IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long> leased, string leaseNode, CancellationToken cancellationToken)
     {
         if (_consume is null)
         {
@@ -273,13 +287,19 @@ internal sealed partial class LedgerSession : IAsyncDisposable
 
         _consume.Transaction = transaction;
         _consumeNode!.Value = leaseNode;
-        foreach (var ((kind, subject), amount) in leased)
+        var covered = new Dictionary<(Metering.Leasing.LeaseSubjectKind, string), long>(leased.Count);
+
+        // Wallets before keys (the order of the balance and spend updates that follow), each in id order, so writers lock the
+        // rows in one order.
+        foreach (var ((kind, subject), amount) in leased.OrderByDescending(static l => l.Key.Kind).ThenBy(static l => l.Key.SubjectId, StringComparer.Ordinal))
         {
             _consumeAmount!.Value = amount;
             _consumeKind!.Value = (short)kind;
             _consumeSubject!.Value = subject;
-            await _consume.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            covered[(kind, subject)] = Convert.ToInt64(await _consume.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         }
+
+        return covered;
     }
 
     private static DbParameter RawParameter(DbCommand command, string name, DbType type)

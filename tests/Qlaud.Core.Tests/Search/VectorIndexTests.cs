@@ -68,4 +68,21 @@ public sealed class VectorIndexTests
         Assert.False(index.Add(2, "acct", null, null, "t", 0, 3, [1, 0, 0]));
         Assert.Empty(index.Search(Account, [1, 0, 0], 10));
     }
+
+    [Fact]
+    public void Add_ADocumentHeld_KeptOnce_AndRemoveDocumentsDropsOnlyThoseNamed()
+    {
+        var index = new VectorIndex();
+        index.Add(1, "acct", "alice", null, "t1", 10, 2, [1, 0]);
+        index.Add(2, "acct", "bob", null, "t2", 20, 2, [0, 1, 0.6f, 0.8f]);
+
+        Assert.True(index.Add(2, "acct", "bob", null, "t2", 20, 2, [0, 1, 0.6f, 0.8f])); // the change feed returns a document again
+        Assert.Equal(3, index.Count);
+        Assert.Equal([2L, 1L], index.Search(Account, [0.6f, 0.8f], 10).Select(static h => h.DocumentId));
+
+        Assert.Equal(1, index.RemoveDocuments("acct", new HashSet<long> { 2, 7 }));
+        Assert.Equal(0, index.RemoveDocuments("other", new HashSet<long> { 1 }));
+        Assert.Equal(1, index.Count);
+        Assert.Equal([1L], index.Search(Account, [0.6f, 0.8f], 10).Select(static h => h.DocumentId));
+    }
 }

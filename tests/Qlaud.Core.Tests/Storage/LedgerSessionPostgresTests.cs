@@ -86,9 +86,9 @@ public sealed class LedgerSessionPostgresTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task WriteAsync_StatementFailsAfterTheInsertAndWalletUpdate_RollsBackTheWholeBatch()
+    public async Task WriteAsync_KeyUpdateFailsAfterLeasesEntriesAndWalletsWereWritten_RollsBackTheWholeBatch()
     {
-        // key-5's spend one charge short of overflowing: the key update, after the entries and wallets were written in the same
+        // key-5's spend one charge short of overflowing: the key update, after the leases, entries and wallets were written in the same
         // transaction, fails with "bigint out of range".
         await using (var connection = new NpgsqlConnection(_batch.DatabasePath))
         {
@@ -118,6 +118,61 @@ public sealed class LedgerSessionPostgresTests : IAsyncLifetime
         await retry.WriteAsync(entries, wallets, keys, 1_700_000_009_000, yieldCore: false, default, leased, Node);
         await using var db = _batch.Db();
         Assert.Equal(entries.Count, await db.LedgerEntries.CountAsync());
+    }
+
+    [Fact]
+    public async Task WriteAsync_LeaseCoversLessThanBilled_BatchPathWritesOffAndStoresWhatTheCommandPathStores()
+    {
+        // key-4's lease on this node holds 500 (its row was reclaimed and granted again, say): less than the batch billed to it.
+        foreach (var harness in new[] { _commands, _batch })
+        {
+            await using var connection = new NpgsqlConnection(harness.DatabasePath);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("""
+                UPDATE budget_leases SET amount_micros = 500 WHERE subject_kind = 0 AND subject_id = 'key-4' AND node_id = 'node-a';
+                UPDATE "ApiKeys" SET "LeasedMicros" = "LeasedMicros" - 99500 WHERE "Id" = 'key-4';
+                """, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        int writeOffs = 0;
+        foreach (var (harness, native) in new[] { (_commands, false), (_batch, true) })
+        {
+            var (entries, wallets, keys, leased) = Batch();
+            await using var session = await LedgerSession.OpenAsync(Factory(harness), default, native);
+            await session.WriteAsync(entries, wallets, keys, 1_700_000_009_000, yieldCore: false, default, leased, Node, covered =>
+            {
+                writeOffs++;
+                Assert.Equal(500, covered[(LeaseSubjectKind.Key, "key-4")]);
+                Assert.All(covered.Where(static c => c.Key != (LeaseSubjectKind.Key, "key-4")), c => Assert.Equal(leased[c.Key], c.Value));
+
+                // As the ledger writer does: the shortfall comes off key-4's newest entries.
+                long shortfall = leased[(LeaseSubjectKind.Key, "key-4")] - 500;
+                for (int i = entries.Count - 1; i >= 0 && shortfall > 0; i--)
+                {
+                    if (entries[i].KeyId == "key-4")
+                    {
+                        long off = Math.Min(shortfall, entries[i].CostMicros);
+                        entries[i].CostMicros -= off;
+                        entries[i].AmountMicros += off;
+                        entries[i].WrittenOffMicros += off;
+                        shortfall -= off;
+                    }
+                }
+
+                var totals = Totals(entries);
+                return (totals.Wallets, totals.Keys);
+            });
+        }
+
+        Assert.Equal(2, writeOffs);
+        var actual = await SnapshotAsync(_batch);
+        Assert.Equal(await SnapshotAsync(_commands), actual);
+        Assert.Contains("lease 0 key-4 node-a 0", actual);
+        await using var db = _batch.Db();
+        var key4 = await db.LedgerEntries.AsNoTracking().Where(static e => e.KeyId == "key-4").ToListAsync();
+        Assert.Equal(500, key4.Sum(static e => e.CostMicros));
+        Assert.Equal(100 + 500, (await db.ApiKeys.AsNoTracking().SingleAsync(static k => k.Id == "key-4")).SpendMicros);
     }
 
     private static IDbContextFactory<QlaudDbContext> Factory(MeteringHarness harness) => harness.Services.GetRequiredService<IDbContextFactory<QlaudDbContext>>();
@@ -173,24 +228,20 @@ public sealed class LedgerSessionPostgresTests : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>A batch as the ledger writer builds one: 60 entries over three accounts and five keys (three keys charged in
-    /// two cap periods), some without a key, summed per wallet and per key and period (oldest period first), and what was
-    /// billed against this node's leases (every key but key-5, two of the wallets).</summary>
-    private static (List<LedgerEntryEntity> Entries, Dictionary<string, long> Wallets, List<KeySpend> Keys,
+    /// <summary>A batch as the ledger writer builds one: 60 entries over three accounts and five keys (two keys charged in
+    /// two cap periods), some without a key, their totals (<see cref="Totals"/>), and what was billed against this node's
+    /// leases (every key but key-5, two of the wallets).</summary>
+    private static (List<LedgerEntryEntity> Entries, IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys,
         Dictionary<(LeaseSubjectKind, string), long> Leased) Batch()
     {
         var entries = new List<LedgerEntryEntity>();
-        var wallets = new Dictionary<string, long>();
-        var keys = new Dictionary<(string, long), (long Spend, long Used)>();
         var leased = new Dictionary<(LeaseSubjectKind, string), long>();
         for (int i = 0; i < 60; i++)
         {
             string? key = i % 7 == 6 ? null : Keys[i % Keys.Length];
             string account = key is null ? Accounts[i % Accounts.Length] : Accounts[Array.IndexOf(Keys, key) % Accounts.Length];
-            long period = key switch { "key-1" or "key-2" => i < 30 ? 1_000 : 2_000, "key-3" => 2_000, _ => 0 };
             long cost = 1_000 + (37 * i);
-            long at = 1_700_000_000_000 + (i * 100);
-            var entry = Entry(account, key, cost, at, $"req-{i}");
+            var entry = Entry(account, key, cost, 1_700_000_000_000 + (i * 100), $"req-{i}");
             if (i % 11 == 0)
             {
                 entry.Kind = LedgerEntryKind.Refund;
@@ -199,15 +250,9 @@ public sealed class LedgerSessionPostgresTests : IAsyncLifetime
             }
 
             entries.Add(entry);
-            wallets[account] = wallets.GetValueOrDefault(account) + entry.AmountMicros;
-            if (key is not null)
+            if (key is not null && key != "key-5")
             {
-                var current = keys.GetValueOrDefault((key, period));
-                keys[(key, period)] = (current.Spend + cost, Math.Max(current.Used, at));
-                if (key != "key-5")
-                {
-                    leased[(LeaseSubjectKind.Key, key)] = leased.GetValueOrDefault((LeaseSubjectKind.Key, key)) + cost;
-                }
+                leased[(LeaseSubjectKind.Key, key)] = leased.GetValueOrDefault((LeaseSubjectKind.Key, key)) + cost;
             }
 
             if (account != "acct-c")
@@ -216,9 +261,31 @@ public sealed class LedgerSessionPostgresTests : IAsyncLifetime
             }
         }
 
+        var (wallets, keys) = Totals(entries);
+        return (entries, wallets, keys, leased);
+    }
+
+    /// <summary>The batch's wallet and key totals as the ledger writer sums them: key-1 and key-2 charged in period 1,000 by the
+    /// first 30 entries and in 2,000 by the rest, key-3 in 2,000, the others in 0; per key and period, oldest period first.</summary>
+    private static (IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys) Totals(List<LedgerEntryEntity> entries)
+    {
+        var wallets = new Dictionary<string, long>();
+        var keys = new Dictionary<(string, long), (long Spend, long Used)>();
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            wallets[entry.AccountId] = wallets.GetValueOrDefault(entry.AccountId) + entry.AmountMicros;
+            if (entry.KeyId is { } key)
+            {
+                long period = key switch { "key-1" or "key-2" => i < 30 ? 1_000 : 2_000, "key-3" => 2_000, _ => 0 };
+                var current = keys.GetValueOrDefault((key, period));
+                keys[(key, period)] = (current.Spend + entry.CostMicros, Math.Max(current.Used, entry.CreatedAtMs));
+            }
+        }
+
         var spends = keys.Select(static k => new KeySpend(k.Key.Item1, k.Key.Item2, k.Value.Spend, k.Value.Used)).ToList();
         spends.Sort(static (a, b) => a.PeriodStartMs.CompareTo(b.PeriodStartMs));
-        return (entries, wallets, spends, leased);
+        return (wallets, spends);
     }
 
     private static LedgerEntryEntity Entry(string account, string? keyId, long cost, long at, string requestId) => new()
@@ -243,7 +310,8 @@ public sealed class LedgerSessionPostgresTests : IAsyncLifetime
         Note = "note with ünïcode, 'quotes', {braces}",
     };
 
-    /// <summary>Every row the writer touches, as text: the ledger in id order, the wallets, the keys' counters and leased totals,
+    /// <summary>Every row the writer touches, as text: the ledger in id order (without the ids: a rolled-back attempt leaves a
+    /// gap in the identity sequence), the wallets, the keys' counters and leased totals,
     /// and the lease rows.</summary>
     private static async Task<List<string>> SnapshotAsync(MeteringHarness harness)
     {
@@ -251,7 +319,7 @@ public sealed class LedgerSessionPostgresTests : IAsyncLifetime
         await using var connection = new NpgsqlConnection(harness.DatabasePath);
         await connection.OpenAsync();
         foreach (string sql in (string[])[
-            """SELECT 'ledger ' || row(l.*)::text FROM "LedgerEntries" l ORDER BY "Id" """,
+            """SELECT 'ledger ' || (to_jsonb(l) - 'Id')::text FROM "LedgerEntries" l ORDER BY "Id" """,
             """SELECT 'wallet ' || "AccountId" || ' ' || "BalanceMicros" || ' ' || "UpdatedAtMs" FROM "Wallets" ORDER BY "AccountId" """,
             """SELECT 'wallet ' || "AccountId" || ' leased ' || "LeasedMicros" FROM "Wallets" ORDER BY "AccountId" """,
             """SELECT 'key ' || "Id" || ' ' || "SpendMicros" || ' ' || "PeriodSpendMicros" || ' ' || "PeriodStartMs" || ' ' || coalesce("LastUsedAtMs"::text, '-') FROM "ApiKeys" ORDER BY "Id" """,

@@ -11,8 +11,8 @@ namespace Qlaud.Storage.Postgres;
 /// version), computes the pool from it, and only when the pool covers the need adds to the row's <c>LeasedMicros</c> and to
 /// the instance's lease row, all in the same statement; concurrent grants on one subject queue on the row lock, so two
 /// instances can never both take the same budget.</para>
-/// <para>Lock order: a grant takes the subject row, then the lease row; the ledger writer takes the wallet and key rows (its
-/// balance and spend updates), then the lease rows (<see cref="ConsumeSql"/>). Reclaiming and handing back delete lease rows
+/// <para>Lock order: a grant takes the subject row, then the lease row; so does the ledger writer (<see cref="ConsumeSql"/>, wallets
+/// before keys), before its balance and spend updates (wallets before keys). Reclaiming and handing back delete lease rows
 /// first; they never race a grant on the same lease row (an instance only adds to its own lease while it is valid), and a
 /// deadlock with a late ledger write of a lapsed lease is broken by PostgreSQL and retried by the writer.</para>
 /// </remarks>
@@ -45,30 +45,45 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         SELECT (SELECT pool FROM cur), (SELECT granted FROM s), (SELECT inserted FROM l)
         """;
 
-    /// <summary>Moves <c>@amount</c> out of one lease and out of its subject's leased total: run by the ledger writer, in its
-    /// transaction, for what it settles against a lease (the same transaction adds it to the spend or takes it off the
-    /// balance), and for a partial return. A lease that was reclaimed meanwhile is left alone, and so is the total.</summary>
+    /// <summary>Moves up to <c>@amount</c> out of one lease and out of its subject's leased total, as far as the lease row still
+    /// holds it, and returns how much it moved: run by the ledger writer, in its transaction, for what it settles against a
+    /// lease (the same transaction adds what was moved to the spend or takes it off the balance, and writes off the rest), and
+    /// for a partial return. It locks the key (or wallet) row first and then the lease row, as a grant does. A lease that was
+    /// reclaimed meanwhile moves nothing: its budget went back to the pool, and another instance may have spent it.</summary>
     internal const string ConsumeSql = """
-        WITH l AS (UPDATE budget_leases SET amount_micros = amount_micros - @amount
-                   WHERE subject_kind = @kind AND subject_id = @subject AND node_id = @node RETURNING subject_kind),
-        k AS (UPDATE "ApiKeys" SET "LeasedMicros" = "LeasedMicros" - @amount
-              WHERE "Id" = @subject AND EXISTS (SELECT 1 FROM l WHERE subject_kind = 0) RETURNING 1)
-        UPDATE "Wallets" SET "LeasedMicros" = "LeasedMicros" - @amount
-        WHERE "AccountId" = @subject AND EXISTS (SELECT 1 FROM l WHERE subject_kind = 1)
+        WITH ks AS (SELECT 1 FROM "ApiKeys" WHERE @kind = 0 AND "Id" = @subject FOR UPDATE),
+        ws AS (SELECT 1 FROM "Wallets" WHERE @kind = 1 AND "AccountId" = @subject FOR UPDATE),
+        cur AS (SELECT GREATEST(0, LEAST(amount_micros, @amount)) AS moved FROM budget_leases
+                WHERE subject_kind = @kind AND subject_id = @subject AND node_id = @node
+                  AND (EXISTS (SELECT 1 FROM ks) OR EXISTS (SELECT 1 FROM ws)) FOR UPDATE),
+        l AS (UPDATE budget_leases SET amount_micros = amount_micros - cur.moved FROM cur
+              WHERE subject_kind = @kind AND subject_id = @subject AND node_id = @node RETURNING cur.moved),
+        k AS (UPDATE "ApiKeys" SET "LeasedMicros" = "LeasedMicros" - l.moved FROM l WHERE @kind = 0 AND "Id" = @subject RETURNING 1),
+        w AS (UPDATE "Wallets" SET "LeasedMicros" = "LeasedMicros" - l.moved FROM l WHERE @kind = 1 AND "AccountId" = @subject RETURNING 1)
+        SELECT COALESCE((SELECT moved FROM l), 0)
         """;
 
     /// <summary><see cref="ConsumeSql"/> for many leases of this instance in one statement: <c>@kinds</c>, <c>@subjects</c> and
-    /// <c>@amounts</c> are parallel arrays, one element per lease (each lease at most once). Run by the ledger writer on
-    /// PostgreSQL's batch path, after its key and wallet updates.</summary>
+    /// <c>@amounts</c> are parallel arrays, one element per lease (each lease at most once); returns each lease that moved
+    /// anything with how much (a lease not returned covered nothing). Run by the ledger writer on PostgreSQL's batch path,
+    /// which has locked the wallet and key rows before it (wallets, then keys, each in id order); the lease rows are locked
+    /// here in key order.</summary>
     internal const string ConsumeManySql = """
         WITH v AS (SELECT * FROM unnest(@kinds::smallint[], @subjects::character varying[], @amounts::bigint[]) AS v(kind, subject, amount)),
-        l AS (UPDATE budget_leases b SET amount_micros = b.amount_micros - v.amount FROM v
-              WHERE b.subject_kind = v.kind AND b.subject_id = v.subject AND b.node_id = @node
-              RETURNING b.subject_kind, b.subject_id, v.amount),
-        k AS (UPDATE "ApiKeys" a SET "LeasedMicros" = a."LeasedMicros" - l.amount FROM l
-              WHERE l.subject_kind = 0 AND a."Id" = l.subject_id RETURNING 1)
-        UPDATE "Wallets" w SET "LeasedMicros" = w."LeasedMicros" - l.amount FROM l
-        WHERE l.subject_kind = 1 AND w."AccountId" = l.subject_id
+        cur AS (SELECT b.subject_kind, b.subject_id, GREATEST(0, LEAST(b.amount_micros, v.amount)) AS moved
+                FROM budget_leases b JOIN v ON b.subject_kind = v.kind AND b.subject_id = v.subject
+                WHERE b.node_id = @node
+                  AND (EXISTS (SELECT 1 FROM "ApiKeys" WHERE v.kind = 0 AND "Id" = v.subject)
+                       OR EXISTS (SELECT 1 FROM "Wallets" WHERE v.kind = 1 AND "AccountId" = v.subject))
+                ORDER BY b.subject_kind DESC, b.subject_id FOR UPDATE OF b),
+        l AS (UPDATE budget_leases b SET amount_micros = b.amount_micros - cur.moved FROM cur
+              WHERE b.subject_kind = cur.subject_kind AND b.subject_id = cur.subject_id AND b.node_id = @node
+              RETURNING b.subject_kind, b.subject_id, cur.moved),
+        k AS (UPDATE "ApiKeys" a SET "LeasedMicros" = a."LeasedMicros" - l.moved FROM l
+              WHERE l.subject_kind = 0 AND a."Id" = l.subject_id RETURNING 1),
+        w AS (UPDATE "Wallets" w SET "LeasedMicros" = w."LeasedMicros" - l.moved FROM l
+              WHERE l.subject_kind = 1 AND w."AccountId" = l.subject_id RETURNING 1)
+        SELECT subject_kind, subject_id, moved FROM l
         """;
 
     private const string DeleteSql = """

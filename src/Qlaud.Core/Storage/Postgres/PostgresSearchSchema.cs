@@ -32,4 +32,35 @@ internal static class PostgresSearchSchema
         ALTER TABLE search_documents DROP COLUMN IF EXISTS "Terms";
         ALTER TABLE search_documents DROP COLUMN IF EXISTS "FoldedText";
         """;
+
+    /// <summary>The change feed (migration <c>SearchChangeFeed</c>): <c>"WrittenXid"</c> on each document (the id of the
+    /// transaction that inserted it) and <c>search_deletions</c>, a row per deleted document that had vectors, with the deleting
+    /// transaction's id. An instance reads the rows written by transactions at or after the oldest one still running at its
+    /// previous read (<c>pg_snapshot_xmin</c>), so a row committed late by a long transaction is not skipped.</summary>
+    public const string CreateChangeFeedSql = """
+        ALTER TABLE search_documents ADD COLUMN "WrittenXid" xid8 NOT NULL DEFAULT pg_current_xact_id();
+        CREATE INDEX "IX_search_documents_WrittenXid" ON search_documents ("WrittenXid");
+        CREATE TABLE search_deletions (
+            "DocumentId" bigint NOT NULL,
+            "AccountId" text NOT NULL,
+            "WrittenXid" xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            "DeletedAt" timestamp with time zone NOT NULL DEFAULT now());
+        CREATE INDEX "IX_search_deletions_WrittenXid" ON search_deletions ("WrittenXid");
+        CREATE INDEX "IX_search_deletions_DeletedAt" ON search_deletions ("DeletedAt");
+        CREATE FUNCTION qlaud_search_documents_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO search_deletions ("DocumentId", "AccountId") SELECT "Id", "AccountId" FROM gone WHERE "Vectors" IS NOT NULL;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER search_documents_deleted AFTER DELETE ON search_documents
+            REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION qlaud_search_documents_deleted();
+        """;
+
+    public const string DropChangeFeedSql = """
+        DROP TRIGGER IF EXISTS search_documents_deleted ON search_documents;
+        DROP FUNCTION IF EXISTS qlaud_search_documents_deleted();
+        DROP TABLE IF EXISTS search_deletions;
+        DROP INDEX IF EXISTS "IX_search_documents_WrittenXid";
+        ALTER TABLE search_documents DROP COLUMN IF EXISTS "WrittenXid";
+        """;
 }

@@ -20,8 +20,15 @@ namespace Qlaud.Storage.Postgres;
 /// <see cref="ClaimTime"/>. Writing is idempotent besides (one document per message), so a lapsed claim that is indexed
 /// twice still leaves one document.</para>
 /// </remarks>
-internal sealed class PostgresSearchStore(IDbContextFactory<QlaudDbContext> factory, StorageInitializer storage, TimeProvider time) : ISearchStore
+internal sealed class PostgresSearchStore(IDbContextFactory<QlaudDbContext> factory, StorageInitializer storage, TimeProvider time) : ISearchStore, ISearchChangeFeed
 {
+    /// <summary>How long a deleted document's row stays in <c>search_deletions</c>: an instance that did not read the feed for
+    /// longer keeps that document's vectors in memory until its restart (its hits are dropped, since the document is gone).</summary>
+    internal static readonly TimeSpan DeletionsKept = TimeSpan.FromHours(1);
+
+    /// <summary>When this instance last trimmed <c>search_deletions</c> (Unix ms).</summary>
+    private long _trimmedAtMs;
+
     private const string Mark = "<mark>", EndMark = "</mark>", Ellipsis = "…";
 
     /// <summary>ts_headline's options: one fragment of up to 16 words around the matches, marked as on SQLite.</summary>
@@ -220,6 +227,61 @@ internal sealed class PostgresSearchStore(IDbContextFactory<QlaudDbContext> fact
             yield return new StoredVectors(reader.GetInt64(0), reader.GetString(1), NullableString(reader, 2), NullableString(reader, 3), reader.GetString(4),
                 reader.GetInt64(5), reader.GetInt32(6), (byte[])reader.GetValue(7));
         }
+    }
+
+    public async Task<SearchChanges> ReadChangesAsync(string? watermark, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = session.Connection.CreateCommand();
+        // One round trip. The next watermark is the oldest transaction still running when the read starts: every row written
+        // by an older transaction is committed (or never will be) and visible to the statements that follow, so a read from
+        // it misses nothing; rows at or after it may come again and are skipped by the reader.
+        const string Next = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text";
+        if (watermark is null)
+        {
+            command.CommandText = Next;
+            return new SearchChanges((string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!, [], []);
+        }
+
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        bool trim = now - Interlocked.Read(ref _trimmedAtMs) >= (long)DeletionsKept.TotalMilliseconds / 6;
+        command.CommandText = $"""
+            {Next};
+            SELECT "Id", "AccountId", "EndUserId", "KeyId", "ThreadId", "CreatedAtMs", "Dimensions", "Vectors"
+            FROM search_documents WHERE "WrittenXid" >= @watermark::xid8 AND "Vectors" IS NOT NULL ORDER BY "Id";
+            SELECT "AccountId", "DocumentId" FROM search_deletions WHERE "WrittenXid" >= @watermark::xid8;
+            {(trim ? "DELETE FROM search_deletions WHERE \"DeletedAt\" < now() - make_interval(secs => @kept);" : "")}
+            """;
+        command.Parameters.AddWithValue("watermark", watermark);
+        if (trim)
+        {
+            command.Parameters.AddWithValue("kept", DeletionsKept.TotalSeconds);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        string next = reader.GetString(0);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var written = new List<StoredVectors>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            written.Add(new StoredVectors(reader.GetInt64(0), reader.GetString(1), NullableString(reader, 2), NullableString(reader, 3), reader.GetString(4),
+                reader.GetInt64(5), reader.GetInt32(6), (byte[])reader.GetValue(7)));
+        }
+
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var deleted = new List<(string, long)>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            deleted.Add((reader.GetString(0), reader.GetInt64(1)));
+        }
+
+        if (trim)
+        {
+            Interlocked.Exchange(ref _trimmedAtMs, now);
+        }
+
+        return new SearchChanges(next, written, deleted);
     }
 
     public async Task<int> CountEndUserAsync(string accountId, string endUserId, CancellationToken cancellationToken)

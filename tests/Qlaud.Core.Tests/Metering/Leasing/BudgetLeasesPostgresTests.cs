@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaud.Core.Tests.Infrastructure;
 using Qlaud.Metering;
@@ -121,6 +122,55 @@ public sealed class BudgetLeasesPostgresTests : IAsyncLifetime
         var after = await LeaseLedger.ReadAsync(_owner, key.Record.Id);
         after.AssertInvariant(walletEnforced: false);
         Assert.Equal(10_000, after.KeyLedger);
+    }
+
+    [Fact]
+    public async Task Settle_CommitDelayedPastTheLeasesExpiryWhileAnotherNodeSpendsTheReclaimedBudget_TheLateChargeIsWrittenOffAndTheCapHolds()
+    {
+        // Node a reaches the database through a proxy that the test can hold, as a network partition would.
+        var server = new Npgsql.NpgsqlConnectionStringBuilder(_owner.DatabasePath);
+        await using var proxy = PausableTcpProxy.Start(server.Host!, server.Port);
+        var throughProxy = new Npgsql.NpgsqlConnectionStringBuilder(_owner.DatabasePath) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString;
+        var a = await MeteringHarness.StartAsync(Settings(), _owner.Time.GetUtcNow(), databasePath: throughProxy, storage: MeteringHarness.Postgres);
+        a.KeepDatabase = true;
+        _nodes.Add(a);
+        var b = await NodeAsync();
+        var (key, secret, _) = await _owner.MintAsync(capMicros: 10_000);
+
+        // a leases the whole cap and admits a request while its lease is valid.
+        var reserved = await a.Guard.ReserveAsync(await CallerAsync(a, secret), MeteringHarness.Estimate(1_000), default);
+        Assert.True(reserved.IsAdmitted);
+        Assert.Equal(10_000, (await LeaseLedger.ReadAsync(_owner, key.Record.Id)).KeyLeased);
+
+        // a loses the database, settles the request (its ledger commit now waits in the partition), and cannot renew.
+        proxy.Pause();
+        a.Guard.Settle(reserved.Reservation!, MeteringHarness.Used(1_000));
+        var aCommit = a.Ledger.FlushAsync();
+
+        // Past a's lease expiry, b reclaims the budget and spends almost all of it, committed.
+        b.Time.Advance(TimeSpan.FromSeconds(11));
+        var onB = await CallerAsync(b, secret);
+        var spent = await b.Guard.ReserveAsync(onB, MeteringHarness.Estimate(9_500), default);
+        Assert.True(spent.IsAdmitted);
+        b.Guard.Settle(spent.Reservation!, MeteringHarness.Used(9_500));
+        await b.Ledger.FlushAsync();
+        var beforeLateCommit = await LeaseLedger.ReadAsync(_owner, key.Record.Id);
+        beforeLateCommit.AssertInvariant(walletEnforced: false);
+        Assert.Equal(9_500, beforeLateCommit.PeriodSpend);
+        Assert.False(aCommit.IsCompleted);
+
+        // The partition ends: a's transaction commits its charge, whose lease row is gone.
+        proxy.Resume();
+        await aCommit.WaitAsync(TimeSpan.FromSeconds(30));
+        var after = await LeaseLedger.ReadAsync(_owner, key.Record.Id);
+
+        after.AssertInvariant(walletEnforced: false); // spend + leases within the cap; spend equal to the ledger
+        Assert.Equal(9_500, after.PeriodSpend);
+        Assert.Equal(9_500, after.KeyLedger);
+        await using var db = _owner.Db();
+        var late = await db.LedgerEntries.SingleAsync(e => e.KeyId == key.Record.Id && e.WrittenOffMicros > 0);
+        Assert.Equal((0L, 0L, 1_000L), (late.CostMicros, late.AmountMicros, late.WrittenOffMicros)); // recorded, not billed
+        Assert.Equal(after.Balance, after.WalletLedger);
     }
 
     [Fact]
