@@ -27,7 +27,9 @@ namespace Qlaud.Storage;
 /// threads, so a writer that is falling behind does not yield (<see cref="Qlaud.Metering.LedgerWriter"/>).</para>
 /// <para>The SQL is built from the EF model (tables, columns, value converters) with the provider's own identifier quoting
 /// and parameter syntax, so it is standard SQL on any relational provider. On SQLite the same statements run on the
-/// connection's native handle, bound by index (<see cref="SqliteRawStatement"/>); any other provider runs them as
+/// connection's native handle, bound by index (<see cref="SqliteRawStatement"/>). On PostgreSQL, where each statement would
+/// be a network round trip, the batch is a few set-based statements over arrays sent together (<c>LedgerSession.Postgres.cs</c>),
+/// built from the same model and sharing the balance and spend expressions; any other provider runs the statements as
 /// <see cref="DbCommand"/>s. The balance and spend updates are relative, so they stay correct beside other writers of the
 /// same rows (an API patch, another node). A session whose write failed is disposed by its owner and a new one opened for
 /// the retry.</para>
