@@ -27,12 +27,14 @@ namespace Qlaud.Storage;
 /// threads, so a writer that is falling behind does not yield (<see cref="Qlaud.Metering.LedgerWriter"/>).</para>
 /// <para>The SQL is built from the EF model (tables, columns, value converters) with the provider's own identifier quoting
 /// and parameter syntax, so it is standard SQL on any relational provider. On SQLite the same statements run on the
-/// connection's native handle, bound by index (<see cref="SqliteRawStatement"/>); any other provider runs them as
+/// connection's native handle, bound by index (<see cref="SqliteRawStatement"/>). On PostgreSQL, where each statement would
+/// be a network round trip, the batch is a few set-based statements over arrays sent together (<c>LedgerSession.Postgres.cs</c>),
+/// built from the same model and sharing the balance and spend expressions; any other provider runs the statements as
 /// <see cref="DbCommand"/>s. The balance and spend updates are relative, so they stay correct beside other writers of the
 /// same rows (an API patch, another node). A session whose write failed is disposed by its owner and a new one opened for
 /// the retry.</para>
 /// </remarks>
-internal sealed class LedgerSession : IAsyncDisposable
+internal sealed partial class LedgerSession : IAsyncDisposable
 {
     /// <summary>Rows written between two yields of the writer's core (see remarks).</summary>
     internal const int RowsPerYield = 2;
@@ -49,11 +51,17 @@ internal sealed class LedgerSession : IAsyncDisposable
     /// <summary>EF Core's name of its SQLite provider (<c>DatabaseFacade.ProviderName</c>).</summary>
     private const string SqliteProviderName = "Microsoft.EntityFrameworkCore.Sqlite";
 
+    /// <summary>Npgsql's name of its EF Core provider.</summary>
+    private const string PostgresProviderName = "Npgsql.EntityFrameworkCore.PostgreSQL";
+
     /// <summary>The same three statements on SQLite's native handle, or null on another provider.</summary>
     private readonly NativeStatements? _native;
 
     /// <summary>Whether the statements run on SQLite's native handle.</summary>
     internal bool IsNative => _native is not null;
+
+    /// <summary>The batch as one pipelined set of set-based statements on PostgreSQL, or null on another provider.</summary>
+    private readonly PostgresStatements? _postgres;
 
     private LedgerSession(QlaudDbContext db, bool native)
     {
@@ -66,13 +74,8 @@ internal sealed class LedgerSession : IAsyncDisposable
         _insert = _connection.CreateCommand();
         var columns = new List<(IClrPropertyGetter, Func<object?, object?>?, DbParameter)>();
         var names = new List<string>();
-        foreach (var property in ledger.GetProperties())
+        foreach (var property in InsertedProperties(ledger))
         {
-            if (property.ValueGenerated != ValueGenerated.Never)
-            {
-                continue; // the identity column
-            }
-
             var converter = property.GetValueConverter() ?? property.GetTypeMapping().Converter;
             columns.Add((property.GetGetter(), converter is null ? null : converter.ConvertToProvider,
                 Parameter(_insert, sql, "p" + columns.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), property.GetRelationalTypeMapping().DbType ?? DbType.String)));
@@ -83,21 +86,15 @@ internal sealed class LedgerSession : IAsyncDisposable
         _insert.CommandText = $"INSERT INTO {Name(sql, ledgerTable)} ({string.Join(", ", names)}) VALUES ({string.Join(", ", columns.Select((_, i) => sql.GenerateParameterNamePlaceholder("p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))))})";
 
         var wallet = Table<WalletEntity>(model, out var walletTable);
-        string balance = Column(sql, wallet, walletTable, nameof(WalletEntity.BalanceMicros));
         _wallet = _connection.CreateCommand();
         _walletDelta = Parameter(_wallet, sql, "delta", DbType.Int64);
         _walletNow = Parameter(_wallet, sql, "now", DbType.Int64);
         _walletAccount = Parameter(_wallet, sql, "account", DbType.String);
         _wallet.CommandText =
-            $"UPDATE {Name(sql, walletTable)} SET {balance} = {balance} + {sql.GenerateParameterNamePlaceholder("delta")}, " +
-            $"{Column(sql, wallet, walletTable, nameof(WalletEntity.UpdatedAtMs))} = {sql.GenerateParameterNamePlaceholder("now")} " +
+            $"UPDATE {Name(sql, walletTable)} SET {WalletAssignments(sql, model, sql.GenerateParameterNamePlaceholder("delta"), sql.GenerateParameterNamePlaceholder("now"))} " +
             $"WHERE {Column(sql, wallet, walletTable, nameof(WalletEntity.AccountId))} = {sql.GenerateParameterNamePlaceholder("account")}";
 
         var key = Table<ApiKeyEntity>(model, out var keyTable);
-        string spend = Column(sql, key, keyTable, nameof(ApiKeyEntity.SpendMicros));
-        string periodSpend = Column(sql, key, keyTable, nameof(ApiKeyEntity.PeriodSpendMicros));
-        string periodStart = Column(sql, key, keyTable, nameof(ApiKeyEntity.PeriodStartMs));
-        string lastUsed = Column(sql, key, keyTable, nameof(ApiKeyEntity.LastUsedAtMs));
         string pSpend = sql.GenerateParameterNamePlaceholder("spend"), pStart = sql.GenerateParameterNamePlaceholder("start"), pUsed = sql.GenerateParameterNamePlaceholder("used");
         _key = _connection.CreateCommand();
         _keySpend = Parameter(_key, sql, "spend", DbType.Int64);
@@ -105,13 +102,8 @@ internal sealed class LedgerSession : IAsyncDisposable
         _keyLastUsed = Parameter(_key, sql, "used", DbType.Int64);
         _keyId = Parameter(_key, sql, "id", DbType.String);
 
-        // A charge counts in the period it was made in: a key whose period already rolled past it keeps its new period's
-        // spend; a charge that starts a newer period resets the period's spend to itself. (SET expressions read the old row.)
         _key.CommandText =
-            $"UPDATE {Name(sql, keyTable)} SET {spend} = {spend} + {pSpend}, " +
-            $"{periodSpend} = CASE WHEN {periodStart} > {pStart} THEN {periodSpend} WHEN {periodStart} = {pStart} THEN {periodSpend} + {pSpend} ELSE {pSpend} END, " +
-            $"{periodStart} = CASE WHEN {periodStart} > {pStart} THEN {periodStart} ELSE {pStart} END, " +
-            $"{lastUsed} = CASE WHEN {lastUsed} IS NULL OR {lastUsed} < {pUsed} THEN {pUsed} ELSE {lastUsed} END " +
+            $"UPDATE {Name(sql, keyTable)} SET {KeySpendAssignments(sql, model, pSpend, pStart, pSpend, pUsed)} " +
             $"WHERE {Column(sql, key, keyTable, nameof(ApiKeyEntity.Id))} = {sql.GenerateParameterNamePlaceholder("id")}";
 
         // By the provider's name, so that no SQLite type is touched (and the SQLite assembly not loaded) on another provider.
@@ -119,12 +111,47 @@ internal sealed class LedgerSession : IAsyncDisposable
         {
             _native = NativeStatements.Create(_connection, this);
         }
+        else if (native && string.Equals(db.Database.ProviderName, PostgresProviderName, StringComparison.Ordinal))
+        {
+            _postgres = PostgresStatements.Create(_connection, sql, model);
+        }
+    }
+
+    /// <summary>The SET list that moves a wallet's balance by <paramref name="delta"/> and stamps it with <paramref name="now"/>
+    /// (placeholders or column references).</summary>
+    private static string WalletAssignments(ISqlGenerationHelper sql, IModel model, string delta, string now)
+    {
+        var wallet = Table<WalletEntity>(model, out var table);
+        string balance = Column(sql, wallet, table, nameof(WalletEntity.BalanceMicros));
+        return $"{balance} = {balance} + {delta}, {Column(sql, wallet, table, nameof(WalletEntity.UpdatedAtMs))} = {now}";
+    }
+
+    /// <summary>The SET list that adds a key's charges: <paramref name="total"/> to its lifetime spend, <paramref name="periodCharge"/>
+    /// (the charges made in cap period <paramref name="start"/>) to its period's spend, and <paramref name="used"/> as its latest
+    /// use (placeholders or column references).</summary>
+    /// <remarks>A charge counts in the period it was made in: a key whose period already rolled past it keeps its new period's
+    /// spend; a charge that starts a newer period resets the period's spend to itself. (SET expressions read the old row.)
+    /// Applying one key's periods oldest first ends in the same row as applying only the newest period's charges with the sum of
+    /// all of them as <paramref name="total"/>: an older period can only be counted by a row that is still in it, and the newest
+    /// one then resets it.</remarks>
+    private static string KeySpendAssignments(ISqlGenerationHelper sql, IModel model, string total, string start, string periodCharge, string used)
+    {
+        var key = Table<ApiKeyEntity>(model, out var table);
+        string spend = Column(sql, key, table, nameof(ApiKeyEntity.SpendMicros));
+        string periodSpend = Column(sql, key, table, nameof(ApiKeyEntity.PeriodSpendMicros));
+        string periodStart = Column(sql, key, table, nameof(ApiKeyEntity.PeriodStartMs));
+        string lastUsed = Column(sql, key, table, nameof(ApiKeyEntity.LastUsedAtMs));
+        return $"{spend} = {spend} + {total}, " +
+            $"{periodSpend} = CASE WHEN {periodStart} > {start} THEN {periodSpend} WHEN {periodStart} = {start} THEN {periodSpend} + {periodCharge} ELSE {periodCharge} END, " +
+            $"{periodStart} = CASE WHEN {periodStart} > {start} THEN {periodStart} ELSE {start} END, " +
+            $"{lastUsed} = CASE WHEN {lastUsed} IS NULL OR {lastUsed} < {used} THEN {used} ELSE {lastUsed} END";
     }
 
     /// <summary>Opens the connection (through EF, so the provider's connection set-up runs) and prepares the statements.</summary>
     /// <param name="factory">Creates the context whose connection the session keeps open.</param>
-    /// <param name="native">Whether SQLite runs the statements on its native handle (the default); false runs them as
-    /// <see cref="DbCommand"/>s, the path of every other provider (tests compare the two).</param>
+    /// <param name="native">Whether the provider's own path runs the batch (the default): SQLite's native handle, or PostgreSQL's
+    /// pipelined set-based statements; false runs the statements as <see cref="DbCommand"/>s, the path of every other provider
+    /// (tests compare the two).</param>
     /// <param name="cancellationToken">Cancels opening.</param>
     public static async Task<LedgerSession> OpenAsync(IDbContextFactory<QlaudDbContext> factory, CancellationToken cancellationToken, bool native = true)
     {
@@ -134,7 +161,11 @@ internal sealed class LedgerSession : IAsyncDisposable
         {
             await db.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             var session = new LedgerSession(db, native);
-            if (session._native is null)
+            if (session._postgres is { } postgres)
+            {
+                await postgres.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else if (session._native is null)
             {
                 await session._insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 await session._wallet.PrepareAsync(cancellationToken).ConfigureAwait(false);
@@ -170,6 +201,13 @@ internal sealed class LedgerSession : IAsyncDisposable
         IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long>? leased = null, string? leaseNode = null,
         Func<IReadOnlyDictionary<(Metering.Leasing.LeaseSubjectKind Kind, string SubjectId), long>, (IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys)>? writeOff = null)
     {
+        if (_postgres is { } postgres)
+        {
+            await postgres.WriteAsync((Npgsql.NpgsqlConnection)_connection, entries, wallets, keys, nowMs, leaseNode is null ? null : leased, leaseNode,
+                writeOff, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var transaction = await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
@@ -293,6 +331,11 @@ internal sealed class LedgerSession : IAsyncDisposable
         }
 
         _native?.Dispose();
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _insert.DisposeAsync().ConfigureAwait(false);
         await _wallet.DisposeAsync().ConfigureAwait(false);
         await _key.DisposeAsync().ConfigureAwait(false);
@@ -388,6 +431,9 @@ internal sealed class LedgerSession : IAsyncDisposable
         table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
         return entity;
     }
+
+    /// <summary>The ledger columns the writer fills: all but the identity column.</summary>
+    private static IEnumerable<IProperty> InsertedProperties(IEntityType ledger) => ledger.GetProperties().Where(static p => p.ValueGenerated == ValueGenerated.Never);
 
     private static string Name(ISqlGenerationHelper sql, StoreObjectIdentifier table) => sql.DelimitIdentifier(table.Name, table.Schema);
 

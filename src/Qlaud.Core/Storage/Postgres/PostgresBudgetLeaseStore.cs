@@ -63,6 +63,29 @@ internal sealed class PostgresBudgetLeaseStore(string connectionString) : IBudge
         SELECT COALESCE((SELECT moved FROM l), 0)
         """;
 
+    /// <summary><see cref="ConsumeSql"/> for many leases of this instance in one statement: <c>@kinds</c>, <c>@subjects</c> and
+    /// <c>@amounts</c> are parallel arrays, one element per lease (each lease at most once); returns each lease that moved
+    /// anything with how much (a lease not returned covered nothing). Run by the ledger writer on PostgreSQL's batch path,
+    /// which has locked the wallet and key rows before it (wallets, then keys, each in id order); the lease rows are locked
+    /// here in key order.</summary>
+    internal const string ConsumeManySql = """
+        WITH v AS (SELECT * FROM unnest(@kinds::smallint[], @subjects::character varying[], @amounts::bigint[]) AS v(kind, subject, amount)),
+        cur AS (SELECT b.subject_kind, b.subject_id, GREATEST(0, LEAST(b.amount_micros, v.amount)) AS moved
+                FROM budget_leases b JOIN v ON b.subject_kind = v.kind AND b.subject_id = v.subject
+                WHERE b.node_id = @node
+                  AND (EXISTS (SELECT 1 FROM "ApiKeys" WHERE v.kind = 0 AND "Id" = v.subject)
+                       OR EXISTS (SELECT 1 FROM "Wallets" WHERE v.kind = 1 AND "AccountId" = v.subject))
+                ORDER BY b.subject_kind DESC, b.subject_id FOR UPDATE OF b),
+        l AS (UPDATE budget_leases b SET amount_micros = b.amount_micros - cur.moved FROM cur
+              WHERE b.subject_kind = cur.subject_kind AND b.subject_id = cur.subject_id AND b.node_id = @node
+              RETURNING b.subject_kind, b.subject_id, cur.moved),
+        k AS (UPDATE "ApiKeys" a SET "LeasedMicros" = a."LeasedMicros" - l.moved FROM l
+              WHERE l.subject_kind = 0 AND a."Id" = l.subject_id RETURNING 1),
+        w AS (UPDATE "Wallets" w SET "LeasedMicros" = w."LeasedMicros" - l.moved FROM l
+              WHERE l.subject_kind = 1 AND w."AccountId" = l.subject_id RETURNING 1)
+        SELECT subject_kind, subject_id, moved FROM l
+        """;
+
     private const string DeleteSql = """
         WITH gone AS (DELETE FROM budget_leases WHERE (subject_kind, subject_id, node_id) IN (
                           SELECT subject_kind, subject_id, node_id FROM budget_leases WHERE {0} ORDER BY subject_kind, subject_id, node_id FOR UPDATE)
