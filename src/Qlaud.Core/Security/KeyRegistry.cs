@@ -12,7 +12,7 @@ namespace Qlaud.Security;
 /// <remarks>
 /// Authentication of a known key is a dictionary lookup. Changes made on this node (patch, revoke) update the cached
 /// entry at once; settings changed by another node sharing the database are picked up after
-/// <c>Qlaud:Metering:KeyCacheSeconds</c> (re-read in the background). An unknown key's hash is remembered for
+/// <c>Qlaud:Metering:KeyCacheSeconds</c> (re-read in the background, every key due in one round of two queries). An unknown key's hash is remembered for
 /// <see cref="UnknownKeySeconds"/> seconds in a set of at most <see cref="MaxUnknownKeys"/> entries, so repeating a wrong key
 /// costs no database lookup; a key minted on this node leaves that set at once, one minted by another node sharing the database
 /// authenticates here after at most that time.
@@ -24,6 +24,9 @@ internal sealed partial class KeyRegistry : IDisposable
 
     /// <summary>The most unknown hashes remembered; when full, the set starts over (it is a cost saver, not a record).</summary>
     public const int MaxUnknownKeys = 10_000;
+
+    /// <summary>The most keys re-read by one query of a refresh round.</summary>
+    public const int MaxKeysPerQuery = 1000;
 
     private readonly ConcurrentDictionary<string, KeyState> _byHash = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyState>.AlternateLookup<ReadOnlySpan<char>> _byHashSpan;
@@ -179,21 +182,67 @@ internal sealed partial class KeyRegistry : IDisposable
         if (_refreshMs > 0 && now - refreshed > _refreshMs && state.TryClaimRefresh(refreshed, now))
         {
             // Off the request path: SQLite's async calls complete synchronously, so an inline refresh would be a database round trip here.
-            string id = state.Record.Id;
-            _ = Task.Run(() => RefreshAsync(id));
+            _ = Task.Run(() => RefreshRoundAsync(state));
         }
     }
 
-    private async Task RefreshAsync(string id)
+    /// <summary>Re-reads, in one round of two queries, the stale key that started it and every other cached key whose settings
+    /// come due within the next tenth of the cache time, so keys first seen together are refreshed together.</summary>
+    private async Task RefreshRoundAsync(KeyState trigger)
     {
-        try
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        long dueBefore = now - (_refreshMs - (_refreshMs / 10));
+        var ids = new List<string> { trigger.Record.Id };
+        foreach (var state in _byId.Values)
         {
-            await LoadAsync(id, byHash: false, CancellationToken.None).ConfigureAwait(false);
+            long refreshed = state.RefreshedAtMs;
+            if (!ReferenceEquals(state, trigger) && refreshed < dueBefore && state.TryClaimRefresh(refreshed, now))
+            {
+                ids.Add(state.Record.Id);
+            }
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+
+        for (int start = 0; start < ids.Count; start += MaxKeysPerQuery)
         {
-            // The cached settings stay in force; the next stale lookup tries again.
-            Log.RefreshFailed(_logger, ex, id);
+            var batch = ids.GetRange(start, Math.Min(MaxKeysPerQuery, ids.Count - start));
+            try
+            {
+                await LoadManyAsync(batch).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The cached settings stay in force; the next stale lookup tries again.
+                Log.RefreshFailed(_logger, ex, batch.Count);
+            }
+        }
+    }
+
+    private async Task LoadManyAsync(List<string> ids)
+    {
+        await _storage.EnsureInitializedAsync(CancellationToken.None).ConfigureAwait(false);
+        var db = await _db.CreateDbContextAsync(CancellationToken.None).ConfigureAwait(false);
+        await using (db.ConfigureAwait(false))
+        {
+            var entities = await db.ApiKeys.AsNoTracking().Where(k => ids.Contains(k.Id)).ToListAsync().ConfigureAwait(false);
+            if (entities.Count == 0)
+            {
+                return;
+            }
+
+            var accountIds = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var entity in entities)
+            {
+                accountIds.Add(entity.AccountId);
+            }
+
+            var accounts = new List<string>(accountIds);
+            var disabled = await db.Accounts.AsNoTracking().Where(a => accounts.Contains(a.Id) && a.DisabledAtMs != null).Select(a => a.Id)
+                .ToListAsync().ConfigureAwait(false);
+            var disabledSet = new HashSet<string>(disabled, StringComparer.Ordinal);
+            foreach (var entity in entities)
+            {
+                Upsert(entity, disabledSet.Contains(entity.AccountId));
+            }
         }
     }
 
@@ -216,7 +265,7 @@ internal sealed partial class KeyRegistry : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Re-reading the settings of key {KeyId} failed; the cached settings stay in force")]
-        public static partial void RefreshFailed(ILogger logger, Exception exception, string keyId);
+        [LoggerMessage(1, LogLevel.Warning, "Re-reading the settings of {KeyCount} cached keys failed; their cached settings stay in force")]
+        public static partial void RefreshFailed(ILogger logger, Exception exception, int keyCount);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaud.Core.Tests.Infrastructure;
 using Qlaud.Security;
@@ -168,6 +169,49 @@ public class KeyAuthenticatorTests : StorageTestBase, IAsyncLifetime
         Assert.NotNull(cached.Caller);
         Assert.Null(refreshed.Caller);
         Assert.Equal(QlaudErrorKind.Authentication, refreshed.Error!.Kind);
+    }
+
+    [Fact]
+    public async Task AuthenticateAsync_ManyKeysChangedInTheDatabase_OneStaleLookupReReadsThemAllWithinTheCacheTime()
+    {
+        var secrets = new List<string>();
+        var ids = new List<string>();
+        for (int i = 0; i < 40; i++)
+        {
+            var (key, secret, _) = await _h.MintAsync(endUser: $"user-{i}");
+            ids.Add(key.Record.Id);
+            secrets.Add(secret);
+        }
+
+        foreach (string secret in secrets)
+        {
+            Assert.NotNull((await _h.Authenticator.AuthenticateAsync(secret, default)).Caller);
+        }
+
+        await using (var db = _h.Db())
+        {
+            await db.ApiKeys.Where(k => ids.Contains(k.Id)).ExecuteUpdateAsync(s => s.SetProperty(k => k.Disabled, true).SetProperty(k => k.RpmLimit, 7));
+        }
+
+        var registry = _h.Services.GetRequiredService<KeyRegistry>();
+        Assert.All(ids, id => Assert.False(registry.TryGetCached(id)!.Record.Disabled)); // still the cached settings
+        _h.Time.Advance(TimeSpan.FromSeconds(61));
+        await _h.Authenticator.AuthenticateAsync(secrets[0], default); // served from memory; starts the background round
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (ids.Exists(id => !registry.TryGetCached(id)!.Record.Disabled) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        // The other 39 keys were not looked up: the round that the first one started re-read them too.
+        Assert.All(ids, id => Assert.True(registry.TryGetCached(id)!.Record.Disabled));
+        Assert.All(ids, id => Assert.Equal(7, registry.TryGetCached(id)!.Record.RpmLimit));
+        foreach (string secret in secrets)
+        {
+            var result = await _h.Authenticator.AuthenticateAsync(secret, default);
+            Assert.Null(result.Caller);
+            Assert.Equal(QlaudErrorKind.Authentication, result.Error!.Kind);
+        }
     }
 
     [Fact]
