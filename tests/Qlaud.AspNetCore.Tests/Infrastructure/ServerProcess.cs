@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Xunit.Abstractions;
 
 namespace Qlaud.AspNetCore.Tests.Infrastructure;
@@ -93,6 +94,43 @@ internal sealed class ServerProcess : IAsyncDisposable, IDisposable
 
         return client;
     }
+
+    /// <summary>SIGTERM, as a service manager stops the server: waits up to <paramref name="timeout"/> for it to shut down
+    /// (the host's graceful shutdown, the ledger writer's last commit) and returns its exit code.</summary>
+    /// <exception cref="TimeoutException">The process was still running after <paramref name="timeout"/>; it is killed.</exception>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        if (Terminate(_process.Id, SigTerm) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            string tail = string.Join('\n', _lines);
+            Kill();
+            throw new TimeoutException($"Qlaud.Server did not stop within {timeout} of SIGTERM:\n{tail}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    /// <summary>The lines the process printed last (stdout and stderr, up to 40).</summary>
+    public string Tail => string.Join('\n', _lines);
+
+    private const int SigTerm = 15;
+
+    // .NET's Process has no way to send SIGTERM; libc's kill(2) is the POSIX call.
+    // (DllImport: both arguments are blittable, so no marshalling code is needed, and the project does not enable unsafe code.)
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+#pragma warning disable SYSLIB1054
+    private static extern int Terminate(int pid, int signal);
+#pragma warning restore SYSLIB1054
 
     /// <summary>SIGKILL, and waits until the process is gone.</summary>
     public void Kill()
