@@ -115,6 +115,19 @@ internal sealed class KeyState
         Uncapped = false;
     }
 
+    /// <summary>Replaces the settings with <paramref name="record"/> only if they are still <paramref name="expected"/> (no
+    /// change was made on this node since they were read): false when a newer change is kept.</summary>
+    public bool TryReplace(ApiKeyRecord expected, ApiKeyRecord record)
+    {
+        if (!ReferenceEquals(Interlocked.CompareExchange(ref _record, record, expected), expected))
+        {
+            return false;
+        }
+
+        Uncapped = false;
+        return true;
+    }
+
     public void DisposeLimits() => Interlocked.Exchange(ref _limits, null)?.Dispose();
 
     /// <summary>Starts a new cap period when the clock passed the current one. Call with <see cref="Gate"/> held.</summary>

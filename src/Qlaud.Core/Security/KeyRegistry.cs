@@ -192,19 +192,22 @@ internal sealed partial class KeyRegistry : IDisposable
     {
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         long dueBefore = now - (_refreshMs - (_refreshMs / 10));
-        var ids = new List<string> { trigger.Record.Id };
+        // Each key's settings as they were before the read: a change made on this node while the round reads (a patch) is newer
+        // than what the round may read, and is kept.
+        var due = new List<(string Id, ApiKeyRecord Seen)> { (trigger.Record.Id, trigger.Record) };
         foreach (var state in _byId.Values)
         {
             long refreshed = state.RefreshedAtMs;
             if (!ReferenceEquals(state, trigger) && refreshed < dueBefore && state.TryClaimRefresh(refreshed, now))
             {
-                ids.Add(state.Record.Id);
+                var record = state.Record;
+                due.Add((record.Id, record));
             }
         }
 
-        for (int start = 0; start < ids.Count; start += MaxKeysPerQuery)
+        for (int start = 0; start < due.Count; start += MaxKeysPerQuery)
         {
-            var batch = ids.GetRange(start, Math.Min(MaxKeysPerQuery, ids.Count - start));
+            var batch = due.GetRange(start, Math.Min(MaxKeysPerQuery, due.Count - start));
             try
             {
                 await LoadManyAsync(batch).ConfigureAwait(false);
@@ -217,8 +220,10 @@ internal sealed partial class KeyRegistry : IDisposable
         }
     }
 
-    private async Task LoadManyAsync(List<string> ids)
+    private async Task LoadManyAsync(List<(string Id, ApiKeyRecord Seen)> due)
     {
+        var ids = due.ConvertAll(static d => d.Id);
+        var seen = due.ToDictionary(static d => d.Id, static d => d.Seen, StringComparer.Ordinal);
         await _storage.EnsureInitializedAsync(CancellationToken.None).ConfigureAwait(false);
         var db = await _db.CreateDbContextAsync(CancellationToken.None).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
@@ -239,9 +244,14 @@ internal sealed partial class KeyRegistry : IDisposable
             var disabled = await db.Accounts.AsNoTracking().Where(a => accounts.Contains(a.Id) && a.DisabledAtMs != null).Select(a => a.Id)
                 .ToListAsync().ConfigureAwait(false);
             var disabledSet = new HashSet<string>(disabled, StringComparer.Ordinal);
+            long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (var entity in entities)
             {
-                Upsert(entity, disabledSet.Contains(entity.AccountId));
+                if (_byId.TryGetValue(entity.Id, out var state)
+                    && state.TryReplace(seen[entity.Id], ApiKeyRecord.From(entity, disabledSet.Contains(entity.AccountId))))
+                {
+                    state.MarkRefreshed(now);
+                }
             }
         }
     }

@@ -124,7 +124,17 @@ internal sealed partial class LedgerSession
 
         /// <summary>Writes the batch in one transaction: in one round trip as a rule, in two when a lease covered less than was
         /// billed and <paramref name="writeOff"/> is given (see remarks).</summary>
-        public async Task WriteAsync(NpgsqlConnection connection, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
+        /// <summary>Writes the batch on <paramref name="connection"/> (an <see cref="NpgsqlConnection"/>).</summary>
+        /// <remarks>Takes the connection as a <see cref="DbConnection"/> and is never inlined, so that the caller's code names no
+        /// Npgsql type: compiling it must not load Npgsql on another provider.</remarks>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        public Task WriteAsync(DbConnection connection, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
+            IReadOnlyList<KeySpend> keys, long nowMs, IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased, string? leaseNode,
+            Func<IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>, (IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys)>? writeOff,
+            CancellationToken cancellationToken)
+            => WriteAsync((NpgsqlConnection)connection, entries, wallets, keys, nowMs, leased, leaseNode, writeOff, cancellationToken);
+
+        private async Task WriteAsync(NpgsqlConnection connection, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
             IReadOnlyList<KeySpend> keys, long nowMs, IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased, string? leaseNode,
             Func<IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>, (IReadOnlyDictionary<string, long> Wallets, IReadOnlyList<KeySpend> Keys)>? writeOff,
             CancellationToken cancellationToken)

@@ -203,7 +203,7 @@ internal sealed partial class LedgerSession : IAsyncDisposable
     {
         if (_postgres is { } postgres)
         {
-            await postgres.WriteAsync((Npgsql.NpgsqlConnection)_connection, entries, wallets, keys, nowMs, leaseNode is null ? null : leased, leaseNode,
+            await postgres.WriteAsync(_connection, entries, wallets, keys, nowMs, leaseNode is null ? null : leased, leaseNode,
                 writeOff, cancellationToken).ConfigureAwait(false);
             return;
         }

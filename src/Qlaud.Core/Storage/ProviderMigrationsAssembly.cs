@@ -1,4 +1,6 @@
 using System.Reflection;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
@@ -12,6 +14,10 @@ namespace Qlaud.Storage;
 /// EF Core finds migrations and the model snapshot by their <c>[DbContext]</c> attribute, which both sets carry; this keeps
 /// the types under <c>Qlaud.Storage.Sqlite.Migrations</c> or <c>Qlaud.Storage.Postgres.Migrations</c>, chosen by the context's
 /// provider. It serves <c>dotnet ef migrations add</c> too, so a new migration diffs against its own provider's snapshot.
+/// <para>EF's own discovery loads every type of the assembly, and loading a type loads the assemblies its layout names (an
+/// async state machine awaiting an Npgsql or SQLite task, say): the other provider's assemblies would be loaded at every
+/// start-up, and the whole of <c>Qlaud.Core</c>'s types with them. This reads the type names from the assembly's metadata
+/// instead and loads only the types of the provider's namespace.</para>
 /// </remarks>
 #pragma warning disable EF1001 // MigrationsAssembly is EF's internal default; only its type discovery is narrowed here.
 internal sealed class ProviderMigrationsAssembly(
@@ -45,11 +51,12 @@ internal sealed class ProviderMigrationsAssembly(
             if (_migrations is null)
             {
                 var own = new SortedList<string, TypeInfo>(StringComparer.Ordinal);
-                foreach (var (id, type) in base.Migrations)
+                foreach (var type in ProviderTypes())
                 {
-                    if (type.Namespace == _namespace)
+                    if (type.IsSubclassOf(typeof(Migration)) && type.GetCustomAttribute<DbContextAttribute>()?.ContextType == _contextType
+                        && type.GetCustomAttribute<MigrationAttribute>() is { } migration)
                     {
-                        own.Add(id, type);
+                        own.Add(migration.Id, type);
                     }
                 }
 
@@ -66,7 +73,7 @@ internal sealed class ProviderMigrationsAssembly(
         {
             if (!_snapshotFound)
             {
-                var type = Assembly.GetTypes().FirstOrDefault(t => t.Namespace == _namespace && t.IsSubclassOf(typeof(ModelSnapshot))
+                var type = ProviderTypes().FirstOrDefault(t => t.IsSubclassOf(typeof(ModelSnapshot))
                     && t.GetCustomAttribute<DbContextAttribute>()?.ContextType == _contextType);
                 _snapshot = type is null ? null : (ModelSnapshot)Activator.CreateInstance(type)!;
                 _snapshotFound = true;
@@ -74,6 +81,33 @@ internal sealed class ProviderMigrationsAssembly(
 
             return _snapshot;
         }
+    }
+
+    /// <summary>The top-level types of the provider's migrations namespace, found by name in the assembly's metadata so that no
+    /// other type is loaded (in a single-file app, where the assembly has no file to read, by loading them all).</summary>
+    internal IEnumerable<TypeInfo> ProviderTypes()
+    {
+        string path = Assembly.Location;
+        if (path.Length == 0 || !File.Exists(path))
+        {
+            return Assembly.DefinedTypes.Where(t => t.Namespace == _namespace && !t.IsNested);
+        }
+
+        var names = new List<string>();
+        using (var pe = new PEReader(File.OpenRead(path)))
+        {
+            var metadata = pe.GetMetadataReader();
+            foreach (var handle in metadata.TypeDefinitions)
+            {
+                var definition = metadata.GetTypeDefinition(handle);
+                if (definition.GetDeclaringType().IsNil && metadata.StringComparer.Equals(definition.Namespace, _namespace))
+                {
+                    names.Add($"{_namespace}.{metadata.GetString(definition.Name)}");
+                }
+            }
+        }
+
+        return names.Select(name => Assembly.GetType(name, throwOnError: true)!.GetTypeInfo());
     }
 }
 #pragma warning restore EF1001

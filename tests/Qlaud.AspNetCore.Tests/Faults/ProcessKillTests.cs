@@ -112,6 +112,10 @@ public sealed class ProcessKillTests(ITestOutputHelper output)
             })).ToArray();
 
             await Task.Delay(LoadTime);
+
+            // On SQLite the server, started, migrated and under load, has not loaded PostgreSQL's client (Npgsql).
+            var npgsql = server.MappedFiles().Where(static f => f.Contains("Npgsql", StringComparison.OrdinalIgnoreCase)).ToList();
+            Assert.True(npgsql.Count == 0, $"the SQLite server loaded {string.Join(", ", npgsql)}");
             server.Kill(); // SIGKILL: no shutdown, no final flush
             loadClock.Stop();
             await stop.CancelAsync();

@@ -215,6 +215,40 @@ public class KeyAuthenticatorTests : StorageTestBase, IAsyncLifetime
     }
 
     [Fact]
+    public async Task KeyState_TryReplace_KeepsAChangeMadeOnThisNodeAfterTheSettingsWereRead()
+    {
+        var (key, _, _) = await _h.MintAsync();
+        var state = _h.Services.GetRequiredService<KeyRegistry>().TryGetCached(key.Record.Id)!;
+        var read = state.Record; // what a refresh round saw before its query
+
+        state.Update(read with { RpmLimit = 5 }); // a patch on this node while the round reads
+        Assert.False(state.TryReplace(read, read with { RpmLimit = 9 }));
+        Assert.Equal(5, state.Record.RpmLimit);
+
+        Assert.True(state.TryReplace(state.Record, state.Record with { RpmLimit = 9 }));
+        Assert.Equal(9, state.Record.RpmLimit);
+    }
+
+    [Fact]
+    public async Task PatchAsync_WhileABackgroundRefreshReads_ThePatchIsNotOverwrittenByTheOlderRow()
+    {
+        // Bounded: 25 rounds, each a stale lookup (starting a background re-read) followed at once by a patch on this node.
+        var (key, secret, _) = await _h.MintAsync();
+        var registry = _h.Services.GetRequiredService<KeyRegistry>();
+        for (int round = 1; round <= 25; round++)
+        {
+            _h.Time.Advance(TimeSpan.FromSeconds(61));
+            await _h.Authenticator.AuthenticateAsync(secret, default); // starts the re-read of the row as it is now
+            var patched = await _h.Keys.PatchAsync(AccountEntity.DefaultId, key.Record.Id, new KeyPatch { RpmLimit = new Settable<int?>(true, 100 + round) }, default);
+            Assert.Equal(100 + round, patched!.Record.RpmLimit);
+
+            // Let the round finish (two queries on a local SQLite file); then the newest settings must be in force.
+            await Task.Delay(30);
+            Assert.Equal(100 + round, registry.TryGetCached(key.Record.Id)!.Record.RpmLimit);
+        }
+    }
+
+    [Fact]
     public async Task CreateAsync_StoresOnlyTheHashAndAPrefix()
     {
         var (key, secret, _) = await _h.MintAsync();
