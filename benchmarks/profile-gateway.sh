@@ -1,8 +1,8 @@
 #!/bin/bash
 # CPU profile of Qlaud.Server (metering on, many end-user keys) under the load benchmark's baselines run.
 #   dotnet tool restore
-#   benchmarks/profile-gateway.sh [out-dir] [extra LoadBench arguments]
-# Starts `Qlaud.LoadBench --baselines --profile c64 --mix nonstream --repeat 1`, waits for the pre-warm to end, then
+#   [PROFILE=c1] benchmarks/profile-gateway.sh [out-dir] [extra LoadBench arguments]
+# Starts `Qlaud.LoadBench --baselines --profile $PROFILE (default c64) --mix nonstream --repeat 1`, waits for the pre-warm to end, then
 # samples the metering-on gateway's managed stacks with `dotnet-trace collect --profile dotnet-sampled-thread-time` for
 # the measured run and converts the trace to speedscope. `benchmarks/profile-top.py` turns that into a top-N of the
 # samples of running threads (stacks that end in a wait are left out), so the profile covers only the busy turns.
@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 OUT=${1:-$(mktemp -d)}; shift || true
 mkdir -p "$OUT"
 DURATION=${DURATION:-20}
-dotnet run -c Release --project benchmarks/Qlaud.LoadBench -- --baselines --profile c64 --mix nonstream \
+PROFILE=${PROFILE:-c64}
+dotnet run -c Release --project benchmarks/Qlaud.LoadBench -- --baselines --profile "$PROFILE" --mix nonstream \
   --repeat 1 --duration "$DURATION" --results "$OUT" "$@" 2>&1 | tee "$OUT/loadbench.log" &
 BENCH=$!
 for _ in $(seq 600); do grep -q "pre-warming" "$OUT/loadbench.log" 2>/dev/null && break; sleep 1; done
