@@ -122,11 +122,10 @@ internal sealed partial class LedgerSession
 
         public Task PrepareAsync(CancellationToken cancellationToken) => _batch.PrepareAsync(cancellationToken);
 
-        /// <summary>Writes the batch in one transaction: in one round trip as a rule, in two when a lease covered less than was
-        /// billed and <paramref name="writeOff"/> is given (see remarks).</summary>
-        /// <summary>Writes the batch on <paramref name="connection"/> (an <see cref="NpgsqlConnection"/>).</summary>
-        /// <remarks>Takes the connection as a <see cref="DbConnection"/> and is never inlined, so that the caller's code names no
-        /// Npgsql type: compiling it must not load Npgsql on another provider.</remarks>
+        /// <summary>Writes the batch in one transaction: in one round trip as a rule; when a lease covered less than was billed and
+        /// <paramref name="writeOff"/> is given, the transaction is rolled back and run again as consume, write off, write.</summary>
+        /// <remarks>Takes the connection (an <see cref="NpgsqlConnection"/>) as a <see cref="DbConnection"/> and is never inlined,
+        /// so that the caller's code names no Npgsql type: compiling it must not load Npgsql on another provider.</remarks>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         public Task WriteAsync(DbConnection connection, IReadOnlyList<LedgerEntryEntity> entries, IReadOnlyDictionary<string, long> wallets,
             IReadOnlyList<KeySpend> keys, long nowMs, IReadOnlyDictionary<(LeaseSubjectKind Kind, string SubjectId), long>? leased, string? leaseNode,
