@@ -346,6 +346,12 @@ internal sealed partial class NativeBatchRunner
                         ? await GetAsync(provider, $"/v1/messages/batches/{batch.NativeBatchId}/results", stopping).ConfigureAwait(false)
                         : await OpenAIResultFilesAsync(provider, root, stopping).ConfigureAwait(false);
                     await ReconcileAsync(batch, caller, lines, anthropic, stopping).ConfigureAwait(false);
+                    if (!anthropic)
+                    {
+                        // Every result is stored: the files Qlaud uploaded and the provider wrote are of no further use there.
+                        await DeleteFilesAsync(provider, batch.Id, [.. FileIds(root)]).ConfigureAwait(false);
+                    }
+
                     return cancelled || providerStatus == "cancelled" ? QlaudBatchStatus.Cancelled
                         : providerStatus == "expired" ? QlaudBatchStatus.Expired
                         : QlaudBatchStatus.Completed;
@@ -556,7 +562,47 @@ internal sealed partial class NativeBatchRunner
             w.WriteEndObject();
             w.WriteEndObject();
         });
-        return await CreatedAsync(create, cancellationToken).ConfigureAwait(false);
+        var created = await CreatedAsync(create, cancellationToken).ConfigureAwait(false);
+        if (created.Id is null && created.Refused)
+        {
+            await DeleteFilesAsync(provider, qlaudBatch.Id, [fileId]).ConfigureAwait(false); // no batch will read it
+        }
+
+        return created;
+    }
+
+    /// <summary>The ids of a finished OpenAI batch's files: its input, output and error files.</summary>
+    private static IEnumerable<string> FileIds(JsonElement batch)
+    {
+        foreach (string field in (string[])["input_file_id", "output_file_id", "error_file_id"])
+        {
+            if (batch.TryGetProperty(field, out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { Length: > 0 } fileId)
+            {
+                yield return fileId;
+            }
+        }
+    }
+
+    /// <summary>Deletes files at the provider (<c>DELETE /files/{id}</c>). A file that cannot be deleted is logged and left: it
+    /// costs the operator storage at the provider, never a result.</summary>
+    private async Task DeleteFilesAsync(CatalogProvider provider, string batchId, IReadOnlyList<string> fileIds)
+    {
+        foreach (string fileId in fileIds)
+        {
+            try
+            {
+                using var delete = Request(provider, HttpMethod.Delete, $"/files/{Uri.EscapeDataString(fileId)}");
+                using var response = await _http.SendAsync(delete, CancellationToken.None).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode && response.StatusCode != System.Net.HttpStatusCode.NotFound)
+                {
+                    Log.FileNotDeleted(_logger, batchId, fileId, provider.Name, $"HTTP {(int)response.StatusCode}");
+                }
+            }
+            catch (HttpRequestException ex)
+            {
+                Log.FileNotDeleted(_logger, batchId, fileId, provider.Name, ex.Message);
+            }
+        }
     }
 
     private async Task<Created> SubmitAnthropicAsync(CatalogProvider provider, List<BatchRequestEntity> requests, Dictionary<long, CatalogRoute> routes, CancellationToken cancellationToken)
@@ -911,5 +957,8 @@ internal sealed partial class NativeBatchRunner
 
         [LoggerMessage(12, LogLevel.Information, "Held again the worst case of {Requests} requests of {Batches} batches in flight at providers' batch APIs")]
         public static partial void HoldsRestored(ILogger logger, int requests, int batches);
+
+        [LoggerMessage(13, LogLevel.Warning, "Batch {BatchId}: the file {FileId} could not be deleted at {Provider} ({Reason}); it stays in the provider's file storage")]
+        public static partial void FileNotDeleted(ILogger logger, string batchId, string fileId, string provider, string reason);
     }
 }

@@ -39,6 +39,10 @@ public sealed class NativeBatchTests
         Assert.Contains(paths, static p => p.StartsWith("GET /v1/files/", StringComparison.Ordinal) && p.EndsWith("/content", StringComparison.Ordinal));
         Assert.Contains("upstream-gpt", gateway.Fake.Requests.Single(static r => r.Path == "/v1/files").BodyText); // the route's upstream model
 
+        // Every result is stored in Qlaud: the input it uploaded and the output the provider wrote are deleted there.
+        Assert.Equal(2, paths.Count(static p => p.StartsWith("DELETE /v1/files/", StringComparison.Ordinal)));
+        Assert.Empty(gateway.Fake.BatchFileIds);
+
         var lines = await gateway.DownloadLinesAsync(done.GetProperty("output_file_id").GetString()!);
         Assert.Equal(["a", "b", "c"], lines.Select(static l => l.GetProperty("custom_id").GetString()));
         Assert.All(lines, static l => Assert.Equal("chat.completion", l.GetProperty("response").GetProperty("body").GetProperty("object").GetString()));
@@ -209,6 +213,24 @@ public sealed class NativeBatchTests
         using var http = gateway.Http();
         var (_, wire) = await http.GetJsonAsync($"/v1/messages/batches/{created.ID}");
         Assert.False(wire.TryGetProperty("qlaud_unpriced_requests", out _));
+    }
+
+    [Fact]
+    public async Task OpenAINative_ProviderRefusesTheBatch_ItsUploadedFileIsDeletedAndQlaudRunsTheRequestsItself()
+    {
+        await using var gateway = await GatewayHost.StartAsync(settings: Native);
+        gateway.Fake.RefuseBatchCreate = true; // 400 invalid_request_error: the provider did not take it
+        var (_, batchId, _) = await gateway.SubmitAsync(BatchTestClient.Jsonl([BatchTestClient.ChatLine("a"), BatchTestClient.ChatLine("b")]));
+        var done = await gateway.WaitForStatusAsync(batchId, "completed", "failed");
+
+        Assert.Equal("completed", done.GetProperty("status").GetString());
+        var paths = gateway.Fake.Requests.Select(static r => $"{r.Method} {r.Path}").ToList();
+        Assert.Contains("POST /v1/batches", paths);
+        Assert.Single(paths, static p => p.StartsWith("DELETE /v1/files/", StringComparison.Ordinal));
+        Assert.Empty(gateway.Fake.BatchFileIds); // nothing left in the provider's file storage
+        Assert.Equal(2, paths.Count(static p => p == "POST /v1/chat/completions"));
+        var lines = await gateway.DownloadLinesAsync(done.GetProperty("output_file_id").GetString()!);
+        Assert.Equal(["a", "b"], lines.Select(static l => l.GetProperty("custom_id").GetString()).Order());
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using Microsoft.Net.Http.Headers;
 namespace Qlaud.FakeProvider;
 
 /// <summary>
-/// The providers' batch APIs, faked: OpenAI <c>POST /v1/files</c>, <c>GET /v1/files/{id}/content</c>, <c>POST /v1/batches</c>,
+/// The providers' batch APIs, faked: OpenAI <c>POST /v1/files</c>, <c>GET /v1/files/{id}/content</c>, <c>DELETE /v1/files/{id}</c>, <c>POST /v1/batches</c>,
 /// <c>GET /v1/batches</c>, <c>GET /v1/batches/{id}</c>, <c>POST /v1/batches/{id}/cancel</c>; Anthropic <c>POST /v1/messages/batches</c>,
 /// <c>GET /v1/messages/batches</c>, <c>GET /v1/messages/batches/{id}</c>, <c>GET /v1/messages/batches/{id}/results</c>, <c>POST /v1/messages/batches/{id}/cancel</c>.
 /// </summary>
@@ -32,6 +32,16 @@ internal sealed class FakeBatches
         {
             case ["v1", "files"] when HttpMethods.IsPost(method):
                 await UploadAsync(http, body);
+                return true;
+            case ["v1", "files", var id] when HttpMethods.IsDelete(method):
+                await WriteAsync(http, _files.TryRemove(id, out _) ? Json(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id", id);
+                    w.WriteString("object", "file");
+                    w.WriteBoolean("deleted", true);
+                    w.WriteEndObject();
+                }) : null);
                 return true;
             case ["v1", "files", var id, "content"] when HttpMethods.IsGet(method):
                 await WriteAsync(http, _files.TryGetValue(id, out var content) ? content : null, "application/octet-stream");
@@ -149,9 +159,21 @@ internal sealed class FakeBatches
         await WriteAsync(http, AnthropicBatch(batch));
     }
 
-    /// <summary>False (answered 500) when <see cref="FakeProviderServer.BeforeBatchCreate"/> says the batch is not to be created.</summary>
+    /// <summary>The ids of the OpenAI files the fake holds (uploaded inputs, written outputs and error files, not deleted).</summary>
+    public IReadOnlyCollection<string> FileIds => [.. _files.Keys];
+
+    /// <summary>False (answered 500) when <see cref="FakeProviderServer.BeforeBatchCreate"/> says the batch is not to be created,
+    /// or 400 while <see cref="FakeProviderServer.RefuseBatchCreate"/> is set.</summary>
     private static async Task<bool> AcceptAsync(HttpContext http, FakeProviderServer server)
     {
+        if (server.RefuseBatchCreate)
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            http.Response.ContentType = FakeHttp.JsonContentType;
+            await http.Response.Body.WriteAsync("""{"error":{"message":"Batch refused by the fake.","type":"invalid_request_error","param":null,"code":null}}"""u8.ToArray());
+            return false;
+        }
+
         if (server.BeforeBatchCreate is not { } before || await before())
         {
             return true;

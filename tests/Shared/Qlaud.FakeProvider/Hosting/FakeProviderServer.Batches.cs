@@ -18,5 +18,12 @@ public sealed partial class FakeProviderServer
     /// is answered 500 (a provider that failed before taking it).</summary>
     public Func<Task<bool>>? BeforeBatchCreate { get; set; }
 
+    /// <summary>While true, batch-create requests are answered 400 <c>invalid_request_error</c> and nothing is created (a provider
+    /// that refused the batch).</summary>
+    public bool RefuseBatchCreate { get; set; }
+
+    /// <summary>The ids of the OpenAI files the fake's batch API holds: uploaded inputs and written results not yet deleted.</summary>
+    public IReadOnlyCollection<string> BatchFileIds => Batches.FileIds;
+
     internal FakeBatches Batches { get; } = new();
 }
