@@ -61,11 +61,7 @@ internal sealed class QlaudSearch(SearchIndex index, IOptions<QlaudOptions> opti
         return Ordered([.. keyword, .. read], top, request.Limit);
     }
 
-    public async Task<SearchIndexStatus> GetIndexStatusAsync(CancellationToken cancellationToken = default)
-    {
-        var (pending, oldest) = await index.Store.QueueStateAsync(cancellationToken).ConfigureAwait(false);
-        return new SearchIndexStatus(pending, oldest, index.Indexed, index.LastLagMs, index.MaxLagMs, index.Embedder.Available, index.Vectors.Count);
-    }
+    public Task<SearchIndexStatus> GetIndexStatusAsync(CancellationToken cancellationToken = default) => index.StatusAsync(cancellationToken);
 
     /// <summary>The hits in ranking order with the ranking's scores; documents deleted since they were ranked are left out.</summary>
     private static List<SearchHit> Ordered(IReadOnlyList<StoredHit> stored, IEnumerable<(long DocumentId, double Score)> ranking, int limit)

@@ -241,6 +241,22 @@ internal sealed partial class SearchIndex(ISearchStore store, ISearchVectors vec
         return queued.Count;
     }
 
+    /// <summary>The index's state, read between two indexer batches: a batch whose queue rows are gone (committed) has its
+    /// vectors and counters in memory too, so a caller that sees nothing pending finds every queued message searchable.</summary>
+    public async Task<SearchIndexStatus> StatusAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (pending, oldest) = await store.QueueStateAsync(cancellationToken).ConfigureAwait(false);
+            return new SearchIndexStatus(pending, oldest, Indexed, LastLagMs, MaxLagMs, Embedder.Available, Vectors.Count);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Drops a deleted thread's vectors from memory (its stored documents went with its messages).</summary>
     public async Task ForgetThreadAsync(string accountId, string threadId, CancellationToken cancellationToken)
     {

@@ -54,6 +54,25 @@ public sealed class PluggedVectorStoreTests
         Assert.Equal([bobUser], (await master.HitsAsync("q=quokka+photo&mode=semantic&limit=1")).MessageIds());
     }
 
+    [Fact]
+    public async Task IndexStatus_NothingPending_MeansEveryMessageIsSearchable_EvenWhileTheStoreIsSlow()
+    {
+        // A slow vector store: the indexer has committed a batch (its queue rows are gone) well before its vectors are in the
+        // store. The status must not say "nothing pending" in between.
+        var collection = new ListCollection { UpsertDelay = TimeSpan.FromMilliseconds(300) };
+        await using var gateway = await GatewayHost.StartAsync(settings: new Dictionary<string, string?> { ["Qlaud:Search:IndexPollMilliseconds"] = "50" },
+            services: s => s
+                .AddKeyedSingleton<IEmbeddingGenerator<string, Embedding<float>>>(QlaudSearchDefaults.EmbeddingGeneratorKey, new WordHashEmbeddingGenerator())
+                .AddQlaudVectorStore(collection));
+        using var master = gateway.Http();
+        var (user, reply) = await master.TurnAsync(gateway, await master.CreateThreadAsync(), "wombat burrow survey", "wombats dig burrows");
+        await gateway.WaitIndexedAsync();
+
+        Assert.Equal(2, collection.Records.Count);
+        Assert.Equal(2, (await gateway.Services.GetRequiredService<IQlaudSearch>().GetIndexStatusAsync()).Indexed);
+        Assert.Equal([user, reply], (await master.HitsAsync("q=wombat+burrow&mode=semantic")).MessageIds().Order());
+    }
+
     /// <summary>A small in-memory <see cref="VectorStoreCollection{TKey, TRecord}"/>: exact cosine search, filters compiled and applied.</summary>
     private sealed class ListCollection : VectorStoreCollection<string, QlaudVectorRecord>
     {
@@ -116,18 +135,29 @@ public sealed class PluggedVectorStoreTests
             return Task.CompletedTask;
         }
 
-        public override Task UpsertAsync(QlaudVectorRecord record, CancellationToken cancellationToken = default)
+        /// <summary>How long each upsert takes (a remote vector database).</summary>
+        public TimeSpan UpsertDelay { get; init; }
+
+        public override async Task UpsertAsync(QlaudVectorRecord record, CancellationToken cancellationToken = default)
         {
+            if (UpsertDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(UpsertDelay, cancellationToken);
+            }
+
             lock (_lock)
             {
                 Records[record.Key] = record;
             }
-
-            return Task.CompletedTask;
         }
 
-        public override Task UpsertAsync(IEnumerable<QlaudVectorRecord> records, CancellationToken cancellationToken = default)
+        public override async Task UpsertAsync(IEnumerable<QlaudVectorRecord> records, CancellationToken cancellationToken = default)
         {
+            if (UpsertDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(UpsertDelay, cancellationToken);
+            }
+
             lock (_lock)
             {
                 foreach (var record in records)
@@ -136,7 +166,7 @@ public sealed class PluggedVectorStoreTests
                 }
             }
 
-            return Task.CompletedTask;
+            
         }
 
         public override async IAsyncEnumerable<VectorSearchResult<QlaudVectorRecord>> SearchAsync<TInput>(TInput searchValue, int top,
