@@ -218,6 +218,11 @@ internal sealed partial class NativeBatchRunner
 
         // The provider has no batch from the marked submission: it never took it, so submitting it now spends nothing twice.
         Log.NotAtProvider(_logger, batch.Id, provider.Name);
+        if (!anthropic)
+        {
+            await DeleteOrphanUploadAsync(provider, batch, cancellationToken).ConfigureAwait(false);
+        }
+
         if (pending.Count > 0 && batch.Status == nameof(QlaudBatchStatus.InProgress) && Plan(batch, pending, _router) is { } routes)
         {
             return await SubmitAsync(batch, caller, pending, routes, cancellationToken).ConfigureAwait(false);
@@ -534,7 +539,7 @@ internal sealed partial class NativeBatchRunner
         var form = new MultipartFormDataContent
         {
             { new StringContent("batch"), "purpose" },
-            { new ByteArrayContent(input.WrittenSpan.ToArray()) { Headers = { ContentType = new MediaTypeHeaderValue("application/jsonl") } }, "file", "qlaud-batch.jsonl" },
+            { new ByteArrayContent(input.WrittenSpan.ToArray()) { Headers = { ContentType = new MediaTypeHeaderValue("application/jsonl") } }, "file", UploadName(qlaudBatch.NativeSubmitToken!) },
         };
         upload.Content = form;
         using var uploaded = await _http.SendAsync(upload, cancellationToken).ConfigureAwait(false);
@@ -569,6 +574,60 @@ internal sealed partial class NativeBatchRunner
         }
 
         return created;
+    }
+
+    /// <summary>The file name of a submission's uploaded input: it carries the submission's token, so an upload whose batch was
+    /// never created (the process stopped, or the provider's answer was lost, in between) can be found and deleted.</summary>
+    private static string UploadName(string token) => $"qlaud-{token}.jsonl";
+
+    /// <summary>Deletes the input file the marked submission uploaded, if the provider has it: its batch was never created.
+    /// Looks through the provider's batch files newest first, as far as the marker's time; a failure is logged and left.</summary>
+    private async Task DeleteOrphanUploadAsync(CatalogProvider provider, BatchEntity batch, CancellationToken cancellationToken)
+    {
+        string name = UploadName(batch.NativeSubmitToken!);
+        long sinceSeconds = (batch.NativeSubmittingAtMs!.Value - MarkerSkewMs) / 1000;
+        var orphans = new List<string>();
+        string? after = null;
+        try
+        {
+            for (int page = 0; page < MaxLookupPages; page++)
+            {
+                using var list = Request(provider, HttpMethod.Get, "/files?purpose=batch&order=desc&limit=100" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)));
+                using var response = await _http.SendAsync(list, cancellationToken).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    Log.FileNotDeleted(_logger, batch.Id, name, provider.Name, $"listing files answered HTTP {(int)response.StatusCode}");
+                    return;
+                }
+
+                using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+                var root = document.RootElement;
+                bool older = false;
+                foreach (var item in root.GetProperty("data").EnumerateArray())
+                {
+                    if (item.TryGetProperty("filename", out var filename) && filename.ValueKind == JsonValueKind.String && filename.ValueEquals(name)
+                        && item.GetProperty("id").GetString() is { } id)
+                    {
+                        orphans.Add(id);
+                    }
+
+                    older |= item.TryGetProperty("created_at", out var created) && created.TryGetInt64(out long at) && at < sinceSeconds;
+                }
+
+                after = root.TryGetProperty("last_id", out var last) && last.ValueKind == JsonValueKind.String ? last.GetString() : null;
+                if (older || after is null || !root.TryGetProperty("has_more", out var more) || !more.GetBoolean())
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            Log.FileNotDeleted(_logger, batch.Id, name, provider.Name, ex.Message);
+            return;
+        }
+
+        await DeleteFilesAsync(provider, batch.Id, orphans).ConfigureAwait(false);
     }
 
     /// <summary>The ids of a finished OpenAI batch's files: its input, output and error files.</summary>

@@ -202,6 +202,13 @@ public sealed class NativeBatchRestartTests
         Assert.Equal(2, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/batches" })); // the lost one and the one taken
         Assert.Contains(fake.Requests, static r => r.Method == "GET" && r.Path.StartsWith("/v1/batches?", StringComparison.Ordinal));
         Assert.Equal(2, (await second.UsageRowsAsync()).Count(r => r.BatchId == batchId));
+
+        // The lost submission's upload (its batch never created) is found by its name and deleted; the taken one's input and
+        // output are deleted once the results are stored: nothing stays in the provider's file storage.
+        Assert.Equal(2, fake.Requests.Count(static r => r is { Method: "POST", Path: "/v1/files" }));
+        Assert.Contains(fake.Requests, static r => r.Method == "GET" && r.Path.StartsWith("/v1/files?", StringComparison.Ordinal));
+        Assert.Equal(3, fake.Requests.Count(static r => r.Method == "DELETE" && r.Path.StartsWith("/v1/files/", StringComparison.Ordinal)));
+        Assert.Empty(fake.BatchFileIds);
         await second.StopAsync();
         (await LedgerAudit.ReadAsync(database.ConnectionString)).AssertConsistent();
     }

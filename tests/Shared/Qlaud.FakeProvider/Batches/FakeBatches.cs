@@ -8,7 +8,7 @@ using Microsoft.Net.Http.Headers;
 namespace Qlaud.FakeProvider;
 
 /// <summary>
-/// The providers' batch APIs, faked: OpenAI <c>POST /v1/files</c>, <c>GET /v1/files/{id}/content</c>, <c>DELETE /v1/files/{id}</c>, <c>POST /v1/batches</c>,
+/// The providers' batch APIs, faked: OpenAI <c>POST /v1/files</c>, <c>GET /v1/files</c>, <c>GET /v1/files/{id}/content</c>, <c>DELETE /v1/files/{id}</c>, <c>POST /v1/batches</c>,
 /// <c>GET /v1/batches</c>, <c>GET /v1/batches/{id}</c>, <c>POST /v1/batches/{id}/cancel</c>; Anthropic <c>POST /v1/messages/batches</c>,
 /// <c>GET /v1/messages/batches</c>, <c>GET /v1/messages/batches/{id}</c>, <c>GET /v1/messages/batches/{id}/results</c>, <c>POST /v1/messages/batches/{id}/cancel</c>.
 /// </summary>
@@ -20,6 +20,9 @@ namespace Qlaud.FakeProvider;
 internal sealed class FakeBatches
 {
     private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
+
+    /// <summary>Uploaded files' names and times (output and error files the fake wrote have none).</summary>
+    private readonly ConcurrentDictionary<string, (string Name, long CreatedAt, long Sequence)> _uploads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, FakeBatch> _batches = new(StringComparer.Ordinal);
     private long _sequence;
 
@@ -31,9 +34,13 @@ internal sealed class FakeBatches
         switch (parts)
         {
             case ["v1", "files"] when HttpMethods.IsPost(method):
-                await UploadAsync(http, body);
+                await UploadAsync(http, body, server);
+                return true;
+            case ["v1", "files"] when HttpMethods.IsGet(method):
+                await WriteAsync(http, ListFiles(http));
                 return true;
             case ["v1", "files", var id] when HttpMethods.IsDelete(method):
+                _uploads.TryRemove(id, out _);
                 await WriteAsync(http, _files.TryRemove(id, out _) ? Json(w =>
                 {
                     w.WriteStartObject();
@@ -78,11 +85,12 @@ internal sealed class FakeBatches
         }
     }
 
-    private async Task UploadAsync(HttpContext http, ReadOnlyMemory<byte> body)
+    private async Task UploadAsync(HttpContext http, ReadOnlyMemory<byte> body, FakeProviderServer server)
     {
         string boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(http.Request.ContentType).Boundary).Value!;
         var reader = new MultipartReader(boundary, new MemoryStream(body.ToArray()));
         byte[]? content = null;
+        string name = "";
         while (await reader.ReadNextSectionAsync() is { } section)
         {
             if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.Name.Value?.Trim('"') == "file")
@@ -90,11 +98,14 @@ internal sealed class FakeBatches
                 using var copy = new MemoryStream();
                 await section.Body.CopyToAsync(copy);
                 content = copy.ToArray();
+                name = HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? "";
             }
         }
 
-        string id = "file-fake" + Interlocked.Increment(ref _sequence);
+        long sequence = Interlocked.Increment(ref _sequence);
+        string id = "file-fake" + sequence;
         _files[id] = content ?? [];
+        _uploads[id] = (name, server.Options.TimeProvider.GetUtcNow().ToUnixTimeSeconds(), sequence);
         await WriteAsync(http, Json(w =>
         {
             w.WriteStartObject();
@@ -157,6 +168,44 @@ internal sealed class FakeBatches
         _batches[batch.Id] = batch;
         await AcceptedAsync(server, batch.Id);
         await WriteAsync(http, AnthropicBatch(batch));
+    }
+
+    /// <summary>OpenAI <c>GET /v1/files?purpose=&amp;order=&amp;limit=&amp;after=</c>: the uploaded files, newest first by default.</summary>
+    private byte[] ListFiles(HttpContext http)
+    {
+        var all = _uploads.Where(u => _files.ContainsKey(u.Key)).OrderByDescending(static u => u.Value.Sequence).ToList();
+        if (http.Request.Query["order"] == "asc")
+        {
+            all.Reverse();
+        }
+
+        string? after = http.Request.Query["after"];
+        int limit = int.TryParse(http.Request.Query["limit"], out int l) ? Math.Clamp(l, 1, 10_000) : 10_000;
+        int start = after is null ? 0 : all.FindIndex(u => u.Key == after) + 1;
+        var page = all.Skip(start).Take(limit).ToList();
+        return Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            foreach (var (id, upload) in page)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", id);
+                w.WriteString("object", "file");
+                w.WriteNumber("bytes", _files.TryGetValue(id, out var bytes) ? bytes.Length : 0);
+                w.WriteNumber("created_at", upload.CreatedAt);
+                w.WriteString("filename", upload.Name);
+                w.WriteString("purpose", "batch");
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteString("first_id", page.Count > 0 ? page[0].Key : null);
+            w.WriteString("last_id", page.Count > 0 ? page[^1].Key : null);
+            w.WriteBoolean("has_more", start + page.Count < all.Count);
+            w.WriteEndObject();
+        });
     }
 
     /// <summary>The ids of the OpenAI files the fake holds (uploaded inputs, written outputs and error files, not deleted).</summary>
