@@ -29,6 +29,14 @@ internal sealed class QlaudChatClient : IChatClient
     private readonly UpstreamClient _upstream;
     private readonly AttemptPolicy _policy;
 
+    /// <summary>This thread's writer of upstream request bodies, reset onto each body: writing is synchronous, so one per
+    /// thread serves every attempt and a call allocates no writer.</summary>
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_requestWriter;
+
+    /// <summary>Attempt counts as boxed once, for the response's <see cref="QlaudResponseProperties.Attempts"/>.</summary>
+    private static readonly object[] BoxedAttempts = [.. Enumerable.Range(0, 9).Select(static n => (object)n)];
+
     public QlaudChatClient(Router router, UpstreamClient upstream, AttemptPolicy policy)
     {
         _router = router;
@@ -207,10 +215,18 @@ internal sealed class QlaudChatClient : IChatClient
         var dialect = DialectRegistry.Get(route.Provider.Dialect);
         var structured = Dialects.Anthropic.AnthropicStructuredOutput.For(scope.Request, route);
         using var body = new PooledBufferWriter();
-        using (var writer = new Utf8JsonWriter(body))
+        var writer = t_requestWriter;
+        if (writer is null)
         {
-            dialect.WriteRequest(writer, structured?.Request ?? scope.Request, route.UpstreamModel);
+            t_requestWriter = writer = new Utf8JsonWriter(body);
         }
+        else
+        {
+            writer.Reset(body);
+        }
+
+        dialect.WriteRequest(writer, structured?.Request ?? scope.Request, route.UpstreamModel);
+        writer.Flush();
 
         var deadline = new UpstreamDeadline(_policy.Health.Time, cancellationToken);
         UpstreamResult result = default;
@@ -287,7 +303,7 @@ internal sealed class QlaudChatClient : IChatClient
     private static void Annotate(AdditionalPropertiesDictionary properties, CatalogRoute route, int attempts, UsageDetails? usage)
     {
         properties[QlaudResponseProperties.Route] = route.Name;
-        properties[QlaudResponseProperties.Attempts] = attempts;
+        properties[QlaudResponseProperties.Attempts] = (uint)attempts < (uint)BoxedAttempts.Length ? BoxedAttempts[attempts] : attempts;
         properties[QlaudResponseProperties.CostMicros] = usage is null ? 0L : route.Price.Cost(usage);
     }
 

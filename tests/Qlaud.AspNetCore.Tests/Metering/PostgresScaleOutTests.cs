@@ -37,7 +37,9 @@ public sealed class PostgresScaleOutTests : IAsyncLifetime
     [Fact]
     public async Task ChatCompletions_ThreeGatewaysHammerACappedKeyAndASmallWallet_NeitherIsExceededAndRefusedRequestsNeverReachTheUpstream()
     {
-        const long CapMicros = 4_000, WalletMicros = 7_000;
+        // The key's requests alone want about 6,750 micro-USD, so it reaches its cap while the wallet still holds about 3,000
+        // (the key's and the master key's requests take turns); then the master key's requests empty the wallet.
+        const long CapMicros = 2_000, WalletMicros = 7_000;
         await using var fake = await FakeProviderServer.StartAsync();
         // Each answer costs 10 input tokens at $1 and 20 output tokens at $2 per MTok: 50 micro-USD; the worst case held for
         // max_tokens 50 is about 100 more.
@@ -60,7 +62,7 @@ public sealed class PostgresScaleOutTests : IAsyncLifetime
             var unexpected = new List<string>();
 
             // Three workers per gateway, 30 requests each (bounded): the key's requests alternate with the master key's, which
-            // only the wallet limits. 270 requests want about 13,500 micro-USD against a 4,000 cap and a 7,000 wallet.
+            // only the wallet limits. 270 requests want about 13,500 micro-USD against a 2,000 cap and a 7,000 wallet.
             await Task.WhenAll(gateways.SelectMany(gateway => Enumerable.Range(0, 3).Select(worker => Task.Run(async () =>
             {
                 using var asKey = gateway.Http(secret);
