@@ -42,6 +42,9 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     private readonly NativeBatchRunner _native;
     private readonly Routing.Router _router;
     private readonly TimeProvider _time;
+
+    /// <summary>The pause before a request whose claim could not be confirmed (the database did not answer) is tried again.</summary>
+    private static readonly TimeSpan ClaimRetryDelay = TimeSpan.FromSeconds(1);
     private readonly ILogger _logger;
     private readonly BatchesOptions _options;
     private readonly SemaphoreSlim _global;
@@ -484,9 +487,23 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         await Task.Yield();
         try
         {
-            if (_claims is not null && !await ConfirmClaimAsync(batch, request).ConfigureAwait(false))
+            if (_claims is not null && await ConfirmClaimAsync(batch, request).ConfigureAwait(false) is not true and var held)
             {
-                return false;
+                // Lost: another instance may be sending it. Unknown (the database did not answer): tried again after a pause,
+                // since this instance's renewals keep the request claimed and no other instance would take it.
+                if (held is null)
+                {
+                    try
+                    {
+                        await Task.Delay(ClaimRetryDelay, _time, _abort.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return false; // a hard stop: the claim is released or lapses, and the request is sent after the restart
+                    }
+                }
+
+                return held is null;
             }
 
             string requestId = Qlaud.Diagnostics.RequestIds.New();
@@ -527,7 +544,8 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
     /// <summary>Whether this instance still holds its claim on <paramref name="request"/> now that the request is about to be sent:
     /// a claim can lapse while the request waited for a slot if the instance stalled for longer than renewals allow, and then
     /// another instance may be sending it.</summary>
-    private async Task<bool> ConfirmClaimAsync(BatchEntity batch, BatchRequestEntity request)
+    /// <returns>True while held, false when lost, null when the database could not tell.</returns>
+    private async Task<bool?> ConfirmClaimAsync(BatchEntity batch, BatchRequestEntity request)
     {
         try
         {
@@ -543,9 +561,8 @@ internal sealed partial class BatchWorker : IHostedService, IDisposable
         }
         catch (Exception ex)
         {
-            // Unknown whether the claim holds: the request is left to whichever instance claims it next.
             Log.ClaimsFailed(_logger, ex);
-            return false;
+            return null;
         }
 
         Log.ClaimLost(_logger, request.CustomId, batch.Id);

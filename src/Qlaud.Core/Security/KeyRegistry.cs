@@ -194,14 +194,13 @@ internal sealed partial class KeyRegistry : IDisposable
         long dueBefore = now - (_refreshMs - (_refreshMs / 10));
         // Each key's settings as they were before the read: a change made on this node while the round reads (a patch) is newer
         // than what the round may read, and is kept.
-        var due = new List<(string Id, ApiKeyRecord Seen)> { (trigger.Record.Id, trigger.Record) };
+        var due = new List<ApiKeyRecord> { trigger.Record };
         foreach (var state in _byId.Values)
         {
             long refreshed = state.RefreshedAtMs;
             if (!ReferenceEquals(state, trigger) && refreshed < dueBefore && state.TryClaimRefresh(refreshed, now))
             {
-                var record = state.Record;
-                due.Add((record.Id, record));
+                due.Add(state.Record);
             }
         }
 
@@ -220,10 +219,11 @@ internal sealed partial class KeyRegistry : IDisposable
         }
     }
 
-    private async Task LoadManyAsync(List<(string Id, ApiKeyRecord Seen)> due)
+    /// <summary>Re-reads the keys of <paramref name="due"/>, each given with its settings as they were before the read.</summary>
+    private async Task LoadManyAsync(List<ApiKeyRecord> due)
     {
         var ids = due.ConvertAll(static d => d.Id);
-        var seen = due.ToDictionary(static d => d.Id, static d => d.Seen, StringComparer.Ordinal);
+        var seen = due.ToDictionary(static d => d.Id, StringComparer.Ordinal);
         await _storage.EnsureInitializedAsync(CancellationToken.None).ConfigureAwait(false);
         var db = await _db.CreateDbContextAsync(CancellationToken.None).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
